@@ -1,0 +1,74 @@
+use crate::api::whoami;
+use leptos::prelude::*;
+use leptos::server_fn::error::ServerFnError;
+use leptos_router::hooks::use_query_map;
+
+/// The message of a server-function error, without the framework's prefix.
+pub fn message(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[component]
+pub fn Nav() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <header class="nav">
+            <a class="brand" href="/">"Arbiter"</a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(me)) => view! {
+                            <nav>
+                                <a href="/">"Projects"</a>
+                                {me.is_admin.then(|| view! {
+                                    <a href="/admin">"Admin"</a>
+                                    <a href="/admin/users">"Users"</a>
+                                })}
+                                <span class="who">{me.username}</span>
+                                <form method="post" action="/logout" class="inline">
+                                    <button type="submit" class="link">"Log out"</button>
+                                </form>
+                            </nav>
+                        }.into_any(),
+                        _ => view! { <nav><a href="/login">"Log in"</a></nav> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </header>
+    }
+}
+
+/// Shows `?error=` and `?ok=` messages that form handlers redirect back with.
+#[component]
+pub fn Flash() -> impl IntoView {
+    let q = use_query_map();
+    view! {
+        {move || q.read().get("error").map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
+        {move || q.read().get("ok").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+    }
+}
+
+/// Wraps a page's async data: the fallback while loading, the error as a
+/// message, else the page.
+pub fn loaded<T, V>(result: Result<T, ServerFnError>, page: impl FnOnce(T) -> V) -> AnyView
+where
+    V: IntoView + 'static,
+{
+    match result {
+        Ok(data) => page(data).into_any(),
+        Err(e) => {
+            let msg = message(&e);
+            let login = msg.contains("log in");
+            view! {
+                <div class="panel">
+                    <p class="flash error" role="alert">{msg}</p>
+                    {login.then(|| view! { <a href="/login">"Log in"</a> })}
+                </div>
+            }
+            .into_any()
+        }
+    }
+}

@@ -1,0 +1,41 @@
+use crate::api::admin_projects;
+use crate::components::{loaded, Flash, Nav};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AdminProjectsPage() -> impl IntoView {
+    let list = Resource::new(|| (), |_| admin_projects());
+    view! {
+        <Title text="Admin · Arbiter" />
+        <Nav />
+        <main class="page">
+            <Flash />
+            <h1>"Projects"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    loaded(list.await, |rows| view! {
+                        <table class="grid">
+                            <thead><tr><th>"Project"</th><th>"Pairs"</th><th>"Complete"</th><th>"Annotations"</th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|p| view! {
+                                    <tr>
+                                        <td><a href=format!("/admin/projects/{}", p.slug)>{p.title}</a> " " <code>{p.slug.clone()}</code></td>
+                                        <td>{p.pairs}</td><td>{p.complete_pairs}</td><td>{p.annotations}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    })
+                })}
+            </Suspense>
+            <h2>"New project"</h2>
+            <form method="post" action="/admin/projects" class="panel stack">
+                <label>"Slug (used in URLs)" <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,63}" placeholder="rm-v2" /></label>
+                <label>"Title" <input name="title" required /></label>
+                <label>"Annotations per pair" <input name="annotations_per_pair" type="number" min="1" max="100" value="3" /></label>
+                <button type="submit" class="primary">"Create project"</button>
+            </form>
+        </main>
+    }
+}

@@ -1,0 +1,134 @@
+//! What only the browser can do: clocks, timers, local storage, keys.
+//! The server build gets inert stand-ins (these paths never run there).
+use arbiter_core::domain::views::AnnotationInput;
+use serde::{Deserialize, Serialize};
+
+/// A submission (or skip, when `input` is None) not yet acknowledged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    pub task_id: String,
+    pub client_key: String,
+    pub input: Option<AnnotationInput>,
+}
+
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub enum Key {
+    Choice(i8),
+    BothBad,
+    Skip,
+    Submit,
+}
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use super::{Draft, Key};
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok().flatten()
+    }
+
+    fn draft_key(slug: &str) -> String {
+        format!("arbiter.draft.{slug}")
+    }
+
+    pub fn now_ms() -> f64 {
+        web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+    }
+
+    pub fn new_key() -> String {
+        web_sys::window().and_then(|w| w.crypto().ok()).map(|c| c.random_uuid()).unwrap_or_default()
+    }
+
+    pub async fn sleep_ms(ms: u64) {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        set_timeout(move || { let _ = tx.send(()); }, std::time::Duration::from_millis(ms));
+        let _ = rx.await;
+    }
+
+    pub fn save_draft(slug: &str, d: &Draft) {
+        if let (Some(s), Ok(json)) = (storage(), serde_json::to_string(d)) {
+            let _ = s.set_item(&draft_key(slug), &json);
+        }
+    }
+
+    pub fn load_draft(slug: &str) -> Option<Draft> {
+        let json = storage()?.get_item(&draft_key(slug)).ok().flatten()?;
+        serde_json::from_str(&json).ok()
+    }
+
+    pub fn clear_draft(slug: &str) {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(&draft_key(slug));
+        }
+    }
+
+    pub fn submitter_value(ev: &leptos::ev::SubmitEvent) -> Option<String> {
+        ev.submitter().and_then(|el| el.get_attribute("value"))
+    }
+
+    /// Keys act unless the annotator is typing (a textarea or text field);
+    /// there Ctrl/⌘+Enter still submits and Escape leaves the field.
+    pub fn on_keys(handler: impl Fn(Key) + 'static) {
+        let handle = window_event_listener(leptos::ev::keydown, move |e: web_sys::KeyboardEvent| {
+            let typing = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+                .map(|el| {
+                    let tag = el.tag_name();
+                    tag == "TEXTAREA" || (tag == "INPUT" && el.get_attribute("type").as_deref() == Some("text"))
+                });
+            let modified = e.ctrl_key() || e.meta_key();
+            if typing == Some(true) {
+                if e.key() == "Enter" && modified {
+                    e.prevent_default();
+                    handler(Key::Submit);
+                } else if e.key() == "Escape" {
+                    if let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+                        let _ = el.blur();
+                    }
+                }
+                return;
+            }
+            if modified || e.alt_key() {
+                return;
+            }
+            let key = match e.key().as_str() {
+                k @ ("1" | "2" | "3" | "4" | "5" | "6" | "7") => Key::Choice(k.parse::<i8>().unwrap_or(4) - 4),
+                "b" | "B" => Key::BothBad,
+                "s" | "S" => Key::Skip,
+                "Enter" => Key::Submit,
+                _ => return,
+            };
+            // Enter on a focused radio or button would also submit the form natively.
+            e.prevent_default();
+            handler(key);
+        });
+        on_cleanup(move || handle.remove());
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod imp {
+    use super::{Draft, Key};
+
+    pub fn now_ms() -> f64 {
+        0.0
+    }
+    pub fn new_key() -> String {
+        String::new()
+    }
+    pub async fn sleep_ms(_ms: u64) {}
+    pub fn save_draft(_slug: &str, _d: &Draft) {}
+    pub fn load_draft(_slug: &str) -> Option<Draft> {
+        None
+    }
+    pub fn clear_draft(_slug: &str) {}
+    pub fn submitter_value(_ev: &leptos::ev::SubmitEvent) -> Option<String> {
+        None
+    }
+    pub fn on_keys(_handler: impl Fn(Key) + 'static) {}
+}
+
+pub use imp::*;

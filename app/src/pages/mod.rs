@@ -1,0 +1,21 @@
+pub mod admin_project;
+pub mod admin_projects;
+pub mod admin_users;
+pub mod annotate;
+pub mod home;
+pub mod login;
+
+use crate::components::Nav;
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Nav />
+        <main class="page"><h1>"Not found"</h1><p><a href="/">"Back to the projects"</a></p></main>
+    }
+}

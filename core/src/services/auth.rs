@@ -1,0 +1,163 @@
+//! Passwords, sessions and the checks on who may do what.
+use crate::storage::{sessions, users, Db};
+use crate::storage::users::{Role, User};
+use crate::{Error, Result};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// A session ends 7 days after login, or after 24 hours without a request.
+pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const SESSION_IDLE_MS: i64 = 24 * 3600 * 1000;
+
+/// argon2id with the crate's defaults, which are OWASP's (m=19 MiB, t=2, p=1).
+/// Runs on the blocking pool: hashing takes tens of milliseconds.
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Internal(anyhow::anyhow!("hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash to check against when the user does not exist, so an unknown name
+/// costs the same time as a wrong password.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(b"not a real password", &salt).map(|h| h.to_string()).unwrap_or_default()
+    })
+}
+
+pub fn check_password_rules(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(Error::bad(format!("password must be at least {MIN_PASSWORD_LEN} characters")));
+    }
+    Ok(())
+}
+
+pub fn check_username(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad("username must be 1-64 characters of letters, digits and _ - . @"))
+    }
+}
+
+pub async fn create_user(db: &Db, username: &str, password: &str, role: Role) -> Result<User> {
+    check_username(username)?;
+    check_password_rules(password)?;
+    let hash = hash_password(password.to_owned()).await?;
+    match users::insert(&db.write, username, &hash, role).await {
+        Ok(u) => Ok(u),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(Error::Conflict(format!("user {username:?} exists already")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new random secret (session id or API token), URL-safe.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub struct NewSession {
+    pub user: User,
+    /// The cookie value; only its hash is stored.
+    pub token: String,
+}
+
+pub async fn login(db: &Db, username: &str, password: &str) -> Result<NewSession> {
+    let found = users::by_username(&db.read, username.trim()).await?;
+    let (user, hash) = match found {
+        Some((u, Some(h))) if u.active => (Some(u), h),
+        _ => (None, dummy_hash().to_owned()),
+    };
+    let ok = verify_password(password.to_owned(), hash).await;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(Error::Unauthorized("wrong username or password".into()));
+    };
+    let token = new_secret();
+    let expires = crate::storage::now_ms() + SESSION_ABSOLUTE_MS;
+    sessions::insert(&db.write, &secret_hash(&token), user.id, &new_secret(), expires).await?;
+    users::touch(&db.write, user.id).await?;
+    Ok(NewSession { user, token })
+}
+
+pub async fn logout(db: &Db, token: &str) -> Result<()> {
+    sessions::delete(&db.write, &secret_hash(token)).await?;
+    Ok(())
+}
+
+/// The user a session cookie belongs to, if the session is live.
+pub async fn session_user(db: &Db, token: &str) -> Result<Option<User>> {
+    let now = crate::storage::now_ms();
+    let hash = secret_hash(token);
+    let Some((user, _csrf, last_seen)) = sessions::lookup(&db.read, &hash, now - SESSION_IDLE_MS).await? else {
+        return Ok(None);
+    };
+    // Refreshing the idle clock is a write; once a minute is plenty.
+    if now - last_seen > 60_000 {
+        sessions::touch(&db.write, &hash).await?;
+        users::touch(&db.write, user.id).await?;
+    }
+    Ok(Some(user))
+}
+
+pub fn require_admin(user: &User) -> Result<()> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("this needs an admin".into()))
+    }
+}
+
+/// Creates an API token for a user; the token itself is returned once and
+/// only its hash is kept.
+pub async fn create_token(db: &Db, username: &str, name: &str) -> Result<String> {
+    let (user, _) = users::by_username(&db.read, username)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
+    let token = format!("arb_{}", new_secret());
+    crate::storage::tokens::insert(&db.write, user.id, name, &secret_hash(&token)).await?;
+    Ok(token)
+}
+
+pub async fn token_user(db: &Db, token: &str) -> Result<Option<User>> {
+    let hash = secret_hash(token);
+    let Some((user, last_used)) = crate::storage::tokens::lookup(&db.read, &hash).await? else {
+        return Ok(None);
+    };
+    if last_used.is_none_or(|t| crate::storage::now_ms() - t > 60_000) {
+        crate::storage::tokens::touch(&db.write, &hash).await?;
+    }
+    Ok(Some(user))
+}

@@ -1,0 +1,178 @@
+//! The hot path: next task, submit (exactly once), skip.
+use crate::domain::import::Message;
+use crate::domain::views::{AnnotationInput, AnnotationReceipt, MyProgress, Shown, TaskView, Turn};
+use crate::render::markdown;
+use crate::storage::annotations::{self, NewAnnotation};
+use crate::storage::projects::Project;
+use crate::storage::users::User;
+use crate::storage::{now_ms, rfc3339, tasks, users, Db};
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+
+pub const MAX_RATIONALE: usize = 10_000;
+
+/// The annotator's current task in the project: the live lease they hold, or
+/// a newly leased pair; `None` when nothing is left for them.
+pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<TaskView>> {
+    let now = now_ms();
+    // Most calls after a submit find nothing held; reloads find their lease here without a write.
+    if let Some(lease) = tasks::live_lease(&db.read, project.id, user.id, now).await? {
+        return view(db, project, &lease).await.map(Some);
+    }
+    let mut tx = db.begin_write().await?;
+    tasks::expire_due(&mut tx, now).await?;
+    let lease = match tasks::live_lease(&mut *tx, project.id, user.id, now).await? {
+        Some(held) => Some(held),
+        None => {
+            let lease_ms = project.lease_seconds * 1000;
+            let swapped = rand::random::<bool>();
+            tasks::lease_next(&mut tx, project.id, user.id, project.annotations_per_pair, now, lease_ms, swapped).await?
+        }
+    };
+    tx.commit().await?;
+    match lease {
+        Some(lease) => view(db, project, &lease).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn view(db: &Db, project: &Project, lease: &tasks::Lease) -> Result<TaskView> {
+    let c = tasks::content(&db.read, lease.id).await?;
+    let messages: Vec<Message> = serde_json::from_str(&c.messages)
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
+    let (left, right) = if lease.swapped { (c.b, c.a) } else { (c.a, c.b) };
+    let thread = messages.iter().map(|m| Turn { role: m.role, html: markdown(&m.content) }).collect();
+    let (prompt, messages) = if c.is_chat {
+        (None, Some(messages))
+    } else {
+        (messages.into_iter().last().map(|m| m.content), None)
+    };
+    Ok(TaskView {
+        task_id: lease.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+        lease_expires_at: rfc3339(lease.lease_expires_at),
+        prompt,
+        messages,
+        thread,
+        left: Shown { html: markdown(&left), text: left },
+        right: Shown { html: markdown(&right), text: right },
+        guidelines: project.guidelines.clone(),
+    })
+}
+
+pub async fn progress(db: &Db, project: &Project, user: &User) -> Result<MyProgress> {
+    Ok(users::progress(&db.read, user.id, project.id, project.annotations_per_pair).await?)
+}
+
+fn check_client_key(key: &str) -> Result<()> {
+    let ok = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad("client_key: must be 1-128 visible ASCII characters (a UUID is best)"))
+    }
+}
+
+fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
+    let mut flags = input.flags.clone();
+    flags.sort();
+    let canonical = serde_json::json!([task_id, input.choice, input.both_bad, flags, input.rationale, input.time_ms]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Records a judgement once. A retry with the same client key and body gets
+/// the first receipt back (`false` = nothing new stored); the same key with
+/// another body is a conflict. A late submission (lease expired) is kept and
+/// marked late: human work is never thrown away.
+pub async fn submit(
+    db: &Db,
+    user: &User,
+    task_id: &str,
+    client_key: &str,
+    input: &AnnotationInput,
+) -> Result<(AnnotationReceipt, bool)> {
+    check_client_key(client_key)?;
+    if input.rationale.chars().count() > MAX_RATIONALE {
+        return Err(Error::bad(format!("rationale: at most {MAX_RATIONALE} characters")));
+    }
+    if input.time_ms.is_some_and(|t| t < 0) {
+        return Err(Error::bad("time_ms: must not be negative"));
+    }
+    let hash = request_hash(task_id, input);
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+
+    if let Some((owner, stored_hash, receipt)) = annotations::by_client_key(&mut tx, client_key).await? {
+        return if owner == user.id && stored_hash == hash {
+            Ok((receipt, false))
+        } else {
+            Err(Error::Conflict("client_key: already used for a different submission".into()))
+        };
+    }
+    let task = tasks::find(&mut tx, task_id, user.id).await?.ok_or_else(|| Error::not_found("no such task"))?;
+    match task.state.as_str() {
+        "submitted" => return Err(Error::Conflict("this task has an annotation already (sent with another client key)".into())),
+        "skipped" => return Err(Error::Conflict("this task was skipped".into())),
+        _ => {}
+    }
+    let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
+    if let Some(bad) = input.flags.iter().find(|f| !allowed.contains(f)) {
+        return Err(Error::bad(format!("flags: {bad:?} is not one of this project's flags ({})", allowed.join(", "))));
+    }
+    let late = task.state == "expired" || task.lease_expires_at <= now;
+    let mut flags = input.flags.clone();
+    flags.dedup();
+    let annotation_id = annotations::insert(
+        &mut tx,
+        &NewAnnotation {
+            assignment_id: task.id,
+            project_id: task.project_id,
+            pair_id: task.pair_id,
+            annotator_id: user.id,
+            client_key,
+            request_hash: &hash,
+            choice_shown: input.choice,
+            choice: input.choice.canonical(task.swapped),
+            both_bad: input.both_bad,
+            flags: &flags,
+            rationale: &input.rationale,
+            // Without a client clock (plain form posts) time on task is measured from the lease.
+            time_ms: input.time_ms.or(Some(now - task.leased_at)),
+            late,
+            now,
+        },
+    )
+    .await?;
+    tasks::finish(&mut tx, &task, "submitted", None, now).await?;
+    tx.commit().await?;
+    let receipt = AnnotationReceipt {
+        annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+        task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+        choice: input.choice,
+        both_bad: input.both_bad,
+        flags,
+        rationale: input.rationale.clone(),
+        time_ms: input.time_ms.or(Some(now - task.leased_at)),
+        late,
+        created_at: rfc3339(now),
+    };
+    Ok((receipt, true))
+}
+
+/// Skips a task: the pair is never shown to this annotator again and its
+/// slot goes back to the pool. Skipping twice is harmless.
+pub async fn skip(db: &Db, user: &User, task_id: &str, reason: Option<&str>) -> Result<()> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > 1000) {
+        return Err(Error::bad("reason: at most 1000 characters"));
+    }
+    let mut tx = db.begin_write().await?;
+    let task = tasks::find(&mut tx, task_id, user.id).await?.ok_or_else(|| Error::not_found("no such task"))?;
+    match task.state.as_str() {
+        "skipped" => return Ok(()),
+        "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),
+        _ => {}
+    }
+    tasks::finish(&mut tx, &task, "skipped", reason, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Every SQL statement of Arbiter lives below this module, one file per
+//! aggregate. Functions take a pool, a connection or a transaction; nothing
+//! else in the workspace knows the schema.
+pub mod annotations;
+pub mod export;
+pub mod imports;
+pub mod projects;
+pub mod prompts;
+pub mod sessions;
+pub mod tasks;
+pub mod tokens;
+pub mod users;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Tx = Transaction<'static, Sqlite>;
+
+/// SQLite has one writer. Writes go through a pool of one connection, so
+/// they queue in-process instead of spinning on SQLITE_BUSY; reads use a
+/// separate pool and, thanks to WAL, never wait for the writer.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub write: SqlitePool,
+    pub read: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `url`
+    /// (`sqlite://path/to/file.db`).
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("Failed to parse database URL {url}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        if let Some(dir) = opts.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("Failed to create directory {}", dir.display()))?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .with_context(|| format!("Failed to open database {url}"))?;
+        sqlx::migrate!("../migrations")
+            .run(&write)
+            .await
+            .context("Failed to run database migrations")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(opts.read_only(true))
+            .await
+            .context("Failed to open read connections")?;
+        Ok(Db { write, read })
+    }
+
+    /// A write transaction that holds the write lock from its first statement
+    /// (BEGIN IMMEDIATE), so read-then-write logic never hits SQLITE_BUSY halfway.
+    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        self.write.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_millis() as i64
+}
+
+/// Milliseconds since the epoch → RFC 3339 in UTC with millisecond precision.
+pub fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_is_utc_with_milliseconds() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_764_345_600_123), "2025-11-28T16:00:00.123Z");
+    }
+}

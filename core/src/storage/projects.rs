@@ -1,0 +1,163 @@
+use super::{new_uuid, now_ms};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteExecutor;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    #[serde(skip)]
+    pub id: i64,
+    pub uuid: String,
+    pub slug: String,
+    pub title: String,
+    pub guidelines: String,
+    pub annotations_per_pair: i64,
+    pub lease_seconds: i64,
+    pub flags: Vec<String>,
+}
+
+/// What an admin sets on a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub title: String,
+    pub guidelines: String,
+    pub annotations_per_pair: i64,
+    pub lease_seconds: i64,
+    pub flags: Vec<String>,
+}
+
+type ProjectRow = (i64, String, String, String, String, i64, i64, String);
+const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags";
+
+fn from_row((id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags): ProjectRow) -> Project {
+    Project {
+        id,
+        uuid,
+        slug,
+        title,
+        guidelines,
+        annotations_per_pair,
+        lease_seconds,
+        flags: serde_json::from_str(&flags).unwrap_or_default(),
+    }
+}
+
+pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sqlx::Result<Project> {
+    let row: ProjectRow = sqlx::query_as(&format!(
+        "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+    ))
+    .bind(new_uuid())
+    .bind(slug)
+    .bind(&s.title)
+    .bind(&s.guidelines)
+    .bind(s.annotations_per_pair)
+    .bind(s.lease_seconds)
+    .bind(serde_json::to_string(&s.flags).unwrap_or_else(|_| "[]".into()))
+    .bind(now_ms())
+    .fetch_one(db)
+    .await?;
+    Ok(from_row(row))
+}
+
+pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE projects SET title = ?, guidelines = ?, annotations_per_pair = ?, lease_seconds = ?, flags = ? WHERE id = ?",
+    )
+    .bind(&s.title)
+    .bind(&s.guidelines)
+    .bind(s.annotations_per_pair)
+    .bind(s.lease_seconds)
+    .bind(serde_json::to_string(&s.flags).unwrap_or_else(|_| "[]".into()))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_slug(db: impl SqliteExecutor<'_>, slug: &str) -> sqlx::Result<Option<Project>> {
+    let row: Option<ProjectRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM projects WHERE slug = ?"))
+        .bind(slug)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(from_row))
+}
+
+/// Projects a user may work on: all of them for admins (`user_id` None),
+/// else those they are a member of.
+pub async fn visible_to(db: impl SqliteExecutor<'_>, user_id: Option<i64>) -> sqlx::Result<Vec<Project>> {
+    let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM projects
+         WHERE ?1 IS NULL OR id IN (SELECT project_id FROM project_members WHERE user_id = ?1)
+         ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+pub async fn is_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project_members WHERE project_id = ? AND user_id = ?")
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_one(db)
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn add_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO project_members (project_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(project_id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub prompts: i64,
+    pub pairs: i64,
+    pub complete_pairs: i64,
+    pub annotations: i64,
+    pub live_leases: i64,
+    /// Pairs with more submitted annotations than asked for (late submissions).
+    pub over_covered_pairs: i64,
+}
+
+pub async fn counts(db: impl SqliteExecutor<'_>, project: &Project) -> sqlx::Result<Counts> {
+    let (prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs) = sqlx::query_as(
+        "SELECT
+           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted >= ?2),
+           (SELECT COUNT(*) FROM annotations WHERE project_id = ?1),
+           (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND state = 'leased' AND lease_expires_at > ?3),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted > ?2)",
+    )
+    .bind(project.id)
+    .bind(project.annotations_per_pair)
+    .bind(now_ms())
+    .fetch_one(db)
+    .await?;
+    Ok(Counts { prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnotatorCount {
+    pub username: String,
+    pub annotations: i64,
+    pub skipped: i64,
+}
+
+pub async fn per_annotator(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Vec<AnnotatorCount>> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT u.username, SUM(a.state = 'submitted'), SUM(a.state = 'skipped')
+         FROM assignments a JOIN users u ON u.id = a.annotator_id
+         WHERE a.project_id = ? GROUP BY u.id ORDER BY u.username",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped }).collect())
+}

@@ -1,0 +1,142 @@
+use super::{new_uuid, now_ms};
+use crate::domain::views::MyProgress;
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteExecutor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Annotator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Annotator => "annotator",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "annotator" => Some(Role::Annotator),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub uuid: String,
+    pub username: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+type UserRow = (i64, String, String, String, bool);
+
+fn from_row((id, uuid, username, role, active): UserRow) -> User {
+    User { id, uuid, username, role: Role::parse(&role).unwrap_or(Role::Annotator), active }
+}
+
+pub async fn insert(
+    db: impl SqliteExecutor<'_>,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+) -> sqlx::Result<User> {
+    let uuid = new_uuid();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (uuid, username, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&uuid)
+    .bind(username)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now_ms())
+    .fetch_one(db)
+    .await?;
+    Ok(User { id, uuid, username: username.to_owned(), role, active: true })
+}
+
+/// The user and their password hash, for login.
+pub async fn by_username(db: impl SqliteExecutor<'_>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
+    let row: Option<(i64, String, String, String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT id, uuid, username, role, active, password_hash FROM users WHERE username = ?",
+    )
+    .bind(username)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, uuid, name, role, active, hash)| (from_row((id, uuid, name, role, active)), hash)))
+}
+
+pub async fn list(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<UserSummary>> {
+    let rows: Vec<(String, String, String, bool, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT u.uuid, u.username, u.role, u.active, u.last_seen_at,
+                (SELECT COUNT(*) FROM annotations a WHERE a.annotator_id = u.id)
+         FROM users u ORDER BY u.username",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(uuid, username, role, active, last_seen_at, annotations)| UserSummary {
+            uuid,
+            username,
+            role,
+            active,
+            last_seen_at,
+            annotations,
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub uuid: String,
+    pub username: String,
+    pub role: String,
+    pub active: bool,
+    pub last_seen_at: Option<i64>,
+    pub annotations: i64,
+}
+
+pub async fn count_admins(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetch_one(db).await
+}
+
+pub async fn touch(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(now_ms()).bind(user_id).execute(db).await?;
+    Ok(())
+}
+
+/// How far this annotator is in a project: pairs judged or skipped, and
+/// pairs still open to them (needing annotations, not yet seen by them).
+pub async fn progress(
+    db: impl SqliteExecutor<'_>,
+    user_id: i64,
+    project_id: i64,
+    per_pair: i64,
+) -> sqlx::Result<MyProgress> {
+    let (done, open, mine_open, leased): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = ?2 AND load < ?3),
+           (SELECT COUNT(*) FROM assignments a JOIN pairs p ON p.id = a.pair_id
+             WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.state IN ('submitted', 'skipped', 'leased') AND p.load < ?3),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')",
+    )
+    .bind(user_id)
+    .bind(project_id)
+    .bind(per_pair)
+    .fetch_one(db)
+    .await?;
+    // Held leases are still to do: add them back whether or not their pair is full.
+    Ok(MyProgress { done, remaining: (open - mine_open).max(0) + leased })
+}
+
+pub(crate) fn user_from_row(row: UserRow) -> User {
+    from_row(row)
+}

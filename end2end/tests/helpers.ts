@@ -1,0 +1,61 @@
+import { APIRequestContext, Page, expect } from '@playwright/test';
+
+export const ADMIN = { username: 'admin', password: 'demo-admin-password' };
+
+export async function login(page: Page, username: string, password: string) {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).not.toHaveURL(/\/login/);
+}
+
+/** Waits until the wasm has hydrated the page (keys work only then). */
+export async function hydrated(page: Page) {
+  await page.waitForFunction(() => (window as any).__arbiter_hydrated === true, null, { timeout: 30_000 });
+}
+
+let counter = 0;
+export function unique(prefix: string) {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
+
+export type Item = { id: string; prompt: string; completions: { model: string; text: string }[] };
+
+/**
+ * As the demo admin, through the REST API and the admin forms: a project with
+ * these items and a new annotator who is a member. Returns the admin's request
+ * context (for exports) and the annotator's login.
+ */
+export async function setup(request: APIRequestContext, items: Item[], perPair = 1) {
+  const slug = unique('e2e');
+  const annotator = { username: unique('ann'), password: 'annotator-password-long' };
+  const r = await request.post('/login', { form: ADMIN, maxRedirects: 0 });
+  expect(r.status()).toBe(303);
+  const created = await request.post('/api/v1/projects', { data: { slug, title: `E2E ${slug}`, annotations_per_pair: perPair } });
+  expect(created.status()).toBe(201);
+  const jsonl = items.map((i) => JSON.stringify(i)).join('\n') + '\n';
+  const imported = await request.post(`/api/v1/projects/${slug}/import`, { data: jsonl, headers: { 'content-type': 'application/jsonl' } });
+  expect(imported.status(), await imported.text()).toBe(200);
+  const user = await request.post('/admin/users', { form: { ...annotator, role: 'annotator', project: slug }, maxRedirects: 0 });
+  expect(user.headers()['location']).toContain('ok=');
+  return { slug, annotator };
+}
+
+export async function exportTrl(request: APIRequestContext, slug: string) {
+  const r = await request.get(`/api/v1/projects/${slug}/export?format=trl`);
+  expect(r.status()).toBe(200);
+  return (await r.text()).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+export function plainItems(n: number, tag: string): Item[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${tag}-${i}`,
+    prompt: `Prompt ${tag} ${i}`,
+    completions: [
+      { model: 'alpha', text: `Alpha says ${tag} ${i}` },
+      { model: 'beta', text: `Beta says ${tag} ${i}` },
+    ],
+  }));
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test: unit and database tests, HTTP tests against a spawned
+# server, and the browser tests (Playwright driving Debian chromium).
+# Installs what is missing first; a warm machine skips all of it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+log() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
+
+bash scripts/install-tools.sh
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian chromium"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+fi
+if [ ! -d end2end/node_modules/@playwright/test ]; then
+  log "installing the end2end npm packages"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The same flags cargo-leptos uses for debug builds, so `cargo test` reuses
+# its artifacts instead of compiling the tree a second time.
+export RUSTFLAGS="--cfg erase_components"
+export PATH="$root/tools/node_modules/.bin:$PATH"
+
+log "building the site (cargo leptos build)"
+cargo leptos build
+
+log "unit, database and HTTP tests (cargo test)"
+cargo test --workspace --exclude frontend
+
+log "browser tests (Playwright + chromium)"
+(cd end2end && npx playwright test)

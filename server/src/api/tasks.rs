@@ -1,0 +1,70 @@
+use super::JsonBody;
+use crate::auth::CurrentUser;
+use crate::error::ApiResult;
+use crate::startup::AppState;
+use arbiter_core::domain::views::AnnotationInput;
+use arbiter_core::services::{projects, tasks};
+use arbiter_core::Error;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+/// 200 with the task, or 204 when nothing is left for this annotator.
+pub async fn next(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(slug): Path<String>) -> ApiResult<Response> {
+    let project = projects::visible(&state.db, &user, &slug).await?;
+    Ok(match tasks::next(&state.db, &project, &user).await? {
+        Some(task) => Json(task).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct AnnotationBody {
+    #[serde(flatten)]
+    input: AnnotationInput,
+    client_key: Option<String>,
+}
+
+/// 201 the first time; 200 with the same body for a retry with the same key.
+pub async fn annotate(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<AnnotationBody>,
+) -> ApiResult<Response> {
+    let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim);
+    let key = match (header_key, body.client_key.as_deref()) {
+        (Some(h), Some(b)) if h != b => {
+            return Err(Error::bad("client_key: differs from the Idempotency-Key header").into())
+        }
+        (Some(k), _) | (None, Some(k)) => k.to_owned(),
+        (None, None) => return Err(Error::bad("client_key: send an Idempotency-Key header or a client_key field").into()),
+    };
+    let (receipt, created) = tasks::submit(&state.db, &user, &task_id, &key, &body.input).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(receipt)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct SkipBody {
+    reason: Option<String>,
+}
+
+pub async fn skip(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(task_id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    // The body is optional: an empty one skips without a reason.
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<SkipBody>(&body).map_err(|e| Error::bad(format!("invalid JSON body: {e}")))?.reason
+    };
+    tasks::skip(&state.db, &user, &task_id, reason.as_deref()).await?;
+    Ok(Json(serde_json::json!({"task_id": task_id, "skipped": true})))
+}

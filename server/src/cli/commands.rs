@@ -1,0 +1,176 @@
+use super::{Cli, Command, ProjectCommand, ServeArgs, TokenCommand, UserCommand};
+use crate::startup::{Application, Config};
+use anyhow::{bail, Context};
+use arbiter_core::services::{auth, demo, export, import, projects, Role};
+use arbiter_core::storage::projects::Settings;
+use arbiter_core::storage::Db;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&cli.database).await?;
+    let code = match cli.command {
+        Command::Serve(args) => serve(&cli.database, db.clone(), args).await?,
+        Command::User(UserCommand::Add { name, role, projects: slugs }) => {
+            let role = Role::parse(&role).context("role must be admin or annotator")?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).context("Failed to read the password from stdin")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let user = auth::create_user(&db, &name, password, role).await?;
+            for slug in slugs {
+                let project = projects::administered(&db, &system_admin(), &slug).await?;
+                projects::add_member(&db, &project, &user.username).await?;
+            }
+            eprintln!("added {} ({})", user.username, role.as_str());
+            ExitCode::SUCCESS
+        }
+        Command::Project(ProjectCommand::Create { slug, title, annotations_per_pair, lease_seconds, guidelines, flags }) => {
+            let mut s = Settings::new(&title);
+            s.annotations_per_pair = annotations_per_pair;
+            s.lease_seconds = lease_seconds;
+            if let Some(path) = guidelines {
+                s.guidelines = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+            }
+            if !flags.is_empty() {
+                s.flags = flags;
+            }
+            let p = projects::create(&db, &slug, s).await?;
+            eprintln!("created project {} ({})", p.slug, p.title);
+            ExitCode::SUCCESS
+        }
+        Command::Project(ProjectCommand::AddMember { project, users }) => {
+            let p = projects::administered(&db, &system_admin(), &project).await?;
+            for u in users {
+                projects::add_member(&db, &p, &u).await?;
+                eprintln!("{u} can now work on {}", p.slug);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Import { project, file } => import_file(&db, &project, &file).await?,
+        Command::Export { project, format, output } => export_file(&db, &project, &format, output).await?,
+        Command::Token(TokenCommand::Create { user, name }) => {
+            let token = auth::create_token(&db, &user, &name).await?;
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Command::Backup { file } => {
+            backup(&db, &file).await?;
+            eprintln!("backup written to {}", file.display());
+            ExitCode::SUCCESS
+        }
+    };
+    db.close().await;
+    Ok(code)
+}
+
+/// The CLI acts with the machine owner's authority: whoever can run it can
+/// open the database file anyway.
+fn system_admin() -> arbiter_core::services::User {
+    arbiter_core::services::User { id: 0, uuid: String::new(), username: "cli".into(), role: Role::Admin, active: true }
+}
+
+async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let site_root = args.site_root.unwrap_or_else(super::default_site_root);
+    if !site_root.join("pkg").is_dir() {
+        tracing::warn!(site_root = %site_root.display(), "no pkg/ in the site root: pages will load without style or script (build with `cargo leptos build`)");
+    }
+    let seeded = if args.demo { demo::seed_if_empty(&db).await? } else { false };
+    let config = Config {
+        addr: args.addr,
+        database_url: database.to_owned(),
+        site_root,
+        secure_cookies: args.secure_cookies,
+        max_import_bytes: args.max_import_mb * 1024 * 1024,
+    };
+    let app = Application::with_db(config, db).await?;
+    let url = format!("http://{}", app.local_addr());
+    println!("Arbiter is running at {url}  (database {database})");
+    if args.demo {
+        if seeded {
+            println!("Loaded the demo project: {url}/annotate/{}", demo::DEMO_SLUG);
+        }
+        println!("Demo logins (demo mode only):");
+        for (name, password, role) in demo::DEMO_USERS {
+            println!("  {:<11} {:<26} {}", name, password, role.as_str());
+        }
+    } else if arbiter_core::storage::users::count_admins(&app.db.read).await? == 0 {
+        println!("No admin yet: create one with `echo 'a long password' | arbiter user add NAME --role admin`");
+    }
+    std::io::stdout().flush().ok();
+    app.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_file(db: &Db, slug: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let project = projects::administered(db, &system_admin(), slug).await?;
+    let data = if file.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+        v
+    } else {
+        tokio::fs::read(file).await.with_context(|| format!("Failed to read {}", file.display()))?
+    };
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
+    let report = import::import_jsonl(db, &project, None, &name, data).await?;
+    if report.ok {
+        let a = report.added;
+        eprintln!(
+            "imported {} lines into {}: {} new prompts ({} already there), {} completions, {} pairs",
+            report.lines, project.slug, a.prompts, a.prompts_existing, a.completions, a.pairs
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for e in &report.errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        if report.error_count as usize > report.errors.len() {
+            eprintln!("… and {} more", report.error_count as usize - report.errors.len());
+        }
+        eprintln!("{} bad line(s); nothing was imported", report.error_count);
+        Ok(ExitCode::from(1))
+    }
+}
+
+async fn export_file(db: &Db, slug: &str, format: &str, output: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    let project = projects::administered(db, &system_admin(), slug).await?;
+    let format = export::Format::parse(format)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let db2 = db.clone();
+    let producer = tokio::spawn(async move { export::run(&db2, project.id, format, tx).await });
+    // Write to a temporary name and rename at the end: a failed export never
+    // leaves a half file under the real name.
+    let mut sink: Box<dyn Write + Send> = match &output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(tmp_name(path)).with_context(|| format!("Failed to create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    while let Some(chunk) = rx.recv().await {
+        sink.write_all(&chunk).context("Failed to write the export")?;
+    }
+    sink.flush()?;
+    drop(sink);
+    let summary = producer.await??;
+    if let Some(path) = &output {
+        std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
+    }
+    eprintln!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tmp_name(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".partial");
+    name.into()
+}
+
+async fn backup(db: &Db, file: &std::path::Path) -> anyhow::Result<()> {
+    if file.exists() {
+        bail!("{} exists already; choose a new file", file.display());
+    }
+    let target = file.to_str().context("backup path must be UTF-8")?;
+    // VACUUM INTO reads one consistent snapshot (a read transaction), so the
+    // server keeps writing meanwhile, and writes a compact, complete copy.
+    sqlx::query("VACUUM INTO ?").bind(target).execute(&db.write).await.context("Failed to write the backup")?;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! `arbiter`: serve, and the admin tasks for scripts and shells.
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use commands::run;
+
+#[derive(Parser, Debug)]
+#[command(name = "arbiter", version, about = "Collect pairwise human preference judgements for reward models and DPO.")]
+pub struct Cli {
+    /// SQLite database URL; the file is created and migrated when missing.
+    #[arg(long, global = true, env = "ARBITER_DATABASE", default_value = "sqlite://data/arbiter.db")]
+    pub database: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and the REST API.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Import a JSONL file into a project (nothing is imported if any line is bad).
+    Import {
+        /// Project slug.
+        project: String,
+        /// JSONL file, one prompt a line; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Export a project's normalized preference dataset.
+    Export {
+        /// Project slug.
+        project: String,
+        /// Output format.
+        #[arg(long, default_value = "trl")]
+        format: String,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Write a consistent copy of the database, safe while the server runs.
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ARBITER_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Directory with the built site (pkg/arbiter.js, .wasm, .css). Default:
+    /// `site` next to the binary's folder (target/site for target/*/arbiter),
+    /// else ./target/site, else ./site.
+    #[arg(long, env = "ARBITER_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+    /// Load the demo project and demo logins on an empty database.
+    #[arg(long, env = "ARBITER_DEMO")]
+    pub demo: bool,
+    /// Mark the session cookie Secure (set when serving over https).
+    #[arg(long, env = "ARBITER_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Largest import upload in MiB.
+    #[arg(long, env = "ARBITER_MAX_IMPORT_MB", default_value_t = 256)]
+    pub max_import_mb: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (first line).
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["admin", "annotator"])]
+        role: String,
+        /// Projects (slugs) the user joins.
+        #[arg(long = "project")]
+        projects: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCommand {
+    /// Create a project.
+    Create {
+        slug: String,
+        #[arg(long)]
+        title: String,
+        /// Annotations wanted per pair.
+        #[arg(long, default_value_t = 3)]
+        annotations_per_pair: i64,
+        /// Lease length for a task, in seconds.
+        #[arg(long, default_value_t = 600)]
+        lease_seconds: i64,
+        /// Markdown file with the annotation guidelines.
+        #[arg(long)]
+        guidelines: Option<PathBuf>,
+        /// Flags annotators can set (repeat the option); default: unsafe, factually wrong, off-topic.
+        #[arg(long = "flag")]
+        flags: Vec<String>,
+    },
+    /// Let users work on a project.
+    AddMember { project: String, users: Vec<String> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a user; prints only the token (shown once).
+    Create {
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// Where the site assets are when no flag says: beside the binary's folder
+/// first (target/release/arbiter → target/site), then the working directory.
+pub fn default_site_root() -> PathBuf {
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(|d| d.parent()).map(|d| d.join("site")));
+    let candidates = beside_binary.into_iter().chain([PathBuf::from("target/site"), PathBuf::from("site")]);
+    for c in candidates {
+        if c.join("pkg").is_dir() {
+            return c;
+        }
+    }
+    PathBuf::from("target/site")
+}

@@ -1,0 +1,311 @@
+//! Plain HTML form posts: the no-JavaScript path of every page. Each calls
+//! the same service as the REST API and answers with a redirect, carrying
+//! an `?error=` or `?ok=` message for the page to show.
+use crate::auth::{session_cookie, SESSION_COOKIE};
+use crate::startup::AppState;
+use arbiter_core::domain::views::AnnotationInput;
+use arbiter_core::domain::Choice;
+use arbiter_core::services::{auth, import, projects, tasks, Role, User};
+use arbiter_core::storage::projects::Settings;
+use arbiter_core::Error;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use axum_extra::extract::cookie::CookieJar;
+use axum_extra::extract::Form;
+use serde::Deserialize;
+
+pub fn router(max_import: usize) -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/annotate/{slug}/submit", post(annotate))
+        .route("/admin/projects", post(create_project))
+        .route("/admin/projects/{slug}/settings", post(project_settings))
+        .route("/admin/projects/{slug}/members", post(add_member))
+        .route("/admin/users", post(add_user))
+        .layer(DefaultBodyLimit::max(crate::api::JSON_LIMIT))
+        .route("/admin/projects/{slug}/import", post(upload).layer(DefaultBodyLimit::max(max_import)))
+}
+
+fn back(to: &str, key: &str, msg: &str) -> Response {
+    let q = serde_urlencoded::to_string([(key, msg)]).unwrap_or_default();
+    let sep = if to.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{to}{sep}{q}")).into_response()
+}
+
+fn back_err(to: &str, e: Error) -> Response {
+    if let Error::Internal(cause) = &e {
+        tracing::error!(error = ?cause, "form failed");
+    }
+    back(to, "error", &e.to_string())
+}
+
+/// Form handlers are reached only by logged-in users (or they bounce to login).
+fn who(user: Option<Extension<User>>, admin: bool) -> Result<User, Response> {
+    match user {
+        Some(Extension(u)) if !admin || u.role == Role::Admin => Ok(u),
+        Some(_) => Err((axum::http::StatusCode::NOT_FOUND, "not found").into_response()),
+        None => Err(Redirect::to("/login").into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only same-site paths: `next=//evil.example` must not become an open redirect.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+async fn login(State(state): State<AppState>, jar: CookieJar, Form(f): Form<LoginForm>) -> Response {
+    match auth::login(&state.db, &f.username, &f.password).await {
+        Ok(session) => {
+            let jar = jar.add(session_cookie(session.token, state.config.secure_cookies));
+            (jar, Redirect::to(safe_next(&f.next))).into_response()
+        }
+        Err(e) => back("/login", "error", &e.to_string()),
+    }
+}
+
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        if let Err(e) = auth::logout(&state.db, c.value()).await {
+            return back_err("/login", e);
+        }
+    }
+    let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
+    (jar, Redirect::to("/login")).into_response()
+}
+
+#[derive(Deserialize)]
+struct AnnotateForm {
+    task_id: String,
+    client_key: String,
+    choice: Option<String>,
+    both_bad: Option<String>,
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default)]
+    rationale: String,
+    #[serde(default)]
+    action: String,
+}
+
+async fn annotate(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(slug): Path<String>,
+    Form(f): Form<AnnotateForm>,
+) -> Response {
+    let user = match who(user, false) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let page = format!("/annotate/{slug}");
+    if let Err(e) = projects::visible(&state.db, &user, &slug).await {
+        return back_err("/", e);
+    }
+    if f.action == "skip" {
+        return match tasks::skip(&state.db, &user, &f.task_id, None).await {
+            Ok(()) => Redirect::to(&page).into_response(),
+            Err(e) => back_err(&page, e),
+        };
+    }
+    let choice = match f.choice.as_deref().map(str::parse::<i64>) {
+        Some(Ok(c)) => match Choice::new(c) {
+            Ok(c) => c,
+            Err(e) => return back(&page, "error", &format!("choice: {e}")),
+        },
+        _ => return back(&page, "error", "choice: pick one of the seven options"),
+    };
+    let input = AnnotationInput {
+        choice,
+        both_bad: f.both_bad.is_some(),
+        flags: f.flags,
+        rationale: f.rationale,
+        time_ms: None,
+    };
+    match tasks::submit(&state.db, &user, &f.task_id, &f.client_key, &input).await {
+        Ok(_) => back(&page, "ok", "Saved"),
+        Err(e) => back_err(&page, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewProjectForm {
+    slug: String,
+    title: String,
+    annotations_per_pair: Option<String>,
+}
+
+fn parse_int(field: &str, value: Option<&str>, default: i64) -> Result<i64, Error> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| Error::bad(format!("{field}: {v:?} is not a whole number"))),
+    }
+}
+
+async fn create_project(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<NewProjectForm>) -> Response {
+    if let Err(r) = who(user, true) {
+        return r;
+    }
+    let result = async {
+        let mut settings = Settings::new(&f.title);
+        settings.annotations_per_pair = parse_int("annotations_per_pair", f.annotations_per_pair.as_deref(), 3)?;
+        projects::create(&state.db, f.slug.trim(), settings).await
+    }
+    .await;
+    match result {
+        Ok(p) => back(&format!("/admin/projects/{}", p.slug), "ok", "Project created"),
+        Err(e) => back_err("/admin", e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    title: String,
+    #[serde(default)]
+    guidelines: String,
+    annotations_per_pair: Option<String>,
+    lease_seconds: Option<String>,
+    #[serde(default)]
+    flags: String,
+}
+
+async fn project_settings(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(slug): Path<String>,
+    Form(f): Form<SettingsForm>,
+) -> Response {
+    let user = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let page = format!("/admin/projects/{slug}");
+    let result = async {
+        let project = projects::administered(&state.db, &user, &slug).await?;
+        let settings = Settings {
+            title: f.title,
+            guidelines: f.guidelines,
+            annotations_per_pair: parse_int("annotations_per_pair", f.annotations_per_pair.as_deref(), 3)?,
+            lease_seconds: parse_int("lease_seconds", f.lease_seconds.as_deref(), 600)?,
+            flags: f.flags.lines().map(str::to_owned).collect(),
+        };
+        projects::update(&state.db, &project, settings).await
+    }
+    .await;
+    match result {
+        Ok(()) => back(&page, "ok", "Settings saved"),
+        Err(e) => back_err(&page, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct MemberForm {
+    username: String,
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(slug): Path<String>,
+    Form(f): Form<MemberForm>,
+) -> Response {
+    let user = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let page = format!("/admin/projects/{slug}");
+    let result = async {
+        let project = projects::administered(&state.db, &user, &slug).await?;
+        projects::add_member(&state.db, &project, f.username.trim()).await
+    }
+    .await;
+    match result {
+        Ok(()) => back(&page, "ok", "Member added"),
+        Err(e) => back_err(&page, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct UserForm {
+    username: String,
+    password: String,
+    role: String,
+    #[serde(default)]
+    project: String,
+}
+
+async fn add_user(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<UserForm>) -> Response {
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let result = async {
+        let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
+        let created = auth::create_user(&state.db, f.username.trim(), &f.password, role).await?;
+        if !f.project.trim().is_empty() {
+            let project = projects::administered(&state.db, &admin, f.project.trim()).await?;
+            projects::add_member(&state.db, &project, &created.username).await?;
+        }
+        Ok::<_, Error>(created)
+    }
+    .await;
+    match result {
+        Ok(u) => back("/admin/users", "ok", &format!("User {} added", u.username)),
+        Err(e) => back_err("/admin/users", e),
+    }
+}
+
+/// The upload form: the report is stored with the import and shown on the
+/// project page, good or bad.
+async fn upload(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(slug): Path<String>,
+    mut form: Multipart,
+) -> Response {
+    let user = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let page = format!("/admin/projects/{slug}");
+    let project = match projects::administered(&state.db, &user, &slug).await {
+        Ok(p) => p,
+        Err(e) => return back_err("/admin", e),
+    };
+    let mut file = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => {
+                let name = field.file_name().unwrap_or("upload.jsonl").to_owned();
+                match field.bytes().await {
+                    Ok(bytes) => file = Some((name, bytes.to_vec())),
+                    Err(e) => return back(&page, "error", &format!("upload failed: {}", e.body_text())),
+                }
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => return back(&page, "error", &format!("upload failed: {}", e.body_text())),
+        }
+    }
+    let Some((name, data)) = file else {
+        return back(&page, "error", "file: choose a JSONL file to import");
+    };
+    match import::import_jsonl(&state.db, &project, Some(user.id), &name, data).await {
+        Ok(report) => back(&page, "import", &report.import_id),
+        Err(e) => back_err(&page, e),
+    }
+}

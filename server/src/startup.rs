@@ -1,0 +1,129 @@
+//! Builds the application: database, router (pages, server functions, forms,
+//! REST API, static files) and the listener.
+use crate::{api, auth, forms};
+use anyhow::Context;
+use app::{shell, App};
+use arbiter_core::storage::Db;
+use axum::extract::FromRef;
+use axum::http::{header, HeaderValue};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    /// Where the built site is (`pkg/arbiter.{js,wasm,css}`, `favicon.ico`).
+    pub site_root: PathBuf,
+    /// Mark the session cookie `Secure` (serve behind https).
+    pub secure_cookies: bool,
+    /// Largest import upload, in bytes.
+    pub max_import_bytes: usize,
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub db: Db,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let db = Db::connect(&config.database_url).await?;
+        Self::with_db(config, db).await
+    }
+
+    pub async fn with_db(config: Config, db: Db) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("Failed to listen on {}", config.addr))?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("arbiter")
+            .site_root(config.site_root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(listener.local_addr()?)
+            .build();
+        let state = AppState { leptos_options: leptos_options.clone(), db: db.clone(), config: Arc::new(config) };
+        Ok(Application { listener, router: router(state), db })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until Ctrl-C / SIGTERM, then closes the database cleanly.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server failed")?;
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let db = state.db.clone();
+    let pages: Router<AppState> = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(db.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+
+    let max_import = state.config.max_import_bytes;
+    Router::new()
+        .nest("/api/v1", api::router(max_import))
+        .merge(forms::router(max_import))
+        .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

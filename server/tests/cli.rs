@@ -1,0 +1,70 @@
+//! The `arbiter` binary as a user runs it.
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn arbiter(db: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn create_import_export_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    let out = arbiter(&db, &["project", "create", "cli-proj", "--title", "CLI project", "--annotations-per-pair", "2"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = arbiter(&db, &["user", "add", "ann", "--role", "annotator", "--project", "cli-proj"], "short\n");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("at least 12"), "{}", text(&out.stderr));
+    let out = arbiter(&db, &["user", "add", "ann", "--role", "annotator", "--project", "cli-proj"], "a long enough password\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"prompt\":\"q\",\"completions\":[{\"model\":\"a\",\"text\":\"x\"},{\"model\":\"b\",\"text\":\"y\"}]}\n{\"prompt\":\"q2\"}\n").unwrap();
+    let out = arbiter(&db, &["import", "cli-proj", bad.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("line 2: completions:"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"completions\":[{\"model\":\"a\",\"text\":\"x\"},{\"model\":\"b\",\"text\":\"y\"},{\"model\":\"c\",\"text\":\"z\"}]}\n").unwrap();
+    let out = arbiter(&db, &["import", "cli-proj", good.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("3 pairs"), "{}", text(&out.stderr));
+
+    let file = dir.path().join("out.jsonl");
+    let out = arbiter(&db, &["export", "cli-proj", "--format", "trl", "-o", file.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("exported 0 pairs"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+
+    let out = arbiter(&db, &["token", "create", "ann"], "");
+    let token = text(&out.stdout);
+    assert!(token.trim().starts_with("arb_") && token.lines().count() == 1, "only the token on stdout: {token:?}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["user", "add", "--help"], vec!["project", "create", "--help"], vec!["backup", "--help"], vec!["token", "create", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_arbiter")).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage: arbiter"), "{args:?}");
+    }
+}

@@ -1,0 +1,85 @@
+//! Boots the real application on port 0 with a fresh SQLite file.
+#![allow(dead_code)]
+use arbiter_core::services::{auth, import, projects, Role};
+use arbiter_core::storage::projects::Settings;
+use arbiter_core::storage::Db;
+use arbiter_server::{Application, Config};
+use std::path::PathBuf;
+
+pub struct TestApp {
+    pub url: String,
+    pub db: Db,
+    pub db_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("arbiter.db").display());
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: db_url.clone(),
+        site_root: dir.path().join("site"),
+        secure_cookies: false,
+        max_import_bytes: 1024 * 1024,
+    };
+    let app = Application::build(config).await.expect("app builds");
+    let url = format!("http://{}", app.local_addr());
+    let db = app.db.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { url, db, db_url, dir }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn user(&self, name: &str, role: Role) -> String {
+        auth::create_user(&self.db, name, PASSWORD, role).await.unwrap();
+        auth::create_token(&self.db, name, "test").await.unwrap()
+    }
+
+    /// A project with `prompts` prompts of two completions each (one pair each).
+    pub async fn project(&self, slug: &str, per_pair: i64, prompts: usize) {
+        let mut s = Settings::new(&format!("Project {slug}"));
+        s.annotations_per_pair = per_pair;
+        let p = projects::create(&self.db, slug, s).await.unwrap();
+        if prompts == 0 {
+            return;
+        }
+        let data: String = (0..prompts).map(jsonl_line).collect();
+        let r = import::import_jsonl(&self.db, &p, None, "t.jsonl", data.into_bytes()).await.unwrap();
+        assert!(r.ok);
+    }
+
+    pub async fn member(&self, slug: &str, user: &str) {
+        let p = arbiter_core::storage::projects::by_slug(&self.db.read, slug).await.unwrap().unwrap();
+        projects::add_member(&self.db, &p, user).await.unwrap();
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.url, path)
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.db.read).await.unwrap()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("arbiter.db")
+    }
+}
+
+pub fn jsonl_line(i: usize) -> String {
+    format!(
+        "{{\"id\":\"p{i}\",\"prompt\":\"Question {i}?\",\"completions\":[{{\"model\":\"alpha\",\"text\":\"alpha answer {i}\"}},{{\"model\":\"beta\",\"text\":\"beta answer {i}\"}}]}}\n"
+    )
+}
+
+/// A client that keeps cookies but does not follow redirects, so tests see them.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+pub fn bearer() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}

@@ -1,0 +1,232 @@
+//! HTTP tests against a spawned server and a real SQLite file.
+mod common;
+
+use arbiter_core::services::Role;
+use common::{bearer, browser, spawn_app, TestApp, PASSWORD};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn next_task(app: &TestApp, token: &str, slug: &str) -> reqwest::Response {
+    bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap()
+}
+
+async fn annotate(app: &TestApp, token: &str, task: &str, key: &str, body: Value) -> reqwest::Response {
+    bearer()
+        .post(app.api(&format!("/tasks/{task}/annotation")))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_and_api_require_a_login() {
+    let app = spawn_app().await;
+    app.project("t", 1, 1).await;
+    let r = browser().get(format!("{}/annotate/t", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/login?next=%2Fannotate%2Ft");
+    let r = bearer().post(app.api("/projects/t/tasks/next")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("log in"));
+    let r = bearer().post(app.api("/projects/t/tasks/next")).bearer_auth("arb_forged").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = bearer().get(app.api("/projects/t/export?format=trl")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn login_sets_an_httponly_lax_cookie_and_a_wrong_password_does_not() {
+    let app = spawn_app().await;
+    app.user("ann", Role::Annotator).await;
+    let c = browser();
+    let bad = c.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", "wrong password!")]).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::SEE_OTHER);
+    assert!(bad.headers()["location"].to_str().unwrap().starts_with("/login?error="));
+    assert!(bad.headers().get("set-cookie").is_none());
+    let ok = c
+        .post(format!("{}/login", app.url))
+        .form(&[("username", "ann"), ("password", PASSWORD), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.headers()["location"], "/", "no open redirect");
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("arbiter_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let home = c.get(format!("{}/", app.url)).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn import_errors_name_each_bad_line_and_import_nothing() {
+    let app = spawn_app().await;
+    let admin = app.user("boss", Role::Admin).await;
+    app.project("t", 1, 0).await;
+    let body = format!(
+        "{}{}\n{}{{\"prompt\":\"q\",\"completions\":[{{\"model\":\"a\",\"text\":\"x\"}},{{\"model\":\"b\"}}]}}\n",
+        common::jsonl_line(1),
+        "not json",
+        common::jsonl_line(2)
+    );
+    let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_count"], 2);
+    assert_eq!(v["lines"][0]["line"], 2);
+    assert!(v["lines"][0]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert_eq!(v["lines"][1]["line"], 4);
+    assert_eq!(v["lines"][1]["field"], "completions[1].text");
+    assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 0);
+
+    let good: String = (0..3).map(common::jsonl_line).collect();
+    let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(good.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["added"]["pairs"], 3);
+    let again: Value = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(good).send().await.unwrap().json().await.unwrap();
+    assert_eq!((again["added"]["prompts"].as_i64(), again["added"]["prompts_existing"].as_i64()), (Some(0), Some(3)));
+}
+
+#[tokio::test]
+async fn a_retried_submission_is_stored_once_and_answers_the_same() {
+    let app = spawn_app().await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 2).await;
+    app.member("t", "ann").await;
+    let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    let id = task["task_id"].as_str().unwrap();
+    assert!(task["left"]["text"].is_string() && task["right"]["html"].is_string());
+    assert!(task.get("prompt").is_some() && task.get("messages").is_none());
+    let body = json!({"choice": -2, "both_bad": false, "flags": ["unsafe"], "rationale": "clearer", "time_ms": 1234});
+    let first = annotate(&app, &ann, id, "5a1d6a4c-0000-4000-8000-000000000001", body.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let retry = annotate(&app, &ann, id, "5a1d6a4c-0000-4000-8000-000000000001", body.clone()).await;
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(retry.json::<Value>().await.unwrap(), first);
+    let changed = annotate(&app, &ann, id, "5a1d6a4c-0000-4000-8000-000000000001", json!({"choice": 3})).await;
+    assert_eq!(changed.status(), StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 1);
+}
+
+#[tokio::test]
+async fn bad_annotation_bodies_get_a_400_saying_what_is_wrong() {
+    let app = spawn_app().await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 1).await;
+    app.member("t", "ann").await;
+    let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    let id = task["task_id"].as_str().unwrap();
+    for (body, needle) in [
+        (json!({"choice": 9}), "choice"),
+        (json!({"choice": 1, "flags": ["nonsense"]}), "flags"),
+        (json!({"both_bad": true}), "choice"),
+    ] {
+        let r = annotate(&app, &ann, id, "k-bad", body.clone()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"].as_str().unwrap().contains(needle), "{body}: {v}");
+    }
+    let no_key = bearer().post(app.api(&format!("/tasks/{id}/annotation"))).bearer_auth(&ann).json(&json!({"choice": 1})).send().await.unwrap();
+    assert_eq!(no_key.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 0);
+}
+
+#[tokio::test]
+async fn projects_you_are_not_in_and_admin_routes_answer_404() {
+    let app = spawn_app().await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 1).await;
+    assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::NOT_FOUND, "not a member");
+    app.member("t", "ann").await;
+    assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::OK);
+    let r = bearer().get(app.api("/projects/t/export?format=trl")).bearer_auth(&ann).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "annotators cannot export");
+    let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&ann).body(common::jsonl_line(5)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn skip_and_204_when_nothing_is_left() {
+    let app = spawn_app().await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 1).await;
+    app.member("t", "ann").await;
+    let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    let id = task["task_id"].as_str().unwrap();
+    let r = bearer().post(app.api(&format!("/tasks/{id}/skip"))).bearer_auth(&ann).json(&json!({"reason": "unclear"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::NO_CONTENT);
+    let progress: Value = bearer().get(app.api("/projects/t/progress")).bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
+    assert_eq!(progress["annotators"][0]["skipped"], 1);
+}
+
+#[tokio::test]
+async fn export_has_the_judged_pairs_with_chosen_and_rejected_right() {
+    let app = spawn_app().await;
+    let admin = app.user("boss", Role::Admin).await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 3).await;
+    app.member("t", "ann").await;
+    // Judge: left much better, right slightly better, tie.
+    let mut expected = Vec::new();
+    for (i, choice) in [-3, 1, 0].into_iter().enumerate() {
+        let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+        let r = annotate(&app, &ann, task["task_id"].as_str().unwrap(), &format!("key-{i}"), json!({"choice": choice})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let (l, rt) = (task["left"]["text"].clone(), task["right"]["text"].clone());
+        match choice {
+            c if c < 0 => expected.push((l, rt, 1.0)),
+            c if c > 0 => expected.push((rt, l, 0.333)),
+            _ => {}
+        }
+    }
+    let r = bearer().get(app.api("/projects/t/export?format=trl")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("t-trl.jsonl"));
+    let text = r.text().await.unwrap();
+    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2, "the tie is left out: {text}");
+    for (chosen, rejected, margin) in expected {
+        let row = rows.iter().find(|r| r["chosen"] == chosen).unwrap_or_else(|| panic!("{chosen} not chosen in {text}"));
+        assert_eq!(row["rejected"], rejected);
+        assert_eq!(row["margin"], margin);
+        assert!(row["prompt"].as_str().unwrap().starts_with("Question"));
+    }
+    let bad = bearer().get(app.api("/projects/t/export?format=nope")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The no-JavaScript path: a plain form post records the judgement.
+#[tokio::test]
+async fn the_annotator_page_works_as_a_plain_form() {
+    let app = spawn_app().await;
+    app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 2).await;
+    app.member("t", "ann").await;
+    let c = browser();
+    c.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", PASSWORD)]).send().await.unwrap();
+    let page = c.get(format!("{}/annotate/t", app.url)).send().await.unwrap().text().await.unwrap();
+    let field = |name: &str| -> String {
+        let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in page"));
+        let rest = &page[at + name.len() + 15..];
+        rest[..rest.find('"').unwrap()].to_string()
+    };
+    let (task, key) = (field("task_id"), field("client_key"));
+    assert!(page.contains("Which response is better?"));
+    let form = [("task_id", task.as_str()), ("client_key", key.as_str()), ("choice", "2"), ("flags", "unsafe"), ("flags", "off-topic"), ("rationale", "B is right"), ("action", "submit")];
+    let r = c.post(format!("{}/annotate/t/submit", app.url)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/annotate/t?ok=Saved");
+    // Pressing submit twice (same form, same key) stores nothing new.
+    c.post(format!("{}/annotate/t/submit", app.url)).form(&form).send().await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 1);
+    let flags: String = sqlx::query_scalar("SELECT flags FROM annotations").fetch_one(&app.db.read).await.unwrap();
+    assert_eq!(flags, r#"["unsafe","off-topic"]"#);
+    let next = c.get(format!("{}/annotate/t?ok=Saved", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(!next.contains(&task), "the next page shows a new task");
+    assert!(next.contains("1 done"));
+}
