@@ -26,7 +26,7 @@ log "building the site (cargo leptos build)"
 cargo leptos build
 
 log "unit, database and HTTP tests (cargo test)"
-cargo test --workspace --exclude frontend
+cargo test --workspace --exclude frontend --exclude bench
 
 log "browser tests (Playwright + chromium)"
 (cd end2end && npx playwright test)

@@ -22,15 +22,15 @@ async fn env() -> Env {
 async fn project(db: &Db, per_pair: i64, lines: &str) -> Project {
     let mut s = Settings::new("T");
     s.annotations_per_pair = per_pair;
-    let p = projects::create(db, "t", s).await.unwrap();
+    let p = projects::create(db, "test", "t", s).await.unwrap();
     let report = import::import_jsonl(db, &p, None, "t.jsonl", lines.as_bytes().to_vec()).await.unwrap();
     assert!(report.ok, "{:?}", report.errors);
     p
 }
 
 async fn annotator(db: &Db, name: &str, p: &Project) -> User {
-    let u = auth::create_user(db, name, "a long enough password", Role::Annotator).await.unwrap();
-    projects::add_member(db, p, name).await.unwrap();
+    let u = auth::create_user(db, "test", name, "a long enough password", Role::Annotator).await.unwrap();
+    projects::add_member(db, "test", p, name).await.unwrap();
     u
 }
 
@@ -162,7 +162,7 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
     // "Left much better": the left text must come out as chosen.
     tasks::submit(&e.db, &u, &t.task_id.to_string(), "k", &vote(-3)).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let summary = export::run(&e.db, p.id, export::Format::Trl, tx).await.unwrap();
+    let summary = export::run(&e.db, "test", &p, export::Format::Trl, tx).await.unwrap();
     let mut out = Vec::new();
     while let Some(chunk) = rx.recv().await {
         out.extend(chunk);
@@ -174,4 +174,29 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
     assert_eq!(rows[0]["rejected"], t.right.text);
     assert_eq!(rows[0]["prompt"], "question a");
     assert_eq!(rows[0]["margin"], 1.0);
+}
+
+#[tokio::test]
+async fn a_failing_write_job_undoes_only_its_own_writes() {
+    use arbiter_core::storage::writer::sql_err;
+    let e = env().await;
+    let insert = |action: &'static str, fail: bool| {
+        e.db.writer.run(move |c| {
+            c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', ?)", [action]).map_err(sql_err)?;
+            if fail {
+                Err(Error::bad("refused"))
+            } else {
+                Ok(())
+            }
+        })
+    };
+    // Sent together, so they share a batch (one transaction).
+    let (a, b, c) = tokio::join!(insert("first", false), insert("refused", true), insert("third", false));
+    assert!(a.is_ok() && c.is_ok());
+    assert!(matches!(b, Err(Error::BadRequest(_))));
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'test' ORDER BY id")
+        .fetch_all(&e.db.read)
+        .await
+        .unwrap();
+    assert_eq!(actions, vec!["first", "third"]);
 }

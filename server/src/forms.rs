@@ -157,13 +157,14 @@ fn parse_int(field: &str, value: Option<&str>, default: i64) -> Result<i64, Erro
 }
 
 async fn create_project(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<NewProjectForm>) -> Response {
-    if let Err(r) = who(user, true) {
-        return r;
-    }
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
     let result = async {
         let mut settings = Settings::new(&f.title);
         settings.annotations_per_pair = parse_int("annotations_per_pair", f.annotations_per_pair.as_deref(), 3)?;
-        projects::create(&state.db, f.slug.trim(), settings).await
+        projects::create(&state.db, &admin.username, f.slug.trim(), settings).await
     }
     .await;
     match result {
@@ -203,7 +204,7 @@ async fn project_settings(
             lease_seconds: parse_int("lease_seconds", f.lease_seconds.as_deref(), 600)?,
             flags: f.flags.lines().map(str::to_owned).collect(),
         };
-        projects::update(&state.db, &project, settings).await
+        projects::update(&state.db, &user.username, &project, settings).await
     }
     .await;
     match result {
@@ -230,7 +231,7 @@ async fn add_member(
     let page = format!("/admin/projects/{slug}");
     let result = async {
         let project = projects::administered(&state.db, &user, &slug).await?;
-        projects::add_member(&state.db, &project, f.username.trim()).await
+        projects::add_member(&state.db, &user.username, &project, f.username.trim()).await
     }
     .await;
     match result {
@@ -255,10 +256,10 @@ async fn add_user(State(state): State<AppState>, user: Option<Extension<User>>, 
     };
     let result = async {
         let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
-        let created = auth::create_user(&state.db, f.username.trim(), &f.password, role).await?;
+        let created = auth::create_user(&state.db, &admin.username, f.username.trim(), &f.password, role).await?;
         if !f.project.trim().is_empty() {
             let project = projects::administered(&state.db, &admin, f.project.trim()).await?;
-            projects::add_member(&state.db, &project, &created.username).await?;
+            projects::add_member(&state.db, &admin.username, &project, &created.username).await?;
         }
         Ok::<_, Error>(created)
     }
@@ -304,7 +305,7 @@ async fn upload(
     let Some((name, data)) = file else {
         return back(&page, "error", "file: choose a JSONL file to import");
     };
-    match import::import_jsonl(&state.db, &project, Some(user.id), &name, data).await {
+    match import::import_jsonl(&state.db, &project, Some(&user), &name, data).await {
         Ok(report) => back(&page, "import", &report.import_id),
         Err(e) => back_err(&page, e),
     }

@@ -65,12 +65,16 @@ pub fn check_username(name: &str) -> Result<()> {
     }
 }
 
-pub async fn create_user(db: &Db, username: &str, password: &str, role: Role) -> Result<User> {
+pub async fn create_user(db: &Db, actor: &str, username: &str, password: &str, role: Role) -> Result<User> {
     check_username(username)?;
     check_password_rules(password)?;
     let hash = hash_password(password.to_owned()).await?;
     match users::insert(&db.write, username, &hash, role).await {
-        Ok(u) => Ok(u),
+        Ok(u) => {
+            crate::services::accounts::record(db, actor, "user.create", username, serde_json::json!({"role": role.as_str()}))
+                .await?;
+            Ok(u)
+        }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             Err(Error::Conflict(format!("user {username:?} exists already")))
         }

@@ -33,13 +33,13 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool> {
     }
     let mut settings = Settings::new("Demo: general assistant quality");
     settings.guidelines = GUIDELINES.to_owned();
-    let project = projects::create(db, DEMO_SLUG, settings).await?;
+    let project = projects::create(db, "system", DEMO_SLUG, settings).await?;
     for (name, password, role) in DEMO_USERS {
         let found = crate::storage::users::by_username(&db.read, name).await?;
         if found.is_none() {
-            auth::create_user(db, name, password, role).await?;
+            auth::create_user(db, "system", name, password, role).await?;
         }
-        projects::add_member(db, &project, name).await?;
+        projects::add_member(db, "system", &project, name).await?;
     }
     let report = import::import_jsonl(db, &project, None, "demo.jsonl", DEMO_JSONL.as_bytes().to_vec()).await?;
     if !report.ok {

@@ -2,12 +2,14 @@
 use crate::domain::import::Message;
 use crate::domain::trl;
 use crate::domain::verdict::ExportSummary;
+use crate::storage::projects::Project;
 use crate::storage::{export, Db};
 use crate::{Error, Result};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Trl,
 }
@@ -32,10 +34,13 @@ const CHUNK: usize = 64 * 1024;
 /// Stops early (and quietly) when the receiver goes away.
 pub async fn run(
     db: &Db,
-    project_id: i64,
+    actor: &str,
+    project: &Project,
     format: Format,
     out: mpsc::Sender<Vec<u8>>,
 ) -> Result<ExportSummary> {
+    crate::services::accounts::record(db, actor, "project.export", &project.slug, serde_json::json!({"format": format})).await?;
+    let project_id = project.id;
     let mut summary = ExportSummary::default();
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     let mut rows = export::annotated_pairs(&db.read, project_id);

@@ -57,7 +57,7 @@ fn parse_all(data: &[u8]) -> (u64, Vec<ImportItem>, Vec<LineError>, u64) {
 pub async fn import_jsonl(
     db: &Db,
     project: &Project,
-    user_id: Option<i64>,
+    actor: Option<&crate::services::User>,
     filename: &str,
     data: Vec<u8>,
 ) -> Result<ImportReport> {
@@ -80,7 +80,10 @@ pub async fn import_jsonl(
     }
     let mut report = ImportReport { import_id: String::new(), ok, lines, added, error_count, errors };
     let json = serde_json::to_value(&report).map_err(|e| Error::Internal(e.into()))?;
-    report.import_id = imports::record(&mut *tx, project.id, user_id, filename, ok, &json).await?;
+    report.import_id = imports::record(&mut *tx, project.id, actor.map(|a| a.id), filename, ok, &json).await?;
+    let who = actor.map(|a| a.username.as_str()).unwrap_or("cli");
+    let detail = serde_json::json!({"file": filename, "ok": ok, "lines": lines, "pairs_added": added.pairs, "bad_lines": error_count});
+    crate::storage::audit::record(&mut *tx, who, "project.import", &project.slug, &detail).await?;
     tx.commit().await?;
     tracing::info!(project = %project.slug, filename, ok, lines, pairs = added.pairs, "import");
     Ok(report)

@@ -2,7 +2,9 @@ use crate::domain::ProjectSlug;
 use crate::storage::projects::{self, Project, Settings};
 use crate::storage::users::{Role, User};
 use crate::storage::Db;
+use crate::services::accounts::record;
 use crate::{Error, Result};
+use serde_json::json;
 
 pub const DEFAULT_FLAGS: [&str; 3] = ["unsafe", "factually wrong", "off-topic"];
 
@@ -46,11 +48,14 @@ impl Settings {
     }
 }
 
-pub async fn create(db: &Db, slug: &str, settings: Settings) -> Result<Project> {
+pub async fn create(db: &Db, actor: &str, slug: &str, settings: Settings) -> Result<Project> {
     let slug = ProjectSlug::parse(slug).map_err(|e| Error::bad(format!("slug: {e}")))?;
     let settings = settings.validate()?;
     match projects::insert(&db.write, slug.as_str(), &settings).await {
-        Ok(p) => Ok(p),
+        Ok(p) => {
+            record(db, actor, "project.create", &p.slug, json!({"settings": settings})).await?;
+            Ok(p)
+        }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             Err(Error::Conflict(format!("a project {slug} exists already")))
         }
@@ -58,10 +63,10 @@ pub async fn create(db: &Db, slug: &str, settings: Settings) -> Result<Project> 
     }
 }
 
-pub async fn update(db: &Db, project: &Project, settings: Settings) -> Result<()> {
+pub async fn update(db: &Db, actor: &str, project: &Project, settings: Settings) -> Result<()> {
     let settings = settings.validate()?;
     projects::update(&db.write, project.id, &settings).await?;
-    Ok(())
+    record(db, actor, "project.settings", &project.slug, json!({"settings": settings})).await
 }
 
 /// The project if this user may work on it. Not being a member looks exactly
@@ -87,10 +92,10 @@ pub async fn list_for(db: &Db, user: &User) -> Result<Vec<Project>> {
     Ok(projects::visible_to(&db.read, filter).await?)
 }
 
-pub async fn add_member(db: &Db, project: &Project, username: &str) -> Result<()> {
+pub async fn add_member(db: &Db, actor: &str, project: &Project, username: &str) -> Result<()> {
     let (user, _) = crate::storage::users::by_username(&db.read, username)
         .await?
         .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
     projects::add_member(&db.write, project.id, user.id).await?;
-    Ok(())
+    record(db, actor, "project.add_member", &project.slug, json!({"user": username})).await
 }

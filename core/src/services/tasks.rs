@@ -2,10 +2,10 @@
 use crate::domain::import::Message;
 use crate::domain::views::{AnnotationInput, AnnotationReceipt, MyProgress, Shown, TaskView, Turn};
 use crate::render::markdown;
-use crate::storage::annotations::{self, NewAnnotation};
 use crate::storage::projects::Project;
 use crate::storage::users::User;
-use crate::storage::{now_ms, rfc3339, tasks, users, Db};
+use crate::storage::writer::sql_err;
+use crate::storage::{hot, now_ms, rfc3339, tasks, users, Db};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 
@@ -15,21 +15,24 @@ pub const MAX_RATIONALE: usize = 10_000;
 /// a newly leased pair; `None` when nothing is left for them.
 pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<TaskView>> {
     let now = now_ms();
-    // Most calls after a submit find nothing held; reloads find their lease here without a write.
+    // Reloads find their lease here without touching the writer.
     if let Some(lease) = tasks::live_lease(&db.read, project.id, user.id, now).await? {
         return view(db, project, &lease).await.map(Some);
     }
-    let mut tx = db.begin_write().await?;
-    tasks::expire_due(&mut tx, now).await?;
-    let lease = match tasks::live_lease(&mut *tx, project.id, user.id, now).await? {
-        Some(held) => Some(held),
-        None => {
-            let lease_ms = project.lease_seconds * 1000;
-            let swapped = rand::random::<bool>();
-            tasks::lease_next(&mut tx, project.id, user.id, project.annotations_per_pair, now, lease_ms, swapped).await?
-        }
-    };
-    tx.commit().await?;
+    let (project_id, user_id) = (project.id, user.id);
+    let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
+    let swapped = rand::random::<bool>();
+    let lease = db
+        .writer
+        .run(move |c| {
+            hot::expire_due(c, now).map_err(sql_err)?;
+            // Checked again inside the transaction: two tabs asking at once get one lease.
+            if let Some(held) = hot::held_lease(c, project_id, user_id, now).map_err(sql_err)? {
+                return Ok(Some(held));
+            }
+            hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)
+        })
+        .await?;
     match lease {
         Some(lease) => view(db, project, &lease).await.map(Some),
         None => Ok(None),
@@ -98,81 +101,89 @@ pub async fn submit(
         return Err(Error::bad("time_ms: must not be negative"));
     }
     let hash = request_hash(task_id, input);
-    let now = now_ms();
-    let mut tx = db.begin_write().await?;
-
-    if let Some((owner, stored_hash, receipt)) = annotations::by_client_key(&mut tx, client_key).await? {
-        return if owner == user.id && stored_hash == hash {
-            Ok((receipt, false))
-        } else {
-            Err(Error::Conflict("client_key: already used for a different submission".into()))
-        };
-    }
-    let task = tasks::find(&mut tx, task_id, user.id).await?.ok_or_else(|| Error::not_found("no such task"))?;
-    match task.state.as_str() {
-        "submitted" => return Err(Error::Conflict("this task has an annotation already (sent with another client key)".into())),
-        "skipped" => return Err(Error::Conflict("this task was skipped".into())),
-        _ => {}
-    }
-    let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
-    if let Some(bad) = input.flags.iter().find(|f| !allowed.contains(f)) {
-        return Err(Error::bad(format!("flags: {bad:?} is not one of this project's flags ({})", allowed.join(", "))));
-    }
-    let late = task.state == "expired" || task.lease_expires_at <= now;
-    let mut flags = input.flags.clone();
-    flags.dedup();
-    let annotation_id = annotations::insert(
-        &mut tx,
-        &NewAnnotation {
-            assignment_id: task.id,
-            project_id: task.project_id,
-            pair_id: task.pair_id,
-            annotator_id: user.id,
-            client_key,
-            request_hash: &hash,
-            choice_shown: input.choice,
-            choice: input.choice.canonical(task.swapped),
-            both_bad: input.both_bad,
-            flags: &flags,
-            rationale: &input.rationale,
+    let (user_id, task_id, client_key, input) = (user.id, task_id.to_owned(), client_key.to_owned(), input.clone());
+    db.writer
+        .run(move |c| {
+            let now = now_ms();
+            if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
+                return if owner == user_id && stored_hash == hash {
+                    Ok((receipt, false))
+                } else {
+                    Err(Error::Conflict("client_key: already used for a different submission".into()))
+                };
+            }
+            let task = hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
+            match task.state.as_str() {
+                "submitted" => {
+                    return Err(Error::Conflict("this task has an annotation already (sent with another client key)".into()))
+                }
+                "skipped" => return Err(Error::Conflict("this task was skipped".into())),
+                _ => {}
+            }
+            let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
+            if let Some(bad) = input.flags.iter().find(|f| !allowed.contains(f)) {
+                return Err(Error::bad(format!("flags: {bad:?} is not one of this project's flags ({})", allowed.join(", "))));
+            }
+            let late = task.state == "expired" || task.lease_expires_at <= now;
+            let mut flags: Vec<String> = Vec::with_capacity(input.flags.len());
+            for f in &input.flags {
+                if !flags.contains(f) {
+                    flags.push(f.clone());
+                }
+            }
             // Without a client clock (plain form posts) time on task is measured from the lease.
-            time_ms: input.time_ms.or(Some(now - task.leased_at)),
-            late,
-            now,
-        },
-    )
-    .await?;
-    tasks::finish(&mut tx, &task, "submitted", None, now).await?;
-    tx.commit().await?;
-    let receipt = AnnotationReceipt {
-        annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
-        task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
-        choice: input.choice,
-        both_bad: input.both_bad,
-        flags,
-        rationale: input.rationale.clone(),
-        time_ms: input.time_ms.or(Some(now - task.leased_at)),
-        late,
-        created_at: rfc3339(now),
-    };
-    Ok((receipt, true))
+            let time_ms = input.time_ms.or(Some(now - task.leased_at));
+            let annotation_id = hot::insert_annotation(
+                c,
+                &hot::NewAnnotation {
+                    assignment: &task,
+                    annotator_id: user_id,
+                    client_key: &client_key,
+                    request_hash: &hash,
+                    choice_shown: input.choice,
+                    both_bad: input.both_bad,
+                    flags: &flags,
+                    rationale: &input.rationale,
+                    time_ms,
+                    late,
+                    now,
+                },
+            )
+            .map_err(sql_err)?;
+            hot::finish(c, &task, "submitted", None, now).map_err(sql_err)?;
+            let receipt = AnnotationReceipt {
+                annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+                task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+                choice: input.choice,
+                both_bad: input.both_bad,
+                flags,
+                rationale: input.rationale,
+                time_ms,
+                late,
+                created_at: rfc3339(now),
+            };
+            Ok((receipt, true))
+        })
+        .await
 }
 
 /// Skips a task: the pair is never shown to this annotator again and its
 /// slot goes back to the pool. Skipping twice is harmless.
 pub async fn skip(db: &Db, user: &User, task_id: &str, reason: Option<&str>) -> Result<()> {
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    if reason.is_some_and(|r| r.chars().count() > 1000) {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
         return Err(Error::bad("reason: at most 1000 characters"));
     }
-    let mut tx = db.begin_write().await?;
-    let task = tasks::find(&mut tx, task_id, user.id).await?.ok_or_else(|| Error::not_found("no such task"))?;
-    match task.state.as_str() {
-        "skipped" => return Ok(()),
-        "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),
-        _ => {}
-    }
-    tasks::finish(&mut tx, &task, "skipped", reason, now_ms()).await?;
-    tx.commit().await?;
-    Ok(())
+    let (user_id, task_id) = (user.id, task_id.to_owned());
+    db.writer
+        .run(move |c| {
+            let task = hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
+            match task.state.as_str() {
+                "skipped" => return Ok(()),
+                "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),
+                _ => {}
+            }
+            hot::finish(c, &task, "skipped", reason.as_deref(), now_ms()).map_err(sql_err)
+        })
+        .await
 }

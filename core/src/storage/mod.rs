@@ -1,15 +1,18 @@
 //! Every SQL statement of Arbiter lives below this module, one file per
 //! aggregate. Functions take a pool, a connection or a transaction; nothing
 //! else in the workspace knows the schema.
-pub mod annotations;
+pub mod audit;
 pub mod export;
+pub mod hot;
 pub mod imports;
+pub mod invites;
 pub mod projects;
 pub mod prompts;
 pub mod sessions;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod writer;
 
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -19,13 +22,17 @@ use std::time::Duration;
 
 pub type Tx = Transaction<'static, Sqlite>;
 
-/// SQLite has one writer. Writes go through a pool of one connection, so
-/// they queue in-process instead of spinning on SQLITE_BUSY; reads use a
-/// separate pool and, thanks to WAL, never wait for the writer.
+/// SQLite has one writer. The hot path's writes go to the writer thread,
+/// which commits them in small groups; the other writes go through a pool
+/// of one connection, so they queue in-process instead of spinning on
+/// SQLITE_BUSY. Reads use a separate pool and, thanks to WAL, never wait.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// For writes off the hot path (imports, accounts, settings).
     pub write: SqlitePool,
     pub read: SqlitePool,
+    /// The hot path's writes: claims, submissions, skips (group commit).
+    pub writer: writer::Writer,
 }
 
 impl Db {
@@ -41,7 +48,8 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000");
-        if let Some(dir) = opts.get_filename().parent() {
+        let path = opts.get_filename().to_path_buf();
+        if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("Failed to create directory {}", dir.display()))?;
@@ -64,7 +72,8 @@ impl Db {
             .connect_with(opts.read_only(true))
             .await
             .context("Failed to open read connections")?;
-        Ok(Db { write, read })
+        let writer = writer::Writer::start(&path).context("Failed to start the writer thread")?;
+        Ok(Db { write, read, writer })
     }
 
     /// A write transaction that holds the write lock from its first statement

@@ -161,3 +161,12 @@ pub async fn per_annotator(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx
     .await?;
     Ok(rows.into_iter().map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped }).collect())
 }
+
+pub async fn remove_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("DELETE FROM project_members WHERE project_id = ? AND user_id = ?")
+        .bind(project_id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -53,3 +53,8 @@ pub async fn delete(db: impl SqliteExecutor<'_>, id_hash: &str) -> sqlx::Result<
     sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(db).await?;
     Ok(())
 }
+
+/// Ends every session of a user (logout everywhere, deactivation, password reset).
+pub async fn delete_all_of(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id).execute(db).await?.rows_affected())
+}

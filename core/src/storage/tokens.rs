@@ -32,3 +32,36 @@ pub async fn touch(db: impl SqliteExecutor<'_>, token_hash: &str) -> sqlx::Resul
     sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?").bind(now_ms()).bind(token_hash).execute(db).await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenInfo {
+    pub uuid: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn list_for(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<TokenInfo>> {
+    let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT uuid, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE user_id = ? ORDER BY id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(uuid, name, created_at, last_used_at, revoked_at)| TokenInfo { uuid, name, created_at, last_used_at, revoked_at })
+        .collect())
+}
+
+/// Revokes one of the user's tokens; false when there is no such live token.
+pub async fn revoke(db: impl SqliteExecutor<'_>, user_id: i64, uuid: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND uuid = ? AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .bind(uuid)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

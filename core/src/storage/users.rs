@@ -140,3 +140,28 @@ pub async fn progress(
 pub(crate) fn user_from_row(row: UserRow) -> User {
     from_row(row)
 }
+
+pub async fn set_role(db: impl SqliteExecutor<'_>, user_id: i64, role: Role) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET role = ? WHERE id = ?").bind(role.as_str()).bind(user_id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn set_active(db: impl SqliteExecutor<'_>, user_id: i64, active: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET active = ? WHERE id = ?").bind(active).bind(user_id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn set_password(db: impl SqliteExecutor<'_>, user_id: i64, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(user_id).execute(db).await?;
+    Ok(())
+}
+
+/// Projects (slugs) each user belongs to.
+pub async fn memberships(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT u.username, p.slug FROM project_members m JOIN users u ON u.id = m.user_id
+         JOIN projects p ON p.id = m.project_id ORDER BY p.slug",
+    )
+    .fetch_all(db)
+    .await
+}

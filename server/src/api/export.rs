@@ -28,10 +28,10 @@ pub async fn download(
     let format = Format::parse(q.format.as_deref().unwrap_or("trl"))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
     let db = state.db.clone();
-    let project_id = project.id;
     let slug = project.slug.clone();
+    let (actor, p) = (user.username.clone(), project.clone());
     tokio::spawn(async move {
-        match export::run(&db, project_id, format, tx).await {
+        match export::run(&db, &actor, &p, format, tx).await {
             Ok(summary) => tracing::info!(project = %slug, %summary, "export"),
             Err(e) => tracing::error!(project = %slug, error = ?e, "export failed midway"),
         }

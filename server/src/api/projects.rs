@@ -42,7 +42,7 @@ pub async fn create(
     if let Some(f) = b.flags {
         s.flags = f;
     }
-    let project = projects::create(&state.db, &b.slug, s).await?;
+    let project = projects::create(&state.db, &user.username, &b.slug, s).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())
 }
 
@@ -80,7 +80,7 @@ pub async fn import(
 ) -> ApiResult<Response> {
     let project = projects::administered(&state.db, &user, &slug).await?;
     let name = q.filename.unwrap_or_else(|| "api.jsonl".into());
-    let report = import::import_jsonl(&state.db, &project, Some(user.id), &name, body.to_vec()).await?;
+    let report = import::import_jsonl(&state.db, &project, Some(&user), &name, body.to_vec()).await?;
     if report.ok {
         Ok(Json(report).into_response())
     } else {

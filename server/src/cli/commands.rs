@@ -1,7 +1,7 @@
 use super::{Cli, Command, ProjectCommand, ServeArgs, TokenCommand, UserCommand};
 use crate::startup::{Application, Config};
 use anyhow::{bail, Context};
-use arbiter_core::services::{auth, demo, export, import, projects, Role};
+use arbiter_core::services::{accounts, auth, demo, export, import, projects, Role};
 use arbiter_core::storage::projects::Settings;
 use arbiter_core::storage::Db;
 use std::io::{BufRead, Write};
@@ -16,10 +16,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password).context("Failed to read the password from stdin")?;
             let password = password.trim_end_matches(['\n', '\r']);
-            let user = auth::create_user(&db, &name, password, role).await?;
+            let user = auth::create_user(&db, "cli", &name, password, role).await?;
             for slug in slugs {
                 let project = projects::administered(&db, &system_admin(), &slug).await?;
-                projects::add_member(&db, &project, &user.username).await?;
+                projects::add_member(&db, "cli", &project, &user.username).await?;
             }
             eprintln!("added {} ({})", user.username, role.as_str());
             ExitCode::SUCCESS
@@ -34,14 +34,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !flags.is_empty() {
                 s.flags = flags;
             }
-            let p = projects::create(&db, &slug, s).await?;
+            let p = projects::create(&db, "cli", &slug, s).await?;
             eprintln!("created project {} ({})", p.slug, p.title);
             ExitCode::SUCCESS
         }
         Command::Project(ProjectCommand::AddMember { project, users }) => {
             let p = projects::administered(&db, &system_admin(), &project).await?;
             for u in users {
-                projects::add_member(&db, &p, &u).await?;
+                projects::add_member(&db, "cli", &p, &u).await?;
                 eprintln!("{u} can now work on {}", p.slug);
             }
             ExitCode::SUCCESS
@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import { project, file } => import_file(&db, &project, &file).await?,
         Command::Export { project, format, output } => export_file(&db, &project, &format, output).await?,
         Command::Token(TokenCommand::Create { user, name }) => {
-            let token = auth::create_token(&db, &user, &name).await?;
+            let token = accounts::create_token(&db, "cli", &user, &name).await?;
             println!("{token}");
             ExitCode::SUCCESS
         }
@@ -136,7 +136,7 @@ async fn export_file(db: &Db, slug: &str, format: &str, output: Option<std::path
     let format = export::Format::parse(format)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
     let db2 = db.clone();
-    let producer = tokio::spawn(async move { export::run(&db2, project.id, format, tx).await });
+    let producer = tokio::spawn(async move { export::run(&db2, "cli", &project, format, tx).await });
     // Write to a temporary name and rename at the end: a failed export never
     // leaves a half file under the real name.
     let mut sink: Box<dyn Write + Send> = match &output {

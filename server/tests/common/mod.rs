@@ -34,7 +34,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
     pub async fn user(&self, name: &str, role: Role) -> String {
-        auth::create_user(&self.db, name, PASSWORD, role).await.unwrap();
+        auth::create_user(&self.db, "test", name, PASSWORD, role).await.unwrap();
         auth::create_token(&self.db, name, "test").await.unwrap()
     }
 
@@ -42,7 +42,7 @@ impl TestApp {
     pub async fn project(&self, slug: &str, per_pair: i64, prompts: usize) {
         let mut s = Settings::new(&format!("Project {slug}"));
         s.annotations_per_pair = per_pair;
-        let p = projects::create(&self.db, slug, s).await.unwrap();
+        let p = projects::create(&self.db, "test", slug, s).await.unwrap();
         if prompts == 0 {
             return;
         }
@@ -53,7 +53,7 @@ impl TestApp {
 
     pub async fn member(&self, slug: &str, user: &str) {
         let p = arbiter_core::storage::projects::by_slug(&self.db.read, slug).await.unwrap().unwrap();
-        projects::add_member(&self.db, &p, user).await.unwrap();
+        projects::add_member(&self.db, "test", &p, user).await.unwrap();
     }
 
     pub fn api(&self, path: &str) -> String {

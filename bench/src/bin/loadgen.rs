@@ -1,0 +1,176 @@
+//! Load benchmark of the assignment engine over HTTP: N simulated annotators
+//! doing next → submit as fast as they can against a release server, then
+//! checks of the invariants on the database file.
+//!
+//!     cargo leptos build --release && cargo run --release -p bench --bin loadgen
+use anyhow::ensure;
+use bench::{cli, cpu_seconds, dataset, serve, stats};
+use clap::Parser;
+use serde_json::{json, Value};
+use sqlx::sqlite::SqlitePoolOptions;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Args {
+    /// The arbiter binary to benchmark.
+    #[arg(long, default_value = "target/release/arbiter")]
+    bin: PathBuf,
+    #[arg(long, default_value_t = 10_000)]
+    pairs: usize,
+    #[arg(long, default_value_t = 64)]
+    annotators: usize,
+    #[arg(long, default_value_t = 3)]
+    per_pair: i64,
+    /// Stop after this many seconds even if work is left.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+}
+
+struct Worker {
+    saves: Vec<Duration>,
+    claims: Vec<Duration>,
+    acked: Vec<String>,
+    errors: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let db_url = format!("sqlite://{}", dir.path().join("load.db").display());
+    let t0 = Instant::now();
+    let n = args.per_pair.to_string();
+    cli(&args.bin, &db_url, &["project", "create", "load", "--title", "Load", "--annotations-per-pair", &n], "")?;
+    let file = dir.path().join("load.jsonl");
+    std::fs::write(&file, dataset(args.pairs))?;
+    cli(&args.bin, &db_url, &["import", "load", file.to_str().unwrap()], "")?;
+    let mut tokens = Vec::new();
+    for i in 0..args.annotators {
+        let name = format!("load{i}");
+        cli(&args.bin, &db_url, &["user", "add", &name, "--role", "annotator", "--project", "load"], "benchmark password\n")?;
+        tokens.push(cli(&args.bin, &db_url, &["token", "create", &name], "")?);
+    }
+    eprintln!("setup: {} pairs, {} annotators in {:.1}s", args.pairs, args.annotators, t0.elapsed().as_secs_f64());
+
+    let server = serve(&args.bin, &db_url, dir.path())?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.annotators).build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let seq = Arc::new(AtomicU64::new(0));
+
+    // Watches the live invariant while the load runs: no pair with more than
+    // N live leases plus annotations.
+    let watch_db = SqlitePoolOptions::new().max_connections(1).connect(&format!("{db_url}?mode=ro")).await?;
+    let watcher = {
+        let stop = stop.clone();
+        let db = watch_db.clone();
+        tokio::spawn(async move {
+            let mut worst = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                let m: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM assignments WHERE state IN ('leased', 'submitted') GROUP BY pair_id)",
+                )
+                .fetch_one(&db)
+                .await
+                .unwrap_or(None);
+                worst = worst.max(m.unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+            }
+            worst
+        })
+    };
+
+    let started = Instant::now();
+    let (server_cpu0, own_cpu0) = (cpu_seconds(server.child.id()), cpu_seconds(std::process::id()));
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut handles = Vec::new();
+    for token in tokens {
+        let (client, url, stop, seq) = (client.clone(), server.url.clone(), stop.clone(), seq.clone());
+        handles.push(tokio::spawn(async move {
+            let mut w = Worker { saves: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let r = client.post(format!("{url}/api/v1/projects/load/tasks/next")).bearer_auth(&token).send().await;
+                let Ok(r) = r else { w.errors += 1; continue };
+                if r.status() == 204 {
+                    break;
+                }
+                if !r.status().is_success() {
+                    w.errors += 1;
+                    continue;
+                }
+                let task: Value = r.json().await.unwrap_or_default();
+                w.claims.push(t.elapsed());
+                let Some(id) = task["task_id"].as_str() else { w.errors += 1; continue };
+                let key = format!("load-{}", seq.fetch_add(1, Ordering::Relaxed));
+                let choice = (key.len() % 7) as i64 - 3;
+                let t = Instant::now();
+                let r = client
+                    .post(format!("{url}/api/v1/tasks/{id}/annotation"))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", &key)
+                    .json(&json!({"choice": choice, "time_ms": 1000}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 201 || r.status() == 200 => {
+                        w.saves.push(t.elapsed());
+                        w.acked.push(key);
+                    }
+                    _ => w.errors += 1,
+                }
+            }
+            w
+        }));
+    }
+    let mut saves = Vec::new();
+    let mut claims = Vec::new();
+    let mut acked = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let w = h.await?;
+        saves.extend(w.saves);
+        claims.extend(w.claims);
+        acked.extend(w.acked);
+        errors += w.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_seconds(server.child.id()) - server_cpu0;
+    let own_cpu = cpu_seconds(std::process::id()) - own_cpu0;
+    stop.store(true, Ordering::Relaxed);
+    let worst_live = watcher.await?;
+
+    let (s, c) = (stats(saves), stats(claims));
+    println!("annotators={} pairs={} N={} elapsed={:.2}s errors={}", args.annotators, args.pairs, args.per_pair, elapsed, errors);
+    println!("claims/s={:.0}  claim latency: {c}", c.n as f64 / elapsed);
+    println!("saves/s={:.0}  save latency:  {s}", s.n as f64 / elapsed);
+    println!("cpu: server {:.1} cores, loadgen {:.1} cores (of {})", server_cpu / elapsed, own_cpu / elapsed,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+
+    // Invariants, read from the database file itself.
+    let db = &watch_db;
+    let dup_pairs: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM annotations GROUP BY annotator_id, pair_id HAVING COUNT(*) > 1)",
+    )
+    .fetch_one(db)
+    .await?;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations").fetch_one(db).await?;
+    let keys: Vec<String> = sqlx::query_scalar("SELECT client_key FROM annotations").fetch_all(db).await?;
+    let stored: HashSet<String> = keys.into_iter().collect();
+    let missing = acked.iter().filter(|k| !stored.contains(*k)).count();
+    let unique_acked: HashSet<&String> = acked.iter().collect();
+    let over: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pairs WHERE submitted > ?").bind(args.per_pair).fetch_one(db).await?;
+    println!("check: annotator with two annotations of one pair: {dup_pairs}");
+    println!("check: most live leases + annotations seen on one pair: {worst_live} (N = {})", args.per_pair);
+    println!("check: pairs over N at the end: {over}");
+    println!("check: acknowledged {} / stored {} / acknowledged but missing {missing}", unique_acked.len(), rows);
+    drop(server);
+    ensure!(dup_pairs == 0, "an annotator annotated a pair twice");
+    ensure!(worst_live <= args.per_pair && over == 0, "a pair went over N");
+    ensure!(missing == 0 && rows as usize == unique_acked.len(), "acknowledged submissions are not stored exactly once");
+    println!("violations: 0");
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! The hot path's writes, run synchronously on the writer thread
+//! (`writer.rs`): leasing, expiring, submitting, skipping.
+use super::tasks::Lease;
+use super::{new_uuid, rfc3339};
+use crate::domain::choice::Choice;
+use crate::domain::views::AnnotationReceipt;
+use rusqlite::{params, Connection, OptionalExtension};
+
+type Sql<T> = rusqlite::Result<T>;
+
+/// Returns expired leases' pairs to the pool (a probe of the partial index
+/// on live leases; usually finds nothing).
+pub fn expire_due(c: &Connection, now: i64) -> Sql<usize> {
+    let mut st = c.prepare_cached(
+        "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= ? RETURNING pair_id",
+    )?;
+    let pairs: Vec<i64> = st.query_map([now], |r| r.get(0))?.collect::<Sql<_>>()?;
+    let mut dec = c.prepare_cached("UPDATE pairs SET load = load - 1 WHERE id = ?")?;
+    for p in &pairs {
+        dec.execute([p])?;
+    }
+    Ok(pairs.len())
+}
+
+pub fn held_lease(c: &Connection, project_id: i64, annotator_id: i64, now: i64) -> Sql<Option<Lease>> {
+    c.prepare_cached(
+        "SELECT id, uuid, swapped, lease_expires_at FROM assignments
+         WHERE annotator_id = ? AND project_id = ? AND state = 'leased' AND lease_expires_at > ?
+         ORDER BY leased_at, id LIMIT 1",
+    )?
+    .query_row(params![annotator_id, project_id, now], |r| {
+        Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, lease_expires_at: r.get(3)? })
+    })
+    .optional()
+}
+
+/// Picks the pair with the least load (then the lowest spread, which
+/// interleaves model pairs) that still needs annotations and that this
+/// annotator has not judged, skipped or leased, and leases it.
+pub fn lease_next(
+    c: &Connection,
+    project_id: i64,
+    annotator_id: i64,
+    per_pair: i64,
+    now: i64,
+    lease_ms: i64,
+    swapped: bool,
+) -> Sql<Option<Lease>> {
+    let pair: Option<i64> = c
+        .prepare_cached(
+            "SELECT p.id FROM pairs p
+             WHERE p.project_id = ?1 AND p.load < ?2
+               AND NOT EXISTS (SELECT 1 FROM assignments a
+                               WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
+             ORDER BY p.load, p.spread LIMIT 1",
+        )?
+        .query_row(params![project_id, per_pair, annotator_id], |r| r.get(0))
+        .optional()?;
+    let Some(pair) = pair else { return Ok(None) };
+    let expires = now + lease_ms;
+    // An expired lease of the same annotator on this pair is renewed in
+    // place; it keeps its id and its shown order, so a page still open on
+    // the old lease submits into the same task with the same sides.
+    let (id, uuid, swapped): (i64, String, bool) = c
+        .prepare_cached(
+            "INSERT INTO assignments (uuid, project_id, pair_id, annotator_id, swapped, state, leased_at, lease_expires_at)
+             VALUES (?, ?, ?, ?, ?, 'leased', ?, ?)
+             ON CONFLICT (pair_id, annotator_id) DO UPDATE
+               SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
+             RETURNING id, uuid, swapped",
+        )?
+        .query_row(params![new_uuid(), project_id, pair, annotator_id, swapped, now, expires], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    c.prepare_cached("UPDATE pairs SET load = load + 1 WHERE id = ?")?.execute([pair])?;
+    Ok(Some(Lease { id, uuid, swapped, lease_expires_at: expires }))
+}
+
+/// An assignment as submit and skip need it, found by its public id and
+/// owner: someone else's task id is "not found", never "forbidden".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub id: i64,
+    pub uuid: String,
+    pub project_id: i64,
+    pub pair_id: i64,
+    pub swapped: bool,
+    pub state: String,
+    pub leased_at: i64,
+    pub lease_expires_at: i64,
+    pub project_flags: String,
+}
+
+pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignment>> {
+    c.prepare_cached(
+        "SELECT a.id, a.uuid, a.project_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at, p.flags
+         FROM assignments a JOIN projects p ON p.id = a.project_id
+         WHERE a.uuid = ? AND a.annotator_id = ?",
+    )?
+    .query_row(params![uuid, annotator_id], |r| {
+        Ok(Assignment {
+            id: r.get(0)?,
+            uuid: r.get(1)?,
+            project_id: r.get(2)?,
+            pair_id: r.get(3)?,
+            swapped: r.get(4)?,
+            state: r.get(5)?,
+            leased_at: r.get(6)?,
+            lease_expires_at: r.get(7)?,
+            project_flags: r.get(8)?,
+        })
+    })
+    .optional()
+}
+
+/// Marks the assignment finished and keeps the pair's counters right.
+pub fn finish(c: &Connection, a: &Assignment, state: &str, reason: Option<&str>, now: i64) -> Sql<()> {
+    c.prepare_cached("UPDATE assignments SET state = ?, finished_at = ?, skip_reason = ? WHERE id = ?")?
+        .execute(params![state, now, reason, a.id])?;
+    let was_counted = a.state == "leased";
+    let (load_delta, submitted_delta) = match (state, was_counted) {
+        ("submitted", true) => (0, 1),
+        ("submitted", false) => (1, 1), // late: the sweep had already taken it out of `load`
+        (_, true) => (-1, 0),           // skipped while leased: free the slot
+        _ => (0, 0),
+    };
+    c.prepare_cached("UPDATE pairs SET load = load + ?, submitted = submitted + ? WHERE id = ?")?
+        .execute(params![load_delta, submitted_delta, a.pair_id])?;
+    Ok(())
+}
+
+pub struct NewAnnotation<'a> {
+    pub assignment: &'a Assignment,
+    pub annotator_id: i64,
+    pub client_key: &'a str,
+    pub request_hash: &'a str,
+    pub choice_shown: Choice,
+    pub both_bad: bool,
+    pub flags: &'a [String],
+    pub rationale: &'a str,
+    pub time_ms: Option<i64>,
+    pub late: bool,
+    pub now: i64,
+}
+
+pub fn insert_annotation(c: &Connection, n: &NewAnnotation<'_>) -> Sql<String> {
+    let uuid = new_uuid();
+    c.prepare_cached(
+        "INSERT INTO annotations (uuid, assignment_id, project_id, pair_id, annotator_id, client_key, request_hash,
+                                  choice_shown, choice, both_bad, flags, rationale, time_ms, late, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        uuid,
+        n.assignment.id,
+        n.assignment.project_id,
+        n.assignment.pair_id,
+        n.annotator_id,
+        n.client_key,
+        n.request_hash,
+        i64::from(n.choice_shown),
+        n.choice_shown.canonical(n.assignment.swapped),
+        n.both_bad,
+        serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
+        n.rationale,
+        n.time_ms,
+        n.late,
+        n.now,
+    ])?;
+    Ok(uuid)
+}
+
+/// The stored annotation for a client key: its owner, request hash and the
+/// receipt to answer a retry with.
+pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
+    c.prepare_cached(
+        "SELECT n.annotator_id, n.request_hash, n.uuid, s.uuid, n.choice_shown, n.both_bad, n.flags, n.rationale,
+                n.time_ms, n.late, n.created_at
+         FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE n.client_key = ?",
+    )?
+    .query_row([key], |r| {
+        let uuid: String = r.get(2)?;
+        let task: String = r.get(3)?;
+        let flags: String = r.get(6)?;
+        let choice: i64 = r.get(4)?;
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            AnnotationReceipt {
+                annotation_id: uuid.parse().unwrap_or_default(),
+                task_id: task.parse().unwrap_or_default(),
+                choice: Choice::new(choice).unwrap_or(Choice::TIE),
+                both_bad: r.get(5)?,
+                flags: serde_json::from_str(&flags).unwrap_or_default(),
+                rationale: r.get(7)?,
+                time_ms: r.get(8)?,
+                late: r.get(9)?,
+                created_at: rfc3339(r.get(10)?),
+            },
+        ))
+    })
+    .optional()
+}

@@ -1,0 +1,64 @@
+import { test, expect } from '@playwright/test';
+import { exportTrl, hydrated, login, plainItems, setup } from './helpers';
+
+test('a submit that loses the network is retried with its key and stored once', async ({ page, request }) => {
+  const { slug, annotator } = await setup(request, plainItems(2, 'net'));
+  await login(page, annotator.username, annotator.password);
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  const left = (await page.locator('[data-side=left] .md').innerText()).trim();
+
+  // 1st send reaches the server but its answer is lost; 2nd never leaves; 3rd goes through.
+  const keys: string[] = [];
+  let sends = 0;
+  await page.route('**/sfn/submit_and_next*', async (route) => {
+    sends += 1;
+    keys.push(JSON.parse(route.request().postData() || '{}').client_key);
+    if (sends === 1) {
+      await route.fetch();
+      await route.abort('failed');
+    } else if (sends === 2) {
+      await route.abort('internetdisconnected');
+    } else {
+      await route.continue();
+    }
+  });
+
+  await page.keyboard.press('2');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('save-status')).toContainText('retrying');
+  // The draft waits in local storage while the server has not answered.
+  expect(await page.evaluate((s) => localStorage.getItem(`arbiter.draft.${s}`), slug)).toContain(keys[0]);
+  await expect(page.getByTestId('save-status')).toHaveText('Saved ✓', { timeout: 15_000 });
+  await expect(page.getByTestId('progress')).toHaveText('1 done · 1 to go');
+  expect(sends).toBeGreaterThanOrEqual(3);
+  expect(new Set(keys).size).toBe(1); // every retry carried the same key
+  expect(await page.evaluate((s) => localStorage.getItem(`arbiter.draft.${s}`), slug)).toBeNull();
+
+  const progress = await (await request.get(`/api/v1/projects/${slug}/progress`)).json();
+  expect(progress.annotations).toBe(1);
+  const rows = await exportTrl(request, slug);
+  expect(rows).toHaveLength(1);
+  expect(rows[0].chosen).toBe(left);
+});
+
+test('a draft left by a closed tab is sent when the page opens again', async ({ page, request }) => {
+  const { slug, annotator } = await setup(request, plainItems(2, 'draft'));
+  await login(page, annotator.username, annotator.password);
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  const right = (await page.locator('[data-side=right] .md').innerText()).trim();
+  await page.route('**/sfn/submit_and_next*', (route) => route.abort('internetdisconnected'));
+  await page.keyboard.press('7');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('save-status')).toContainText('retrying');
+  // The tab goes away with the judgement unsent; the annotator comes back later.
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await page.goto('about:blank');
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  await expect(page.getByTestId('progress')).toHaveText('1 done · 1 to go');
+  const rows = await exportTrl(request, slug);
+  expect(rows).toHaveLength(1);
+  expect(rows[0].chosen).toBe(right);
+});

@@ -1,0 +1,224 @@
+//! Exactly-once under crashes, retries and backups, with the real binary.
+mod common;
+
+use arbiter_core::services::Role;
+use serde_json::{json, Value};
+use sqlx::sqlite::SqlitePoolOptions;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn arbiter(db: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_arbiter"));
+    c.arg("--database").arg(db).env("RUST_LOG", "warn");
+    c
+}
+
+fn run(db: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = arbiter(db).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn serve(db: &str) -> (Child, String) {
+    let mut child = arbiter(db).args(["serve", "--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+/// A project of `pairs` pairs and `n` annotators with API tokens.
+fn setup(db: &str, dir: &std::path::Path, pairs: usize, n: usize) -> Vec<String> {
+    run(db, &["project", "create", "dur", "--title", "Durability", "--annotations-per-pair", "3"], "");
+    let file = dir.join("d.jsonl");
+    std::fs::write(&file, (0..pairs).map(common::jsonl_line).collect::<String>()).unwrap();
+    run(db, &["import", "dur", file.to_str().unwrap()], "");
+    (0..n)
+        .map(|i| {
+            let name = format!("w{i}");
+            run(db, &["user", "add", &name, "--role", "annotator", "--project", "dur"], "durability password\n");
+            run(db, &["token", "create", &name], "")
+        })
+        .collect()
+}
+
+/// Annotates until the server stops answering; returns the keys the server
+/// acknowledged (a 200/201 that reached us).
+async fn annotate_until_error(url: String, token: String, tag: String) -> Vec<String> {
+    let c = reqwest::Client::new();
+    let mut acked = Vec::new();
+    for i in 0.. {
+        let Ok(r) = c.post(format!("{url}/api/v1/projects/dur/tasks/next")).bearer_auth(&token).send().await else { break };
+        if r.status() != 200 {
+            break;
+        }
+        let Ok(task) = r.json::<Value>().await else { break };
+        let key = format!("{tag}-{i}");
+        let sent = c
+            .post(format!("{url}/api/v1/tasks/{}/annotation", task["task_id"].as_str().unwrap()))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", &key)
+            .json(&json!({"choice": (i % 7) - 3}))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => acked.push(key),
+            _ => break,
+        }
+    }
+    acked
+}
+
+async fn check_file(db: &str, acked: &[String]) {
+    let pool = SqlitePoolOptions::new().max_connections(1).connect(db).await.unwrap();
+    let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+    assert_eq!(ok, "ok");
+    let keys: Vec<String> = sqlx::query_scalar("SELECT client_key FROM annotations").fetch_all(&pool).await.unwrap();
+    let stored: HashSet<&String> = keys.iter().collect();
+    assert_eq!(stored.len(), keys.len(), "a client key is stored twice");
+    for k in acked {
+        assert!(stored.contains(k), "acknowledged {k} is missing after the crash");
+    }
+    pool.close().await;
+}
+
+/// Kills the server with SIGKILL `cycles` times while annotators write.
+async fn crash_cycles(cycles: usize, every: Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let tokens = setup(&db, dir.path(), 3000, 8);
+    let mut all_acked = Vec::new();
+    for cycle in 0..cycles {
+        let (mut child, url) = serve(&db);
+        let writers: Vec<_> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| tokio::spawn(annotate_until_error(url.clone(), t.clone(), format!("c{cycle}-w{i}"))))
+            .collect();
+        tokio::time::sleep(every).await;
+        child.kill().unwrap(); // SIGKILL: no shutdown, no checkpoint
+        child.wait().unwrap();
+        for w in writers {
+            all_acked.extend(w.await.unwrap());
+        }
+        check_file(&db, &all_acked).await;
+    }
+    assert!(all_acked.len() > 50 * cycles, "the writers barely wrote ({} acks)", all_acked.len());
+    // The file still serves after the last crash.
+    let (mut child, url) = serve(&db);
+    let r = reqwest::Client::new().post(format!("{url}/api/v1/projects/dur/tasks/next")).bearer_auth(&tokens[0]).send().await.unwrap();
+    assert!(r.status().is_success());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_annotations_survive_kill_9() {
+    crash_cycles(2, Duration::from_millis(1500)).await;
+}
+
+/// The long soak: `ARBITER_SOAK_SECONDS=300 cargo test -p server --test durability -- --ignored soak`
+/// (scripts/soak.sh) kills the server every 10 seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn soak_kill_every_ten_seconds() {
+    let seconds: u64 = std::env::var("ARBITER_SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    crash_cycles((seconds / 10) as usize, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_storm_stores_one_row_per_key() {
+    let app = common::spawn_app().await;
+    app.project("t", 3, 200).await;
+    let mut tokens = Vec::new();
+    for i in 0..12 {
+        let name = format!("s{i}");
+        tokens.push(app.user(&name, Role::Annotator).await);
+        app.member("t", &name).await;
+    }
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let (url, answers) = (app.url.clone(), answers.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            for j in 0..10 {
+                let task: Value = c.post(format!("{url}/api/v1/projects/t/tasks/next")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+                let id = task["task_id"].as_str().unwrap().to_owned();
+                let key = format!("storm-{i}-{j}");
+                // The same submission three times at once, as a flaky network would.
+                let sends = (0..3).map(|_| {
+                    c.post(format!("{url}/api/v1/tasks/{id}/annotation"))
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", &key)
+                        .json(&json!({"choice": 1, "rationale": "storm"}))
+                        .send()
+                });
+                let mut statuses = Vec::new();
+                let mut bodies = Vec::new();
+                for r in futures::future::join_all(sends).await {
+                    let r = r.unwrap();
+                    statuses.push(r.status().as_u16());
+                    bodies.push(r.json::<Value>().await.unwrap());
+                }
+                statuses.sort();
+                assert_eq!(statuses, vec![200, 200, 201], "{key}");
+                assert!(bodies.iter().all(|b| b == &bodies[0]), "{key}: all answers are the first one");
+                answers.lock().unwrap().push(key);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let keys = answers.lock().unwrap().len() as i64;
+    assert_eq!(keys, 120);
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, keys);
+    assert_eq!(app.count("SELECT COUNT(DISTINCT client_key) FROM annotations").await, keys);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_under_write_load_is_consistent_and_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("live.db").display());
+    let tokens = setup(&db, dir.path(), 2000, 4);
+    let (mut child, url) = serve(&db);
+    let writers: Vec<_> =
+        tokens.iter().enumerate().map(|(i, t)| tokio::spawn(annotate_until_error(url.clone(), t.clone(), format!("b{i}")))).collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let copy = dir.path().join("copy.db");
+    let started = Instant::now();
+    run(&db, &["backup", copy.to_str().unwrap()], "");
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut acked = 0;
+    for w in writers {
+        acked += w.await.unwrap().len();
+    }
+    let copy_url = format!("sqlite://{}", copy.display());
+    let pool = SqlitePoolOptions::new().max_connections(1).connect(&copy_url).await.unwrap();
+    let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+    assert_eq!(ok, "ok");
+    let in_copy: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations").fetch_one(&pool).await.unwrap();
+    let done_pairs: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(submitted), 0) FROM pairs").fetch_one(&pool).await.unwrap();
+    assert_eq!(in_copy, done_pairs, "counters and rows agree in the snapshot");
+    assert!(in_copy > 0 && (in_copy as usize) < acked + 8 * 4, "copy has {in_copy}, writers acked {acked}");
+    pool.close().await;
+    // Restoring = serving the copy.
+    let (mut restored, url) = serve(&copy_url);
+    let r = reqwest::Client::new().get(format!("{url}/api/v1/projects/dur/progress")).bearer_auth(&tokens[0]).send().await.unwrap();
+    assert_eq!(r.status(), 200, "backup took {took:?}");
+    restored.kill().unwrap();
+    restored.wait().unwrap();
+    // The CLI refuses to overwrite a file.
+    let out = arbiter(&db).args(["backup", copy.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+}
