@@ -75,6 +75,7 @@ pub struct ImportView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRow {
     pub username: String,
+    pub projects: Vec<String>,
     pub role: String,
     pub active: bool,
     pub last_seen: String,
@@ -95,6 +96,16 @@ mod ctx {
     /// The user the auth middleware found for this request, if any.
     pub fn user() -> Option<User> {
         use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<User>().cloned())
+    }
+
+    /// Where one-time secrets wait for their page (see `services::reveal`).
+    pub fn reveal() -> std::sync::Arc<arbiter_core::services::reveal::Reveal> {
+        use_context::<std::sync::Arc<arbiter_core::services::reveal::Reveal>>().unwrap_or_default()
+    }
+
+    /// The site's public base URL, for links shown to admins.
+    pub fn public_url() -> String {
+        use_context::<crate::PublicUrl>().map(|u| u.0).unwrap_or_default()
     }
 
     pub fn require_user() -> Result<User, ServerFnError> {
@@ -260,20 +271,114 @@ fn import_view((filename, ok, report): (String, bool, serde_json::Value)) -> Imp
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminUsersData {
+    pub users: Vec<UserRow>,
+    /// An invite or reset link created just now, shown this once.
+    pub revealed: Option<String>,
+    pub projects: Vec<String>,
+}
+
 #[server(prefix = "/sfn")]
-pub async fn admin_users() -> Result<Vec<UserRow>, ServerFnError> {
-    use arbiter_core::services::auth;
+pub async fn admin_users(reveal: Option<String>) -> Result<AdminUsersData, ServerFnError> {
+    use arbiter_core::services::{auth, projects};
+    use arbiter_core::storage::users;
     let (db, user) = (ctx::db()?, ctx::require_user()?);
     auth::require_admin(&user).map_err(ctx::fail)?;
-    let users = arbiter_core::storage::users::list(&db.read).await.map_err(|e| ctx::fail(e.into()))?;
-    Ok(users
+    let list = users::list(&db.read).await.map_err(|e| ctx::fail(e.into()))?;
+    let members = users::memberships(&db.read).await.map_err(|e| ctx::fail(e.into()))?;
+    let all_projects = projects::list_for(&db, &user).await.map_err(ctx::fail)?.into_iter().map(|p| p.slug).collect();
+    let revealed = reveal.and_then(|id| ctx::reveal().take(user.id, &id)).map(|token| format!("{}/invite/{token}", ctx::public_url()));
+    Ok(AdminUsersData {
+        users: list
+            .into_iter()
+            .map(|u| UserRow {
+                projects: members.iter().filter(|(name, _)| name == &u.username).map(|(_, p)| p.clone()).collect(),
+                username: u.username,
+                role: u.role,
+                active: u.active,
+                last_seen: u.last_seen_at.map(arbiter_core::storage::rfc3339).unwrap_or_else(|| "never".into()),
+                annotations: u.annotations,
+            })
+            .collect(),
+        revealed,
+        projects: all_projects,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteView {
+    pub role: String,
+    pub projects: Vec<String>,
+    /// Set when the link resets this user's password.
+    pub reset_for: Option<String>,
+}
+
+/// What an invite link offers; public, as the invitee has no account yet.
+#[server(prefix = "/sfn")]
+pub async fn invite_info(token: String) -> Result<Option<InviteView>, ServerFnError> {
+    use arbiter_core::services::accounts;
+    let db = ctx::db()?;
+    let info = accounts::invite_info(&db, &token).await.map_err(ctx::fail)?;
+    Ok(info.map(|i| InviteView { role: i.role, projects: i.projects, reset_for: i.user.map(|(_, name)| name) }))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub uuid: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountData {
+    pub username: String,
+    pub tokens: Vec<TokenRow>,
+    /// A token created just now, shown this once.
+    pub revealed: Option<String>,
+}
+
+#[server(prefix = "/sfn")]
+pub async fn load_account(reveal: Option<String>) -> Result<AccountData, ServerFnError> {
+    use arbiter_core::storage::{rfc3339, tokens};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let list = tokens::list_for(&db.read, user.id).await.map_err(|e| ctx::fail(e.into()))?;
+    Ok(AccountData {
+        revealed: reveal.and_then(|id| ctx::reveal().take(user.id, &id)),
+        username: user.username,
+        tokens: list
+            .into_iter()
+            .map(|t| TokenRow {
+                uuid: t.uuid,
+                name: t.name,
+                created: rfc3339(t.created_at),
+                last_used: t.last_used_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[server(prefix = "/sfn")]
+pub async fn audit_log() -> Result<Vec<AuditRow>, ServerFnError> {
+    use arbiter_core::services::auth;
+    use arbiter_core::storage::{audit, rfc3339};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    auth::require_admin(&user).map_err(ctx::fail)?;
+    let rows = audit::recent(&db.read, 500).await.map_err(|e| ctx::fail(e.into()))?;
+    Ok(rows
         .into_iter()
-        .map(|u| UserRow {
-            username: u.username,
-            role: u.role,
-            active: u.active,
-            last_seen: u.last_seen_at.map(arbiter_core::storage::rfc3339).unwrap_or_else(|| "never".into()),
-            annotations: u.annotations,
-        })
+        .map(|e| AuditRow { at: rfc3339(e.at), actor: e.actor, action: e.action, target: e.target, detail: e.detail })
         .collect())
 }

@@ -10,7 +10,14 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+/// The site's public base URL (e.g. `https://arbiter.example.org`), for
+/// links shown to admins; provided as context by the server.
+#[derive(Debug, Clone)]
+pub struct PublicUrl(pub String);
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -25,6 +32,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from this site or with
+/// this response's nonce (the hydration loader), wasm allowed, no framing.
+#[cfg(feature = "ssr")]
+fn set_page_csp() {
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let (Some(res), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&csp)) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 
@@ -44,6 +66,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=pages::admin_projects::AdminProjectsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/projects/:slug") view=pages::admin_project::AdminProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -47,7 +47,11 @@ pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next:
 /// admin area does not announce itself).
 pub async fn guard_pages(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let needs_login = path.starts_with("/annotate/") || path == "/" || path == "/admin" || path.starts_with("/admin/");
+    let needs_login = path.starts_with("/annotate/")
+        || path == "/"
+        || path == "/account"
+        || path == "/admin"
+        || path.starts_with("/admin/");
     if needs_login && req.method() == axum::http::Method::GET {
         match req.extensions().get::<User>() {
             None => {

@@ -1,6 +1,9 @@
 //! Builds the application: database, router (pages, server functions, forms,
 //! REST API, static files) and the listener.
+use crate::security::{self, Throttle};
 use crate::{api, auth, forms};
+use app::PublicUrl;
+use arbiter_core::services::reveal::Reveal;
 use anyhow::Context;
 use app::{shell, App};
 use arbiter_core::storage::Db;
@@ -23,8 +26,10 @@ pub struct Config {
     pub database_url: String,
     /// Where the built site is (`pkg/arbiter.{js,wasm,css}`, `favicon.ico`).
     pub site_root: PathBuf,
-    /// Mark the session cookie `Secure` (serve behind https).
+    /// Mark the session cookie `Secure` (also implied by an https public URL).
     pub secure_cookies: bool,
+    /// How users reach the site, for links in invites (e.g. `https://arbiter.example.org`).
+    pub public_url: String,
     /// Largest import upload, in bytes.
     pub max_import_bytes: usize,
 }
@@ -34,12 +39,21 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    pub reveal: Arc<Reveal>,
+    pub throttle: Arc<Throttle>,
+}
+
+impl AppState {
+    pub fn secure_cookies(&self) -> bool {
+        self.config.secure_cookies || self.config.public_url.starts_with("https://")
+    }
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     pub db: Db,
+    public_url: String,
 }
 
 impl Application {
@@ -48,18 +62,33 @@ impl Application {
         Self::with_db(config, db).await
     }
 
-    pub async fn with_db(config: Config, db: Db) -> anyhow::Result<Application> {
+    pub async fn with_db(mut config: Config, db: Db) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("Failed to listen on {}", config.addr))?;
+        if config.public_url.is_empty() {
+            config.public_url = format!("http://{}", listener.local_addr()?);
+        }
+        config.public_url = config.public_url.trim_end_matches('/').to_owned();
         let leptos_options = LeptosOptions::builder()
             .output_name("arbiter")
             .site_root(config.site_root.to_string_lossy().to_string())
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .build();
-        let state = AppState { leptos_options: leptos_options.clone(), db: db.clone(), config: Arc::new(config) };
-        Ok(Application { listener, router: router(state), db })
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            db: db.clone(),
+            config: Arc::new(config),
+            reveal: Arc::new(Reveal::default()),
+            throttle: Arc::new(Throttle::default()),
+        };
+        let public_url = state.config.public_url.clone();
+        Ok(Application { listener, router: router(state), db, public_url })
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -68,7 +97,8 @@ impl Application {
 
     /// Serves until Ctrl-C / SIGTERM, then closes the database cleanly.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
+        // The peer address feeds the login throttle.
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")?;
@@ -79,12 +109,16 @@ impl Application {
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let db = state.db.clone();
+    let (db, reveal, public_url) = (state.db.clone(), state.reveal.clone(), state.config.public_url.clone());
     let pages: Router<AppState> = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(db.clone()),
+            move || {
+                provide_context(db.clone());
+                provide_context(reveal.clone());
+                provide_context(PublicUrl(public_url.clone()));
+            },
             {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
@@ -99,6 +133,9 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
+        .layer(axum::middleware::from_fn(security::csrf_guard))
+        .layer(axum::middleware::from_fn(security::json_413))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, security::default_csp()))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

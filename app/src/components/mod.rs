@@ -26,8 +26,9 @@ pub fn Nav() -> impl IntoView {
                                 {me.is_admin.then(|| view! {
                                     <a href="/admin">"Admin"</a>
                                     <a href="/admin/users">"Users"</a>
+                                    <a href="/admin/audit">"Audit"</a>
                                 })}
-                                <span class="who">{me.username}</span>
+                                <a class="who" href="/account">{me.username}</a>
                                 <form method="post" action="/logout" class="inline">
                                     <button type="submit" class="link">"Log out"</button>
                                 </form>

@@ -1,8 +1,11 @@
+pub mod account;
+pub mod admin_audit;
 pub mod admin_project;
 pub mod admin_projects;
 pub mod admin_users;
 pub mod annotate;
 pub mod home;
+pub mod invite;
 pub mod login;
 
 use crate::components::Nav;

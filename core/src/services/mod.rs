@@ -6,6 +6,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod projects;
+pub mod reveal;
 pub mod tasks;
 
 pub use crate::storage::users::{Role, User};

@@ -38,6 +38,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("created project {} ({})", p.slug, p.title);
             ExitCode::SUCCESS
         }
+        Command::User(UserCommand::Invite { role, projects: slugs, hours, public_url }) => {
+            let role = Role::parse(&role).context("role must be admin or annotator")?;
+            let token = accounts::invite(&db, None, role, slugs, hours).await?;
+            println!("{}/invite/{token}", public_url.trim_end_matches('/'));
+            ExitCode::SUCCESS
+        }
+        Command::Project(ProjectCommand::RemoveMember { project, users }) => {
+            for u in users {
+                accounts::remove_member(&db, "cli", &project, &u).await?;
+                eprintln!("{u} is off {project}");
+            }
+            ExitCode::SUCCESS
+        }
         Command::Project(ProjectCommand::AddMember { project, users }) => {
             let p = projects::administered(&db, &system_admin(), &project).await?;
             for u in users {
@@ -80,10 +93,12 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
         database_url: database.to_owned(),
         site_root,
         secure_cookies: args.secure_cookies,
+        public_url: args.public_url.clone().unwrap_or_default(),
         max_import_bytes: args.max_import_mb * 1024 * 1024,
     };
     let app = Application::with_db(config, db).await?;
     let url = format!("http://{}", app.local_addr());
+    let public_url = app.public_url();
     println!("Arbiter is running at {url}  (database {database})");
     if args.demo {
         if seeded {
@@ -94,7 +109,9 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
             println!("  {:<11} {:<26} {}", name, password, role.as_str());
         }
     } else if arbiter_core::storage::users::count_admins(&app.db.read).await? == 0 {
-        println!("No admin yet: create one with `echo 'a long password' | arbiter user add NAME --role admin`");
+        // First run: a one-time link to create the first admin (valid 24 hours).
+        let token = accounts::invite(&app.db, None, Role::Admin, vec![], 24).await?;
+        println!("No admin yet. Create the first one here (single use, 24 hours): {}/invite/{token}", public_url.trim_end_matches('/'));
     }
     std::io::stdout().flush().ok();
     app.run_until_stopped().await?;

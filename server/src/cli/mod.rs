@@ -68,9 +68,12 @@ pub struct ServeArgs {
     /// Load the demo project and demo logins on an empty database.
     #[arg(long, env = "ARBITER_DEMO")]
     pub demo: bool,
-    /// Mark the session cookie Secure (set when serving over https).
+    /// Mark the session cookie Secure (implied by an https --public-url).
     #[arg(long, env = "ARBITER_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// How users reach the site, for invite links (default: http://ADDR).
+    #[arg(long, env = "ARBITER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Largest import upload in MiB.
     #[arg(long, env = "ARBITER_MAX_IMPORT_MB", default_value_t = 256)]
     pub max_import_mb: usize,
@@ -86,6 +89,20 @@ pub enum UserCommand {
         /// Projects (slugs) the user joins.
         #[arg(long = "project")]
         projects: Vec<String>,
+    },
+    /// Print a single-use invite link (the invitee chooses name and password).
+    Invite {
+        #[arg(long, value_parser = ["admin", "annotator"], default_value = "annotator")]
+        role: String,
+        /// Projects (slugs) the new user joins.
+        #[arg(long = "project")]
+        projects: Vec<String>,
+        /// Hours until the link expires.
+        #[arg(long, default_value_t = 72)]
+        hours: i64,
+        /// The site's public URL, to build the link.
+        #[arg(long, env = "ARBITER_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+        public_url: String,
     },
 }
 
@@ -111,6 +128,8 @@ pub enum ProjectCommand {
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },
+    /// Take users off a project.
+    RemoveMember { project: String, users: Vec<String> },
 }
 
 #[derive(Subcommand, Debug)]

@@ -21,6 +21,7 @@ pub async fn spawn_app() -> TestApp {
         database_url: db_url.clone(),
         site_root: dir.path().join("site"),
         secure_cookies: false,
+        public_url: String::new(),
         max_import_bytes: 1024 * 1024,
     };
     let app = Application::build(config).await.expect("app builds");

@@ -8,7 +8,8 @@ use arbiter_core::domain::Choice;
 use arbiter_core::services::{auth, import, projects, tasks, Role, User};
 use arbiter_core::storage::projects::Settings;
 use arbiter_core::Error;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
+use std::net::SocketAddr;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
@@ -16,9 +17,20 @@ use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use serde::Deserialize;
 
+mod accounts;
+
 pub fn router(max_import: usize) -> Router<AppState> {
     Router::new()
         .route("/login", post(login))
+        .route("/invite/{token}", post(accounts::accept_invite))
+        .route("/admin/invites", post(accounts::create_invite))
+        .route("/admin/users/{username}/role", post(accounts::set_role))
+        .route("/admin/users/{username}/active", post(accounts::set_active))
+        .route("/admin/users/{username}/reset", post(accounts::reset_password))
+        .route("/admin/projects/{slug}/members/remove", post(accounts::remove_member))
+        .route("/account/tokens", post(accounts::create_token))
+        .route("/account/tokens/{uuid}/revoke", post(accounts::revoke_token))
+        .route("/account/logout-everywhere", post(accounts::logout_everywhere))
         .route("/logout", post(logout))
         .route("/annotate/{slug}/submit", post(annotate))
         .route("/admin/projects", post(create_project))
@@ -29,13 +41,13 @@ pub fn router(max_import: usize) -> Router<AppState> {
         .route("/admin/projects/{slug}/import", post(upload).layer(DefaultBodyLimit::max(max_import)))
 }
 
-fn back(to: &str, key: &str, msg: &str) -> Response {
+pub(crate) fn back(to: &str, key: &str, msg: &str) -> Response {
     let q = serde_urlencoded::to_string([(key, msg)]).unwrap_or_default();
     let sep = if to.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{to}{sep}{q}")).into_response()
 }
 
-fn back_err(to: &str, e: Error) -> Response {
+pub(crate) fn back_err(to: &str, e: Error) -> Response {
     if let Error::Internal(cause) = &e {
         tracing::error!(error = ?cause, "form failed");
     }
@@ -43,7 +55,7 @@ fn back_err(to: &str, e: Error) -> Response {
 }
 
 /// Form handlers are reached only by logged-in users (or they bounce to login).
-fn who(user: Option<Extension<User>>, admin: bool) -> Result<User, Response> {
+pub(crate) fn who(user: Option<Extension<User>>, admin: bool) -> Result<User, Response> {
     match user {
         Some(Extension(u)) if !admin || u.role == Role::Admin => Ok(u),
         Some(_) => Err((axum::http::StatusCode::NOT_FOUND, "not found").into_response()),
@@ -68,14 +80,46 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-async fn login(State(state): State<AppState>, jar: CookieJar, Form(f): Form<LoginForm>) -> Response {
+/// Checks the throttle first (429 with Retry-After past the limit), ends
+/// any session the browser already had (a new id at every login), then
+/// sets the new session cookie.
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let ip = Some(peer.ip());
+    if let Some(wait) = state.throttle.retry_after(&f.username, ip) {
+        return too_many(wait);
+    }
     match auth::login(&state.db, &f.username, &f.password).await {
         Ok(session) => {
-            let jar = jar.add(session_cookie(session.token, state.config.secure_cookies));
+            state.throttle.succeeded(&f.username);
+            if let Some(old) = jar.get(SESSION_COOKIE) {
+                let _ = auth::logout(&state.db, old.value()).await;
+            }
+            let jar = jar.add(session_cookie(session.token, state.secure_cookies()));
             (jar, Redirect::to(safe_next(&f.next))).into_response()
         }
-        Err(e) => back("/login", "error", &e.to_string()),
+        Err(Error::Unauthorized(msg)) => {
+            state.throttle.failed(&f.username, ip);
+            back("/login", "error", &msg)
+        }
+        Err(e) => back_err("/login", e),
     }
+}
+
+fn too_many(wait: u64) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><title>Too many attempts</title><p>Too many failed logins. Try again in {wait} seconds.</p><p><a href=\"/login\">Back</a></p>"
+    );
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, wait.to_string())],
+        axum::response::Html(body),
+    )
+        .into_response()
 }
 
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -149,7 +193,7 @@ struct NewProjectForm {
     annotations_per_pair: Option<String>,
 }
 
-fn parse_int(field: &str, value: Option<&str>, default: i64) -> Result<i64, Error> {
+pub(crate) fn parse_int(field: &str, value: Option<&str>, default: i64) -> Result<i64, Error> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| Error::bad(format!("{field}: {v:?} is not a whole number"))),

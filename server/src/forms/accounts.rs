@@ -1,0 +1,185 @@
+//! Form posts for accounts: invites, roles, deactivation, password resets,
+//! API tokens, logging out everywhere, project membership.
+use super::{back, back_err, who};
+use crate::auth::{session_cookie, SESSION_COOKIE};
+use crate::startup::AppState;
+use arbiter_core::services::{accounts, projects, Role, User};
+use arbiter_core::Error;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use axum_extra::extract::cookie::CookieJar;
+use axum_extra::extract::Form;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    username: String,
+    password: String,
+}
+
+/// Accepting an invite (or a reset link) logs the person in.
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path(token): Path<String>,
+    Form(f): Form<AcceptForm>,
+) -> Response {
+    match accounts::accept(&state.db, &token, f.username.trim(), &f.password).await {
+        Ok(session) => {
+            let jar = jar.add(session_cookie(session.token, state.secure_cookies()));
+            (jar, Redirect::to("/")).into_response()
+        }
+        Err(e) => back_err(&format!("/invite/{token}"), e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    role: String,
+    #[serde(default)]
+    projects: Vec<String>,
+    hours: Option<String>,
+}
+
+pub async fn create_invite(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<InviteForm>) -> Response {
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let result = async {
+        let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
+        let hours = super::parse_int("hours", f.hours.as_deref(), accounts::INVITE_HOURS_DEFAULT)?;
+        accounts::invite(&state.db, Some(&admin), role, f.projects, hours).await
+    }
+    .await;
+    match result {
+        Ok(token) => Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response(),
+        Err(e) => back_err("/admin/users", e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: String,
+}
+
+pub async fn set_role(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(username): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> Response {
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let result = match Role::parse(&f.role) {
+        Some(role) => accounts::set_role(&state.db, &admin, &username, role).await,
+        None => Err(Error::bad("role: must be admin or annotator")),
+    };
+    match result {
+        Ok(()) => back("/admin/users", "ok", &format!("{username} is now {}", f.role)),
+        Err(e) => back_err("/admin/users", e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    active: String,
+}
+
+pub async fn set_active(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(username): Path<String>,
+    Form(f): Form<ActiveForm>,
+) -> Response {
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let active = f.active == "true";
+    match accounts::set_active(&state.db, &admin, &username, active).await {
+        Ok(()) => back("/admin/users", "ok", &format!("{username} {}", if active { "activated" } else { "deactivated" })),
+        Err(e) => back_err("/admin/users", e),
+    }
+}
+
+pub async fn reset_password(State(state): State<AppState>, user: Option<Extension<User>>, Path(username): Path<String>) -> Response {
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match accounts::reset_link(&state.db, &admin, &username).await {
+        Ok(token) => Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response(),
+        Err(e) => back_err("/admin/users", e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    name: String,
+}
+
+pub async fn create_token(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<TokenForm>) -> Response {
+    let me = match who(user, false) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match accounts::create_token(&state.db, &me.username, &me.username, &f.name).await {
+        Ok(token) => Redirect::to(&format!("/account?reveal={}", state.reveal.park(me.id, token))).into_response(),
+        Err(e) => back_err("/account", e),
+    }
+}
+
+pub async fn revoke_token(State(state): State<AppState>, user: Option<Extension<User>>, Path(uuid): Path<String>) -> Response {
+    let me = match who(user, false) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match accounts::revoke_token(&state.db, &me, &uuid).await {
+        Ok(()) => back("/account", "ok", "Token revoked"),
+        Err(e) => back_err("/account", e),
+    }
+}
+
+pub async fn logout_everywhere(State(state): State<AppState>, jar: CookieJar, user: Option<Extension<User>>) -> Response {
+    let me = match who(user, false) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(e) = accounts::logout_everywhere(&state.db, &me).await {
+        return back_err("/account", e);
+    }
+    let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
+    (jar, Redirect::to("/login?ok=Logged%20out%20everywhere")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    username: String,
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(slug): Path<String>,
+    Form(f): Form<MemberForm>,
+) -> Response {
+    let admin = match who(user, true) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let page = format!("/admin/projects/{slug}");
+    let result = async {
+        projects::administered(&state.db, &admin, &slug).await?;
+        accounts::remove_member(&state.db, &admin.username, &slug, f.username.trim()).await
+    }
+    .await;
+    match result {
+        Ok(()) => back(&page, "ok", "Member removed"),
+        Err(e) => back_err(&page, e),
+    }
+}
