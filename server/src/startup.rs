@@ -150,6 +150,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// (method, path) of every axum route outside the Leptos pages and server
+/// functions: the REST API and the form posts.
+pub fn http_routes() -> Vec<(String, String)> {
+    let api = api::routes(0).into_iter().map(|(m, p, _)| (m.to_string(), format!("/api/v1{p}")));
+    let forms = forms::routes(0).into_iter().map(|(p, _)| ("POST".to_string(), p.to_string()));
+    api.chain(forms).collect()
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -7,23 +7,31 @@ mod tasks;
 
 use crate::startup::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 pub use json::JsonBody;
 
-/// Mounted at `/api/v1`. JSON bodies are capped small; imports at `max_import` bytes.
+/// Every API route (method, path under `/api/v1`, handler): the one list
+/// the router is built from and the authorization matrix test walks.
+pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    let small = || DefaultBodyLimit::max(JSON_LIMIT);
+    vec![
+        (Method::GET, "/projects", get(projects::list)),
+        (Method::POST, "/projects", post(projects::create).layer(small())),
+        (Method::GET, "/projects/{slug}/progress", get(projects::progress)),
+        (Method::POST, "/projects/{slug}/tasks/next", post(tasks::next).layer(small())),
+        (Method::GET, "/projects/{slug}/export", get(export::download)),
+        (Method::POST, "/projects/{slug}/import", post(projects::import).layer(DefaultBodyLimit::max(max_import))),
+        (Method::POST, "/tasks/{task_id}/annotation", post(tasks::annotate).layer(small())),
+        (Method::POST, "/tasks/{task_id}/skip", post(tasks::skip).layer(small())),
+    ]
+}
+
+/// Mounted at `/api/v1`.
 pub fn router(max_import: usize) -> Router<AppState> {
-    Router::new()
-        .route("/projects", get(projects::list).post(projects::create))
-        .route("/projects/{slug}/progress", get(projects::progress))
-        .route("/projects/{slug}/tasks/next", post(tasks::next))
-        .route("/projects/{slug}/export", get(export::download))
-        .route("/tasks/{task_id}/annotation", post(tasks::annotate))
-        .route("/tasks/{task_id}/skip", post(tasks::skip))
-        .layer(DefaultBodyLimit::max(JSON_LIMIT))
-        .route("/projects/{slug}/import", post(projects::import).layer(DefaultBodyLimit::max(max_import)))
-        .fallback(not_found)
+    routes(max_import).into_iter().fold(Router::new(), |r, (_, path, handler)| r.route(path, handler)).fallback(not_found)
 }
 
 pub const JSON_LIMIT: usize = 256 * 1024;

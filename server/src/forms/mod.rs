@@ -11,7 +11,7 @@ use arbiter_core::Error;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
 use std::net::SocketAddr;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::{post, MethodRouter};
 use axum::{Extension, Router};
 use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
@@ -19,26 +19,33 @@ use serde::Deserialize;
 
 mod accounts;
 
+/// Every form route (all POST): the one list the router is built from and
+/// the authorization matrix test walks.
+pub fn routes(max_import: usize) -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let small = || DefaultBodyLimit::max(crate::api::JSON_LIMIT);
+    vec![
+        ("/login", post(login).layer(small())),
+        ("/logout", post(logout).layer(small())),
+        ("/invite/{token}", post(accounts::accept_invite).layer(small())),
+        ("/annotate/{slug}/submit", post(annotate).layer(small())),
+        ("/account/tokens", post(accounts::create_token).layer(small())),
+        ("/account/tokens/{uuid}/revoke", post(accounts::revoke_token).layer(small())),
+        ("/account/logout-everywhere", post(accounts::logout_everywhere).layer(small())),
+        ("/admin/projects", post(create_project).layer(small())),
+        ("/admin/projects/{slug}/settings", post(project_settings).layer(small())),
+        ("/admin/projects/{slug}/members", post(add_member).layer(small())),
+        ("/admin/projects/{slug}/members/remove", post(accounts::remove_member).layer(small())),
+        ("/admin/projects/{slug}/import", post(upload).layer(DefaultBodyLimit::max(max_import))),
+        ("/admin/users", post(add_user).layer(small())),
+        ("/admin/invites", post(accounts::create_invite).layer(small())),
+        ("/admin/users/{username}/role", post(accounts::set_role).layer(small())),
+        ("/admin/users/{username}/active", post(accounts::set_active).layer(small())),
+        ("/admin/users/{username}/reset", post(accounts::reset_password).layer(small())),
+    ]
+}
+
 pub fn router(max_import: usize) -> Router<AppState> {
-    Router::new()
-        .route("/login", post(login))
-        .route("/invite/{token}", post(accounts::accept_invite))
-        .route("/admin/invites", post(accounts::create_invite))
-        .route("/admin/users/{username}/role", post(accounts::set_role))
-        .route("/admin/users/{username}/active", post(accounts::set_active))
-        .route("/admin/users/{username}/reset", post(accounts::reset_password))
-        .route("/admin/projects/{slug}/members/remove", post(accounts::remove_member))
-        .route("/account/tokens", post(accounts::create_token))
-        .route("/account/tokens/{uuid}/revoke", post(accounts::revoke_token))
-        .route("/account/logout-everywhere", post(accounts::logout_everywhere))
-        .route("/logout", post(logout))
-        .route("/annotate/{slug}/submit", post(annotate))
-        .route("/admin/projects", post(create_project))
-        .route("/admin/projects/{slug}/settings", post(project_settings))
-        .route("/admin/projects/{slug}/members", post(add_member))
-        .route("/admin/users", post(add_user))
-        .layer(DefaultBodyLimit::max(crate::api::JSON_LIMIT))
-        .route("/admin/projects/{slug}/import", post(upload).layer(DefaultBodyLimit::max(max_import)))
+    routes(max_import).into_iter().fold(Router::new(), |r, (path, handler)| r.route(path, handler))
 }
 
 pub(crate) fn back(to: &str, key: &str, msg: &str) -> Response {
@@ -129,7 +136,7 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
         }
     }
     let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
-    (jar, Redirect::to("/login")).into_response()
+    (jar, Redirect::to("/login?ok=Logged%20out")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -157,8 +164,8 @@ async fn annotate(
         Err(r) => return r,
     };
     let page = format!("/annotate/{slug}");
-    if let Err(e) = projects::visible(&state.db, &user, &slug).await {
-        return back_err("/", e);
+    if projects::visible(&state.db, &user, &slug).await.is_err() {
+        return (axum::http::StatusCode::NOT_FOUND, "not found").into_response();
     }
     if f.action == "skip" {
         return match tasks::skip(&state.db, &user, &f.task_id, None).await {

@@ -1,0 +1,240 @@
+//! The authorization matrix: every page, server function, REST route and
+//! form post, for six kinds of caller, with the outcome each must get. A
+//! route missing from the matrix fails the test.
+//!
+//! Outcomes: `ok` = the request reached the use case (2xx, or a 303 back to
+//! a page, or 400/409/422 about the input); `login` = sent to the login page;
+//! `401`; `404` (also what a caller gets for what is not theirs, so nothing
+//! leaks). The "revoked" caller sends a revoked API token; "gone" is a
+//! deactivated user with a session cookie from before the deactivation.
+mod common;
+
+use arbiter_core::services::{accounts, Role};
+use common::{browser, spawn_app, PASSWORD};
+use reqwest::{Client, Method, StatusCode};
+use std::collections::BTreeSet;
+
+const WHO: [&str; 6] = ["anon", "member", "outsider", "admin", "revoked", "gone"];
+
+struct Row {
+    method: &'static str,
+    /// The route as registered (with `{param}`), for the coverage check.
+    route: &'static str,
+    /// Expected outcome per caller, in WHO order.
+    expect: [&'static str; 6],
+}
+
+const PAGE_LOGIN: [&str; 6] = ["login", "ok", "ok", "ok", "401", "login"];
+const PAGE_ADMIN: [&str; 6] = ["login", "404", "404", "ok", "401", "login"];
+const PUBLIC: [&str; 6] = ["ok", "ok", "ok", "ok", "401", "ok"];
+const USER: [&str; 6] = ["401", "ok", "ok", "ok", "401", "401"];
+const MEMBER: [&str; 6] = ["401", "ok", "404", "ok", "401", "401"];
+const OWNER: [&str; 6] = ["401", "ok", "404", "404", "401", "401"];
+const ADMIN: [&str; 6] = ["401", "404", "404", "ok", "401", "401"];
+const FORM_USER: [&str; 6] = ["login", "ok", "ok", "ok", "401", "login"];
+const FORM_MEMBER: [&str; 6] = ["login", "ok", "404", "ok", "401", "login"];
+const FORM_ADMIN: [&str; 6] = ["login", "404", "404", "ok", "401", "login"];
+
+fn rows() -> Vec<Row> {
+    let r = |method, route, expect| Row { method, route, expect };
+    vec![
+        // Pages
+        r("GET", "/", PAGE_LOGIN),
+        r("GET", "/login", PUBLIC),
+        r("GET", "/invite/{token}", PUBLIC),
+        r("GET", "/annotate/{slug}", ["login", "ok", "404", "ok", "401", "login"]),
+        r("GET", "/account", PAGE_LOGIN),
+        r("GET", "/admin", PAGE_ADMIN),
+        r("GET", "/admin/projects/{slug}", PAGE_ADMIN),
+        r("GET", "/admin/users", PAGE_ADMIN),
+        r("GET", "/admin/audit", PAGE_ADMIN),
+        // Server functions (named without their hash suffix)
+        r("POST", "sfn:whoami", PUBLIC),
+        r("POST", "sfn:invite_info", PUBLIC),
+        r("POST", "sfn:my_projects", USER),
+        r("POST", "sfn:load_account", USER),
+        r("POST", "sfn:load_annotate", MEMBER),
+        r("POST", "sfn:skip_and_next", OWNER),
+        r("POST", "sfn:submit_and_next", OWNER),
+        r("POST", "sfn:admin_projects", ADMIN),
+        r("POST", "sfn:admin_project", ADMIN),
+        r("POST", "sfn:admin_users", ADMIN),
+        r("POST", "sfn:audit_log", ADMIN),
+        // REST API
+        r("GET", "/api/v1/projects", USER),
+        r("POST", "/api/v1/projects", ADMIN),
+        r("GET", "/api/v1/projects/{slug}/progress", MEMBER),
+        r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
+        r("GET", "/api/v1/projects/{slug}/export", ADMIN),
+        r("POST", "/api/v1/projects/{slug}/import", ADMIN),
+        r("POST", "/api/v1/tasks/{task_id}/skip", OWNER),
+        r("POST", "/api/v1/tasks/{task_id}/annotation", OWNER),
+        // Form posts
+        r("POST", "/login", PUBLIC),
+        r("POST", "/invite/{token}", PUBLIC),
+        r("POST", "/annotate/{slug}/submit", FORM_MEMBER),
+        r("POST", "/account/tokens", FORM_USER),
+        r("POST", "/account/tokens/{uuid}/revoke", FORM_USER),
+        r("POST", "/admin/projects", FORM_ADMIN),
+        r("POST", "/admin/projects/{slug}/settings", FORM_ADMIN),
+        r("POST", "/admin/projects/{slug}/members", FORM_ADMIN),
+        r("POST", "/admin/projects/{slug}/members/remove", FORM_ADMIN),
+        r("POST", "/admin/projects/{slug}/import", FORM_ADMIN),
+        r("POST", "/admin/users", FORM_ADMIN),
+        r("POST", "/admin/invites", FORM_ADMIN),
+        r("POST", "/admin/users/{username}/role", FORM_ADMIN),
+        r("POST", "/admin/users/{username}/active", FORM_ADMIN),
+        r("POST", "/admin/users/{username}/reset", FORM_ADMIN),
+        // Last: these end the caller's sessions.
+        r("POST", "/account/logout-everywhere", FORM_USER),
+        r("POST", "/logout", ["ok", "ok", "ok", "ok", "401", "ok"]),
+    ]
+}
+
+fn outcome(status: StatusCode, location: &str) -> &'static str {
+    match status.as_u16() {
+        303 if location == "/login" || location.starts_with("/login?next=") => "login",
+        200..=299 | 303 | 400 | 409 | 422 => "ok",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        _ => "other",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_each_caller_as_the_matrix_says() {
+    let app = spawn_app().await;
+    app.project("p", 2, 5).await;
+    let admin_token = app.user("root", Role::Admin).await;
+    app.user("in", Role::Annotator).await;
+    app.user("out", Role::Annotator).await;
+    app.user("gone", Role::Annotator).await;
+    app.member("p", "in").await;
+    app.member("p", "gone").await;
+    let login = |name: &'static str| {
+        let url = app.url.clone();
+        async move {
+            let c = browser();
+            c.post(format!("{url}/login")).form(&[("username", name), ("password", PASSWORD)]).send().await.unwrap();
+            c
+        }
+    };
+    let (member, outsider, admin, gone) = (login("in").await, login("out").await, login("root").await, login("gone").await);
+    let root = arbiter_core::storage::users::by_username(&app.db.read, "root").await.unwrap().unwrap().0;
+    accounts::set_active(&app.db, &root, "gone", false).await.unwrap();
+    let revoked = arbiter_core::services::auth::create_token(&app.db, "root", "to revoke").await.unwrap();
+    let uuid: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'to revoke'").fetch_one(&app.db.read).await.unwrap();
+    accounts::revoke_token(&app.db, &root, &uuid).await.unwrap();
+    // The member's task, for the task routes.
+    let task: serde_json::Value = member.post(app.api("/projects/p/tasks/next")).send().await.unwrap().json().await.unwrap();
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let _ = admin_token;
+
+    // Server functions by name: their registered paths carry a hash.
+    let sfn: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| (path.to_string(), method.to_string()))
+        .collect();
+    let sfn_path = |name: &str| -> String {
+        sfn.iter().map(|(p, _)| p.clone()).find(|p| p.trim_start_matches("/sfn/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
+            .unwrap_or_else(|| panic!("no server function {name} in {sfn:?}"))
+    };
+
+    let callers: [Option<&Client>; 6] = [None, Some(&member), Some(&outsider), Some(&admin), None, Some(&gone)];
+    let anon = browser();
+    let mut failures = Vec::new();
+    let mut table = String::new();
+    for row in rows() {
+        let (path, body, json): (String, Vec<(&str, String)>, Option<serde_json::Value>) = match row.route {
+            r if r.starts_with("sfn:") => {
+                let name = &r[4..];
+                let path = sfn_path(name);
+                match name {
+                    "submit_and_next" => (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "client_key": "authz", "input": {"choice": 1}}))),
+                    "skip_and_next" => (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null}))),
+                    "load_annotate" => (path, vec![("slug", "p".into())], None),
+                    "admin_project" => (path, vec![("slug", "p".into())], None),
+                    "invite_info" => (path, vec![("token", "nope".into())], None),
+                    _ => (path, vec![], None),
+                }
+            }
+            r => {
+                let path = r
+                    .replace("{slug}", "p")
+                    .replace("{task_id}", &task_id)
+                    .replace("{token}", "nope")
+                    .replace("{uuid}", "00000000-0000-4000-8000-000000000000")
+                    .replace("{username}", "nobody");
+                let body = match r {
+                    "/login" => vec![("username", "in".to_string()), ("password", "wrong password!".to_string())],
+                    "/invite/{token}" => vec![("username", "x".into()), ("password", "a password long enough".into())],
+                    "/annotate/{slug}/submit" => vec![("task_id", task_id.clone()), ("client_key", "authz-form".into()), ("choice", "1".into())],
+                    "/account/tokens" => vec![("name", "authz".into())],
+                    "/admin/projects" => vec![("slug", "".into()), ("title", "".into())],
+                    "/admin/projects/{slug}/settings" => vec![("title", "".into())],
+                    "/admin/projects/{slug}/members" | "/admin/projects/{slug}/members/remove" => vec![("username", "nobody".into())],
+                    "/admin/users" => vec![("username", "".into()), ("password", "".into()), ("role", "annotator".into())],
+                    "/admin/invites" => vec![("role", "annotator".into()), ("projects", "nope".into())],
+                    "/admin/users/{username}/role" => vec![("role", "admin".into())],
+                    "/admin/users/{username}/active" => vec![("active", "false".into())],
+                    _ => vec![],
+                };
+                let json = match r {
+                    "/api/v1/projects" if row.method == "POST" => Some(serde_json::json!({"slug": "", "title": ""})),
+                    "/api/v1/tasks/{task_id}/annotation" => Some(serde_json::json!({"choice": 1, "client_key": "authz-api"})),
+                    _ => None,
+                };
+                (path, body, json)
+            }
+        };
+        let mut got = Vec::new();
+        for (i, who) in WHO.iter().enumerate() {
+            let client = callers[i].unwrap_or(&anon);
+            let method = Method::from_bytes(row.method.as_bytes()).unwrap();
+            let mut req = client.request(method, format!("{}{}", app.url, path)).header("Accept", "application/json");
+            if *who == "revoked" {
+                req = req.bearer_auth(&revoked);
+            }
+            req = match (&json, row.route) {
+                (Some(v), _) => req.json(v),
+                (None, "/api/v1/projects/{slug}/import") => req.body(common::jsonl_line(99)),
+                (None, "/admin/projects/{slug}/import") => {
+                    let part = reqwest::multipart::Part::text(common::jsonl_line(98)).file_name("a.jsonl");
+                    req.multipart(reqwest::multipart::Form::new().part("file", part))
+                }
+                (None, _) if row.method == "POST" => req.form(&body),
+                _ => req,
+            };
+            let r = req.send().await.unwrap();
+            let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let o = outcome(r.status(), &loc);
+            if o != row.expect[i] {
+                failures.push(format!("{} {} as {who}: expected {}, got {} ({} {loc})", row.method, row.route, row.expect[i], o, r.status()));
+            }
+            got.push(o);
+        }
+        table.push_str(&format!("{:<5} {:<42} {}\n", row.method, row.route, got.join(" ")));
+    }
+    assert!(failures.is_empty(), "{}\n\nwhole table ({}):\n{table}", failures.join("\n"), WHO.join(" "));
+
+    // Coverage: every route the server has is in the matrix.
+    let covered: BTreeSet<(String, String)> = rows().iter().map(|r| (r.method.to_string(), r.route.to_string())).collect();
+    let mut missing = Vec::new();
+    for (m, p) in arbiter_server::startup::http_routes() {
+        if !covered.contains(&(m.clone(), p.clone())) {
+            missing.push(format!("{m} {p}"));
+        }
+    }
+    for listing in leptos_axum::generate_route_list(app::App) {
+        if !covered.contains(&("GET".to_string(), listing.path().to_string())) {
+            missing.push(format!("GET {} (page)", listing.path()));
+        }
+    }
+    for (path, _) in &sfn {
+        let name = path.trim_start_matches("/sfn/").trim_end_matches(|c: char| c.is_ascii_digit());
+        if !covered.contains(&("POST".to_string(), format!("sfn:{name}"))) {
+            missing.push(format!("server function {path}"));
+        }
+    }
+    assert!(missing.is_empty(), "routes without a row in the authorization matrix:\n{}", missing.join("\n"));
+}
