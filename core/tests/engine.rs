@@ -200,3 +200,25 @@ async fn a_failing_write_job_undoes_only_its_own_writes() {
         .unwrap();
     assert_eq!(actions, vec!["first", "third"]);
 }
+
+#[tokio::test]
+async fn tasks_serve_the_html_rendered_and_sanitized_at_import() {
+    let e = env().await;
+    let p = project(
+        &e.db,
+        1,
+        r#"{"prompt":"Say **hi**","completions":[{"model":"a","text":"**bold** <script>x()</script>"},{"model":"b","text":"`code`"}]}"#,
+    )
+    .await;
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM completions WHERE body_html LIKE '%<strong>bold</strong>%'")
+        .fetch_one(&e.db.read)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "rendered once, at import");
+    let u = annotator(&e.db, "ann", &p).await;
+    let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+    let html = format!("{}{}", t.left.html, t.right.html);
+    assert!(html.contains("<strong>bold</strong>") && html.contains("<code>code</code>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(t.thread[0].html.contains("<strong>hi</strong>"));
+}

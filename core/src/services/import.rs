@@ -20,6 +20,20 @@ pub struct ImportReport {
     pub errors: Vec<LineError>,
 }
 
+/// A parsed line with its markdown already rendered (on the blocking pool,
+/// with the parsing), so no request ever renders a stored text again.
+pub struct Prepared {
+    pub item: ImportItem,
+    pub messages_html: Vec<String>,
+    pub completions_html: Vec<String>,
+}
+
+fn prepare(item: ImportItem) -> Prepared {
+    let messages_html = item.messages.iter().map(|m| crate::render::markdown(&m.content)).collect();
+    let completions_html = item.completions.iter().map(|c| crate::render::markdown(&c.text)).collect();
+    Prepared { item, messages_html, completions_html }
+}
+
 fn parse_all(data: &[u8]) -> (u64, Vec<ImportItem>, Vec<LineError>, u64) {
     let mut items = Vec::new();
     let mut errors = Vec::new();
@@ -61,9 +75,14 @@ pub async fn import_jsonl(
     filename: &str,
     data: Vec<u8>,
 ) -> Result<ImportReport> {
-    let (lines, items, errors, error_count) = tokio::task::spawn_blocking(move || parse_all(&data))
-        .await
-        .map_err(|e| Error::Internal(e.into()))?;
+    let (lines, items, errors, error_count) = tokio::task::spawn_blocking(move || {
+        let (lines, items, errors, error_count) = parse_all(&data);
+        // Rendering is only worth it when the import will go ahead.
+        let items: Vec<Prepared> = if error_count == 0 { items.into_iter().map(prepare).collect() } else { Vec::new() };
+        (lines, items, errors, error_count)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?;
 
     let mut added = Added::default();
     let ok = error_count == 0;

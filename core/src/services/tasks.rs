@@ -43,8 +43,16 @@ async fn view(db: &Db, project: &Project, lease: &tasks::Lease) -> Result<TaskVi
     let c = tasks::content(&db.read, lease.id).await?;
     let messages: Vec<Message> = serde_json::from_str(&c.messages)
         .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
-    let (left, right) = if lease.swapped { (c.b, c.a) } else { (c.a, c.b) };
-    let thread = messages.iter().map(|m| Turn { role: m.role, html: markdown(&m.content) }).collect();
+    let a_html = c.a_html.unwrap_or_else(|| markdown(&c.a));
+    let b_html = c.b_html.unwrap_or_else(|| markdown(&c.b));
+    let ((left, left_html), (right, right_html)) =
+        if lease.swapped { ((c.b, b_html), (c.a, a_html)) } else { ((c.a, a_html), (c.b, b_html)) };
+    let stored: Vec<String> = c.messages_html.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
+    let thread = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Turn { role: m.role, html: stored.get(i).cloned().unwrap_or_else(|| markdown(&m.content)) })
+        .collect();
     let (prompt, messages) = if c.is_chat {
         (None, Some(messages))
     } else {
@@ -56,8 +64,8 @@ async fn view(db: &Db, project: &Project, lease: &tasks::Lease) -> Result<TaskVi
         prompt,
         messages,
         thread,
-        left: Shown { html: markdown(&left), text: left },
-        right: Shown { html: markdown(&right), text: right },
+        left: Shown { html: left_html, text: left },
+        right: Shown { html: right_html, text: right },
         guidelines: project.guidelines.clone(),
     })
 }

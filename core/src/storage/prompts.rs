@@ -1,6 +1,7 @@
 //! Writing imported prompts, their completions and the pairs between them.
 use super::{new_uuid, now_ms, Tx};
-use crate::domain::import::{pair_indices, ImportItem};
+use crate::domain::import::pair_indices;
+use crate::services::import::Prepared;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -54,9 +55,10 @@ fn model_key(a: &str, b: &str) -> (String, String) {
 pub async fn add_item(
     tx: &mut Tx,
     project_id: i64,
-    item: &ImportItem,
+    prepared: &Prepared,
     spread: &mut HashMap<(String, String), i64>,
 ) -> sqlx::Result<Added> {
+    let item = &prepared.item;
     let now = now_ms();
     let messages = serde_json::to_string(&item.messages).unwrap_or_default();
     let dedupe_key = match &item.external_id {
@@ -79,8 +81,8 @@ pub async fn add_item(
         None => {
             added.prompts += 1;
             sqlx::query_scalar(
-                "INSERT INTO prompts (uuid, project_id, dedupe_key, external_id, is_chat, messages, meta, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO prompts (uuid, project_id, dedupe_key, external_id, is_chat, messages, meta, created_at, messages_html)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(new_uuid())
             .bind(project_id)
@@ -90,6 +92,7 @@ pub async fn add_item(
             .bind(&messages)
             .bind(&meta)
             .bind(now)
+            .bind(serde_json::to_string(&prepared.messages_html).unwrap_or_default())
             .fetch_one(&mut **tx)
             .await?
         }
@@ -112,13 +115,14 @@ pub async fn add_item(
             next_position = next_position.max(position + 1);
         }
     }
-    for c in &item.completions {
+    for (c, html) in item.completions.iter().zip(&prepared.completions_html) {
         let hash = hash_hex(&[&c.model, &c.text]);
         if have.contains_key(&hash) {
             continue;
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash, body_html)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(new_uuid())
         .bind(prompt_id)
@@ -126,6 +130,7 @@ pub async fn add_item(
         .bind(&c.text)
         .bind(next_position)
         .bind(&hash)
+        .bind(html)
         .fetch_one(&mut **tx)
         .await?;
         have.insert(hash, ());

@@ -33,11 +33,15 @@ pub struct Content {
     pub is_chat: bool,
     pub a: String,
     pub b: String,
+    /// Rendered at import; None for rows imported before that existed.
+    pub messages_html: Option<String>,
+    pub a_html: Option<String>,
+    pub b_html: Option<String>,
 }
 
 pub async fn content(db: impl SqliteExecutor<'_>, assignment_id: i64) -> sqlx::Result<Content> {
-    let (messages, is_chat, a, b): (String, bool, String, String) = sqlx::query_as(
-        "SELECT pr.messages, pr.is_chat, ca.body, cb.body
+    let (messages, is_chat, a, b, messages_html, a_html, b_html): (String, bool, String, String, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT pr.messages, pr.is_chat, ca.body, cb.body, pr.messages_html, ca.body_html, cb.body_html
          FROM assignments s JOIN pairs p ON p.id = s.pair_id JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
          WHERE s.id = ?",
@@ -45,5 +49,5 @@ pub async fn content(db: impl SqliteExecutor<'_>, assignment_id: i64) -> sqlx::R
     .bind(assignment_id)
     .fetch_one(db)
     .await?;
-    Ok(Content { messages, is_chat, a, b })
+    Ok(Content { messages, is_chat, a, b, messages_html, a_html, b_html })
 }
