@@ -61,6 +61,7 @@ fn rows() -> Vec<Row> {
         r("POST", "sfn:admin_users", ADMIN),
         r("POST", "sfn:audit_log", ADMIN),
         // REST API
+        r("GET", "/api/v1/audit", ADMIN),
         r("GET", "/api/v1/projects", USER),
         r("POST", "/api/v1/projects", ADMIN),
         r("GET", "/api/v1/projects/{slug}/progress", MEMBER),

@@ -97,6 +97,10 @@ async fn deactivation_stops_sessions_and_tokens_at_once_but_not_for_the_last_adm
     assert!(location(&r).contains("last+active+admin"), "{}", location(&r));
     let audit = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.deactivate' AND actor = 'boss' AND target = 'ann'").await;
     assert_eq!(audit, 1);
+    // The raw audit export has it too.
+    let raw = admin.get(app.api("/audit")).send().await.unwrap().text().await.unwrap();
+    let entry = raw.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|e| e["action"] == "user.deactivate");
+    assert_eq!(entry.unwrap()["target"], "ann");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! REST API v1 (JSON; Bearer token or session cookie). The same services as
 //! the pages, so both share one code path and one set of checks.
+mod audit;
 mod export;
 mod json;
 mod projects;
@@ -18,6 +19,7 @@ pub use json::JsonBody;
 pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     let small = || DefaultBodyLimit::max(JSON_LIMIT);
     vec![
+        (Method::GET, "/audit", get(audit::export)),
         (Method::GET, "/projects", get(projects::list)),
         (Method::POST, "/projects", post(projects::create).layer(small())),
         (Method::GET, "/projects/{slug}/progress", get(projects::progress)),
