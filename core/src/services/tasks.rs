@@ -15,10 +15,6 @@ pub const MAX_RATIONALE: usize = 10_000;
 /// a newly leased pair; `None` when nothing is left for them.
 pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<TaskView>> {
     let now = now_ms();
-    // Reloads find their lease here without touching the writer.
-    if let Some(lease) = tasks::live_lease(&db.read, project.id, user.id, now).await? {
-        return view(db, project, &lease).await.map(Some);
-    }
     let (project_id, user_id) = (project.id, user.id);
     let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
     let swapped = rand::random::<bool>();
@@ -26,21 +22,26 @@ pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<Task
         .writer
         .run(move |c| {
             hot::expire_due(c, now).map_err(sql_err)?;
-            // Checked again inside the transaction: two tabs asking at once get one lease.
-            if let Some(held) = hot::held_lease(c, project_id, user_id, now).map_err(sql_err)? {
-                return Ok(Some(held));
-            }
-            hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)
+            // The lease already held (reload, second tab), else a new one; in
+            // one transaction, so two tabs asking at once get one lease.
+            let lease = match hot::held_lease(c, project_id, user_id, now).map_err(sql_err)? {
+                Some(held) => held,
+                None => match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
+                    Some(new) => new,
+                    None => return Ok(None),
+                },
+            };
+            let content = hot::content(c, lease.id).map_err(sql_err)?;
+            Ok(Some((lease, content)))
         })
         .await?;
     match lease {
-        Some(lease) => view(db, project, &lease).await.map(Some),
+        Some((lease, content)) => view(project, &lease, content).map(Some),
         None => Ok(None),
     }
 }
 
-async fn view(db: &Db, project: &Project, lease: &tasks::Lease) -> Result<TaskView> {
-    let c = tasks::content(&db.read, lease.id).await?;
+fn view(project: &Project, lease: &tasks::Lease, c: tasks::Content) -> Result<TaskView> {
     let messages: Vec<Message> = serde_json::from_str(&c.messages)
         .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
     let a_html = c.a_html.unwrap_or_else(|| markdown(&c.a));

@@ -1,6 +1,6 @@
 //! The hot path's writes, run synchronously on the writer thread
 //! (`writer.rs`): leasing, expiring, submitting, skipping.
-use super::tasks::Lease;
+use super::tasks::{Content, Lease};
 use super::{new_uuid, rfc3339};
 use crate::domain::choice::Choice;
 use crate::domain::views::AnnotationReceipt;
@@ -74,6 +74,28 @@ pub fn lease_next(
         })?;
     c.prepare_cached("UPDATE pairs SET load = load + 1 WHERE id = ?")?.execute([pair])?;
     Ok(Some(Lease { id, uuid, swapped, lease_expires_at: expires }))
+}
+
+/// What the page shows for a lease, read on the writer's connection so a
+/// claim is one job with no further round trip.
+pub fn content(c: &Connection, assignment_id: i64) -> Sql<Content> {
+    c.prepare_cached(
+        "SELECT pr.messages, pr.is_chat, ca.body, cb.body, pr.messages_html, ca.body_html, cb.body_html
+         FROM assignments s JOIN pairs p ON p.id = s.pair_id JOIN prompts pr ON pr.id = p.prompt_id
+         JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
+         WHERE s.id = ?",
+    )?
+    .query_row([assignment_id], |r| {
+        Ok(Content {
+            messages: r.get(0)?,
+            is_chat: r.get(1)?,
+            a: r.get(2)?,
+            b: r.get(3)?,
+            messages_html: r.get(4)?,
+            a_html: r.get(5)?,
+            b_html: r.get(6)?,
+        })
+    })
 }
 
 /// An assignment as submit and skip need it, found by its public id and
