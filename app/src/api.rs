@@ -210,7 +210,13 @@ pub async fn admin_projects() -> Result<Vec<ProjectRow>, ServerFnError> {
     let mut out = Vec::new();
     for p in projects::list_for(&db, &user).await.map_err(ctx::fail)? {
         let c = arbiter_core::storage::projects::counts(&db.read, &p).await.map_err(|e| ctx::fail(e.into()))?;
-        out.push(ProjectRow { slug: p.slug, title: p.title, pairs: c.pairs, complete_pairs: c.complete_pairs, annotations: c.annotations });
+        out.push(ProjectRow {
+            slug: p.slug,
+            title: p.title,
+            pairs: c.pairs,
+            complete_pairs: c.complete_pairs,
+            annotations: c.annotations,
+        });
     }
     Ok(out)
 }
@@ -288,7 +294,9 @@ pub async fn admin_users(reveal: Option<String>) -> Result<AdminUsersData, Serve
     let list = users::list(&db.read).await.map_err(|e| ctx::fail(e.into()))?;
     let members = users::memberships(&db.read).await.map_err(|e| ctx::fail(e.into()))?;
     let all_projects = projects::list_for(&db, &user).await.map_err(ctx::fail)?.into_iter().map(|p| p.slug).collect();
-    let revealed = reveal.and_then(|id| ctx::reveal().take(user.id, &id)).map(|token| format!("{}/invite/{token}", ctx::public_url()));
+    let revealed = reveal
+        .and_then(|id| ctx::reveal().take(user.id, &id))
+        .map(|token| format!("{}/invite/{token}", ctx::public_url()));
     Ok(AdminUsersData {
         users: list
             .into_iter()

@@ -99,7 +99,15 @@ pub fn stats(mut v: Vec<Duration>) -> Stats {
 impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        write!(f, "n={} p50={:.2}ms p95={:.2}ms p99={:.2}ms max={:.2}ms", self.n, ms(self.p50), ms(self.p95), ms(self.p99), ms(self.max))
+        write!(
+            f,
+            "n={} p50={:.2}ms p95={:.2}ms p99={:.2}ms max={:.2}ms",
+            self.n,
+            ms(self.p50),
+            ms(self.p95),
+            ms(self.p99),
+            ms(self.max)
+        )
     }
 }
 

@@ -40,7 +40,13 @@ fn line(id: &str, k: usize) -> String {
 }
 
 fn vote(c: i64) -> AnnotationInput {
-    AnnotationInput { choice: Choice::new(c).unwrap(), both_bad: false, flags: vec![], rationale: String::new(), time_ms: Some(10) }
+    AnnotationInput {
+        choice: Choice::new(c).unwrap(),
+        both_bad: false,
+        flags: vec![],
+        rationale: String::new(),
+        time_ms: Some(10),
+    }
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
@@ -210,10 +216,11 @@ async fn tasks_serve_the_html_rendered_and_sanitized_at_import() {
         r#"{"prompt":"Say **hi**","completions":[{"model":"a","text":"**bold** <script>x()</script>"},{"model":"b","text":"`code`"}]}"#,
     )
     .await;
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM completions WHERE body_html LIKE '%<strong>bold</strong>%'")
-        .fetch_one(&e.db.read)
-        .await
-        .unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM completions WHERE body_html LIKE '%<strong>bold</strong>%'")
+            .fetch_one(&e.db.read)
+            .await
+            .unwrap();
     assert_eq!(stored, 1, "rendered once, at import");
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();

@@ -59,7 +59,8 @@ pub async fn guard_pages(req: Request, next: Next) -> Response {
                 return Redirect::to(&format!("/login?{next_url}")).into_response();
             }
             Some(u) if path.starts_with("/admin") && u.role != Role::Admin => {
-                return (StatusCode::NOT_FOUND, Html("<!DOCTYPE html><h1>Not found</h1><a href=\"/\">Back</a>")).into_response();
+                return (StatusCode::NOT_FOUND, Html("<!DOCTYPE html><h1>Not found</h1><a href=\"/\">Back</a>"))
+                    .into_response();
             }
             _ => {}
         }
@@ -84,11 +85,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<User>()
-            .cloned()
-            .map(CurrentUser)
-            .ok_or_else(|| ApiError(Error::Unauthorized("log in or send an API token (Authorization: Bearer …)".into())))
+        parts.extensions.get::<User>().cloned().map(CurrentUser).ok_or_else(|| {
+            ApiError(Error::Unauthorized("log in or send an API token (Authorization: Bearer …)".into()))
+        })
     }
 }

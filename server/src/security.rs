@@ -114,7 +114,8 @@ impl Throttle {
 pub async fn json_413(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let is_json =
+            res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         if !is_json {
             let msg = "request body too large: imports are limited by --max-import-mb, other bodies to 256 KiB";
             return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(serde_json::json!({"error": msg}))).into_response();

@@ -2,10 +2,10 @@
 //! REST API, static files) and the listener.
 use crate::security::{self, Throttle};
 use crate::{api, auth, forms};
-use app::PublicUrl;
-use arbiter_core::services::reveal::Reveal;
 use anyhow::Context;
+use app::PublicUrl;
 use app::{shell, App};
+use arbiter_core::services::reveal::Reveal;
 use arbiter_core::storage::Db;
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue};
@@ -63,9 +63,8 @@ impl Application {
     }
 
     pub async fn with_db(mut config: Config, db: Db) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("Failed to listen on {}", config.addr))?;
+        let listener =
+            TcpListener::bind(config.addr).await.with_context(|| format!("Failed to listen on {}", config.addr))?;
         if config.public_url.is_empty() {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
@@ -140,10 +139,7 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -121,14 +121,19 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             c
         }
     };
-    let (member, outsider, admin, gone) = (login("in").await, login("out").await, login("root").await, login("gone").await);
+    let (member, outsider, admin, gone) =
+        (login("in").await, login("out").await, login("root").await, login("gone").await);
     let root = arbiter_core::storage::users::by_username(&app.db.read, "root").await.unwrap().unwrap().0;
     accounts::set_active(&app.db, &root, "gone", false).await.unwrap();
     let revoked = arbiter_core::services::auth::create_token(&app.db, "root", "to revoke").await.unwrap();
-    let uuid: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'to revoke'").fetch_one(&app.db.read).await.unwrap();
+    let uuid: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'to revoke'")
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
     accounts::revoke_token(&app.db, &root, &uuid).await.unwrap();
     // The member's task, for the task routes.
-    let task: serde_json::Value = member.post(app.api("/projects/p/tasks/next")).send().await.unwrap().json().await.unwrap();
+    let task: serde_json::Value =
+        member.post(app.api("/projects/p/tasks/next")).send().await.unwrap().json().await.unwrap();
     let task_id = task["task_id"].as_str().unwrap().to_owned();
     let _ = admin_token;
 
@@ -137,7 +142,9 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
         .map(|(path, method)| (path.to_string(), method.to_string()))
         .collect();
     let sfn_path = |name: &str| -> String {
-        sfn.iter().map(|(p, _)| p.clone()).find(|p| p.trim_start_matches("/sfn/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
+        sfn.iter()
+            .map(|(p, _)| p.clone())
+            .find(|p| p.trim_start_matches("/sfn/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
             .unwrap_or_else(|| panic!("no server function {name} in {sfn:?}"))
     };
 
@@ -151,8 +158,16 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                 let name = &r[4..];
                 let path = sfn_path(name);
                 match name {
-                    "submit_and_next" => (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "client_key": "authz", "input": {"choice": 1}}))),
-                    "skip_and_next" => (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null}))),
+                    "submit_and_next" => (
+                        path,
+                        vec![],
+                        Some(
+                            serde_json::json!({"slug": "p", "task_id": task_id, "client_key": "authz", "input": {"choice": 1}}),
+                        ),
+                    ),
+                    "skip_and_next" => {
+                        (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null})))
+                    }
                     "load_annotate" => (path, vec![("slug", "p".into())], None),
                     "admin_project" => (path, vec![("slug", "p".into())], None),
                     "invite_info" => (path, vec![("token", "nope".into())], None),
@@ -169,12 +184,18 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                 let body = match r {
                     "/login" => vec![("username", "in".to_string()), ("password", "wrong password!".to_string())],
                     "/invite/{token}" => vec![("username", "x".into()), ("password", "a password long enough".into())],
-                    "/annotate/{slug}/submit" => vec![("task_id", task_id.clone()), ("client_key", "authz-form".into()), ("choice", "1".into())],
+                    "/annotate/{slug}/submit" => {
+                        vec![("task_id", task_id.clone()), ("client_key", "authz-form".into()), ("choice", "1".into())]
+                    }
                     "/account/tokens" => vec![("name", "authz".into())],
                     "/admin/projects" => vec![("slug", "".into()), ("title", "".into())],
                     "/admin/projects/{slug}/settings" => vec![("title", "".into())],
-                    "/admin/projects/{slug}/members" | "/admin/projects/{slug}/members/remove" => vec![("username", "nobody".into())],
-                    "/admin/users" => vec![("username", "".into()), ("password", "".into()), ("role", "annotator".into())],
+                    "/admin/projects/{slug}/members" | "/admin/projects/{slug}/members/remove" => {
+                        vec![("username", "nobody".into())]
+                    }
+                    "/admin/users" => {
+                        vec![("username", "".into()), ("password", "".into()), ("role", "annotator".into())]
+                    }
                     "/admin/invites" => vec![("role", "annotator".into()), ("projects", "nope".into())],
                     "/admin/users/{username}/role" => vec![("role", "admin".into())],
                     "/admin/users/{username}/active" => vec![("active", "false".into())],
@@ -182,7 +203,9 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                 };
                 let json = match r {
                     "/api/v1/projects" if row.method == "POST" => Some(serde_json::json!({"slug": "", "title": ""})),
-                    "/api/v1/tasks/{task_id}/annotation" => Some(serde_json::json!({"choice": 1, "client_key": "authz-api"})),
+                    "/api/v1/tasks/{task_id}/annotation" => {
+                        Some(serde_json::json!({"choice": 1, "client_key": "authz-api"}))
+                    }
                     _ => None,
                 };
                 (path, body, json)
@@ -210,7 +233,14 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
             let o = outcome(r.status(), &loc);
             if o != row.expect[i] {
-                failures.push(format!("{} {} as {who}: expected {}, got {} ({} {loc})", row.method, row.route, row.expect[i], o, r.status()));
+                failures.push(format!(
+                    "{} {} as {who}: expected {}, got {} ({} {loc})",
+                    row.method,
+                    row.route,
+                    row.expect[i],
+                    o,
+                    r.status()
+                ));
             }
             got.push(o);
         }
@@ -219,7 +249,8 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
     assert!(failures.is_empty(), "{}\n\nwhole table ({}):\n{table}", failures.join("\n"), WHO.join(" "));
 
     // Coverage: every route the server has is in the matrix.
-    let covered: BTreeSet<(String, String)> = rows().iter().map(|r| (r.method.to_string(), r.route.to_string())).collect();
+    let covered: BTreeSet<(String, String)> =
+        rows().iter().map(|r| (r.method.to_string(), r.route.to_string())).collect();
     let mut missing = Vec::new();
     for (m, p) in arbiter_server::startup::http_routes() {
         if !covered.contains(&(m.clone(), p.clone())) {

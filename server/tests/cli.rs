@@ -26,13 +26,18 @@ fn create_import_export_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
 
-    let out = arbiter(&db, &["project", "create", "cli-proj", "--title", "CLI project", "--annotations-per-pair", "2"], "");
+    let out =
+        arbiter(&db, &["project", "create", "cli-proj", "--title", "CLI project", "--annotations-per-pair", "2"], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let out = arbiter(&db, &["user", "add", "ann", "--role", "annotator", "--project", "cli-proj"], "short\n");
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("at least 12"), "{}", text(&out.stderr));
-    let out = arbiter(&db, &["user", "add", "ann", "--role", "annotator", "--project", "cli-proj"], "a long enough password\n");
+    let out = arbiter(
+        &db,
+        &["user", "add", "ann", "--role", "annotator", "--project", "cli-proj"],
+        "a long enough password\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let bad = dir.path().join("bad.jsonl");
@@ -62,7 +67,16 @@ fn create_import_export_from_the_command_line() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for args in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["export", "--help"], vec!["user", "add", "--help"], vec!["project", "create", "--help"], vec!["backup", "--help"], vec!["token", "create", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["import", "--help"],
+        vec!["export", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["project", "create", "--help"],
+        vec!["backup", "--help"],
+        vec!["token", "create", "--help"],
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_arbiter")).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         assert!(text(&out.stdout).contains("Usage: arbiter"), "{args:?}");

@@ -17,7 +17,8 @@ fn arbiter(db: &str) -> Command {
 }
 
 fn run(db: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = arbiter(db).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        arbiter(db).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -25,7 +26,12 @@ fn run(db: &str, args: &[&str], stdin: &str) -> String {
 }
 
 fn serve(db: &str) -> (Child, String) {
-    let mut child = arbiter(db).args(["serve", "--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = arbiter(db)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
@@ -54,7 +60,9 @@ async fn annotate_until_error(url: String, token: String, tag: String) -> Vec<St
     let c = reqwest::Client::new();
     let mut acked = Vec::new();
     for i in 0.. {
-        let Ok(r) = c.post(format!("{url}/api/v1/projects/dur/tasks/next")).bearer_auth(&token).send().await else { break };
+        let Ok(r) = c.post(format!("{url}/api/v1/projects/dur/tasks/next")).bearer_auth(&token).send().await else {
+            break;
+        };
         if r.status() != 200 {
             break;
         }
@@ -112,7 +120,12 @@ async fn crash_cycles(cycles: usize, every: Duration) {
     assert!(all_acked.len() > 50 * cycles, "the writers barely wrote ({} acks)", all_acked.len());
     // The file still serves after the last crash.
     let (mut child, url) = serve(&db);
-    let r = reqwest::Client::new().post(format!("{url}/api/v1/projects/dur/tasks/next")).bearer_auth(&tokens[0]).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/projects/dur/tasks/next"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     child.kill().unwrap();
     child.wait().unwrap();
@@ -149,7 +162,15 @@ async fn a_retry_storm_stores_one_row_per_key() {
         tasks.push(tokio::spawn(async move {
             let c = reqwest::Client::new();
             for j in 0..10 {
-                let task: Value = c.post(format!("{url}/api/v1/projects/t/tasks/next")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+                let task: Value = c
+                    .post(format!("{url}/api/v1/projects/t/tasks/next"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 let id = task["task_id"].as_str().unwrap().to_owned();
                 let key = format!("storm-{i}-{j}");
                 // The same submission three times at once, as a flaky network would.
@@ -189,8 +210,11 @@ async fn backup_under_write_load_is_consistent_and_opens() {
     let db = format!("sqlite://{}", dir.path().join("live.db").display());
     let tokens = setup(&db, dir.path(), 2000, 4);
     let (mut child, url) = serve(&db);
-    let writers: Vec<_> =
-        tokens.iter().enumerate().map(|(i, t)| tokio::spawn(annotate_until_error(url.clone(), t.clone(), format!("b{i}")))).collect();
+    let writers: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tokio::spawn(annotate_until_error(url.clone(), t.clone(), format!("b{i}"))))
+        .collect();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let copy = dir.path().join("copy.db");
     let started = Instant::now();
@@ -208,13 +232,19 @@ async fn backup_under_write_load_is_consistent_and_opens() {
     let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
     assert_eq!(ok, "ok");
     let in_copy: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations").fetch_one(&pool).await.unwrap();
-    let done_pairs: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(submitted), 0) FROM pairs").fetch_one(&pool).await.unwrap();
+    let done_pairs: i64 =
+        sqlx::query_scalar("SELECT COALESCE(SUM(submitted), 0) FROM pairs").fetch_one(&pool).await.unwrap();
     assert_eq!(in_copy, done_pairs, "counters and rows agree in the snapshot");
     assert!(in_copy > 0 && (in_copy as usize) < acked + 8 * 4, "copy has {in_copy}, writers acked {acked}");
     pool.close().await;
     // Restoring = serving the copy.
     let (mut restored, url) = serve(&copy_url);
-    let r = reqwest::Client::new().get(format!("{url}/api/v1/projects/dur/progress")).bearer_auth(&tokens[0]).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{url}/api/v1/projects/dur/progress"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "backup took {took:?}");
     restored.kill().unwrap();
     restored.wait().unwrap();

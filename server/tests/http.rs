@@ -43,7 +43,12 @@ async fn login_sets_an_httponly_lax_cookie_and_a_wrong_password_does_not() {
     let app = spawn_app().await;
     app.user("ann", Role::Annotator).await;
     let c = browser();
-    let bad = c.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", "wrong password!")]).send().await.unwrap();
+    let bad = c
+        .post(format!("{}/login", app.url))
+        .form(&[("username", "ann"), ("password", "wrong password!")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::SEE_OTHER);
     assert!(bad.headers()["location"].to_str().unwrap().starts_with("/login?error="));
     assert!(bad.headers().get("set-cookie").is_none());
@@ -55,7 +60,10 @@ async fn login_sets_an_httponly_lax_cookie_and_a_wrong_password_does_not() {
         .unwrap();
     assert_eq!(ok.headers()["location"], "/", "no open redirect");
     let cookie = ok.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("arbiter_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.starts_with("arbiter_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let home = c.get(format!("{}/", app.url)).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK);
 }
@@ -86,7 +94,16 @@ async fn import_errors_name_each_bad_line_and_import_nothing() {
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["added"]["pairs"], 3);
-    let again: Value = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(good).send().await.unwrap().json().await.unwrap();
+    let again: Value = bearer()
+        .post(app.api("/projects/t/import"))
+        .bearer_auth(&admin)
+        .body(good)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!((again["added"]["prompts"].as_i64(), again["added"]["prompts_existing"].as_i64()), (Some(0), Some(3)));
 }
 
@@ -130,7 +147,13 @@ async fn bad_annotation_bodies_get_a_400_saying_what_is_wrong() {
         let v: Value = r.json().await.unwrap();
         assert!(v["error"].as_str().unwrap().contains(needle), "{body}: {v}");
     }
-    let no_key = bearer().post(app.api(&format!("/tasks/{id}/annotation"))).bearer_auth(&ann).json(&json!({"choice": 1})).send().await.unwrap();
+    let no_key = bearer()
+        .post(app.api(&format!("/tasks/{id}/annotation")))
+        .bearer_auth(&ann)
+        .json(&json!({"choice": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_key.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 0);
 }
@@ -145,7 +168,13 @@ async fn projects_you_are_not_in_and_admin_routes_answer_404() {
     assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::OK);
     let r = bearer().get(app.api("/projects/t/export?format=trl")).bearer_auth(&ann).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "annotators cannot export");
-    let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&ann).body(common::jsonl_line(5)).send().await.unwrap();
+    let r = bearer()
+        .post(app.api("/projects/t/import"))
+        .bearer_auth(&ann)
+        .body(common::jsonl_line(5))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -157,10 +186,17 @@ async fn skip_and_204_when_nothing_is_left() {
     app.member("t", "ann").await;
     let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
     let id = task["task_id"].as_str().unwrap();
-    let r = bearer().post(app.api(&format!("/tasks/{id}/skip"))).bearer_auth(&ann).json(&json!({"reason": "unclear"})).send().await.unwrap();
+    let r = bearer()
+        .post(app.api(&format!("/tasks/{id}/skip")))
+        .bearer_auth(&ann)
+        .json(&json!({"reason": "unclear"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::NO_CONTENT);
-    let progress: Value = bearer().get(app.api("/projects/t/progress")).bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
+    let progress: Value =
+        bearer().get(app.api("/projects/t/progress")).bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
     assert_eq!(progress["annotators"][0]["skipped"], 1);
 }
 
@@ -175,7 +211,8 @@ async fn export_has_the_judged_pairs_with_chosen_and_rejected_right() {
     let mut expected = Vec::new();
     for (i, choice) in [-3, 1, 0].into_iter().enumerate() {
         let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
-        let r = annotate(&app, &ann, task["task_id"].as_str().unwrap(), &format!("key-{i}"), json!({"choice": choice})).await;
+        let r = annotate(&app, &ann, task["task_id"].as_str().unwrap(), &format!("key-{i}"), json!({"choice": choice}))
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let (l, rt) = (task["left"]["text"].clone(), task["right"]["text"].clone());
         match choice {
@@ -191,7 +228,8 @@ async fn export_has_the_judged_pairs_with_chosen_and_rejected_right() {
     let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2, "the tie is left out: {text}");
     for (chosen, rejected, margin) in expected {
-        let row = rows.iter().find(|r| r["chosen"] == chosen).unwrap_or_else(|| panic!("{chosen} not chosen in {text}"));
+        let row =
+            rows.iter().find(|r| r["chosen"] == chosen).unwrap_or_else(|| panic!("{chosen} not chosen in {text}"));
         assert_eq!(row["rejected"], rejected);
         assert_eq!(row["margin"], margin);
         assert!(row["prompt"].as_str().unwrap().starts_with("Question"));
@@ -217,7 +255,15 @@ async fn the_annotator_page_works_as_a_plain_form() {
     };
     let (task, key) = (field("task_id"), field("client_key"));
     assert!(page.contains("Which response is better?"));
-    let form = [("task_id", task.as_str()), ("client_key", key.as_str()), ("choice", "2"), ("flags", "unsafe"), ("flags", "off-topic"), ("rationale", "B is right"), ("action", "submit")];
+    let form = [
+        ("task_id", task.as_str()),
+        ("client_key", key.as_str()),
+        ("choice", "2"),
+        ("flags", "unsafe"),
+        ("flags", "off-topic"),
+        ("rationale", "B is right"),
+        ("action", "submit"),
+    ];
     let r = c.post(format!("{}/annotate/t/submit", app.url)).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/annotate/t?ok=Saved");

@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 
 async fn login(app: &TestApp, name: &str, password: &str) -> reqwest::Client {
     let c = browser();
-    let r = c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", password)]).send().await.unwrap();
+    let r =
+        c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", password)]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/", "{name} should be logged in");
     c
@@ -24,15 +25,39 @@ async fn a_cross_site_form_post_is_refused() {
     let c = login(&app, "boss", PASSWORD).await;
     let host = app.url.trim_start_matches("http://").to_owned();
     let form = [("slug", "csrf"), ("title", "made by evil.example")];
-    let evil = c.post(format!("{}/admin/projects", app.url)).header("Origin", "http://evil.example").form(&form).send().await.unwrap();
+    let evil = c
+        .post(format!("{}/admin/projects", app.url))
+        .header("Origin", "http://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(evil.status(), StatusCode::FORBIDDEN);
-    let fetch_meta = c.post(format!("{}/admin/projects", app.url)).header("Sec-Fetch-Site", "cross-site").form(&form).send().await.unwrap();
+    let fetch_meta = c
+        .post(format!("{}/admin/projects", app.url))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(fetch_meta.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT COUNT(*) FROM projects").await, 0);
-    let same = c.post(format!("{}/admin/projects", app.url)).header("Origin", format!("http://{host}")).form(&form).send().await.unwrap();
+    let same = c
+        .post(format!("{}/admin/projects", app.url))
+        .header("Origin", format!("http://{host}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location(&same), "/admin/projects/csrf?ok=Project+created");
     // A cross-site JSON call riding on the cookie is refused too; a Bearer token needs no check.
-    let api = c.post(app.api("/projects")).header("Origin", "http://evil.example").json(&serde_json::json!({"slug": "x", "title": "x"})).send().await.unwrap();
+    let api = c
+        .post(app.api("/projects"))
+        .header("Origin", "http://evil.example")
+        .json(&serde_json::json!({"slug": "x", "title": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status(), StatusCode::FORBIDDEN);
 }
 
@@ -66,7 +91,12 @@ async fn login_rotates_the_session_and_logout_everywhere_ends_them_all() {
     let second = login(&app, "ann", PASSWORD).await;
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 2);
     // Logging in again in the same browser replaces its session.
-    let r = first.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", PASSWORD)]).send().await.unwrap();
+    let r = first
+        .post(format!("{}/login", app.url))
+        .form(&[("username", "ann"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location(&r), "/");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 2, "the old session of this browser is gone");
     let r = second.post(format!("{}/account/logout-everywhere", app.url)).send().await.unwrap();
@@ -84,22 +114,38 @@ async fn deactivation_stops_sessions_and_tokens_at_once_but_not_for_the_last_adm
     let ann = login(&app, "ann", PASSWORD).await;
     let admin = login(&app, "boss", PASSWORD).await;
     assert_eq!(bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::OK);
-    let r = admin.post(format!("{}/admin/users/ann/active", app.url)).form(&[("active", "false")]).send().await.unwrap();
+    let r =
+        admin.post(format!("{}/admin/users/ann/active", app.url)).form(&[("active", "false")]).send().await.unwrap();
     assert!(location(&r).contains("ok="), "{}", location(&r));
     assert_eq!(ann.get(app.api("/projects")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    let r = browser().post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(
+        bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = browser()
+        .post(format!("{}/login", app.url))
+        .form(&[("username", "ann"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert!(location(&r).starts_with("/login?error="));
     // The only admin cannot deactivate or demote themself.
-    let r = admin.post(format!("{}/admin/users/boss/active", app.url)).form(&[("active", "false")]).send().await.unwrap();
+    let r =
+        admin.post(format!("{}/admin/users/boss/active", app.url)).form(&[("active", "false")]).send().await.unwrap();
     assert!(location(&r).contains("last+active+admin"), "{}", location(&r));
-    let r = admin.post(format!("{}/admin/users/boss/role", app.url)).form(&[("role", "annotator")]).send().await.unwrap();
+    let r =
+        admin.post(format!("{}/admin/users/boss/role", app.url)).form(&[("role", "annotator")]).send().await.unwrap();
     assert!(location(&r).contains("last+active+admin"), "{}", location(&r));
-    let audit = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.deactivate' AND actor = 'boss' AND target = 'ann'").await;
+    let audit = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.deactivate' AND actor = 'boss' AND target = 'ann'")
+        .await;
     assert_eq!(audit, 1);
     // The raw audit export has it too.
     let raw = admin.get(app.api("/audit")).send().await.unwrap().text().await.unwrap();
-    let entry = raw.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|e| e["action"] == "user.deactivate");
+    let entry = raw
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["action"] == "user.deactivate");
     assert_eq!(entry.unwrap()["target"], "ann");
 }
 
@@ -113,21 +159,29 @@ async fn a_token_made_on_the_page_is_shown_once_and_stored_only_hashed() {
     assert!(page_url.contains("/account?reveal="));
     let page = c.get(&page_url).send().await.unwrap().text().await.unwrap();
     let at = page.find("arb_").expect("the token is shown");
-    let token: String = page[at..].chars().take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_' || *ch == '-').collect();
+    let token: String =
+        page[at..].chars().take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_' || *ch == '-').collect();
     assert!(token.len() > 40);
     let again = c.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(!again.contains(&token), "shown once");
-    let stored: Vec<String> =
-        sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE name = 'my script'").fetch_all(&app.db.read).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE name = 'my script'")
+        .fetch_all(&app.db.read)
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     assert!(!stored[0].contains(&token) && stored[0].len() == 64, "only a SHA-256 is kept");
     let r = bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Revoked on the page: it stops working.
-    let uuid: String =
-        sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'my script'").fetch_one(&app.db.read).await.unwrap();
+    let uuid: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'my script'")
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
     c.post(format!("{}/account/tokens/{uuid}/revoke", app.url)).send().await.unwrap();
-    assert_eq!(bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -139,14 +193,30 @@ async fn an_invite_creates_an_account_once_with_its_projects() {
     let page = browser().get(format!("{}/invite/{token}", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("invited as annotator to p"), "{page}");
     let c = browser();
-    let short = c.post(format!("{}/invite/{token}", app.url)).form(&[("username", "newbie"), ("password", "short")]).send().await.unwrap();
+    let short = c
+        .post(format!("{}/invite/{token}", app.url))
+        .form(&[("username", "newbie"), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
     assert!(location(&short).contains("at+least+12"));
-    let ok = c.post(format!("{}/invite/{token}", app.url)).form(&[("username", "newbie"), ("password", PASSWORD)]).send().await.unwrap();
+    let ok = c
+        .post(format!("{}/invite/{token}", app.url))
+        .form(&[("username", "newbie"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location(&ok), "/");
     let projects: serde_json::Value = c.get(app.api("/projects")).send().await.unwrap().json().await.unwrap();
-    let slugs: Vec<&str> = projects["projects"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> =
+        projects["projects"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap()).collect();
     assert_eq!(slugs, vec!["p"]);
-    let reuse = browser().post(format!("{}/invite/{token}", app.url)).form(&[("username", "other"), ("password", PASSWORD)]).send().await.unwrap();
+    let reuse = browser()
+        .post(format!("{}/invite/{token}", app.url))
+        .form(&[("username", "other"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert!(location(&reuse).contains("error="));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
 }
@@ -162,7 +232,10 @@ async fn pages_carry_a_nonce_csp_and_api_answers_are_locked_down() {
     let at = html.find("nonce=\"").expect("the loader script has a nonce") + 7;
     let nonce = &html[at..at + html[at..].find('"').unwrap()];
     assert!(csp.contains(&format!("'nonce-{nonce}'")), "{csp}");
-    assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let api = bearer().get(app.api("/projects")).send().await.unwrap();
     assert!(api.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
 }

@@ -64,12 +64,7 @@ fn Users(d: AdminUsersData) -> impl IntoView {
         </table>
         <h2>"Invite someone"</h2>
         <form method="post" action="/admin/invites" class="panel stack">
-            <label>"Role"
-                <select name="role">
-                    <option value="annotator" selected>"annotator"</option>
-                    <option value="admin">"admin"</option>
-                </select>
-            </label>
+            <RoleSelect />
             <fieldset class="flags-box">
                 <legend>"Projects"</legend>
                 {d.projects.into_iter().map(|p| view! {
@@ -83,14 +78,21 @@ fn Users(d: AdminUsersData) -> impl IntoView {
         <form method="post" action="/admin/users" class="panel stack">
             <label>"Username" <input name="username" required /></label>
             <label>"Password (12+ characters)" <input name="password" type="password" minlength="12" required autocomplete="new-password" /></label>
-            <label>"Role"
-                <select name="role">
-                    <option value="annotator" selected>"annotator"</option>
-                    <option value="admin">"admin"</option>
-                </select>
-            </label>
+            <RoleSelect />
             <label>"Project to join (optional slug)" <input name="project" /></label>
             <button type="submit" class="primary">"Add user"</button>
         </form>
+    }
+}
+
+#[component]
+fn RoleSelect() -> impl IntoView {
+    view! {
+        <label>"Role"
+            <select name="role">
+                <option value="annotator" selected>"annotator"</option>
+                <option value="admin">"admin"</option>
+            </select>
+        </label>
     }
 }

@@ -51,7 +51,12 @@ async fn main() -> anyhow::Result<()> {
     let mut tokens = Vec::new();
     for i in 0..args.annotators {
         let name = format!("load{i}");
-        cli(&args.bin, &db_url, &["user", "add", &name, "--role", "annotator", "--project", "load"], "benchmark password\n")?;
+        cli(
+            &args.bin,
+            &db_url,
+            &["user", "add", &name, "--role", "annotator", "--project", "load"],
+            "benchmark password\n",
+        )?;
         tokens.push(cli(&args.bin, &db_url, &["token", "create", &name], "")?);
     }
     eprintln!("setup: {} pairs, {} annotators in {:.1}s", args.pairs, args.annotators, t0.elapsed().as_secs_f64());
@@ -94,7 +99,10 @@ async fn main() -> anyhow::Result<()> {
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 let r = client.post(format!("{url}/api/v1/projects/load/tasks/next")).bearer_auth(&token).send().await;
-                let Ok(r) = r else { w.errors += 1; continue };
+                let Ok(r) = r else {
+                    w.errors += 1;
+                    continue;
+                };
                 if r.status() == 204 {
                     break;
                 }
@@ -104,7 +112,10 @@ async fn main() -> anyhow::Result<()> {
                 }
                 let task: Value = r.json().await.unwrap_or_default();
                 w.claims.push(t.elapsed());
-                let Some(id) = task["task_id"].as_str() else { w.errors += 1; continue };
+                let Some(id) = task["task_id"].as_str() else {
+                    w.errors += 1;
+                    continue;
+                };
                 let key = format!("load-{}", seq.fetch_add(1, Ordering::Relaxed));
                 let choice = (key.len() % 7) as i64 - 3;
                 let t = Instant::now();
@@ -144,11 +155,18 @@ async fn main() -> anyhow::Result<()> {
     let worst_live = watcher.await?;
 
     let (s, c) = (stats(saves), stats(claims));
-    println!("annotators={} pairs={} N={} elapsed={:.2}s errors={}", args.annotators, args.pairs, args.per_pair, elapsed, errors);
+    println!(
+        "annotators={} pairs={} N={} elapsed={:.2}s errors={}",
+        args.annotators, args.pairs, args.per_pair, elapsed, errors
+    );
     println!("claims/s={:.0}  claim latency: {c}", c.n as f64 / elapsed);
     println!("saves/s={:.0}  save latency:  {s}", s.n as f64 / elapsed);
-    println!("cpu: server {:.1} cores, loadgen {:.1} cores (of {})", server_cpu / elapsed, own_cpu / elapsed,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "cpu: server {:.1} cores, loadgen {:.1} cores (of {})",
+        server_cpu / elapsed,
+        own_cpu / elapsed,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
 
     // Invariants, read from the database file itself.
     let db = &watch_db;
@@ -162,7 +180,8 @@ async fn main() -> anyhow::Result<()> {
     let stored: HashSet<String> = keys.into_iter().collect();
     let missing = acked.iter().filter(|k| !stored.contains(*k)).count();
     let unique_acked: HashSet<&String> = acked.iter().collect();
-    let over: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pairs WHERE submitted > ?").bind(args.per_pair).fetch_one(db).await?;
+    let over: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pairs WHERE submitted > ?").bind(args.per_pair).fetch_one(db).await?;
     println!("check: annotator with two annotations of one pair: {dup_pairs}");
     println!("check: most live leases + annotations seen on one pair: {worst_live} (N = {})", args.per_pair);
     println!("check: pairs over N at the end: {over}");
@@ -170,7 +189,10 @@ async fn main() -> anyhow::Result<()> {
     drop(server);
     ensure!(dup_pairs == 0, "an annotator annotated a pair twice");
     ensure!(worst_live <= args.per_pair && over == 0, "a pair went over N");
-    ensure!(missing == 0 && rows as usize == unique_acked.len(), "acknowledged submissions are not stored exactly once");
+    ensure!(
+        missing == 0 && rows as usize == unique_acked.len(),
+        "acknowledged submissions are not stored exactly once"
+    );
     println!("violations: 0");
     Ok(())
 }

@@ -52,9 +52,18 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&file, dataset(pairs))?;
     let t = Instant::now();
     cli(&args.bin, &db_url, &["import", "page", file.to_str().unwrap()], "")?;
-    println!("import of {pairs} prompts ({:.1} MB): {:.2}s", std::fs::metadata(&file)?.len() as f64 / 1e6, t.elapsed().as_secs_f64());
+    println!(
+        "import of {pairs} prompts ({:.1} MB): {:.2}s",
+        std::fs::metadata(&file)?.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
     for name in ["ann0", "ann1", "ann2"] {
-        cli(&args.bin, &db_url, &["user", "add", name, "--role", "annotator", "--project", "page"], "benchmark password\n")?;
+        cli(
+            &args.bin,
+            &db_url,
+            &["user", "add", name, "--role", "annotator", "--project", "page"],
+            "benchmark password\n",
+        )?;
     }
     cli(&args.bin, &db_url, &["user", "add", "boss", "--role", "admin"], "benchmark password\n")?;
     let admin = cli(&args.bin, &db_url, &["token", "create", "boss"], "")?;
@@ -113,7 +122,11 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let http = t.elapsed();
     let lines = body.iter().filter(|&&b| b == b'\n').count();
-    println!("export over HTTP: {n} annotations → {lines} rows, {:.1} MB in {:.2}s", body.len() as f64 / 1e6, http.as_secs_f64());
+    println!(
+        "export over HTTP: {n} annotations → {lines} rows, {:.1} MB in {:.2}s",
+        body.len() as f64 / 1e6,
+        http.as_secs_f64()
+    );
     drop(server);
 
     let out = dir.path().join("export.jsonl");

@@ -61,21 +61,13 @@ const KNOWN_FIELDS: [&str; 5] = ["id", "prompt", "messages", "completions", "met
 /// Parses one line (1-based `line` for the report). Blank lines are the
 /// caller's to skip.
 pub fn parse_line(line: u64, text: &str) -> Result<ImportItem, LineError> {
-    let err = |field: Option<&str>, message: String| LineError {
-        line,
-        field: field.map(str::to_owned),
-        message,
-    };
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| err(None, format!("not valid JSON: {e}")))?;
+    let err = |field: Option<&str>, message: String| LineError { line, field: field.map(str::to_owned), message };
+    let value: Value = serde_json::from_str(text).map_err(|e| err(None, format!("not valid JSON: {e}")))?;
     let Value::Object(obj) = value else {
         return Err(err(None, "expected a JSON object".into()));
     };
     if let Some(unknown) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
-        return Err(err(
-            Some(unknown),
-            format!("unknown field (expected one of: {})", KNOWN_FIELDS.join(", ")),
-        ));
+        return Err(err(Some(unknown), format!("unknown field (expected one of: {})", KNOWN_FIELDS.join(", "))));
     }
 
     let external_id = match obj.get("id") {
@@ -218,11 +210,28 @@ mod tests {
             (format!(r#"{{"prompt":"","completions":{two}}}"#), Some("prompt")),
             (format!(r#"{{"prompt":"q","messages":[],"completions":{two}}}"#), Some("messages")),
             (r#"{"prompt":"q","completions":[{"model":"a","text":"x"}]}"#.to_string(), Some("completions")),
-            (r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"","text":"y"}]}"#.to_string(), Some("completions[1].model")),
-            (r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"b"}]}"#.to_string(), Some("completions[1].text")),
-            (r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"a","text":"x"}]}"#.to_string(), Some("completions[1].text")),
-            (format!(r#"{{"messages":[{{"role":"bot","content":"x"}}],"completions":{two}}}"#), Some("messages[0].role")),
-            (format!(r#"{{"messages":[{{"role":"user","content":"x"}},{{"role":"assistant","content":"y"}}],"completions":{two}}}"#), Some("messages[1].role")),
+            (
+                r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"","text":"y"}]}"#.to_string(),
+                Some("completions[1].model"),
+            ),
+            (
+                r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"b"}]}"#.to_string(),
+                Some("completions[1].text"),
+            ),
+            (
+                r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"a","text":"x"}]}"#.to_string(),
+                Some("completions[1].text"),
+            ),
+            (
+                format!(r#"{{"messages":[{{"role":"bot","content":"x"}}],"completions":{two}}}"#),
+                Some("messages[0].role"),
+            ),
+            (
+                format!(
+                    r#"{{"messages":[{{"role":"user","content":"x"}},{{"role":"assistant","content":"y"}}],"completions":{two}}}"#
+                ),
+                Some("messages[1].role"),
+            ),
             (format!(r#"{{"prompt":"q","completions":{two},"meta":3}}"#), Some("meta")),
             (format!(r#"{{"prompt":"q","completions":{two},"chosen":"x"}}"#), Some("chosen")),
             (format!(r#"{{"id":[],"prompt":"q","completions":{two}}}"#), Some("id")),

@@ -56,10 +56,7 @@ mod tests {
 
     #[test]
     fn conversation_row_uses_the_conversational_form() {
-        let msgs = [
-            Message { role: Role::System, content: "sys".into() },
-            user("q"),
-        ];
+        let msgs = [Message { role: Role::System, content: "sys".into() }, user("q")];
         let t = PairTexts { messages: &msgs, is_chat: true, a: "x", b: "y" };
         let r = row(&t, Verdict::Chosen { winner: Winner::A, margin: 1.0 }).unwrap();
         assert_eq!(r["prompt"], json!([{"role": "system", "content": "sys"}, {"role": "user", "content": "q"}]));

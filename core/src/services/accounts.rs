@@ -27,7 +27,9 @@ pub async fn invite(db: &Db, actor: Option<&User>, role: Role, projects: Vec<Str
         return Err(Error::bad("expires: must be 1 to 720 hours"));
     }
     for slug in &projects {
-        project_store::by_slug(&db.read, slug).await?.ok_or_else(|| Error::not_found(format!("no project {slug:?}")))?;
+        project_store::by_slug(&db.read, slug)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no project {slug:?}")))?;
     }
     let token = auth::new_secret();
     invites::insert(
@@ -173,7 +175,9 @@ pub async fn revoke_token(db: &Db, user: &User, token_uuid: &str) -> Result<()> 
 }
 
 pub async fn remove_member(db: &Db, actor: &str, slug: &str, username: &str) -> Result<()> {
-    let p = project_store::by_slug(&db.read, slug).await?.ok_or_else(|| Error::not_found(format!("no project {slug:?}")))?;
+    let p = project_store::by_slug(&db.read, slug)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no project {slug:?}")))?;
     let u = find_user(db, username).await?;
     if !project_store::remove_member(&db.write, p.id, u.id).await? {
         return Err(Error::not_found(format!("{username} is not a member of {slug}")));

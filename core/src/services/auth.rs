@@ -1,6 +1,6 @@
 //! Passwords, sessions and the checks on who may do what.
-use crate::storage::{sessions, users, Db};
 use crate::storage::users::{Role, User};
+use crate::storage::{sessions, users, Db};
 use crate::{Error, Result};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -71,8 +71,14 @@ pub async fn create_user(db: &Db, actor: &str, username: &str, password: &str, r
     let hash = hash_password(password.to_owned()).await?;
     match users::insert(&db.write, username, &hash, role).await {
         Ok(u) => {
-            crate::services::accounts::record(db, actor, "user.create", username, serde_json::json!({"role": role.as_str()}))
-                .await?;
+            crate::services::accounts::record(
+                db,
+                actor,
+                "user.create",
+                username,
+                serde_json::json!({"role": role.as_str()}),
+            )
+            .await?;
             Ok(u)
         }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {

@@ -39,7 +39,14 @@ pub async fn run(
     format: Format,
     out: mpsc::Sender<Vec<u8>>,
 ) -> Result<ExportSummary> {
-    crate::services::accounts::record(db, actor, "project.export", &project.slug, serde_json::json!({"format": format})).await?;
+    crate::services::accounts::record(
+        db,
+        actor,
+        "project.export",
+        &project.slug,
+        serde_json::json!({"format": format}),
+    )
+    .await?;
     let project_id = project.id;
     let mut summary = ExportSummary::default();
     let mut buf = Vec::with_capacity(CHUNK + 4096);
@@ -47,8 +54,9 @@ pub async fn run(
     while let Some(row) = rows.next().await {
         let row = row?;
         summary.count(&row.tally);
-        let messages: Vec<Message> = serde_json::from_str(&row.messages)
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context(format!("pair {}: stored messages", row.pair_uuid))))?;
+        let messages: Vec<Message> = serde_json::from_str(&row.messages).map_err(|e| {
+            Error::Internal(anyhow::Error::new(e).context(format!("pair {}: stored messages", row.pair_uuid)))
+        })?;
         let texts = trl::PairTexts { messages: &messages, is_chat: row.is_chat, a: &row.a, b: &row.b };
         let line = match format {
             Format::Trl => trl::row(&texts, row.tally.verdict()),
@@ -57,7 +65,8 @@ pub async fn run(
             serde_json::to_writer(&mut buf, &line).map_err(|e| Error::Internal(e.into()))?;
             buf.push(b'\n');
         }
-        if buf.len() >= CHUNK && out.send(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096))).await.is_err() {
+        if buf.len() >= CHUNK && out.send(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096))).await.is_err()
+        {
             return Ok(summary);
         }
     }

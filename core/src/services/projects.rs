@@ -1,8 +1,8 @@
 use crate::domain::ProjectSlug;
+use crate::services::accounts::record;
 use crate::storage::projects::{self, Project, Settings};
 use crate::storage::users::{Role, User};
 use crate::storage::Db;
-use crate::services::accounts::record;
 use crate::{Error, Result};
 use serde_json::json;
 

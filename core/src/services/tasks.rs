@@ -26,10 +26,12 @@ pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<Task
             // one transaction, so two tabs asking at once get one lease.
             let lease = match hot::held_lease(c, project_id, user_id, now).map_err(sql_err)? {
                 Some(held) => held,
-                None => match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
-                    Some(new) => new,
-                    None => return Ok(None),
-                },
+                None => {
+                    match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
+                        Some(new) => new,
+                        None => return Ok(None),
+                    }
+                }
             };
             let content = hot::content(c, lease.id).map_err(sql_err)?;
             Ok(Some((lease, content)))
@@ -54,11 +56,8 @@ fn view(project: &Project, lease: &tasks::Lease, c: tasks::Content) -> Result<Ta
         .enumerate()
         .map(|(i, m)| Turn { role: m.role, html: stored.get(i).cloned().unwrap_or_else(|| markdown(&m.content)) })
         .collect();
-    let (prompt, messages) = if c.is_chat {
-        (None, Some(messages))
-    } else {
-        (messages.into_iter().last().map(|m| m.content), None)
-    };
+    let (prompt, messages) =
+        if c.is_chat { (None, Some(messages)) } else { (messages.into_iter().last().map(|m| m.content), None) };
     Ok(TaskView {
         task_id: lease.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
         lease_expires_at: rfc3339(lease.lease_expires_at),
@@ -121,17 +120,23 @@ pub async fn submit(
                     Err(Error::Conflict("client_key: already used for a different submission".into()))
                 };
             }
-            let task = hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
+            let task =
+                hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
             match task.state.as_str() {
                 "submitted" => {
-                    return Err(Error::Conflict("this task has an annotation already (sent with another client key)".into()))
+                    return Err(Error::Conflict(
+                        "this task has an annotation already (sent with another client key)".into(),
+                    ))
                 }
                 "skipped" => return Err(Error::Conflict("this task was skipped".into())),
                 _ => {}
             }
             let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
             if let Some(bad) = input.flags.iter().find(|f| !allowed.contains(f)) {
-                return Err(Error::bad(format!("flags: {bad:?} is not one of this project's flags ({})", allowed.join(", "))));
+                return Err(Error::bad(format!(
+                    "flags: {bad:?} is not one of this project's flags ({})",
+                    allowed.join(", ")
+                )));
             }
             let late = task.state == "expired" || task.lease_expires_at <= now;
             let mut flags: Vec<String> = Vec::with_capacity(input.flags.len());
@@ -186,7 +191,8 @@ pub async fn skip(db: &Db, user: &User, task_id: &str, reason: Option<&str>) -> 
     let (user_id, task_id) = (user.id, task_id.to_owned());
     db.writer
         .run(move |c| {
-            let task = hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
+            let task =
+                hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
             match task.state.as_str() {
                 "skipped" => return Ok(()),
                 "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),

@@ -2,7 +2,13 @@ use super::now_ms;
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteExecutor;
 
-pub async fn record(db: impl SqliteExecutor<'_>, actor: &str, action: &str, target: &str, detail: &serde_json::Value) -> sqlx::Result<()> {
+pub async fn record(
+    db: impl SqliteExecutor<'_>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &serde_json::Value,
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)")
         .bind(now_ms())
         .bind(actor)
@@ -29,5 +35,8 @@ pub async fn recent(db: impl SqliteExecutor<'_>, limit: i64) -> sqlx::Result<Vec
             .bind(limit)
             .fetch_all(db)
             .await?;
-    Ok(rows.into_iter().map(|(at, actor, action, target, detail)| Entry { at, actor, action, target, detail }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(at, actor, action, target, detail)| Entry { at, actor, action, target, detail })
+        .collect())
 }

@@ -146,8 +146,11 @@ pub fn finish(c: &Connection, a: &Assignment, state: &str, reason: Option<&str>,
         (_, true) => (-1, 0),           // skipped while leased: free the slot
         _ => (0, 0),
     };
-    c.prepare_cached("UPDATE pairs SET load = load + ?, submitted = submitted + ? WHERE id = ?")?
-        .execute(params![load_delta, submitted_delta, a.pair_id])?;
+    c.prepare_cached("UPDATE pairs SET load = load + ?, submitted = submitted + ? WHERE id = ?")?.execute(params![
+        load_delta,
+        submitted_delta,
+        a.pair_id
+    ])?;
     Ok(())
 }
 

@@ -62,10 +62,7 @@ impl Db {
             .connect_with(opts.clone())
             .await
             .with_context(|| format!("Failed to open database {url}"))?;
-        sqlx::migrate!("../migrations")
-            .run(&write)
-            .await
-            .context("Failed to run database migrations")?;
+        sqlx::migrate!("../migrations").run(&write).await.context("Failed to run database migrations")?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -89,9 +86,7 @@ impl Db {
 }
 
 pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     now.as_millis() as i64
 }
 
@@ -99,9 +94,7 @@ pub fn now_ms() -> i64 {
 pub fn rfc3339(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.format(&fmt).unwrap_or_default()
 }
 

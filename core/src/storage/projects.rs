@@ -75,10 +75,8 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
 }
 
 pub async fn by_slug(db: impl SqliteExecutor<'_>, slug: &str) -> sqlx::Result<Option<Project>> {
-    let row: Option<ProjectRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM projects WHERE slug = ?"))
-        .bind(slug)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<ProjectRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM projects WHERE slug = ?")).bind(slug).fetch_optional(db).await?;
     Ok(row.map(from_row))
 }
 
@@ -159,7 +157,10 @@ pub async fn per_annotator(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx
     .bind(project_id)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped })
+        .collect())
 }
 
 pub async fn remove_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {

@@ -1,5 +1,5 @@
-use super::users::{user_from_row, User};
 use super::now_ms;
+use super::users::{user_from_row, User};
 use sqlx::SqliteExecutor;
 
 pub async fn insert(
@@ -41,11 +41,16 @@ pub async fn lookup(
     .bind(idle_cutoff)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, uuid, name, role, active, csrf, seen)| (user_from_row((id, uuid, name, role, active)), csrf, seen)))
+    Ok(row
+        .map(|(id, uuid, name, role, active, csrf, seen)| (user_from_row((id, uuid, name, role, active)), csrf, seen)))
 }
 
 pub async fn touch(db: impl SqliteExecutor<'_>, id_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?").bind(now_ms()).bind(id_hash).execute(db).await?;
+    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+        .bind(now_ms())
+        .bind(id_hash)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

@@ -29,7 +29,11 @@ pub async fn lookup(db: impl SqliteExecutor<'_>, token_hash: &str) -> sqlx::Resu
 }
 
 pub async fn touch(db: impl SqliteExecutor<'_>, token_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?").bind(now_ms()).bind(token_hash).execute(db).await?;
+    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
+        .bind(now_ms())
+        .bind(token_hash)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -51,7 +55,13 @@ pub async fn list_for(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(uuid, name, created_at, last_used_at, revoked_at)| TokenInfo { uuid, name, created_at, last_used_at, revoked_at })
+        .map(|(uuid, name, created_at, last_used_at, revoked_at)| TokenInfo {
+            uuid,
+            name,
+            created_at,
+            last_used_at,
+            revoked_at,
+        })
         .collect())
 }
 

@@ -63,12 +63,11 @@ pub async fn insert(
 
 /// The user and their password hash, for login.
 pub async fn by_username(db: impl SqliteExecutor<'_>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
-    let row: Option<(i64, String, String, String, bool, Option<String>)> = sqlx::query_as(
-        "SELECT id, uuid, username, role, active, password_hash FROM users WHERE username = ?",
-    )
-    .bind(username)
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(i64, String, String, String, bool, Option<String>)> =
+        sqlx::query_as("SELECT id, uuid, username, role, active, password_hash FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(id, uuid, name, role, active, hash)| (from_row((id, uuid, name, role, active)), hash)))
 }
 

@@ -39,7 +39,10 @@ pub async fn download(
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
     let disposition = format!("attachment; filename=\"{}\"", format.file_name(&project.slug));
     Ok((
-        [(header::CONTENT_TYPE, "application/jsonl; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        [
+            (header::CONTENT_TYPE, "application/jsonl; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
         body,
     )
         .into_response())

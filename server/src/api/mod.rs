@@ -33,7 +33,10 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
 
 /// Mounted at `/api/v1`.
 pub fn router(max_import: usize) -> Router<AppState> {
-    routes(max_import).into_iter().fold(Router::new(), |r, (_, path, handler)| r.route(path, handler)).fallback(not_found)
+    routes(max_import)
+        .into_iter()
+        .fold(Router::new(), |r, (_, path, handler)| r.route(path, handler))
+        .fallback(not_found)
 }
 
 pub const JSON_LIMIT: usize = 256 * 1024;

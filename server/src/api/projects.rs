@@ -47,7 +47,11 @@ pub async fn create(
 }
 
 /// Pairs total / complete, annotations, live leases; per-annotator counts.
-pub async fn progress(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(slug): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn progress(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
     let project = projects::visible(&state.db, &user, &slug).await?;
     let c = counts(&state.db.read, &project).await?;
     let annotators = per_annotator(&state.db.read, project.id).await?;

@@ -12,7 +12,11 @@ use axum::Json;
 use serde::Deserialize;
 
 /// 200 with the task, or 204 when nothing is left for this annotator.
-pub async fn next(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(slug): Path<String>) -> ApiResult<Response> {
+pub async fn next(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
     let project = projects::visible(&state.db, &user, &slug).await?;
     Ok(match tasks::next(&state.db, &project, &user).await? {
         Some(task) => Json(task).into_response(),
@@ -41,7 +45,9 @@ pub async fn annotate(
             return Err(Error::bad("client_key: differs from the Idempotency-Key header").into())
         }
         (Some(k), _) | (None, Some(k)) => k.to_owned(),
-        (None, None) => return Err(Error::bad("client_key: send an Idempotency-Key header or a client_key field").into()),
+        (None, None) => {
+            return Err(Error::bad("client_key: send an Idempotency-Key header or a client_key field").into())
+        }
     };
     let (receipt, created) = tasks::submit(&state.db, &user, &task_id, &key, &body.input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

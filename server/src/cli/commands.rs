@@ -24,12 +24,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("added {} ({})", user.username, role.as_str());
             ExitCode::SUCCESS
         }
-        Command::Project(ProjectCommand::Create { slug, title, annotations_per_pair, lease_seconds, guidelines, flags }) => {
+        Command::Project(ProjectCommand::Create {
+            slug,
+            title,
+            annotations_per_pair,
+            lease_seconds,
+            guidelines,
+            flags,
+        }) => {
             let mut s = Settings::new(&title);
             s.annotations_per_pair = annotations_per_pair;
             s.lease_seconds = lease_seconds;
             if let Some(path) = guidelines {
-                s.guidelines = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+                s.guidelines =
+                    std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
             }
             if !flags.is_empty() {
                 s.flags = flags;
@@ -111,7 +119,10 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
     } else if arbiter_core::storage::users::count_admins(&app.db.read).await? == 0 {
         // First run: a one-time link to create the first admin (valid 24 hours).
         let token = accounts::invite(&app.db, None, Role::Admin, vec![], 24).await?;
-        println!("No admin yet. Create the first one here (single use, 24 hours): {}/invite/{token}", public_url.trim_end_matches('/'));
+        println!(
+            "No admin yet. Create the first one here (single use, 24 hours): {}/invite/{token}",
+            public_url.trim_end_matches('/')
+        );
     }
     std::io::stdout().flush().ok();
     app.run_until_stopped().await?;
@@ -148,7 +159,12 @@ async fn import_file(db: &Db, slug: &str, file: &std::path::Path) -> anyhow::Res
     }
 }
 
-async fn export_file(db: &Db, slug: &str, format: &str, output: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+async fn export_file(
+    db: &Db,
+    slug: &str,
+    format: &str,
+    output: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let project = projects::administered(db, &system_admin(), slug).await?;
     let format = export::Format::parse(format)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);

@@ -145,9 +145,8 @@ pub enum TokenCommand {
 /// Where the site assets are when no flag says: beside the binary's folder
 /// first (target/release/arbiter → target/site), then the working directory.
 pub fn default_site_root() -> PathBuf {
-    let beside_binary = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().and_then(|d| d.parent()).map(|d| d.join("site")));
+    let beside_binary =
+        std::env::current_exe().ok().and_then(|exe| exe.parent().and_then(|d| d.parent()).map(|d| d.join("site")));
     let candidates = beside_binary.into_iter().chain([PathBuf::from("target/site"), PathBuf::from("site")]);
     for c in candidates {
         if c.join("pkg").is_dir() {

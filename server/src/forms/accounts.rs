@@ -1,6 +1,6 @@
 //! Form posts for accounts: invites, roles, deactivation, password resets,
 //! API tokens, logging out everywhere, project membership.
-use super::{back, back_err, who};
+use super::{answer, back_err, who};
 use crate::auth::{session_cookie, SESSION_COOKIE};
 use crate::startup::AppState;
 use arbiter_core::services::{accounts, projects, Role, User};
@@ -43,7 +43,11 @@ pub struct InviteForm {
     hours: Option<String>,
 }
 
-pub async fn create_invite(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<InviteForm>) -> Response {
+pub async fn create_invite(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Form(f): Form<InviteForm>,
+) -> Response {
     let admin = match who(user, true) {
         Ok(u) => u,
         Err(r) => return r,
@@ -55,7 +59,9 @@ pub async fn create_invite(State(state): State<AppState>, user: Option<Extension
     }
     .await;
     match result {
-        Ok(token) => Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response(),
+        Ok(token) => {
+            Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response()
+        }
         Err(e) => back_err("/admin/users", e),
     }
 }
@@ -79,10 +85,7 @@ pub async fn set_role(
         Some(role) => accounts::set_role(&state.db, &admin, &username, role).await,
         None => Err(Error::bad("role: must be admin or annotator")),
     };
-    match result {
-        Ok(()) => back("/admin/users", "ok", &format!("{username} is now {}", f.role)),
-        Err(e) => back_err("/admin/users", e),
-    }
+    answer("/admin/users", result, &format!("{username} is now {}", f.role))
 }
 
 #[derive(Deserialize)]
@@ -101,19 +104,26 @@ pub async fn set_active(
         Err(r) => return r,
     };
     let active = f.active == "true";
-    match accounts::set_active(&state.db, &admin, &username, active).await {
-        Ok(()) => back("/admin/users", "ok", &format!("{username} {}", if active { "activated" } else { "deactivated" })),
-        Err(e) => back_err("/admin/users", e),
-    }
+    answer(
+        "/admin/users",
+        accounts::set_active(&state.db, &admin, &username, active).await,
+        &format!("{username} {}", if active { "activated" } else { "deactivated" }),
+    )
 }
 
-pub async fn reset_password(State(state): State<AppState>, user: Option<Extension<User>>, Path(username): Path<String>) -> Response {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(username): Path<String>,
+) -> Response {
     let admin = match who(user, true) {
         Ok(u) => u,
         Err(r) => return r,
     };
     match accounts::reset_link(&state.db, &admin, &username).await {
-        Ok(token) => Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response(),
+        Ok(token) => {
+            Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response()
+        }
         Err(e) => back_err("/admin/users", e),
     }
 }
@@ -123,7 +133,11 @@ pub struct TokenForm {
     name: String,
 }
 
-pub async fn create_token(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<TokenForm>) -> Response {
+pub async fn create_token(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Form(f): Form<TokenForm>,
+) -> Response {
     let me = match who(user, false) {
         Ok(u) => u,
         Err(r) => return r,
@@ -134,18 +148,23 @@ pub async fn create_token(State(state): State<AppState>, user: Option<Extension<
     }
 }
 
-pub async fn revoke_token(State(state): State<AppState>, user: Option<Extension<User>>, Path(uuid): Path<String>) -> Response {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Path(uuid): Path<String>,
+) -> Response {
     let me = match who(user, false) {
         Ok(u) => u,
         Err(r) => return r,
     };
-    match accounts::revoke_token(&state.db, &me, &uuid).await {
-        Ok(()) => back("/account", "ok", "Token revoked"),
-        Err(e) => back_err("/account", e),
-    }
+    answer("/account", accounts::revoke_token(&state.db, &me, &uuid).await, "Token revoked")
 }
 
-pub async fn logout_everywhere(State(state): State<AppState>, jar: CookieJar, user: Option<Extension<User>>) -> Response {
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    user: Option<Extension<User>>,
+) -> Response {
     let me = match who(user, false) {
         Ok(u) => u,
         Err(r) => return r,
@@ -178,8 +197,5 @@ pub async fn remove_member(
         accounts::remove_member(&state.db, &admin.username, &slug, f.username.trim()).await
     }
     .await;
-    match result {
-        Ok(()) => back(&page, "ok", "Member removed"),
-        Err(e) => back_err(&page, e),
-    }
+    answer(&page, result, "Member removed")
 }

@@ -9,13 +9,13 @@ use arbiter_core::services::{auth, import, projects, tasks, Role, User};
 use arbiter_core::storage::projects::Settings;
 use arbiter_core::Error;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
-use std::net::SocketAddr;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{post, MethodRouter};
 use axum::{Extension, Router};
 use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 mod accounts;
 
@@ -52,6 +52,14 @@ pub(crate) fn back(to: &str, key: &str, msg: &str) -> Response {
     let q = serde_urlencoded::to_string([(key, msg)]).unwrap_or_default();
     let sep = if to.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{to}{sep}{q}")).into_response()
+}
+
+/// Back to `page` with `ok` on success, or with the error.
+pub(crate) fn answer(page: &str, result: Result<(), Error>, ok: &str) -> Response {
+    match result {
+        Ok(()) => back(page, "ok", ok),
+        Err(e) => back_err(page, e),
+    }
 }
 
 pub(crate) fn back_err(to: &str, e: Error) -> Response {
@@ -207,7 +215,11 @@ pub(crate) fn parse_int(field: &str, value: Option<&str>, default: i64) -> Resul
     }
 }
 
-async fn create_project(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<NewProjectForm>) -> Response {
+async fn create_project(
+    State(state): State<AppState>,
+    user: Option<Extension<User>>,
+    Form(f): Form<NewProjectForm>,
+) -> Response {
     let admin = match who(user, true) {
         Ok(u) => u,
         Err(r) => return r,
@@ -258,10 +270,7 @@ async fn project_settings(
         projects::update(&state.db, &user.username, &project, settings).await
     }
     .await;
-    match result {
-        Ok(()) => back(&page, "ok", "Settings saved"),
-        Err(e) => back_err(&page, e),
-    }
+    answer(&page, result, "Settings saved")
 }
 
 #[derive(Deserialize)]
@@ -285,10 +294,7 @@ async fn add_member(
         projects::add_member(&state.db, &user.username, &project, f.username.trim()).await
     }
     .await;
-    match result {
-        Ok(()) => back(&page, "ok", "Member added"),
-        Err(e) => back_err(&page, e),
-    }
+    answer(&page, result, "Member added")
 }
 
 #[derive(Deserialize)]

@@ -43,7 +43,12 @@ mod imp {
 
     pub async fn sleep_ms(ms: u64) {
         let (tx, rx) = futures::channel::oneshot::channel::<()>();
-        set_timeout(move || { let _ = tx.send(()); }, std::time::Duration::from_millis(ms));
+        set_timeout(
+            move || {
+                let _ = tx.send(());
+            },
+            std::time::Duration::from_millis(ms),
+        );
         let _ = rx.await;
     }
 
@@ -72,13 +77,10 @@ mod imp {
     /// there Ctrl/⌘+Enter still submits and Escape leaves the field.
     pub fn on_keys(handler: impl Fn(Key) + 'static) {
         let handle = window_event_listener(leptos::ev::keydown, move |e: web_sys::KeyboardEvent| {
-            let typing = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
-                .map(|el| {
-                    let tag = el.tag_name();
-                    tag == "TEXTAREA" || (tag == "INPUT" && el.get_attribute("type").as_deref() == Some("text"))
-                });
+            let typing = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()).map(|el| {
+                let tag = el.tag_name();
+                tag == "TEXTAREA" || (tag == "INPUT" && el.get_attribute("type").as_deref() == Some("text"))
+            });
             let modified = e.ctrl_key() || e.meta_key();
             if typing == Some(true) {
                 if e.key() == "Enter" && modified {

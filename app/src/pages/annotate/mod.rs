@@ -87,7 +87,13 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                 status.set(if tries == 0 { Status::Saving } else { Status::Retrying(tries) });
                 let sent = match &draft.input {
                     Some(input) => {
-                        submit_and_next(slug.get_value(), draft.task_id.clone(), draft.client_key.clone(), input.clone()).await
+                        submit_and_next(
+                            slug.get_value(),
+                            draft.task_id.clone(),
+                            draft.client_key.clone(),
+                            input.clone(),
+                        )
+                        .await
                     }
                     None => skip_and_next(slug.get_value(), draft.task_id.clone(), None).await,
                 };
