@@ -17,13 +17,16 @@ if [ ! -d end2end/node_modules/@playwright/test ]; then
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# The same flags cargo-leptos uses for debug builds, so `cargo test` reuses
-# its artifacts instead of compiling the tree a second time.
-export RUSTFLAGS="--cfg erase_components"
 export PATH="$root/tools/node_modules/.bin:$PATH"
 
 log "building the site (cargo leptos build)"
-cargo leptos build
+# cargo-leptos adds --cfg erase_components to whatever RUSTFLAGS it finds,
+# so it must start from none.
+env -u RUSTFLAGS cargo leptos build
+
+# The same flags cargo-leptos used, so `cargo test` reuses its artifacts
+# instead of compiling the tree a second time.
+export RUSTFLAGS="--cfg erase_components"
 
 log "unit, database and HTTP tests (cargo test)"
 cargo test --workspace --exclude frontend --exclude bench
