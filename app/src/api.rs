@@ -61,6 +61,7 @@ pub struct AdminProjectData {
     pub live_leases: i64,
     pub over_covered_pairs: i64,
     pub annotators: Vec<(String, i64, i64)>,
+    pub members: Vec<String>,
     pub import: Option<ImportView>,
 }
 
@@ -234,6 +235,7 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         .into_iter()
         .map(|a| (a.username, a.annotations, a.skipped))
         .collect();
+    let members = store::members(&db.read, p.id).await.map_err(|e| ctx::fail(e.into()))?;
     let import = match import_id {
         Some(id) => imports::get(&db.read, p.id, &id).await.map_err(|e| ctx::fail(e.into()))?.map(import_view),
         None => None,
@@ -252,6 +254,7 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         live_leases: c.live_leases,
         over_covered_pairs: c.over_covered_pairs,
         annotators,
+        members,
         import,
     })
 }

@@ -82,3 +82,30 @@ fn every_subcommand_has_help() {
         assert!(text(&out.stdout).contains("Usage: arbiter"), "{args:?}");
     }
 }
+
+/// First run without --demo: no admin yet, so `serve` prints a one-time
+/// link that creates the first admin; demo logins do not exist.
+#[test]
+fn first_run_prints_a_single_use_admin_link() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args(["--database", &db, "serve", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("http://127.0.0.1:"), "{first}");
+    let link = second.split_whitespace().last().unwrap();
+    assert!(second.starts_with("No admin yet") && link.contains("/invite/"), "{second}");
+    assert!(!first.contains("demo") && !second.contains("demo-admin-password"));
+    let users = arbiter(&db, &["token", "create", "admin"], "");
+    assert!(!users.status.success(), "no user exists before the link is used");
+}

@@ -251,3 +251,28 @@ async fn an_oversized_body_gets_a_json_413() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["error"].as_str().unwrap().contains("too large"));
 }
+
+#[tokio::test]
+async fn removing_a_member_on_the_project_page_takes_the_project_away() {
+    let app = spawn_app().await;
+    app.user("boss", Role::Admin).await;
+    let token = app.user("ann", Role::Annotator).await;
+    app.project("p", 1, 2).await;
+    app.member("p", "ann").await;
+    let admin = login(&app, "boss", PASSWORD).await;
+    let page = admin.get(format!("{}/admin/projects/p", app.url)).send().await.unwrap().text().await.unwrap();
+    let members = &page[page.find("data-testid=\"members\"").expect("a members list")..];
+    assert!(members[..members.find("</ul>").unwrap()].contains("ann"), "the page lists the member");
+    let r = admin
+        .post(format!("{}/admin/projects/p/members/remove", app.url))
+        .form(&[("username", "ann")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/admin/projects/p?ok=Member+removed");
+    let next = bearer().post(app.api("/projects/p/tasks/next")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(next.status(), StatusCode::NOT_FOUND);
+    let audit =
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'project.remove_member' AND actor = 'boss'").await;
+    assert_eq!(audit, 1);
+}

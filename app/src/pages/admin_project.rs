@@ -60,6 +60,22 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <thead><tr><th>"User"</th><th>"Annotations"</th><th>"Skipped"</th></tr></thead>
             <tbody>{d.annotators.into_iter().map(|(u, n, s)| view! { <tr><td>{u}</td><td>{n}</td><td>{s}</td></tr> }).collect_view()}</tbody>
         </table>
+        <h2>"Members"</h2>
+        <p class="muted">"Annotators see and work only on projects they are members of."</p>
+        <ul class="members" data-testid="members">
+            {d.members.into_iter().map(|m| {
+                let remove = format!("{base}/members/remove");
+                view! {
+                    <li>
+                        {m.clone()} " "
+                        <form method="post" action=remove class="inline">
+                            <input type="hidden" name="username" value=m />
+                            <button type="submit">"Remove"</button>
+                        </form>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
         <form method="post" action=format!("{base}/members") class="panel inline-form">
             <label>"Add a member " <input name="username" required placeholder="username" /></label>
             <button type="submit">"Add"</button>

@@ -171,3 +171,12 @@ pub async fn remove_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+pub async fn members(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT u.username FROM project_members m JOIN users u ON u.id = m.user_id WHERE m.project_id = ? ORDER BY u.username",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await
+}
