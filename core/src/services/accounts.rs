@@ -8,7 +8,10 @@ use serde_json::json;
 
 pub const INVITE_HOURS_DEFAULT: i64 = 72;
 
+/// Records an admin action. Every account change goes through here, so it
+/// is also where the request caches learn that something changed.
 pub async fn record(db: &Db, actor: &str, action: &str, target: &str, detail: serde_json::Value) -> Result<()> {
+    db.caches.clear_all();
     audit::record(&db.write, actor, action, target, &detail).await?;
     Ok(())
 }
@@ -115,6 +118,7 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
     };
     audit::record(&mut *tx, &user_name, action, &user_name, &json!({"projects": invite.projects})).await?;
     tx.commit().await?;
+    db.caches.clear_all();
     auth::login(db, &user_name, password).await
 }
 

@@ -124,6 +124,7 @@ pub async fn login(db: &Db, username: &str, password: &str) -> Result<NewSession
 
 pub async fn logout(db: &Db, token: &str) -> Result<()> {
     sessions::delete(&db.write, &secret_hash(token)).await?;
+    db.caches.principals.clear();
     Ok(())
 }
 
@@ -131,9 +132,13 @@ pub async fn logout(db: &Db, token: &str) -> Result<()> {
 pub async fn session_user(db: &Db, token: &str) -> Result<Option<User>> {
     let now = crate::storage::now_ms();
     let hash = secret_hash(token);
+    if let Some(user) = db.caches.principals.get(&hash) {
+        return Ok(Some(user));
+    }
     let Some((user, _csrf, last_seen)) = sessions::lookup(&db.read, &hash, now - SESSION_IDLE_MS).await? else {
         return Ok(None);
     };
+    db.caches.principals.put(hash.clone(), user.clone());
     // Refreshing the idle clock is a write; once a minute is plenty.
     if now - last_seen > 60_000 {
         sessions::touch(&db.write, &hash).await?;
@@ -163,9 +168,13 @@ pub async fn create_token(db: &Db, username: &str, name: &str) -> Result<String>
 
 pub async fn token_user(db: &Db, token: &str) -> Result<Option<User>> {
     let hash = secret_hash(token);
+    if let Some(user) = db.caches.principals.get(&hash) {
+        return Ok(Some(user));
+    }
     let Some((user, last_used)) = crate::storage::tokens::lookup(&db.read, &hash).await? else {
         return Ok(None);
     };
+    db.caches.principals.put(hash.clone(), user.clone());
     if last_used.is_none_or(|t| crate::storage::now_ms() - t > 60_000) {
         crate::storage::tokens::touch(&db.write, &hash).await?;
     }

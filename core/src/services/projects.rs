@@ -66,6 +66,7 @@ pub async fn create(db: &Db, actor: &str, slug: &str, settings: Settings) -> Res
 pub async fn update(db: &Db, actor: &str, project: &Project, settings: Settings) -> Result<()> {
     let settings = settings.validate()?;
     projects::update(&db.write, project.id, &settings).await?;
+    db.caches.clear_all();
     record(db, actor, "project.settings", &project.slug, json!({"settings": settings})).await
 }
 
@@ -73,8 +74,15 @@ pub async fn update(db: &Db, actor: &str, project: &Project, settings: Settings)
 /// like the project not existing, so ids of other projects leak nothing.
 pub async fn visible(db: &Db, user: &User, slug: &str) -> Result<Project> {
     let missing = || Error::not_found(format!("no project {slug:?}"));
-    let project = projects::by_slug(&db.read, slug).await?.ok_or_else(missing)?;
-    if user.role == Role::Admin || projects::is_member(&db.read, project.id, user.id).await? {
+    let project = match db.caches.projects.get(&slug.to_owned()) {
+        Some(p) => p,
+        None => {
+            let p = projects::by_slug(&db.read, slug).await?.ok_or_else(missing)?;
+            db.caches.projects.put(slug.to_owned(), p.clone());
+            p
+        }
+    };
+    if user.role == Role::Admin || is_member(db, project.id, user.id).await? {
         Ok(project)
     } else {
         Err(missing())
@@ -87,6 +95,15 @@ pub async fn administered(db: &Db, user: &User, slug: &str) -> Result<Project> {
     visible(db, user, slug).await
 }
 
+async fn is_member(db: &Db, project_id: i64, user_id: i64) -> Result<bool> {
+    if let Some(m) = db.caches.members.get(&(project_id, user_id)) {
+        return Ok(m);
+    }
+    let m = projects::is_member(&db.read, project_id, user_id).await?;
+    db.caches.members.put((project_id, user_id), m);
+    Ok(m)
+}
+
 pub async fn list_for(db: &Db, user: &User) -> Result<Vec<Project>> {
     let filter = (user.role != Role::Admin).then_some(user.id);
     Ok(projects::visible_to(&db.read, filter).await?)
@@ -97,5 +114,6 @@ pub async fn add_member(db: &Db, actor: &str, project: &Project, username: &str)
         .await?
         .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
     projects::add_member(&db.write, project.id, user.id).await?;
+    db.caches.clear_all();
     record(db, actor, "project.add_member", &project.slug, json!({"user": username})).await
 }

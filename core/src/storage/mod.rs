@@ -2,6 +2,7 @@
 //! aggregate. Functions take a pool, a connection or a transaction; nothing
 //! else in the workspace knows the schema.
 pub mod audit;
+pub mod cache;
 pub mod export;
 pub mod hot;
 pub mod imports;
@@ -26,13 +27,15 @@ pub type Tx = Transaction<'static, Sqlite>;
 /// which commits them in small groups; the other writes go through a pool
 /// of one connection, so they queue in-process instead of spinning on
 /// SQLITE_BUSY. Reads use a separate pool and, thanks to WAL, never wait.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     /// For writes off the hot path (imports, accounts, settings).
     pub write: SqlitePool,
     pub read: SqlitePool,
     /// The hot path's writes: claims, submissions, skips (group commit).
     pub writer: writer::Writer,
+    /// Per-request lookups (principals, projects, memberships); see `cache`.
+    pub caches: std::sync::Arc<cache::Caches>,
 }
 
 impl Db {
@@ -70,7 +73,7 @@ impl Db {
             .await
             .context("Failed to open read connections")?;
         let writer = writer::Writer::start(&path).context("Failed to start the writer thread")?;
-        Ok(Db { write, read, writer })
+        Ok(Db { write, read, writer, caches: Default::default() })
     }
 
     /// A write transaction that holds the write lock from its first statement
@@ -82,6 +85,12 @@ impl Db {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Db")
     }
 }
 

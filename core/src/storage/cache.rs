@@ -1,0 +1,79 @@
+//! Short-lived in-process copies of what every request looks up (who holds
+//! this token or session, a project by slug, membership). Each lookup
+//! through sqlx costs two thread hops, which under load was ~40% of the
+//! server's CPU. Every change made through this process clears the affected
+//! cache at once; `TTL` bounds staleness from changes made elsewhere (the CLI,
+//! another process on the same file).
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const TTL: Duration = Duration::from_secs(5);
+const MAX_ENTRIES: usize = 50_000;
+
+pub struct Cache<K, V> {
+    map: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Default for Cache<K, V> {
+    fn default() -> Self {
+        Cache { map: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Cache<K, V> {
+    pub fn get(&self, key: &K) -> Option<V> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).filter(|(_, at)| at.elapsed() < TTL).map(|(v, _)| v.clone())
+    }
+
+    pub fn put(&self, key: K, value: V) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (_, at)| at.elapsed() < TTL);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(key, (value, Instant::now()));
+    }
+
+    pub fn clear(&self) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// The caches a `Db` carries.
+#[derive(Default)]
+pub struct Caches {
+    /// Hash of a session id or API token → its active user.
+    pub principals: Cache<String, crate::storage::users::User>,
+    pub projects: Cache<String, crate::storage::projects::Project>,
+    /// (project id, user id) → member?
+    pub members: Cache<(i64, i64), bool>,
+}
+
+impl Caches {
+    /// After any change to users, sessions, tokens, projects or memberships.
+    pub fn clear_all(&self) {
+        self.principals.clear();
+        self.projects.clear();
+        self.members.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cache;
+
+    #[test]
+    fn entries_come_back_until_cleared() {
+        let c: Cache<&str, i32> = Cache::default();
+        assert_eq!(c.get(&"a"), None);
+        c.put("a", 1);
+        assert_eq!(c.get(&"a"), Some(1));
+        c.clear();
+        assert_eq!(c.get(&"a"), None);
+    }
+}
