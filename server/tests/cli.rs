@@ -109,3 +109,23 @@ fn first_run_prints_a_single_use_admin_link() {
     let users = arbiter(&db, &["token", "create", "admin"], "");
     assert!(!users.status.success(), "no user exists before the link is used");
 }
+
+/// docs/openapi.json documents exactly the REST routes the server has.
+#[test]
+fn the_openapi_file_matches_the_api_routes() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json")).unwrap())
+            .unwrap();
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let path = path.replace("{project}", "{slug}");
+            documented.push((method.to_uppercase(), format!("/api/v1{path}")));
+        }
+    }
+    let mut served: Vec<(String, String)> =
+        arbiter_server::startup::http_routes().into_iter().filter(|(_, p)| p.starts_with("/api/v1")).collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+}
