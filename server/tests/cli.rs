@@ -113,9 +113,10 @@ fn first_run_prints_a_single_use_admin_link() {
 /// docs/openapi.json documents exactly the REST routes the server has.
 #[test]
 fn the_openapi_file_matches_the_api_routes() {
-    let spec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json")).unwrap())
-            .unwrap();
+    let spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json")).unwrap(),
+    )
+    .unwrap();
     let mut documented: Vec<(String, String)> = Vec::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {

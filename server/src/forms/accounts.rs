@@ -1,13 +1,12 @@
 //! Form posts for accounts: invites, roles, deactivation, password resets,
 //! API tokens, logging out everywhere, project membership.
-use super::{answer, back_err, who};
+use super::{answer, back_err, FormAdmin, FormUser};
 use crate::auth::{session_cookie, SESSION_COOKIE};
 use crate::startup::AppState;
-use arbiter_core::services::{accounts, projects, Role, User};
+use arbiter_core::services::{accounts, projects, Role};
 use arbiter_core::Error;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use serde::Deserialize;
@@ -45,13 +44,9 @@ pub struct InviteForm {
 
 pub async fn create_invite(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(admin): FormAdmin,
     Form(f): Form<InviteForm>,
 ) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let result = async {
         let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
         let hours = super::parse_int("hours", f.hours.as_deref(), accounts::INVITE_HOURS_DEFAULT)?;
@@ -73,14 +68,10 @@ pub struct RoleForm {
 
 pub async fn set_role(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(admin): FormAdmin,
     Path(username): Path<String>,
     Form(f): Form<RoleForm>,
 ) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let result = match Role::parse(&f.role) {
         Some(role) => accounts::set_role(&state.db, &admin, &username, role).await,
         None => Err(Error::bad("role: must be admin or annotator")),
@@ -95,14 +86,10 @@ pub struct ActiveForm {
 
 pub async fn set_active(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(admin): FormAdmin,
     Path(username): Path<String>,
     Form(f): Form<ActiveForm>,
 ) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let active = f.active == "true";
     answer(
         "/admin/users",
@@ -113,13 +100,9 @@ pub async fn set_active(
 
 pub async fn reset_password(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(admin): FormAdmin,
     Path(username): Path<String>,
 ) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     match accounts::reset_link(&state.db, &admin, &username).await {
         Ok(token) => {
             Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response()
@@ -133,42 +116,18 @@ pub struct TokenForm {
     name: String,
 }
 
-pub async fn create_token(
-    State(state): State<AppState>,
-    user: Option<Extension<User>>,
-    Form(f): Form<TokenForm>,
-) -> Response {
-    let me = match who(user, false) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+pub async fn create_token(State(state): State<AppState>, FormUser(me): FormUser, Form(f): Form<TokenForm>) -> Response {
     match accounts::create_token(&state.db, &me.username, &me.username, &f.name).await {
         Ok(token) => Redirect::to(&format!("/account?reveal={}", state.reveal.park(me.id, token))).into_response(),
         Err(e) => back_err("/account", e),
     }
 }
 
-pub async fn revoke_token(
-    State(state): State<AppState>,
-    user: Option<Extension<User>>,
-    Path(uuid): Path<String>,
-) -> Response {
-    let me = match who(user, false) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+pub async fn revoke_token(State(state): State<AppState>, FormUser(me): FormUser, Path(uuid): Path<String>) -> Response {
     answer("/account", accounts::revoke_token(&state.db, &me, &uuid).await, "Token revoked")
 }
 
-pub async fn logout_everywhere(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    user: Option<Extension<User>>,
-) -> Response {
-    let me = match who(user, false) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+pub async fn logout_everywhere(State(state): State<AppState>, jar: CookieJar, FormUser(me): FormUser) -> Response {
     if let Err(e) = accounts::logout_everywhere(&state.db, &me).await {
         return back_err("/account", e);
     }
@@ -183,14 +142,10 @@ pub struct MemberForm {
 
 pub async fn remove_member(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(admin): FormAdmin,
     Path(slug): Path<String>,
     Form(f): Form<MemberForm>,
 ) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let page = format!("/admin/projects/{slug}");
     let result = async {
         projects::administered(&state.db, &admin, &slug).await?;

@@ -8,10 +8,11 @@ use arbiter_core::domain::Choice;
 use arbiter_core::services::{auth, import, projects, tasks, Role, User};
 use arbiter_core::storage::projects::Settings;
 use arbiter_core::Error;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Multipart, Path, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{post, MethodRouter};
-use axum::{Extension, Router};
+use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use serde::Deserialize;
@@ -69,12 +70,30 @@ pub(crate) fn back_err(to: &str, e: Error) -> Response {
     back(to, "error", &e.to_string())
 }
 
-/// Form handlers are reached only by logged-in users (or they bounce to login).
-pub(crate) fn who(user: Option<Extension<User>>, admin: bool) -> Result<User, Response> {
-    match user {
-        Some(Extension(u)) if !admin || u.role == Role::Admin => Ok(u),
-        Some(_) => Err((axum::http::StatusCode::NOT_FOUND, "not found").into_response()),
-        None => Err(Redirect::to("/login").into_response()),
+/// The logged-in user of a form post; without a session, the login page.
+pub(crate) struct FormUser(pub User);
+
+/// An admin's form post: others get 404 (the admin area does not announce
+/// itself), the logged-out the login page.
+pub(crate) struct FormAdmin(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for FormUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        parts.extensions.get::<User>().cloned().map(FormUser).ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        match parts.extensions.get::<User>() {
+            Some(u) if u.role == Role::Admin => Ok(FormAdmin(u.clone())),
+            Some(_) => Err((axum::http::StatusCode::NOT_FOUND, "not found").into_response()),
+            None => Err(Redirect::to("/login").into_response()),
+        }
     }
 }
 
@@ -163,14 +182,10 @@ struct AnnotateForm {
 
 async fn annotate(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormUser(user): FormUser,
     Path(slug): Path<String>,
     Form(f): Form<AnnotateForm>,
 ) -> Response {
-    let user = match who(user, false) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let page = format!("/annotate/{slug}");
     if projects::visible(&state.db, &user, &slug).await.is_err() {
         return (axum::http::StatusCode::NOT_FOUND, "not found").into_response();
@@ -217,13 +232,9 @@ pub(crate) fn parse_int(field: &str, value: Option<&str>, default: i64) -> Resul
 
 async fn create_project(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(admin): FormAdmin,
     Form(f): Form<NewProjectForm>,
 ) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let result = async {
         let mut settings = Settings::new(&f.title);
         settings.annotations_per_pair = parse_int("annotations_per_pair", f.annotations_per_pair.as_deref(), 3)?;
@@ -249,14 +260,10 @@ struct SettingsForm {
 
 async fn project_settings(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(user): FormAdmin,
     Path(slug): Path<String>,
     Form(f): Form<SettingsForm>,
 ) -> Response {
-    let user = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let page = format!("/admin/projects/{slug}");
     let result = async {
         let project = projects::administered(&state.db, &user, &slug).await?;
@@ -280,14 +287,10 @@ struct MemberForm {
 
 async fn add_member(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(user): FormAdmin,
     Path(slug): Path<String>,
     Form(f): Form<MemberForm>,
 ) -> Response {
-    let user = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let page = format!("/admin/projects/{slug}");
     let result = async {
         let project = projects::administered(&state.db, &user, &slug).await?;
@@ -306,11 +309,7 @@ struct UserForm {
     project: String,
 }
 
-async fn add_user(State(state): State<AppState>, user: Option<Extension<User>>, Form(f): Form<UserForm>) -> Response {
-    let admin = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn add_user(State(state): State<AppState>, FormAdmin(admin): FormAdmin, Form(f): Form<UserForm>) -> Response {
     let result = async {
         let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
         let created = auth::create_user(&state.db, &admin.username, f.username.trim(), &f.password, role).await?;
@@ -331,14 +330,10 @@ async fn add_user(State(state): State<AppState>, user: Option<Extension<User>>, 
 /// project page, good or bad.
 async fn upload(
     State(state): State<AppState>,
-    user: Option<Extension<User>>,
+    FormAdmin(user): FormAdmin,
     Path(slug): Path<String>,
     mut form: Multipart,
 ) -> Response {
-    let user = match who(user, true) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let page = format!("/admin/projects/{slug}");
     let project = match projects::administered(&state.db, &user, &slug).await {
         Ok(p) => p,
