@@ -1,21 +1,8 @@
 //! The `arbiter` binary as a user runs it.
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn arbiter(db: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .arg("--database")
-        .arg(db)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::arbiter;
+use std::process::Command;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -87,17 +74,9 @@ fn every_subcommand_has_help() {
 /// link that creates the first admin; demo logins do not exist.
 #[test]
 fn first_run_prints_a_single_use_admin_link() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("fresh.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .args(["--database", &db, "serve", "--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = common::serve_binary(&db);
     let first = lines.next().unwrap().unwrap();
     let second = lines.next().unwrap().unwrap();
     let _ = child.kill();

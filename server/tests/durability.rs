@@ -5,34 +5,18 @@ use arbiter_core::services::Role;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqlitePoolOptions;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn arbiter(db: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_arbiter"));
-    c.arg("--database").arg(db).env("RUST_LOG", "warn");
-    c
-}
-
 fn run(db: &str, args: &[&str], stdin: &str) -> String {
-    let mut child =
-        arbiter(db).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::arbiter(db, args, stdin);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn serve(db: &str) -> (Child, String) {
-    let mut child = arbiter(db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (child, mut lines) = common::serve_binary(db);
     let first = lines.next().unwrap().unwrap();
     let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     std::thread::spawn(move || for _ in lines {});
@@ -249,6 +233,6 @@ async fn backup_under_write_load_is_consistent_and_opens() {
     restored.kill().unwrap();
     restored.wait().unwrap();
     // The CLI refuses to overwrite a file.
-    let out = arbiter(&db).args(["backup", copy.to_str().unwrap()]).output().unwrap();
+    let out = common::arbiter(&db, &["backup", copy.to_str().unwrap()], "");
     assert!(!out.status.success());
 }

@@ -4,7 +4,9 @@ use arbiter_core::services::{auth, import, projects, Role};
 use arbiter_core::storage::projects::Settings;
 use arbiter_core::storage::Db;
 use arbiter_server::{Application, Config};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 pub struct TestApp {
     pub url: String,
@@ -83,4 +85,33 @@ pub fn browser() -> reqwest::Client {
 
 pub fn bearer() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Runs the `arbiter` binary on `db` with `stdin` and returns what it did.
+pub fn arbiter(db: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Starts `arbiter serve` on port 0; the caller reads what it prints.
+pub fn serve_binary(db: &str) -> (Child, std::io::Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args(["--database", db, "serve", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
 }
