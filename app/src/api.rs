@@ -192,6 +192,16 @@ pub async fn submit_and_next(
     Ok(NextData { task, progress })
 }
 
+/// The task after the current one, leased ahead: the page shows it the
+/// moment the current one is submitted, without waiting for the server.
+#[server(prefix = "/sfn")]
+pub async fn prefetch_task(slug: String) -> Result<Option<TaskView>, ServerFnError> {
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    tasks::prefetch(&db, &project, &user).await.map_err(ctx::fail)
+}
+
 #[server(prefix = "/sfn", input = Json)]
 pub async fn skip_and_next(slug: String, task_id: String, reason: Option<String>) -> Result<NextData, ServerFnError> {
     use arbiter_core::services::{projects, tasks};

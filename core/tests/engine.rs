@@ -229,3 +229,27 @@ async fn tasks_serve_the_html_rendered_and_sanitized_at_import() {
     assert!(!html.contains("<script"), "{html}");
     assert!(t.thread[0].html.contains("<strong>hi</strong>"));
 }
+
+#[tokio::test]
+async fn a_prefetched_task_is_a_second_lease_that_becomes_current_after_a_submit() {
+    let e = env().await;
+    let p = project(&e.db, 1, &format!("{}\n{}\n{}\n", line("a", 2), line("b", 2), line("c", 2))).await;
+    let a = annotator(&e.db, "a1", &p).await;
+    let b = annotator(&e.db, "a2", &p).await;
+    assert!(tasks::prefetch(&e.db, &p, &a).await.unwrap().is_none(), "nothing to prefetch after: no current task");
+    let current = tasks::next(&e.db, &p, &a).await.unwrap().unwrap();
+    let ahead = tasks::prefetch(&e.db, &p, &a).await.unwrap().unwrap();
+    assert_ne!(current.task_id, ahead.task_id);
+    assert_eq!(tasks::prefetch(&e.db, &p, &a).await.unwrap().unwrap().task_id, ahead.task_id, "at most two leases");
+    assert_eq!(
+        tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id,
+        current.task_id,
+        "next stays the current one"
+    );
+    // The prefetched lease counts toward N: with N = 1, a2 gets only the third pair.
+    let other = tasks::next(&e.db, &p, &b).await.unwrap().unwrap();
+    assert!(other.task_id != current.task_id && other.task_id != ahead.task_id);
+    assert!(tasks::prefetch(&e.db, &p, &b).await.unwrap().is_none());
+    tasks::submit(&e.db, &a, &current.task_id.to_string(), "k1", &vote(1)).await.unwrap();
+    assert_eq!(tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id, ahead.task_id);
+}

@@ -62,3 +62,31 @@ test('a draft left by a closed tab is sent when the page opens again', async ({ 
   expect(rows).toHaveLength(1);
   expect(rows[0].chosen).toBe(right);
 });
+
+test('the next pair shows at once: it was prefetched, the answer is saved meanwhile', async ({ page, request }) => {
+  const { slug, annotator } = await setup(request, plainItems(3, 'ahead'));
+  await login(page, annotator.username, annotator.password);
+  // The prefetched second lease is taken as soon as the page is live.
+  const prefetched = page.waitForResponse((r) => r.url().includes('/sfn/prefetch_task'));
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  expect((await prefetched).status()).toBe(200);
+  const first = (await page.locator('[data-side=left] .md').innerText()).trim();
+  // The server's answer to the submit is held back 1.5 s …
+  await page.route('**/sfn/submit_and_next*', async (route) => {
+    const response = await route.fetch();
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.fulfill({ response });
+  });
+  const pressed = Date.now();
+  await page.keyboard.press('1');
+  await page.keyboard.press('Enter');
+  // … yet the next pair is on screen long before that.
+  await expect(page.locator('[data-side=left] .md')).not.toHaveText(first, { timeout: 700 });
+  expect(Date.now() - pressed).toBeLessThan(1000);
+  await expect(page.getByTestId('save-status')).toHaveText('Saving…');
+  await expect(page.getByTestId('save-status')).toHaveText('Saved ✓', { timeout: 5000 });
+  await expect(page.getByTestId('progress')).toHaveText('1 done · 2 to go');
+  const progress = await (await request.get(`/api/v1/projects/${slug}/progress`)).json();
+  expect(progress.annotations).toBe(1);
+});

@@ -54,6 +54,7 @@ fn rows() -> Vec<Row> {
         r("POST", "sfn:my_projects", USER),
         r("POST", "sfn:load_account", USER),
         r("POST", "sfn:load_annotate", MEMBER),
+        r("POST", "sfn:prefetch_task", MEMBER),
         r("POST", "sfn:skip_and_next", OWNER),
         r("POST", "sfn:submit_and_next", OWNER),
         r("POST", "sfn:admin_projects", ADMIN),
@@ -66,6 +67,7 @@ fn rows() -> Vec<Row> {
         r("POST", "/api/v1/projects", ADMIN),
         r("GET", "/api/v1/projects/{slug}/progress", MEMBER),
         r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
+        r("POST", "/api/v1/projects/{slug}/tasks/prefetch", MEMBER),
         r("GET", "/api/v1/projects/{slug}/export", ADMIN),
         r("POST", "/api/v1/projects/{slug}/import", ADMIN),
         r("POST", "/api/v1/tasks/{task_id}/skip", OWNER),
@@ -168,7 +170,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                     "skip_and_next" => {
                         (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null})))
                     }
-                    "load_annotate" => (path, vec![("slug", "p".into())], None),
+                    "load_annotate" | "prefetch_task" => (path, vec![("slug", "p".into())], None),
                     "admin_project" => (path, vec![("slug", "p".into())], None),
                     "invite_info" => (path, vec![("token", "nope".into())], None),
                     _ => (path, vec![], None),

@@ -24,7 +24,8 @@ pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<Task
             hot::expire_due(c, now).map_err(sql_err)?;
             // The lease already held (reload, second tab), else a new one; in
             // one transaction, so two tabs asking at once get one lease.
-            let lease = match hot::held_lease(c, project_id, user_id, now).map_err(sql_err)? {
+            let held = hot::held_leases(c, project_id, user_id, now).map_err(sql_err)?;
+            let lease = match held.into_iter().next() {
                 Some(held) => held,
                 None => {
                     match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
@@ -32,6 +33,40 @@ pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<Task
                         None => return Ok(None),
                     }
                 }
+            };
+            let content = hot::content(c, lease.id).map_err(sql_err)?;
+            Ok(Some((lease, content)))
+        })
+        .await?;
+    match lease {
+        Some((lease, content)) => view(project, &lease, content).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The task after the current one, leased ahead so the browser can show it
+/// the moment the current one is submitted. An annotator holds at most two
+/// live leases per project: the current task and this one. `None` when there
+/// is no current task or nothing more to lease.
+pub async fn prefetch(db: &Db, project: &Project, user: &User) -> Result<Option<TaskView>> {
+    let now = now_ms();
+    let (project_id, user_id) = (project.id, user.id);
+    let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
+    let swapped = rand::random::<bool>();
+    let lease = db
+        .writer
+        .run(move |c| {
+            hot::expire_due(c, now).map_err(sql_err)?;
+            let mut held = hot::held_leases(c, project_id, user_id, now).map_err(sql_err)?;
+            let lease = match held.len() {
+                0 => return Ok(None),
+                1 => {
+                    match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
+                        Some(new) => new,
+                        None => return Ok(None),
+                    }
+                }
+                _ => held.swap_remove(1),
             };
             let content = hot::content(c, lease.id).map_err(sql_err)?;
             Ok(Some((lease, content)))

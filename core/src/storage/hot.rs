@@ -22,16 +22,18 @@ pub fn expire_due(c: &Connection, now: i64) -> Sql<usize> {
     Ok(pairs.len())
 }
 
-pub fn held_lease(c: &Connection, project_id: i64, annotator_id: i64, now: i64) -> Sql<Option<Lease>> {
+/// The annotator's live leases in the project, oldest first: the current
+/// task, then the prefetched one if any.
+pub fn held_leases(c: &Connection, project_id: i64, annotator_id: i64, now: i64) -> Sql<Vec<Lease>> {
     c.prepare_cached(
         "SELECT id, uuid, swapped, lease_expires_at FROM assignments
          WHERE annotator_id = ? AND project_id = ? AND state = 'leased' AND lease_expires_at > ?
-         ORDER BY leased_at, id LIMIT 1",
+         ORDER BY leased_at, id LIMIT 2",
     )?
-    .query_row(params![annotator_id, project_id, now], |r| {
+    .query_map(params![annotator_id, project_id, now], |r| {
         Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, lease_expires_at: r.get(3)? })
-    })
-    .optional()
+    })?
+    .collect()
 }
 
 /// Picks the pair with the least load (then the lowest spread, which

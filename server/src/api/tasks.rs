@@ -24,6 +24,19 @@ pub async fn next(
     })
 }
 
+/// 200 with the task after the current one (leased ahead), or 204.
+pub async fn prefetch(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let project = projects::visible(&state.db, &user, &slug).await?;
+    Ok(match tasks::prefetch(&state.db, &project, &user).await? {
+        Some(task) => Json(task).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
 #[derive(Deserialize)]
 pub struct AnnotationBody {
     #[serde(flatten)]

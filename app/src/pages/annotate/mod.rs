@@ -5,7 +5,7 @@
 //! them, and failed sends are retried with the same key.
 mod client;
 
-use crate::api::{load_annotate, skip_and_next, submit_and_next, AnnotateData, NextData};
+use crate::api::{load_annotate, prefetch_task, skip_and_next, submit_and_next, AnnotateData, NextData};
 use crate::components::{loaded, message, Flash, Nav};
 use arbiter_core::domain::import::Role;
 use arbiter_core::domain::views::{AnnotationInput, MyProgress, TaskView};
@@ -66,16 +66,42 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let rationale = RwSignal::new(String::new());
     let status = RwSignal::new(Status::Idle);
     let started = StoredValue::new(client::now_ms());
+    // The task after this one, leased ahead so Enter shows it at once.
+    let upcoming = RwSignal::new(None::<TaskView>);
 
-    let apply = move |next: NextData| {
-        task.set(next.task);
-        progress.set(next.progress);
+    let show = move |next: Option<TaskView>| {
+        task.set(next);
         choice.set(None);
         both_bad.set(false);
         flags.set(Vec::new());
         rationale.set(String::new());
         client_key.set(client::new_key());
         started.set_value(client::now_ms());
+    };
+
+    let fetch_ahead = move || {
+        if upcoming.get_untracked().is_some() || task.get_untracked().is_none() {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            if let Ok(Some(t)) = prefetch_task(slug.get_value()).await {
+                if task.get_untracked().map(|c| c.task_id) != Some(t.task_id) {
+                    upcoming.set(Some(t));
+                }
+            }
+        });
+    };
+
+    // The server's word after a save: if the page already shows the task the
+    // server says is next (the prefetched one), keep what the annotator has
+    // started on it; otherwise show the server's.
+    let apply = move |next: NextData| {
+        progress.set(next.progress);
+        let shown = task.get_untracked().map(|t| t.task_id);
+        if next.task.as_ref().map(|t| t.task_id) != shown {
+            upcoming.set(None);
+            show(next.task);
+        }
     };
 
     // Sends until the server answers: a lost connection is retried with the
@@ -102,6 +128,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                         client::clear_draft(&slug.get_value());
                         apply(next);
                         status.set(Status::Saved);
+                        fetch_ahead();
                         return;
                     }
                     Err(e) if is_transient(&e) => {
@@ -120,7 +147,8 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
 
     let act = move |action: Action| {
         if matches!(status.get_untracked(), Status::Saving | Status::Retrying(_)) {
-            return; // one send at a time; the pending one carries this task
+            // One send at a time, so answers are stored in order; this one waits.
+            return;
         }
         let Some(t) = task.get_untracked() else { return };
         let input = match action {
@@ -141,6 +169,11 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         };
         let draft = client::Draft { task_id: t.task_id.to_string(), client_key: client_key.get_untracked(), input };
         client::save_draft(&slug.get_value(), &draft);
+        // Show the prefetched pair now; the answer is saved meanwhile.
+        if let Some(next) = upcoming.get_untracked() {
+            upcoming.set(None);
+            show(Some(next));
+        }
         deliver(draft);
     };
 
@@ -150,6 +183,8 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         if let Some(draft) = client::load_draft(&slug.get_value()) {
             client_key.set(draft.client_key.clone());
             deliver(draft);
+        } else {
+            fetch_ahead();
         }
     });
     client::on_keys(move |key| match key {
