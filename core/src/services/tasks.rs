@@ -14,34 +14,7 @@ pub const MAX_RATIONALE: usize = 10_000;
 /// The annotator's current task in the project: the live lease they hold, or
 /// a newly leased pair; `None` when nothing is left for them.
 pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<TaskView>> {
-    let now = now_ms();
-    let (project_id, user_id) = (project.id, user.id);
-    let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
-    let swapped = rand::random::<bool>();
-    let lease = db
-        .writer
-        .run(move |c| {
-            hot::expire_due(c, now).map_err(sql_err)?;
-            // The lease already held (reload, second tab), else a new one; in
-            // one transaction, so two tabs asking at once get one lease.
-            let held = hot::held_leases(c, project_id, user_id, now).map_err(sql_err)?;
-            let lease = match held.into_iter().next() {
-                Some(held) => held,
-                None => {
-                    match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
-                        Some(new) => new,
-                        None => return Ok(None),
-                    }
-                }
-            };
-            let content = hot::content(c, lease.id).map_err(sql_err)?;
-            Ok(Some((lease, content)))
-        })
-        .await?;
-    match lease {
-        Some((lease, content)) => view(project, &lease, content).map(Some),
-        None => Ok(None),
-    }
+    claim(db, project, user, Which::Current).await
 }
 
 /// The task after the current one, leased ahead so the browser can show it
@@ -49,6 +22,18 @@ pub async fn next(db: &Db, project: &Project, user: &User) -> Result<Option<Task
 /// live leases per project: the current task and this one. `None` when there
 /// is no current task or nothing more to lease.
 pub async fn prefetch(db: &Db, project: &Project, user: &User) -> Result<Option<TaskView>> {
+    claim(db, project, user, Which::Ahead).await
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Current,
+    Ahead,
+}
+
+/// One writer job: sweep expired leases, take the lease asked for (held, or
+/// newly leased), and read what it shows; two tabs asking at once get one lease.
+async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<Option<TaskView>> {
     let now = now_ms();
     let (project_id, user_id) = (project.id, user.id);
     let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
@@ -58,15 +43,19 @@ pub async fn prefetch(db: &Db, project: &Project, user: &User) -> Result<Option<
         .run(move |c| {
             hot::expire_due(c, now).map_err(sql_err)?;
             let mut held = hot::held_leases(c, project_id, user_id, now).map_err(sql_err)?;
-            let lease = match held.len() {
-                0 => return Ok(None),
-                1 => {
-                    match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
-                        Some(new) => new,
-                        None => return Ok(None),
-                    }
+            let wanted = match which {
+                Which::Current => 0,
+                Which::Ahead => 1,
+            };
+            let lease = if held.len() > wanted {
+                held.swap_remove(wanted)
+            } else if held.len() == wanted {
+                match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
+                    Some(new) => new,
+                    None => return Ok(None),
                 }
-                _ => held.swap_remove(1),
+            } else {
+                return Ok(None); // nothing to be ahead of
             };
             let content = hot::content(c, lease.id).map_err(sql_err)?;
             Ok(Some((lease, content)))
