@@ -27,7 +27,7 @@ Keys: `1`–`7` choose, `b` both bad, `s` skip, `Enter` submit.";
 /// Loads the demo on an empty database; returns false (and does nothing)
 /// when there is any project already.
 pub async fn seed_if_empty(db: &Db) -> Result<bool> {
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(&db.read).await?;
+    let existing = crate::storage::projects::count(&db.read).await?;
     if existing > 0 {
         return Ok(false);
     }

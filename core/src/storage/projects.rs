@@ -180,3 +180,7 @@ pub async fn members(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Resu
     .fetch_all(db)
     .await
 }
+
+pub async fn count(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(db).await
+}

@@ -202,8 +202,6 @@ async fn backup(db: &Db, file: &std::path::Path) -> anyhow::Result<()> {
         bail!("{} exists already; choose a new file", file.display());
     }
     let target = file.to_str().context("backup path must be UTF-8")?;
-    // VACUUM INTO reads one consistent snapshot (a read transaction), so the
-    // server keeps writing meanwhile, and writes a compact, complete copy.
-    sqlx::query("VACUUM INTO ?").bind(target).execute(&db.write).await.context("Failed to write the backup")?;
+    arbiter_core::storage::backup_into(db, target).await.context("Failed to write the backup")?;
     Ok(())
 }
