@@ -276,3 +276,70 @@ async fn the_annotator_page_works_as_a_plain_form() {
     assert!(!next.contains(&task), "the next page shows a new task");
     assert!(next.contains("1 done"));
 }
+
+async fn admin_browser(app: &TestApp) -> reqwest::Client {
+    app.user("boss", Role::Admin).await;
+    let c = browser();
+    c.post(format!("{}/login", app.url)).form(&[("username", "boss"), ("password", PASSWORD)]).send().await.unwrap();
+    c
+}
+
+/// The admin page's upload form: the report (good or bad) shows on the project page.
+#[tokio::test]
+async fn a_web_upload_reports_bad_lines_on_the_project_page_and_imports_nothing() {
+    let app = spawn_app().await;
+    app.project("t", 1, 0).await;
+    let c = admin_browser(&app).await;
+    let upload = |body: String| {
+        let part = reqwest::multipart::Part::text(body).file_name("batch.jsonl");
+        c.post(format!("{}/admin/projects/t/import", app.url))
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+    };
+    let bad = upload(format!("{}{{\"prompt\":\"q\"}}\n", common::jsonl_line(1))).await.unwrap();
+    let to = bad.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/admin/projects/t?import="), "{to}");
+    let page = c.get(format!("{}{to}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("1 bad line(s) in 2 lines; nothing was imported"), "{page}");
+    assert!(page.contains("line 2: completions:"), "the report names line and field");
+    assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 0);
+
+    let good = upload((0..3).map(common::jsonl_line).collect()).await.unwrap();
+    let to = good.headers()["location"].to_str().unwrap().to_owned();
+    let page = c.get(format!("{}{to}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Imported 3 lines: 3 new prompts"), "{page}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM pairs").await, 3);
+}
+
+/// The settings form changes what annotators get, and refuses bad values by field.
+#[tokio::test]
+async fn the_settings_form_updates_the_project_and_names_a_bad_field() {
+    let app = spawn_app().await;
+    app.project("t", 1, 1).await;
+    let c = admin_browser(&app).await;
+    let post = |n: &'static str| {
+        let form = [
+            ("title", "Renamed"),
+            ("guidelines", "Be **kind**"),
+            ("annotations_per_pair", n),
+            ("lease_seconds", "120"),
+            ("flags", "rude\nwrong\n\nrude"),
+        ];
+        c.post(format!("{}/admin/projects/t/settings", app.url)).form(&form).send()
+    };
+    let bad = post("0").await.unwrap();
+    assert!(bad.headers()["location"].to_str().unwrap().contains("annotations_per_pair"));
+    let ok = post("4").await.unwrap();
+    assert_eq!(ok.headers()["location"], "/admin/projects/t?ok=Settings+saved");
+    let list: Value = c.get(app.api("/projects")).send().await.unwrap().json().await.unwrap();
+    let p = &list["projects"][0];
+    assert_eq!(
+        (p["title"].as_str(), p["annotations_per_pair"].as_i64(), p["lease_seconds"].as_i64()),
+        (Some("Renamed"), Some(4), Some(120))
+    );
+    assert_eq!(p["flags"], json!(["rude", "wrong"]), "blank and repeated flags are dropped");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'project.settings' AND actor = 'boss'").await,
+        1
+    );
+}
