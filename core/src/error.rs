@@ -1,5 +1,7 @@
-//! The one error type of the core. The HTTP layer maps each variant to a
-//! status in one place; `Internal` keeps its cause for the log only.
+//! The one error type of the core, and the one mapping from it to an HTTP
+//! status and a public message: the REST API, the form handlers and the
+//! server functions all answer through `status()` and `public_message()`.
+//! `Internal` keeps its cause for the log only.
 use crate::domain::import::LineError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -16,8 +18,16 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Answered as "not found": what is not yours does not exist for you.
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("too many attempts; try again in {0} seconds")]
+    TooManyAttempts(u64),
+    /// Worth retrying as it was (the database was busy or went away).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -28,11 +38,67 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<crate::domain::FieldError> for Error {
+    fn from(e: crate::domain::FieldError) -> Self {
+        Error::BadRequest(e.to_string())
+    }
+}
+
 impl Error {
     pub fn bad(msg: impl Into<String>) -> Self {
         Error::BadRequest(msg.into())
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound(what.into())
+    }
+
+    /// The HTTP status for this error, the same on every path.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) => 400,
+            Error::Unauthorized(_) => 401,
+            Error::NotFound(_) | Error::Forbidden(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::TooLarge(_) => 413,
+            Error::Import(_) => 422,
+            Error::TooManyAttempts(_) => 429,
+            Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
+        }
+    }
+
+    /// What the caller is told: never a cause of a 500, never whether
+    /// something they may not see exists.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Forbidden(_) => "not found".into(),
+            Error::Internal(_) => "internal error; see the server log".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs the cause of an internal error (the caller sees only a 500).
+    pub fn log_if_internal(&self, context: &str) {
+        if let Error::Internal(cause) = self {
+            tracing::error!(error = ?cause, "{context} failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_one_status_and_hides_what_it_must() {
+        assert_eq!(Error::bad("x").status(), 400);
+        assert_eq!(Error::Import(vec![]).status(), 422);
+        assert_eq!(Error::Forbidden("admins only".into()).status(), 404);
+        assert_eq!(Error::Forbidden("admins only".into()).public_message(), "not found");
+        let internal = Error::Internal(anyhow::anyhow!("SELECT secret FROM x"));
+        assert_eq!(internal.status(), 500);
+        assert!(!internal.public_message().contains("SELECT"));
+        assert_eq!(Error::TooManyAttempts(7).status(), 429);
+        assert_eq!(Error::TooLarge("big".into()).status(), 413);
     }
 }

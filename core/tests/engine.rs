@@ -1,14 +1,14 @@
 //! The assignment engine and exports against a real SQLite file.
-use arbiter_core::domain::views::AnnotationInput;
-use arbiter_core::domain::Choice;
+use arbiter_core::domain::views::{AnnotationInput, AnnotationReceipt};
+use arbiter_core::domain::{Choice, ClientKey, SettingsInput, TaskId};
 use arbiter_core::services::{auth, export, import, projects, tasks, Role, User};
-use arbiter_core::storage::projects::{Project, Settings};
+use arbiter_core::storage::projects::Project;
 use arbiter_core::storage::Db;
 use arbiter_core::Error;
 use serde_json::Value;
 
 struct Env {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     db: Db,
 }
 
@@ -16,12 +16,20 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let db = Db::connect(&url).await.unwrap();
-    Env { _dir: dir, db }
+    Env { dir, db }
+}
+
+async fn submit(db: &Db, u: &User, task: &str, key: &str, v: &AnnotationInput) -> Result<(AnnotationReceipt, bool), Error> {
+    tasks::submit(db, u, None, TaskId::parse(task).unwrap(), &ClientKey::parse(key).unwrap(), v).await
+}
+
+async fn skip(db: &Db, u: &User, task: &str, reason: Option<&str>) -> Result<(), Error> {
+    tasks::skip(db, u, None, TaskId::parse(task).unwrap(), reason).await
 }
 
 async fn project(db: &Db, per_pair: i64, lines: &str) -> Project {
-    let mut s = Settings::new("T");
-    s.annotations_per_pair = per_pair;
+    let mut s = SettingsInput::titled("T");
+    s.annotations_per_pair = Some(per_pair);
     let p = projects::create(db, "test", "t", s).await.unwrap();
     let report = import::import_jsonl(db, &p, None, "t.jsonl", lines.as_bytes().to_vec()).await.unwrap();
     assert!(report.ok, "{:?}", report.errors);
@@ -86,21 +94,38 @@ async fn next_returns_the_held_lease_until_it_is_answered() {
     let t1 = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
     let again = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
     assert_eq!(t1.task_id, again.task_id);
-    tasks::submit(&e.db, &u, &t1.task_id.to_string(), "k1", &vote(-3)).await.unwrap();
+    submit(&e.db, &u, &t1.task_id.to_string(), "k1", &vote(-3)).await.unwrap();
     let t2 = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
     assert_ne!(t1.task_id, t2.task_id);
-    tasks::submit(&e.db, &u, &t2.task_id.to_string(), "k2", &vote(0)).await.unwrap();
+    submit(&e.db, &u, &t2.task_id.to_string(), "k2", &vote(0)).await.unwrap();
     assert!(tasks::next(&e.db, &p, &u).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn a_pair_is_never_leased_beyond_n_and_never_twice_to_one_annotator() {
     let e = env().await;
-    let p = project(&e.db, 2, &line("a", 2)).await;
-    let users = [annotator(&e.db, "a1", &p).await, annotator(&e.db, "a2", &p).await, annotator(&e.db, "a3", &p).await];
-    assert!(tasks::next(&e.db, &p, &users[0]).await.unwrap().is_some());
-    assert!(tasks::next(&e.db, &p, &users[1]).await.unwrap().is_some());
-    assert!(tasks::next(&e.db, &p, &users[2]).await.unwrap().is_none(), "N=2 live leases already");
+    let p = project(&e.db, 3, &line("a", 2)).await;
+    let mut users = Vec::new();
+    for name in ["a1", "a2", "a3", "a4"] {
+        users.push(annotator(&e.db, name, &p).await);
+    }
+    // a1 judges the only pair; it still has room (1 of 3) but never comes back to a1.
+    let t = tasks::next(&e.db, &p, &users[0]).await.unwrap().unwrap();
+    submit(&e.db, &users[0], &t.task_id.to_string(), "k1", &vote(1)).await.unwrap();
+    assert!(tasks::next(&e.db, &p, &users[0]).await.unwrap().is_none(), "never twice to one annotator");
+    assert!(tasks::prefetch(&e.db, &p, &users[0]).await.unwrap().is_none());
+    // A skip is final for the skipper too.
+    let t2 = tasks::next(&e.db, &p, &users[1]).await.unwrap().unwrap();
+    skip(&e.db, &users[1], &t2.task_id.to_string(), None).await.unwrap();
+    assert!(tasks::next(&e.db, &p, &users[1]).await.unwrap().is_none(), "not back to the skipper");
+    // Up to N: a1's annotation + leases of a3 and a4 = 3; nobody else gets it.
+    assert!(tasks::next(&e.db, &p, &users[2]).await.unwrap().is_some());
+    assert!(tasks::next(&e.db, &p, &users[3]).await.unwrap().is_some());
+    let late = annotator(&e.db, "a5", &p).await;
+    assert!(tasks::next(&e.db, &p, &late).await.unwrap().is_none(), "N=3 reached: 1 annotation + 2 live leases");
+    let per_annotator: i64 =
+        count(&e.db, "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM assignments GROUP BY pair_id, annotator_id)").await;
+    assert_eq!(per_annotator, 1);
 }
 
 #[tokio::test]
@@ -109,13 +134,13 @@ async fn retries_are_stored_once_and_a_reused_key_with_another_body_conflicts() 
     let p = project(&e.db, 1, &line("a", 2)).await;
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap().task_id.to_string();
-    let (first, created) = tasks::submit(&e.db, &u, &t, "key-1", &vote(2)).await.unwrap();
+    let (first, created) = submit(&e.db, &u, &t, "key-1", &vote(2)).await.unwrap();
     assert!(created);
-    let (again, created_again) = tasks::submit(&e.db, &u, &t, "key-1", &vote(2)).await.unwrap();
+    let (again, created_again) = submit(&e.db, &u, &t, "key-1", &vote(2)).await.unwrap();
     assert!(!created_again);
     assert_eq!(first, again);
-    assert!(matches!(tasks::submit(&e.db, &u, &t, "key-1", &vote(1)).await, Err(Error::Conflict(_))));
-    assert!(matches!(tasks::submit(&e.db, &u, &t, "key-2", &vote(2)).await, Err(Error::Conflict(_))));
+    assert!(matches!(submit(&e.db, &u, &t, "key-1", &vote(1)).await, Err(Error::Conflict(_))));
+    assert!(matches!(submit(&e.db, &u, &t, "key-2", &vote(2)).await, Err(Error::Conflict(_))));
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 1);
 }
 
@@ -126,8 +151,8 @@ async fn someone_elses_task_is_not_found() {
     let a = annotator(&e.db, "a1", &p).await;
     let b = annotator(&e.db, "a2", &p).await;
     let t = tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id.to_string();
-    assert!(matches!(tasks::submit(&e.db, &b, &t, "k", &vote(1)).await, Err(Error::NotFound(_))));
-    assert!(matches!(tasks::skip(&e.db, &b, &t, None).await, Err(Error::NotFound(_))));
+    assert!(matches!(submit(&e.db, &b, &t, "k", &vote(1)).await, Err(Error::NotFound(_))));
+    assert!(matches!(skip(&e.db, &b, &t, None).await, Err(Error::NotFound(_))));
 }
 
 #[tokio::test]
@@ -138,7 +163,7 @@ async fn skipped_pairs_go_back_to_the_pool_but_not_to_the_skipper() {
     let b = annotator(&e.db, "a2", &p).await;
     let t = tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id.to_string();
     assert!(tasks::next(&e.db, &p, &b).await.unwrap().is_none(), "leased to a1");
-    tasks::skip(&e.db, &a, &t, Some("not my language")).await.unwrap();
+    skip(&e.db, &a, &t, Some("not my language")).await.unwrap();
     assert!(tasks::next(&e.db, &p, &a).await.unwrap().is_none());
     assert!(tasks::next(&e.db, &p, &b).await.unwrap().is_some());
 }
@@ -152,8 +177,8 @@ async fn expired_leases_free_the_pair_and_late_work_is_kept_and_counted() {
     let t = tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id.to_string();
     sqlx::query("UPDATE assignments SET lease_expires_at = 0").execute(&e.db.write).await.unwrap();
     let tb = tasks::next(&e.db, &p, &b).await.unwrap().expect("the expired pair is free again").task_id.to_string();
-    tasks::submit(&e.db, &b, &tb, "kb", &vote(1)).await.unwrap();
-    let (late, _) = tasks::submit(&e.db, &a, &t, "ka", &vote(1)).await.unwrap();
+    submit(&e.db, &b, &tb, "kb", &vote(1)).await.unwrap();
+    let (late, _) = submit(&e.db, &a, &t, "ka", &vote(1)).await.unwrap();
     assert!(late.late);
     let c = arbiter_core::storage::projects::counts(&e.db.read, &p).await.unwrap();
     assert_eq!((c.annotations, c.over_covered_pairs), (2, 1));
@@ -166,7 +191,7 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
     // "Left much better": the left text must come out as chosen.
-    tasks::submit(&e.db, &u, &t.task_id.to_string(), "k", &vote(-3)).await.unwrap();
+    submit(&e.db, &u, &t.task_id.to_string(), "k", &vote(-3)).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let summary = export::run(&e.db, "test", &p, export::Format::Trl, tx).await.unwrap();
     let mut out = Vec::new();
@@ -183,28 +208,72 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
 }
 
 #[tokio::test]
-async fn a_failing_write_job_undoes_only_its_own_writes() {
+async fn a_failing_write_job_undoes_only_its_own_writes_in_a_shared_transaction() {
     use arbiter_core::storage::writer::sql_err;
     let e = env().await;
+    let path = e.dir.path().join("t.db");
+    // A job that holds the writer until three more are queued behind it, so
+    // those three are taken as one batch (one transaction).
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let blocker = e.db.writer.run(move |_| {
+        started_tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+        Ok(())
+    });
+    let blocker = tokio::spawn(blocker);
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
     let insert = |action: &'static str, fail: bool| {
+        let path = path.clone();
         e.db.writer.run(move |c| {
             c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', ?)", [action]).map_err(sql_err)?;
             if fail {
-                Err(Error::bad("refused"))
-            } else {
-                Ok(())
+                return Err(Error::bad("refused"));
             }
+            // Seen from another connection, the earlier job's row is not committed yet.
+            let other = rusqlite::Connection::open(&path).map_err(sql_err)?;
+            let committed: i64 = other
+                .query_row("SELECT COUNT(*) FROM audit_log WHERE actor = 'test'", [], |r| r.get(0))
+                .map_err(sql_err)?;
+            Ok(committed)
         })
     };
-    // Sent together, so they share a batch (one transaction).
-    let (a, b, c) = tokio::join!(insert("first", false), insert("refused", true), insert("third", false));
-    assert!(a.is_ok() && c.is_ok());
+    let (a, b, c) = (insert("first", false), insert("refused", true), insert("third", false));
+    let all = tokio::spawn(async move { tokio::join!(a, b, c) });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    go_tx.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let (a, b, c) = all.await.unwrap();
+    assert_eq!(a.unwrap(), 0);
+    assert_eq!(c.unwrap(), 0, "\"first\" was still uncommitted when \"third\" ran: one transaction");
     assert!(matches!(b, Err(Error::BadRequest(_))));
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'test' ORDER BY id")
         .fetch_all(&e.db.read)
         .await
         .unwrap();
     assert_eq!(actions, vec!["first", "third"]);
+}
+
+#[tokio::test]
+async fn closing_the_database_finishes_every_queued_write() {
+    use arbiter_core::storage::writer::sql_err;
+    let e = env().await;
+    let jobs: Vec<_> = (0..200)
+        .map(|i| {
+            e.db.writer.run(move |c| {
+                c.execute("INSERT INTO audit_log (at, actor, action) VALUES (?, 'close', 'x')", [i]).map_err(sql_err)?;
+                Ok(())
+            })
+        })
+        .collect();
+    let all = tokio::spawn(futures::future::join_all(jobs));
+    tokio::task::yield_now().await;
+    e.db.close().await;
+    let results = all.await.unwrap();
+    assert!(results.iter().all(|r| r.is_ok()), "every job queued before close was answered ok");
+    assert!(matches!(e.db.writer.run(|_| Ok(())).await, Err(Error::Unavailable(_))), "closed writers refuse");
+    let db = Db::connect(&format!("sqlite://{}", e.dir.path().join("t.db").display())).await.unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM audit_log WHERE actor = 'close'").await, 200);
 }
 
 #[tokio::test]
@@ -250,6 +319,6 @@ async fn a_prefetched_task_is_a_second_lease_that_becomes_current_after_a_submit
     let other = tasks::next(&e.db, &p, &b).await.unwrap().unwrap();
     assert!(other.task_id != current.task_id && other.task_id != ahead.task_id);
     assert!(tasks::prefetch(&e.db, &p, &b).await.unwrap().is_none());
-    tasks::submit(&e.db, &a, &current.task_id.to_string(), "k1", &vote(1)).await.unwrap();
+    submit(&e.db, &a, &current.task_id.to_string(), "k1", &vote(1)).await.unwrap();
     assert_eq!(tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id, ahead.task_id);
 }

@@ -1,13 +1,13 @@
 //! Who is calling: a Bearer token (scripts) or the session cookie (browser).
-use crate::error::ApiError;
+use crate::error::{ApiError, PageError};
 use crate::startup::AppState;
 use arbiter_core::services::{auth, Role, User};
 use arbiter_core::Error;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 pub const SESSION_COOKIE: &str = "arbiter_session";
@@ -59,8 +59,7 @@ pub async fn guard_pages(req: Request, next: Next) -> Response {
                 return Redirect::to(&format!("/login?{next_url}")).into_response();
             }
             Some(u) if path.starts_with("/admin") && u.role != Role::Admin => {
-                return (StatusCode::NOT_FOUND, Html("<!DOCTYPE html><h1>Not found</h1><a href=\"/\">Back</a>"))
-                    .into_response();
+                return PageError(Error::Forbidden("admins only".into())).into_response();
             }
             _ => {}
         }

@@ -1,13 +1,12 @@
-//! Request-level defences: CSRF (Origin / Fetch-Metadata check), login
-//! throttling, response headers, and JSON for oversized bodies.
+//! Request-level defences: CSRF (Origin / Fetch-Metadata check), the
+//! client's address behind trusted proxies, response headers, and JSON for
+//! oversized bodies.
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use ipnet::IpNet;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// CSRF defence for everything a browser can send with its cookie: a
 /// state-changing request must come from this site. Browsers mark every
@@ -44,70 +43,76 @@ fn same_site(h: &HeaderMap) -> bool {
     }
 }
 
-/// Failed logins per account and per address in a sliding window; past the
-/// limit, logins answer 429 with Retry-After (ASVS V2.2.1).
-pub struct Throttle {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-    window: Duration,
-    per_account: usize,
-    per_address: usize,
-}
+/// The client's address, as the login throttle and the audit log see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
 
-impl Default for Throttle {
-    fn default() -> Self {
-        Throttle::new(Duration::from_secs(15 * 60), 5, 20)
-    }
-}
+/// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<IpNet>);
 
-impl Throttle {
-    pub fn new(window: Duration, per_account: usize, per_address: usize) -> Throttle {
-        Throttle { failures: Mutex::new(HashMap::new()), window, per_account, per_address }
-    }
-
-    fn keys(username: &str, ip: Option<IpAddr>) -> [(String, bool); 2] {
-        [
-            (format!("u:{}", username.trim().to_lowercase()), true),
-            (format!("a:{}", ip.map(|i| i.to_string()).unwrap_or_default()), false),
-        ]
+impl TrustedProxies {
+    /// CIDRs (`10.0.0.0/8`) or single addresses (`127.0.0.1`).
+    pub fn parse(items: &[String]) -> anyhow::Result<TrustedProxies> {
+        let mut nets = Vec::new();
+        for item in items.iter().flat_map(|i| i.split(',')).map(str::trim).filter(|i| !i.is_empty()) {
+            let net = match item.parse::<IpNet>() {
+                Ok(n) => n,
+                Err(_) => IpNet::from(
+                    item.parse::<IpAddr>()
+                        .map_err(|_| anyhow::anyhow!("--trusted-proxy: {item:?} is not an address or a CIDR"))?,
+                ),
+            };
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
     }
 
-    /// Seconds to wait before another try, if this account or address is
-    /// over its limit.
-    pub fn retry_after(&self, username: &str, ip: Option<IpAddr>) -> Option<u64> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut wait = None;
-        for (key, is_account) in Self::keys(username, ip) {
-            let limit = if is_account { self.per_account } else { self.per_address };
-            let Some(times) = map.get_mut(&key) else { continue };
-            times.retain(|t| now.duration_since(*t) < self.window);
-            if times.len() >= limit {
-                let oldest = times[times.len() - limit];
-                let secs = self.window.saturating_sub(now.duration_since(oldest)).as_secs().max(1);
-                wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client of a request that came from `peer`: the peer itself,
+    /// unless it is a trusted proxy; then the right-most address in
+    /// `X-Forwarded-For` that is not a trusted proxy (what a client sends in
+    /// that header itself lies to the left and is never believed).
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !self.trusts(ip) {
+                        break;
+                    }
+                }
+                Err(_) => break,
             }
         }
-        wait
+        client
     }
+}
 
-    pub fn failed(&self, username: &str, ip: Option<IpAddr>) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        // Bound memory under a spray of names: forget the oldest half.
-        if map.len() > 100_000 {
-            let keys: Vec<String> = map.keys().take(50_000).cloned().collect();
-            for k in keys {
-                map.remove(&k);
-            }
-        }
-        for (key, _) in Self::keys(username, ip) {
-            map.entry(key).or_default().push(Instant::now());
-        }
-    }
-
-    pub fn succeeded(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("u:{}", username.trim().to_lowercase()));
-    }
+/// Puts the client's address (see `TrustedProxies::client`) into the request.
+pub async fn client_addr(
+    axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let addr = peer.map(|p| proxies.client(p, req.headers()));
+    req.extensions_mut().insert(ClientAddr(addr));
+    next.run(req).await
 }
 
 /// Oversized bodies get the API's JSON error (axum's own 413 is plain text).
@@ -135,29 +140,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throttle_blocks_an_account_after_five_failures_and_forgets_on_success() {
-        let t = Throttle::new(Duration::from_secs(60), 5, 20);
-        let ip = Some("127.0.0.1".parse().unwrap());
-        for _ in 0..5 {
-            assert_eq!(t.retry_after("Ann", ip), None);
-            t.failed("ann", ip);
-        }
-        let wait = t.retry_after("ANN", ip).expect("blocked");
-        assert!((1..=60).contains(&wait));
-        assert_eq!(t.retry_after("bob", Some("10.0.0.9".parse().unwrap())), None);
-        t.succeeded("ann");
-        assert_eq!(t.retry_after("ann", Some("10.0.0.9".parse().unwrap())), None);
-    }
-
-    #[test]
-    fn an_address_is_blocked_after_twenty_failures_across_names() {
-        let t = Throttle::new(Duration::from_secs(60), 5, 20);
-        let ip = Some("192.0.2.1".parse().unwrap());
-        for i in 0..20 {
-            t.failed(&format!("user{i}"), ip);
-        }
-        assert!(t.retry_after("someone-else", ip).is_some());
-        assert!(t.retry_after("someone-else", Some("192.0.2.2".parse().unwrap())).is_none());
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.1.2.3"));
+        // From the proxy: the right-most address that is not a proxy.
+        assert_eq!(proxies.client(ip("127.0.0.1"), &h), ip("203.0.113.7"));
+        // From anyone else: the header is ignored.
+        assert_eq!(proxies.client(ip("198.51.100.1"), &h), ip("198.51.100.1"));
+        // No header: the proxy itself.
+        assert_eq!(proxies.client(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        // Garbage stops the walk at the last good hop.
+        h.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip, 10.9.9.9"));
+        assert_eq!(proxies.client(ip("10.0.0.1"), &h), ip("10.9.9.9"));
+        // No trusted proxies at all (the default): never believed.
+        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &h), ip("127.0.0.1"));
+        assert!(TrustedProxies::parse(&["nope".into()]).is_err());
     }
 
     #[test]

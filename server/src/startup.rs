@@ -1,11 +1,12 @@
 //! Builds the application: database, router (pages, server functions, forms,
 //! REST API, static files) and the listener.
-use crate::security::{self, Throttle};
+use crate::security::{self, TrustedProxies};
 use crate::{api, auth, forms};
 use anyhow::Context;
 use app::PublicUrl;
 use app::{shell, App};
 use arbiter_core::services::reveal::Reveal;
+use arbiter_core::services::throttle::Throttle;
 use arbiter_core::storage::Db;
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue};
@@ -32,6 +33,8 @@ pub struct Config {
     pub public_url: String,
     /// Largest import upload, in bytes.
     pub max_import_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Clone, FromRef)]
@@ -41,6 +44,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub reveal: Arc<Reveal>,
     pub throttle: Arc<Throttle>,
+    pub proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {
@@ -78,9 +82,10 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options.clone(),
             db: db.clone(),
-            config: Arc::new(config),
             reveal: Arc::new(Reveal::default()),
             throttle: Arc::new(Throttle::default()),
+            proxies: Arc::new(config.trusted_proxies.clone()),
+            config: Arc::new(config),
         };
         let public_url = state.config.public_url.clone();
         Ok(Application { listener, router: router(state), db, public_url })
@@ -123,7 +128,9 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Server functions read JSON bodies of at most the API's size.
+        .layer(axum::extract::DefaultBodyLimit::max(api::JSON_LIMIT));
 
     let max_import = state.config.max_import_bytes;
     Router::new()
@@ -133,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(axum::middleware::from_fn(security::csrf_guard))
+        .layer(axum::middleware::from_fn_with_state(state.proxies.clone(), security::client_addr))
         .layer(axum::middleware::from_fn(security::json_413))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, security::default_csp()))
         .layer(SetResponseHeaderLayer::if_not_present(

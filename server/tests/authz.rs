@@ -2,15 +2,17 @@
 //! form post, for six kinds of caller, with the outcome each must get. A
 //! route missing from the matrix fails the test.
 //!
-//! Outcomes: `ok` = the request reached the use case (2xx, or a 303 back to
-//! a page, or 400/409/422 about the input); `login` = sent to the login page;
-//! `401`; `404` (also what a caller gets for what is not theirs, so nothing
-//! leaks). The "revoked" caller sends a revoked API token; "gone" is a
-//! deactivated user with a session cookie from before the deactivation.
+//! Every request is a valid one, so a caller who may do it must succeed:
+//! `ok` = 2xx, or a 303 to a page without an error; `bad` = the request was
+//! refused as input (400/409/422, or a 303 carrying `?error=`), which no row
+//! expects; `login` = sent to the login page; `401`; `404` (also what a
+//! caller gets for what is not theirs, so nothing leaks). The "revoked"
+//! caller sends a revoked API token; "gone" is a deactivated user with a
+//! session cookie from before the deactivation.
 mod common;
 
 use arbiter_core::services::{accounts, Role};
-use common::{browser, spawn_app, PASSWORD};
+use common::{bearer, browser, spawn_app, PASSWORD};
 use reqwest::{Client, Method, StatusCode};
 use std::collections::BTreeSet;
 
@@ -32,7 +34,7 @@ const MEMBER: [&str; 6] = ["401", "ok", "404", "ok", "401", "401"];
 const OWNER: [&str; 6] = ["401", "ok", "404", "404", "401", "401"];
 const ADMIN: [&str; 6] = ["401", "404", "404", "ok", "401", "401"];
 const FORM_USER: [&str; 6] = ["login", "ok", "ok", "ok", "401", "login"];
-const FORM_MEMBER: [&str; 6] = ["login", "ok", "404", "ok", "401", "login"];
+const FORM_OWNER: [&str; 6] = ["login", "ok", "404", "404", "401", "login"];
 const FORM_ADMIN: [&str; 6] = ["login", "404", "404", "ok", "401", "login"];
 
 fn rows() -> Vec<Row> {
@@ -73,9 +75,7 @@ fn rows() -> Vec<Row> {
         r("POST", "/api/v1/tasks/{task_id}/skip", OWNER),
         r("POST", "/api/v1/tasks/{task_id}/annotation", OWNER),
         // Form posts
-        r("POST", "/login", PUBLIC),
-        r("POST", "/invite/{token}", PUBLIC),
-        r("POST", "/annotate/{slug}/submit", FORM_MEMBER),
+        r("POST", "/annotate/{slug}/submit", FORM_OWNER),
         r("POST", "/account/tokens", FORM_USER),
         r("POST", "/account/tokens/{uuid}/revoke", FORM_USER),
         r("POST", "/admin/projects", FORM_ADMIN),
@@ -88,16 +88,22 @@ fn rows() -> Vec<Row> {
         r("POST", "/admin/users/{username}/role", FORM_ADMIN),
         r("POST", "/admin/users/{username}/active", FORM_ADMIN),
         r("POST", "/admin/users/{username}/reset", FORM_ADMIN),
-        // Last: these end the caller's sessions.
+        // Last: these end the caller's sessions …
         r("POST", "/account/logout-everywhere", FORM_USER),
         r("POST", "/logout", ["ok", "ok", "ok", "ok", "401", "ok"]),
+        // … and these start new ones (every caller is logged out by now);
+        // "gone" is deactivated, so its own password no longer works.
+        r("POST", "/login", ["ok", "ok", "ok", "ok", "401", "bad"]),
+        r("POST", "/invite/{token}", PUBLIC),
     ]
 }
 
 fn outcome(status: StatusCode, location: &str) -> &'static str {
     match status.as_u16() {
         303 if location == "/login" || location.starts_with("/login?next=") => "login",
-        200..=299 | 303 | 400 | 409 | 422 => "ok",
+        303 if location.contains("error=") => "bad",
+        200..=299 | 303 => "ok",
+        400 | 409 | 422 => "bad",
         401 => "401",
         403 => "403",
         404 => "404",
@@ -108,11 +114,12 @@ fn outcome(status: StatusCode, location: &str) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_each_caller_as_the_matrix_says() {
     let app = spawn_app().await;
-    app.project("p", 2, 5).await;
-    let admin_token = app.user("root", Role::Admin).await;
+    app.project("p", 2, 30).await;
+    app.user("root", Role::Admin).await;
     app.user("in", Role::Annotator).await;
     app.user("out", Role::Annotator).await;
     app.user("gone", Role::Annotator).await;
+    app.user("spare", Role::Annotator).await;
     app.member("p", "in").await;
     app.member("p", "gone").await;
     let login = |name: &'static str| {
@@ -125,19 +132,41 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
     };
     let (member, outsider, admin, gone) =
         (login("in").await, login("out").await, login("root").await, login("gone").await);
-    let root = arbiter_core::storage::users::by_username(&app.db.read, "root").await.unwrap().unwrap().0;
+    let user = |name: &'static str| {
+        let db = app.db.clone();
+        async move { arbiter_core::storage::users::by_username(&db.read, name).await.unwrap().unwrap().0 }
+    };
+    let root = user("root").await;
     accounts::set_active(&app.db, &root, "gone", false).await.unwrap();
     let revoked = arbiter_core::services::auth::create_token(&app.db, "root", "to revoke").await.unwrap();
-    let uuid: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'to revoke'")
-        .fetch_one(&app.db.read)
-        .await
-        .unwrap();
-    accounts::revoke_token(&app.db, &root, &uuid).await.unwrap();
-    // The member's task, for the task routes.
-    let task: serde_json::Value =
-        member.post(app.api("/projects/p/tasks/next")).send().await.unwrap().json().await.unwrap();
-    let task_id = task["task_id"].as_str().unwrap().to_owned();
-    let _ = admin_token;
+    let token_uuid = |name: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let u: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = ?")
+                .bind(name)
+                .fetch_one(&db.read)
+                .await
+                .unwrap();
+            u
+        }
+    };
+    accounts::revoke_token(&app.db, &root, &token_uuid("to revoke").await).await.unwrap();
+    // A token of each caller's own, for the revoke form.
+    let mut own_token = Vec::new();
+    for (who, name) in WHO.iter().zip(["", "in", "out", "root", "", "gone"]) {
+        if name.is_empty() {
+            own_token.push("00000000-0000-4000-8000-000000000000".to_string());
+            continue;
+        }
+        let label: &'static str = Box::leak(format!("own-{who}").into_boxed_str());
+        arbiter_core::services::auth::create_token(&app.db, name, label).await.unwrap();
+        own_token.push(token_uuid(label).await);
+    }
+    // An invite link of each caller's own, for the accept form.
+    let mut invites = Vec::new();
+    for _ in WHO {
+        invites.push(accounts::invite(&app.db, Some(&root), Role::Annotator, vec![], 1).await.unwrap());
+    }
 
     // Server functions by name: their registered paths carry a hash.
     let sfn: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
@@ -150,72 +179,94 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             .unwrap_or_else(|| panic!("no server function {name} in {sfn:?}"))
     };
 
+    let member_token = arbiter_core::services::auth::create_token(&app.db, "in", "task").await.unwrap();
     let callers: [Option<&Client>; 6] = [None, Some(&member), Some(&outsider), Some(&admin), None, Some(&gone)];
-    let anon = browser();
     let mut failures = Vec::new();
     let mut table = String::new();
-    for row in rows() {
-        let (path, body, json): (String, Vec<(&str, String)>, Option<serde_json::Value>) = match row.route {
-            r if r.starts_with("sfn:") => {
-                let name = &r[4..];
-                let path = sfn_path(name);
-                match name {
-                    "submit_and_next" => (
-                        path,
-                        vec![],
-                        Some(
-                            serde_json::json!({"slug": "p", "task_id": task_id, "client_key": "authz", "input": {"choice": 1}}),
-                        ),
-                    ),
-                    "skip_and_next" => {
-                        (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null})))
-                    }
-                    "load_annotate" | "prefetch_task" => (path, vec![("slug", "p".into())], None),
-                    "admin_project" => (path, vec![("slug", "p".into())], None),
-                    "invite_info" => (path, vec![("token", "nope".into())], None),
-                    _ => (path, vec![], None),
-                }
-            }
-            r => {
-                let path = r
-                    .replace("{slug}", "p")
-                    .replace("{task_id}", &task_id)
-                    .replace("{token}", "nope")
-                    .replace("{uuid}", "00000000-0000-4000-8000-000000000000")
-                    .replace("{username}", "nobody");
-                let body = match r {
-                    "/login" => vec![("username", "in".to_string()), ("password", "wrong password!".to_string())],
-                    "/invite/{token}" => vec![("username", "x".into()), ("password", "a password long enough".into())],
-                    "/annotate/{slug}/submit" => {
-                        vec![("task_id", task_id.clone()), ("client_key", "authz-form".into()), ("choice", "1".into())]
-                    }
-                    "/account/tokens" => vec![("name", "authz".into())],
-                    "/admin/projects" => vec![("slug", "".into()), ("title", "".into())],
-                    "/admin/projects/{slug}/settings" => vec![("title", "".into())],
-                    "/admin/projects/{slug}/members" | "/admin/projects/{slug}/members/remove" => {
-                        vec![("username", "nobody".into())]
-                    }
-                    "/admin/users" => {
-                        vec![("username", "".into()), ("password", "".into()), ("role", "annotator".into())]
-                    }
-                    "/admin/invites" => vec![("role", "annotator".into()), ("projects", "nope".into())],
-                    "/admin/users/{username}/role" => vec![("role", "admin".into())],
-                    "/admin/users/{username}/active" => vec![("active", "false".into())],
-                    _ => vec![],
-                };
-                let json = match r {
-                    "/api/v1/projects" if row.method == "POST" => Some(serde_json::json!({"slug": "", "title": ""})),
-                    "/api/v1/tasks/{task_id}/annotation" => {
-                        Some(serde_json::json!({"choice": 1, "client_key": "authz-api"}))
-                    }
-                    _ => None,
-                };
-                (path, body, json)
-            }
-        };
+    for (n, row) in rows().into_iter().enumerate() {
+        // A task of the member's own that nobody has answered yet, for each row.
+        let task: serde_json::Value = bearer()
+            .post(app.api("/projects/p/tasks/next"))
+            .bearer_auth(&member_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let task_id = task["task_id"].as_str().expect("the member has a task for every row").to_owned();
         let mut got = Vec::new();
         for (i, who) in WHO.iter().enumerate() {
-            let client = callers[i].unwrap_or(&anon);
+            let (path, body, json): (String, Vec<(&str, String)>, Option<serde_json::Value>) = match row.route {
+                r if r.starts_with("sfn:") => {
+                    let name = &r[4..];
+                    let path = sfn_path(name);
+                    match name {
+                        "submit_and_next" => (
+                            path,
+                            vec![],
+                            Some(serde_json::json!({"slug": "p", "task_id": task_id, "client_key": format!("authz-{n}-{i}"), "input": {"choice": 1}})),
+                        ),
+                        "skip_and_next" => {
+                            (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null})))
+                        }
+                        "load_annotate" | "prefetch_task" => (path, vec![("slug", "p".into())], None),
+                        "admin_project" => (path, vec![("slug", "p".into())], None),
+                        "invite_info" => (path, vec![("token", "nope".into())], None),
+                        _ => (path, vec![], None),
+                    }
+                }
+                r => {
+                    let path = r
+                        .replace("{slug}", "p")
+                        .replace("{task_id}", &task_id)
+                        .replace("{token}", &invites[i])
+                        .replace("{uuid}", &own_token[i])
+                        .replace("{username}", "spare");
+                    let body = match r {
+                        "/login" => {
+                            let name = ["in", "in", "out", "root", "in", "gone"][i];
+                            vec![("username", name.to_string()), ("password", PASSWORD.to_string())]
+                        }
+                        "/invite/{token}" => {
+                            vec![("username", format!("invited-{i}")), ("password", "a password long enough".into())]
+                        }
+                        "/annotate/{slug}/submit" => vec![
+                            ("task_id", task_id.clone()),
+                            ("client_key", format!("authz-form-{i}")),
+                            ("choice", "1".into()),
+                        ],
+                        "/account/tokens" => vec![("name", "authz".into())],
+                        "/admin/projects" => vec![("slug", format!("made-{i}")), ("title", "Made".into())],
+                        "/admin/projects/{slug}/settings" => vec![("title", "Renamed".into())],
+                        "/admin/projects/{slug}/members" | "/admin/projects/{slug}/members/remove" => {
+                            vec![("username", "spare".into())]
+                        }
+                        "/admin/users" => vec![
+                            ("username", format!("added-{i}")),
+                            ("password", "a password long enough".into()),
+                            ("role", "annotator".into()),
+                        ],
+                        "/admin/invites" => vec![("role", "annotator".into()), ("projects", "p".into())],
+                        "/admin/users/{username}/role" => vec![("role", "admin".into())],
+                        "/admin/users/{username}/active" => vec![("active", "true".into())],
+                        _ => vec![],
+                    };
+                    let json = match r {
+                        "/api/v1/projects" if row.method == "POST" => {
+                            Some(serde_json::json!({"slug": format!("api-{i}"), "title": "Made"}))
+                        }
+                        "/api/v1/tasks/{task_id}/annotation" => {
+                            Some(serde_json::json!({"choice": 1, "client_key": format!("authz-api-{i}")}))
+                        }
+                        _ => None,
+                    };
+                    (path, body, json)
+                }
+            };
+            // The anonymous caller and the revoked token come without cookies.
+            let fresh = browser();
+            let client = callers[i].unwrap_or(&fresh);
             let method = Method::from_bytes(row.method.as_bytes()).unwrap();
             let mut req = client.request(method, format!("{}{}", app.url, path)).header("Accept", "application/json");
             if *who == "revoked" {

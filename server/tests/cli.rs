@@ -41,11 +41,47 @@ fn create_import_export_from_the_command_line() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("3 pairs"), "{}", text(&out.stderr));
 
+    // Two judgements (through the same services the server uses), then the export.
+    let judged = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use arbiter_core::domain::views::AnnotationInput;
+        use arbiter_core::domain::{Choice, ClientKey};
+        use arbiter_core::services::{projects, tasks};
+        let db = arbiter_core::storage::Db::connect(&db).await.unwrap();
+        let ann = arbiter_core::storage::users::by_username(&db.read, "ann").await.unwrap().unwrap().0;
+        let p = projects::visible(&db, &ann, "cli-proj").await.unwrap();
+        let mut judged = Vec::new();
+        for (i, choice) in [-3, 2].into_iter().enumerate() {
+            let t = tasks::next(&db, &p, &ann).await.unwrap().unwrap();
+            let input = AnnotationInput {
+                choice: Choice::new(choice).unwrap(),
+                both_bad: false,
+                flags: vec![],
+                rationale: String::new(),
+                time_ms: Some(5),
+            };
+            let key = ClientKey::parse(&format!("cli-{i}")).unwrap();
+            tasks::submit(&db, &ann, None, arbiter_core::domain::TaskId(t.task_id), &key, &input).await.unwrap();
+            // Negative favours the left side: (chosen, rejected) as shown.
+            let (l, r) = (t.left.text.clone(), t.right.text.clone());
+            judged.push(if choice < 0 { (l, r) } else { (r, l) });
+        }
+        db.close().await;
+        judged
+    });
+
     let file = dir.path().join("out.jsonl");
     let out = arbiter(&db, &["export", "cli-proj", "--format", "trl", "-o", file.to_str().unwrap()], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("exported 0 pairs"), "{}", text(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+    assert!(text(&out.stderr).contains("exported 2 pairs from 2 annotations"), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> =
+        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for (chosen, rejected) in judged {
+        let row = rows.iter().find(|r| r["chosen"][0]["content"] == chosen.as_str()).expect("a row per judgement");
+        assert_eq!(row["rejected"][0]["content"], rejected.as_str());
+        assert_eq!(row["prompt"], serde_json::json!([{"role": "user", "content": "hi"}]));
+    }
+    assert!(!dir.path().join("out.jsonl.partial").exists());
 
     let out = arbiter(&db, &["token", "create", "ann"], "");
     let token = text(&out.stdout);

@@ -4,7 +4,7 @@ mod common;
 use arbiter_core::services::Role;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqlitePoolOptions;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,9 +38,10 @@ fn setup(db: &str, dir: &std::path::Path, pairs: usize, n: usize) -> Vec<String>
         .collect()
 }
 
-/// Annotates until the server stops answering; returns the keys the server
-/// acknowledged (a 200/201 that reached us).
-async fn annotate_until_error(url: String, token: String, tag: String) -> Vec<String> {
+/// Annotates until the server stops answering; returns what the server
+/// acknowledged (a 200/201 that reached us): the key and the annotation id
+/// of its receipt.
+async fn annotate_until_error(url: String, token: String, tag: String) -> Vec<(String, String)> {
     let c = reqwest::Client::new();
     let mut acked = Vec::new();
     for i in 0.. {
@@ -59,24 +60,39 @@ async fn annotate_until_error(url: String, token: String, tag: String) -> Vec<St
             .json(&json!({"choice": (i % 7) - 3}))
             .send()
             .await;
-        match sent {
-            Ok(r) if r.status().is_success() => acked.push(key),
-            _ => break,
+        let Ok(r) = sent else { break };
+        if !r.status().is_success() {
+            break;
+        }
+        match r.json::<Value>().await {
+            Ok(receipt) => acked.push((key, receipt["annotation_id"].as_str().unwrap().to_owned())),
+            Err(_) => break,
         }
     }
     acked
 }
 
-async fn check_file(db: &str, acked: &[String]) {
+/// After a crash: the file is sound, every acknowledged judgement is there
+/// as the receipt said (same annotation id), and the pairs' counters agree
+/// with the rows they count.
+async fn check_file(db: &str, acked: &[(String, String)]) {
     let pool = SqlitePoolOptions::new().max_connections(1).connect(db).await.unwrap();
     let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
     assert_eq!(ok, "ok");
-    let keys: Vec<String> = sqlx::query_scalar("SELECT client_key FROM annotations").fetch_all(&pool).await.unwrap();
-    let stored: HashSet<&String> = keys.iter().collect();
-    assert_eq!(stored.len(), keys.len(), "a client key is stored twice");
-    for k in acked {
-        assert!(stored.contains(k), "acknowledged {k} is missing after the crash");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT client_key, uuid FROM annotations").fetch_all(&pool).await.unwrap();
+    let stored: HashMap<String, String> = rows.into_iter().collect();
+    for (key, id) in acked {
+        assert_eq!(stored.get(key), Some(id), "acknowledged {key} must be stored as its receipt said");
     }
+    let bad_counters: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pairs p WHERE p.submitted <> (SELECT COUNT(*) FROM annotations a WHERE a.pair_id = p.id)
+            OR p.load <> p.submitted + (SELECT COUNT(*) FROM assignments s WHERE s.pair_id = p.id AND s.state = 'leased')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(bad_counters, 0, "pairs whose counters disagree with their rows");
     pool.close().await;
 }
 
@@ -175,17 +191,24 @@ async fn a_retry_storm_stores_one_row_per_key() {
                 statuses.sort();
                 assert_eq!(statuses, vec![200, 200, 201], "{key}");
                 assert!(bodies.iter().all(|b| b == &bodies[0]), "{key}: all answers are the first one");
-                answers.lock().unwrap().push(key);
+                answers.lock().unwrap().push((key, bodies[0]["annotation_id"].as_str().unwrap().to_owned()));
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    let keys = answers.lock().unwrap().len() as i64;
-    assert_eq!(keys, 120);
-    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, keys);
-    assert_eq!(app.count("SELECT COUNT(DISTINCT client_key) FROM annotations").await, keys);
+    let answers = answers.lock().unwrap().clone();
+    assert_eq!(answers.len(), 120);
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 120, "one row per key, not three");
+    for (key, id) in &answers {
+        let stored: String = sqlx::query_scalar("SELECT uuid FROM annotations WHERE client_key = ?")
+            .bind(key)
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap();
+        assert_eq!(&stored, id, "{key}: every answer named the stored row");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

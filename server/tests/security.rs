@@ -217,7 +217,8 @@ async fn an_invite_creates_an_account_once_with_its_projects() {
         .send()
         .await
         .unwrap();
-    assert!(location(&reuse).contains("error="));
+    assert_eq!(reuse.status(), StatusCode::NOT_FOUND);
+    assert!(reuse.text().await.unwrap().contains("this link is used, expired or unknown"));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
 }
 

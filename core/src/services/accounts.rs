@@ -1,15 +1,19 @@
 //! Invites, password resets, roles, deactivation, tokens and memberships:
 //! the admin side of accounts. Every change lands in the audit log.
+use crate::domain::Role;
 use crate::services::auth::{self, NewSession};
-use crate::storage::users::{self, Role, User};
-use crate::storage::{audit, invites, projects as project_store, sessions, tokens, Db};
+use crate::storage::invites::{self, Kind};
+use crate::storage::users::{self, User};
+use crate::storage::{assignments, audit, projects as project_store, sessions, tokens, Db};
 use crate::{Error, Result};
 use serde_json::json;
 
 pub const INVITE_HOURS_DEFAULT: i64 = 72;
+pub const RESET_HOURS: i64 = 24;
+pub const FIRST_ADMIN_HOURS: i64 = 24;
 
-/// Records an admin action. Every account change goes through here, so it
-/// is also where the request caches learn that something changed.
+/// Records an account change. Every one goes through here, so it is also
+/// where the request caches learn that something changed.
 pub async fn record(db: &Db, actor: &str, action: &str, target: &str, detail: serde_json::Value) -> Result<()> {
     db.caches.clear_all();
     audit::record(&db.write, actor, action, target, &detail).await?;
@@ -23,21 +27,27 @@ async fn find_user(db: &Db, username: &str) -> Result<User> {
         .ok_or_else(|| Error::not_found(format!("no user {username:?}")))
 }
 
+async fn new_link(db: &Db, n: invites::NewInvite<'_>) -> Result<()> {
+    invites::insert(&db.write, &n).await?;
+    Ok(())
+}
+
 /// A single-use link secret for a new account with this role and projects.
-/// `actor` None = the system (first-run setup).
+/// `actor` None = the command line.
 pub async fn invite(db: &Db, actor: Option<&User>, role: Role, projects: Vec<String>, hours: i64) -> Result<String> {
     if !(1..=24 * 30).contains(&hours) {
-        return Err(Error::bad("expires: must be 1 to 720 hours"));
+        return Err(Error::bad("hours: must be 1 to 720"));
     }
     for slug in &projects {
         project_store::by_slug(&db.read, slug)
             .await?
-            .ok_or_else(|| Error::not_found(format!("no project {slug:?}")))?;
+            .ok_or_else(|| Error::not_found(format!("projects: no project {slug:?}")))?;
     }
     let token = auth::new_secret();
-    invites::insert(
-        &db.write,
-        &invites::NewInvite {
+    new_link(
+        db,
+        invites::NewInvite {
+            kind: Kind::Invite,
             token_hash: &auth::secret_hash(&token),
             role: role.as_str(),
             projects: &projects,
@@ -47,33 +57,73 @@ pub async fn invite(db: &Db, actor: Option<&User>, role: Role, projects: Vec<Str
         },
     )
     .await?;
-    let who = actor.map(|a| a.username.as_str()).unwrap_or("system");
+    let who = actor.map(|a| a.username.as_str()).unwrap_or("cli");
     record(db, who, "invite.create", role.as_str(), json!({"projects": projects, "hours": hours})).await?;
     Ok(token)
 }
 
+/// The link `serve` prints while no admin exists. Only the newest one works,
+/// and none does once an active admin exists.
+pub async fn first_admin_invite(db: &Db) -> Result<String> {
+    let token = auth::new_secret();
+    let mut tx = db.begin_write().await?;
+    invites::void_kind(&mut *tx, Kind::FirstAdmin, None).await?;
+    invites::insert(
+        &mut *tx,
+        &invites::NewInvite {
+            kind: Kind::FirstAdmin,
+            token_hash: &auth::secret_hash(&token),
+            role: Role::Admin.as_str(),
+            projects: &[],
+            user_id: None,
+            created_by: None,
+            expires_at: crate::storage::now_ms() + FIRST_ADMIN_HOURS * 3_600_000,
+        },
+    )
+    .await?;
+    audit::record(&mut *tx, "system", "invite.first_admin", "admin", &json!({"hours": FIRST_ADMIN_HOURS})).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
 /// A single-use link to set a new password; the old password keeps working
-/// until the link is used, then every session of the user ends.
-pub async fn reset_link(db: &Db, actor: &User, username: &str) -> Result<String> {
+/// until the link is used, then every session of the user ends. A newer
+/// link voids the older ones; `revoke_tokens` also ends the user's API
+/// tokens now (for a credential that may have leaked).
+pub async fn reset_link(db: &Db, actor: &User, username: &str, revoke_tokens: bool) -> Result<String> {
     let user = find_user(db, username).await?;
     let token = auth::new_secret();
+    let mut tx = db.begin_write().await?;
+    invites::void_kind(&mut *tx, Kind::Reset, Some(user.id)).await?;
     invites::insert(
-        &db.write,
+        &mut *tx,
         &invites::NewInvite {
+            kind: Kind::Reset,
             token_hash: &auth::secret_hash(&token),
             role: user.role.as_str(),
             projects: &[],
             user_id: Some(user.id),
             created_by: Some(actor.id),
-            expires_at: crate::storage::now_ms() + 24 * 3_600_000,
+            expires_at: crate::storage::now_ms() + RESET_HOURS * 3_600_000,
         },
     )
     .await?;
-    record(db, &actor.username, "user.reset_password", username, json!({})).await?;
+    let revoked = if revoke_tokens { tokens::revoke_all_of(&mut *tx, user.id).await? } else { 0 };
+    audit::record(
+        &mut *tx,
+        &actor.username,
+        "user.reset_password",
+        username,
+        &json!({"tokens_revoked": revoked}),
+    )
+    .await?;
+    tx.commit().await?;
+    db.caches.clear_all();
     Ok(token)
 }
 
-/// What an invite link offers, for its page: None when it is used, expired or unknown.
+/// What an invite link offers, for its page: None when it is used, voided,
+/// expired or unknown.
 pub async fn invite_info(db: &Db, token: &str) -> Result<Option<invites::Invite>> {
     Ok(invites::live(&db.read, &auth::secret_hash(token)).await?)
 }
@@ -86,25 +136,30 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
         .await?
         .ok_or_else(|| Error::not_found("this link is used, expired or unknown; ask an admin for a new one"))?;
     if invite.user.is_none() {
-        auth::check_username(username)?;
+        auth::parse_username(username)?;
     }
     let hash = auth::hash_password(password.to_owned()).await?;
     let mut tx = db.begin_write().await?;
-    if !invites::consume(&mut tx, invite.id).await? {
-        return Err(Error::Conflict("this link was just used".into()));
+    // Checked again inside the write lock: the link may have been voided or
+    // used meanwhile, or (first admin) an admin may exist now.
+    let still = invites::live(&mut *tx, &auth::secret_hash(token)).await?;
+    if still.is_none() || !invites::consume(&mut tx, invite.id).await? {
+        return Err(Error::Conflict("this link was just used or voided".into()));
     }
-    let (user_name, action) = match &invite.user {
+    let invited_by = invite.created_by.clone().unwrap_or_else(|| "cli".into());
+    let user = match &invite.user {
         Some((id, name)) => {
             users::set_password(&mut *tx, *id, &hash).await?;
             sessions::delete_all_of(&mut *tx, *id).await?;
-            (name.clone(), "user.password_set")
+            audit::record(&mut *tx, name, "user.password_set", name, &json!({"link_by": invited_by})).await?;
+            users::by_username(&mut *tx, name).await?.map(|(u, _)| u)
         }
         None => {
             let role = Role::parse(&invite.role).unwrap_or(Role::Annotator);
-            let user = match users::insert(&mut *tx, username, &hash, role).await {
+            let user = match users::insert(&mut *tx, username.trim(), &hash, role).await {
                 Ok(u) => u,
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(Error::Conflict(format!("the name {username:?} is taken; choose another")))
+                    return Err(Error::Conflict(format!("username: {username:?} is taken; choose another")))
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -113,46 +168,72 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
                     project_store::add_member(&mut *tx, p.id, user.id).await?;
                 }
             }
-            (user.username, "user.create_from_invite")
+            let detail = json!({"role": role.as_str(), "invited_by": invited_by, "projects": invite.projects});
+            audit::record(&mut *tx, &user.username, "user.create_from_invite", &user.username, &detail).await?;
+            Some(user)
         }
     };
-    audit::record(&mut *tx, &user_name, action, &user_name, &json!({"projects": invite.projects})).await?;
     tx.commit().await?;
     db.caches.clear_all();
-    auth::login(db, &user_name, password).await
+    let user = user.ok_or_else(|| Error::not_found("the user of this link is gone"))?;
+    auth::start_session(db, user).await
 }
 
-/// Guards the last active admin: removing it would lock everyone out.
-async fn keep_an_admin(db: &Db, target: &User) -> Result<()> {
-    if target.role == Role::Admin && target.active && users::count_admins(&db.read).await? <= 1 {
+/// Changes a role. Demoting an admin voids the links they made; the last
+/// active admin cannot be demoted (checked and written in one transaction,
+/// so two admins demoting each other at once still leave one).
+pub async fn set_role(db: &Db, actor: &User, username: &str, role: Role) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let (target, _) = users::by_username(&mut *tx, username)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
+    if target.role == role {
+        return Ok(());
+    }
+    if role != Role::Admin {
+        keep_an_admin(&mut tx, &target).await?;
+        invites::void_created_by(&mut *tx, target.id).await?;
+    }
+    users::set_role(&mut *tx, target.id, role).await?;
+    audit::record(&mut *tx, &actor.username, "user.role", username, &json!({"role": role.as_str()})).await?;
+    tx.commit().await?;
+    db.caches.clear_all();
+    Ok(())
+}
+
+async fn keep_an_admin(tx: &mut crate::storage::Tx, target: &User) -> Result<()> {
+    if target.role == Role::Admin && target.active && users::count_admins(&mut **tx).await? <= 1 {
         return Err(Error::Conflict("this is the last active admin; make another admin first".into()));
     }
     Ok(())
 }
 
-pub async fn set_role(db: &Db, actor: &User, username: &str, role: Role) -> Result<()> {
-    let target = find_user(db, username).await?;
-    if target.role != role {
-        if role != Role::Admin {
-            keep_an_admin(db, &target).await?;
-        }
-        users::set_role(&db.write, target.id, role).await?;
-        record(db, &actor.username, "user.role", username, json!({"role": role.as_str()})).await?;
+/// Deactivating ends the user's sessions, revokes their API tokens for good
+/// (reactivation does not bring them back), voids the links they made and
+/// gives their leased tasks back to the pool, all at once.
+pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let (target, _) = users::by_username(&mut *tx, username)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
+    let mut detail = json!({});
+    if !active {
+        keep_an_admin(&mut tx, &target).await?;
+        let sessions_ended = sessions::delete_all_of(&mut *tx, target.id).await?;
+        let tokens_revoked = tokens::revoke_all_of(&mut *tx, target.id).await?;
+        let links_voided = invites::void_created_by(&mut *tx, target.id).await?;
+        detail = json!({"sessions": sessions_ended, "tokens_revoked": tokens_revoked, "links_voided": links_voided});
+    }
+    users::set_active(&mut *tx, target.id, active).await?;
+    let action = if active { "user.activate" } else { "user.deactivate" };
+    audit::record(&mut *tx, &actor.username, action, username, &detail).await?;
+    tx.commit().await?;
+    db.caches.clear_all();
+    if !active {
+        let id = target.id;
+        db.writer.run(move |c| assignments::release_leases(c, id, None).map_err(crate::storage::writer::sql_err)).await?;
     }
     Ok(())
-}
-
-/// Deactivating ends the user's sessions and stops their tokens at once.
-pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> Result<()> {
-    let target = find_user(db, username).await?;
-    if !active {
-        keep_an_admin(db, &target).await?;
-    }
-    users::set_active(&db.write, target.id, active).await?;
-    if !active {
-        sessions::delete_all_of(&db.write, target.id).await?;
-    }
-    record(db, &actor.username, if active { "user.activate" } else { "user.deactivate" }, username, json!({})).await
 }
 
 pub async fn logout_everywhere(db: &Db, user: &User) -> Result<u64> {
@@ -161,10 +242,12 @@ pub async fn logout_everywhere(db: &Db, user: &User) -> Result<u64> {
     Ok(n)
 }
 
+pub const MAX_TOKEN_NAME: usize = 100;
+
 pub async fn create_token(db: &Db, actor: &str, username: &str, name: &str) -> Result<String> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(Error::bad("name: must be 1-100 characters"));
+    if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME {
+        return Err(Error::bad(format!("name: must be 1-{MAX_TOKEN_NAME} characters")));
     }
     let token = auth::create_token(db, username, name).await?;
     record(db, actor, "token.create", username, json!({"name": name})).await?;
@@ -178,13 +261,43 @@ pub async fn revoke_token(db: &Db, user: &User, token_uuid: &str) -> Result<()> 
     record(db, &user.username, "token.revoke", &user.username, json!({"token": token_uuid})).await
 }
 
+pub async fn tokens_of(db: &Db, user: &User) -> Result<Vec<tokens::TokenInfo>> {
+    Ok(tokens::list_for(&db.read, user.id).await?)
+}
+
+/// Takes a user off a project; their leased tasks there go back to the pool
+/// at once (a submit on one of them is refused from now on).
 pub async fn remove_member(db: &Db, actor: &str, slug: &str, username: &str) -> Result<()> {
     let p = project_store::by_slug(&db.read, slug)
         .await?
         .ok_or_else(|| Error::not_found(format!("no project {slug:?}")))?;
     let u = find_user(db, username).await?;
     if !project_store::remove_member(&db.write, p.id, u.id).await? {
-        return Err(Error::not_found(format!("{username} is not a member of {slug}")));
+        return Err(Error::not_found(format!("username: {username} is not a member of {slug}")));
     }
-    record(db, actor, "project.remove_member", slug, json!({"user": username})).await
+    record(db, actor, "project.remove_member", slug, json!({"user": username})).await?;
+    let (user_id, project_id) = (u.id, p.id);
+    db.writer
+        .run(move |c| assignments::release_leases(c, user_id, Some(project_id)).map_err(crate::storage::writer::sql_err))
+        .await?;
+    Ok(())
+}
+
+/// Every user with their projects, for the admin's users page.
+pub async fn list_users(db: &Db, reader: &User) -> Result<Vec<(users::UserSummary, Vec<String>)>> {
+    auth::require_admin(reader)?;
+    let list = users::list(&db.read).await?;
+    let members = users::memberships(&db.read).await?;
+    Ok(list
+        .into_iter()
+        .map(|u| {
+            let projects = members.iter().filter(|(name, _)| name == &u.username).map(|(_, p)| p.clone()).collect();
+            (u, projects)
+        })
+        .collect())
+}
+
+/// Whether an active admin exists (the first-run link is offered otherwise).
+pub async fn has_admin(db: &Db) -> Result<bool> {
+    Ok(users::count_admins(&db.read).await? > 0)
 }

@@ -1,35 +1,57 @@
-//! Passwords, sessions and the checks on who may do what.
-use crate::storage::users::{Role, User};
+//! Passwords, logins, sessions and the checks on who may do what.
+use crate::domain::{Role, Username};
+use crate::services::audit;
+use crate::services::throttle::Throttle;
+use crate::storage::users::User;
 use crate::storage::{sessions, users, Db};
 use crate::{Error, Result};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use rand::RngCore;
+use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::OnceLock;
+use tokio::sync::Semaphore;
 
 pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longer passwords are refused before any hashing (argon2 cost grows with input).
+pub const MAX_PASSWORD_LEN: usize = 1024;
 /// A session ends 7 days after login, or after 24 hours without a request.
 pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const SESSION_IDLE_MS: i64 = 24 * 3600 * 1000;
 
+/// Each argon2 run holds 19 MiB: a burst of logins waits here instead of
+/// allocating hundreds of buffers at once.
+fn hashing_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| Semaphore::new(MAX_CONCURRENT_HASHES))
+}
+
+/// At most this many password hashes are computed at once (19 MiB each).
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+async fn with_hashing_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| Error::Internal(e.into()))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(e.into()))
+}
+
 /// argon2id with the crate's defaults, which are OWASP's (m=19 MiB, t=2, p=1).
 /// Runs on the blocking pool: hashing takes tens of milliseconds.
 pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    with_hashing_slot(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(anyhow::anyhow!("hashing failed: {e}")))
     })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?
+    .await?
 }
 
 async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+    with_hashing_slot(move || {
         PasswordHash::new(&hash)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false)
@@ -49,36 +71,27 @@ fn dummy_hash() -> &'static str {
 }
 
 pub fn check_password_rules(password: &str) -> Result<()> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(Error::bad(format!("password must be at least {MIN_PASSWORD_LEN} characters")));
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(Error::bad(format!("password: must be at least {MIN_PASSWORD_LEN} characters")));
+    }
+    if n > MAX_PASSWORD_LEN {
+        return Err(Error::bad(format!("password: must be at most {MAX_PASSWORD_LEN} characters")));
     }
     Ok(())
 }
 
-pub fn check_username(name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad("username must be 1-64 characters of letters, digits and _ - . @"))
-    }
+pub fn parse_username(name: &str) -> Result<Username> {
+    Username::parse(name).map_err(|e| Error::bad(e.to_string()))
 }
 
 pub async fn create_user(db: &Db, actor: &str, username: &str, password: &str, role: Role) -> Result<User> {
-    check_username(username)?;
+    let username = parse_username(username)?;
     check_password_rules(password)?;
     let hash = hash_password(password.to_owned()).await?;
-    match users::insert(&db.write, username, &hash, role).await {
+    match users::insert(&db.write, username.as_str(), &hash, role).await {
         Ok(u) => {
-            crate::services::accounts::record(
-                db,
-                actor,
-                "user.create",
-                username,
-                serde_json::json!({"role": role.as_str()}),
-            )
-            .await?;
+            audit::record(db, actor, "user.create", username.as_str(), json!({"role": role.as_str()})).await?;
             Ok(u)
         }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -105,19 +118,49 @@ pub struct NewSession {
     pub token: String,
 }
 
-pub async fn login(db: &Db, username: &str, password: &str) -> Result<NewSession> {
-    let found = users::by_username(&db.read, username.trim()).await?;
+/// A login attempt: throttled per account and per client address (the
+/// attempt is counted before the password is checked), every outcome in the
+/// audit log. Unknown users and wrong passwords get the same answer after
+/// the same argon2 work.
+pub async fn login(
+    db: &Db,
+    throttle: &Throttle,
+    username: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<NewSession> {
+    // Names longer than any valid one are logged cut short.
+    let name: String = username.trim().chars().take(Username::MAX_LEN).collect();
+    let from = json!({"address": client.map(|ip| ip.to_string())});
+    let attempt = match throttle.reserve(username, client) {
+        Ok(a) => a,
+        Err(wait) => {
+            audit::record(db, &name, "login.throttled", &name, from).await?;
+            return Err(Error::TooManyAttempts(wait));
+        }
+    };
+    let found =
+        if password.len() > MAX_PASSWORD_LEN * 4 { None } else { users::by_username(&db.read, &name).await? };
     let (user, hash) = match found {
         Some((u, Some(h))) if u.active => (Some(u), h),
         _ => (None, dummy_hash().to_owned()),
     };
     let ok = verify_password(password.to_owned(), hash).await;
     let Some(user) = user.filter(|_| ok) else {
+        audit::record(db, &name, "login.failure", &name, from).await?;
         return Err(Error::Unauthorized("wrong username or password".into()));
     };
+    attempt.succeeded();
+    let session = start_session(db, user).await?;
+    audit::record(db, &session.user.username, "login.success", &session.user.username, from).await?;
+    Ok(session)
+}
+
+/// A new session for a user whose credentials were just checked.
+pub(crate) async fn start_session(db: &Db, user: User) -> Result<NewSession> {
     let token = new_secret();
     let expires = crate::storage::now_ms() + SESSION_ABSOLUTE_MS;
-    sessions::insert(&db.write, &secret_hash(&token), user.id, &new_secret(), expires).await?;
+    sessions::insert(&db.write, &secret_hash(&token), user.id, expires).await?;
     users::touch(&db.write, user.id).await?;
     Ok(NewSession { user, token })
 }
@@ -135,7 +178,7 @@ pub async fn session_user(db: &Db, token: &str) -> Result<Option<User>> {
     if let Some(user) = db.caches.principals.get(&hash) {
         return Ok(Some(user));
     }
-    let Some((user, _csrf, last_seen)) = sessions::lookup(&db.read, &hash, now - SESSION_IDLE_MS).await? else {
+    let Some((user, last_seen)) = sessions::lookup(&db.read, &hash, now - SESSION_IDLE_MS).await? else {
         return Ok(None);
     };
     db.caches.principals.put(hash.clone(), user.clone());

@@ -1,7 +1,6 @@
 //! The demo project and logins that `arbiter serve --demo` loads on first start.
+use crate::domain::{Role, SettingsInput};
 use crate::services::{auth, import, projects};
-use crate::storage::projects::Settings;
-use crate::storage::users::Role;
 use crate::storage::Db;
 use crate::Result;
 
@@ -27,12 +26,11 @@ Keys: `1`–`7` choose, `b` both bad, `s` skip, `Enter` submit.";
 /// Loads the demo on an empty database; returns false (and does nothing)
 /// when there is any project already.
 pub async fn seed_if_empty(db: &Db) -> Result<bool> {
-    let existing = crate::storage::projects::count(&db.read).await?;
-    if existing > 0 {
+    if projects::count(db).await? > 0 {
         return Ok(false);
     }
-    let mut settings = Settings::new("Demo: general assistant quality");
-    settings.guidelines = GUIDELINES.to_owned();
+    let mut settings = SettingsInput::titled("Demo: general assistant quality");
+    settings.guidelines = Some(GUIDELINES.to_owned());
     let project = projects::create(db, "system", DEMO_SLUG, settings).await?;
     for (name, password, role) in DEMO_USERS {
         let found = crate::storage::users::by_username(&db.read, name).await?;

@@ -1,6 +1,6 @@
 //! JSONL import: parse every line first, then write all of it in one
 //! transaction, or nothing when any line is bad.
-use crate::domain::import::{parse_line, ImportItem, LineError};
+use crate::domain::import::{parse_line, ImportItem, LineError, Prepared, MAX_LINE_BYTES};
 use crate::storage::projects::Project;
 use crate::storage::prompts::{self, Added};
 use crate::storage::{imports, Db};
@@ -20,14 +20,8 @@ pub struct ImportReport {
     pub errors: Vec<LineError>,
 }
 
-/// A parsed line with its markdown already rendered (on the blocking pool,
-/// with the parsing), so no request ever renders a stored text again.
-pub struct Prepared {
-    pub item: ImportItem,
-    pub messages_html: Vec<String>,
-    pub completions_html: Vec<String>,
-}
-
+/// Renders a parsed line's markdown (on the blocking pool, with the
+/// parsing), so no request ever renders a stored text again.
 fn prepare(item: ImportItem) -> Prepared {
     let messages_html = item.messages.iter().map(|m| crate::render::markdown(&m.content)).collect();
     let completions_html = item.completions.iter().map(|c| crate::render::markdown(&c.text)).collect();
@@ -46,6 +40,17 @@ fn parse_all(data: &[u8]) -> (u64, Vec<ImportItem>, Vec<LineError>, u64) {
             continue;
         }
         lines += 1;
+        if raw.len() > MAX_LINE_BYTES {
+            error_count += 1;
+            if errors.len() < MAX_LISTED_ERRORS {
+                errors.push(LineError {
+                    line: line_no,
+                    field: None,
+                    message: format!("line is {} bytes; at most {MAX_LINE_BYTES} are allowed", raw.len()),
+                });
+            }
+            continue;
+        }
         let parsed = std::str::from_utf8(raw)
             .map_err(|_| LineError { line: line_no, field: None, message: "not valid UTF-8".into() })
             .and_then(|text| parse_line(line_no, text));
@@ -71,7 +76,7 @@ fn parse_all(data: &[u8]) -> (u64, Vec<ImportItem>, Vec<LineError>, u64) {
 pub async fn import_jsonl(
     db: &Db,
     project: &Project,
-    actor: Option<&crate::services::User>,
+    actor: Option<&crate::storage::users::User>,
     filename: &str,
     data: Vec<u8>,
 ) -> Result<ImportReport> {
@@ -119,6 +124,15 @@ mod tests {
         let (lines, items, errors, count) = parse_all(data.as_bytes());
         assert_eq!((lines, items.len(), count), (3, 2, 1));
         assert_eq!(errors[0].line, 3);
+    }
+
+    #[test]
+    fn an_overlong_line_is_reported_with_its_number() {
+        let long = format!("{{\"prompt\":\"{}\"}}", "x".repeat(super::MAX_LINE_BYTES));
+        let (_, _, errors, count) = parse_all(format!("\n{long}\n").as_bytes());
+        assert_eq!(count, 1);
+        assert_eq!(errors[0].line, 2);
+        assert!(errors[0].message.contains("at most"), "{}", errors[0].message);
     }
 
     #[test]

@@ -1,72 +1,32 @@
-use crate::domain::ProjectSlug;
+use crate::domain::{ProjectSlug, Role, Settings, SettingsInput};
 use crate::services::accounts::record;
-use crate::storage::projects::{self, Project, Settings};
-use crate::storage::users::{Role, User};
-use crate::storage::Db;
+use crate::services::auth::require_admin;
+use crate::storage::assignments::{self, AnnotatorCount};
+use crate::storage::projects::{self, Counts, Project};
+use crate::storage::users::User;
+use crate::storage::{imports, Db};
 use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub const DEFAULT_FLAGS: [&str; 3] = ["unsafe", "factually wrong", "off-topic"];
-
-impl Settings {
-    pub fn new(title: &str) -> Settings {
-        Settings {
-            title: title.to_owned(),
-            guidelines: String::new(),
-            annotations_per_pair: 3,
-            lease_seconds: 600,
-            flags: DEFAULT_FLAGS.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    /// Checks what a form or a flag gave, with a message naming the field.
-    pub fn validate(mut self) -> Result<Settings> {
-        self.title = self.title.trim().to_owned();
-        if self.title.is_empty() || self.title.len() > 200 {
-            return Err(Error::bad("title: must be 1-200 characters"));
-        }
-        if !(1..=100).contains(&self.annotations_per_pair) {
-            return Err(Error::bad("annotations_per_pair: must be from 1 to 100"));
-        }
-        if !(10..=86_400).contains(&self.lease_seconds) {
-            return Err(Error::bad("lease_seconds: must be from 10 to 86400"));
-        }
-        let mut flags: Vec<String> = Vec::new();
-        for f in self.flags.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
-            if f.len() > 60 {
-                return Err(Error::bad(format!("flags: {f:?} is longer than 60 characters")));
-            }
-            if !flags.iter().any(|g| g == f) {
-                flags.push(f.to_owned());
-            }
-        }
-        if flags.len() > 20 {
-            return Err(Error::bad("flags: at most 20"));
-        }
-        self.flags = flags;
-        Ok(self)
-    }
-}
-
-pub async fn create(db: &Db, actor: &str, slug: &str, settings: Settings) -> Result<Project> {
-    let slug = ProjectSlug::parse(slug).map_err(|e| Error::bad(format!("slug: {e}")))?;
-    let settings = settings.validate()?;
+pub async fn create(db: &Db, actor: &str, slug: &str, input: SettingsInput) -> Result<Project> {
+    let slug = ProjectSlug::parse(slug.trim()).map_err(|e| Error::bad(format!("slug: {e}")))?;
+    let settings = Settings::parse(input)?;
     match projects::insert(&db.write, slug.as_str(), &settings).await {
         Ok(p) => {
             record(db, actor, "project.create", &p.slug, json!({"settings": settings})).await?;
             Ok(p)
         }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(Error::Conflict(format!("a project {slug} exists already")))
+            Err(Error::Conflict(format!("slug: a project {slug} exists already")))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn update(db: &Db, actor: &str, project: &Project, settings: Settings) -> Result<()> {
-    let settings = settings.validate()?;
+pub async fn update(db: &Db, actor: &str, project: &Project, input: SettingsInput) -> Result<()> {
+    let settings = Settings::parse(input)?;
     projects::update(&db.write, project.id, &settings).await?;
-    db.caches.clear_all();
     record(db, actor, "project.settings", &project.slug, json!({"settings": settings})).await
 }
 
@@ -91,7 +51,7 @@ pub async fn visible(db: &Db, user: &User, slug: &str) -> Result<Project> {
 
 /// For admin-only actions: the project, or not found.
 pub async fn administered(db: &Db, user: &User, slug: &str) -> Result<Project> {
-    crate::services::auth::require_admin(user)?;
+    require_admin(user)?;
     visible(db, user, slug).await
 }
 
@@ -110,10 +70,80 @@ pub async fn list_for(db: &Db, user: &User) -> Result<Vec<Project>> {
 }
 
 pub async fn add_member(db: &Db, actor: &str, project: &Project, username: &str) -> Result<()> {
-    let (user, _) = crate::storage::users::by_username(&db.read, username)
+    let (user, _) = crate::storage::users::by_username(&db.read, username.trim())
         .await?
-        .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
+        .ok_or_else(|| Error::not_found(format!("username: no user {:?}", username.trim())))?;
     projects::add_member(&db.write, project.id, user.id).await?;
-    db.caches.clear_all();
-    record(db, actor, "project.add_member", &project.slug, json!({"user": username})).await
+    record(db, actor, "project.add_member", &project.slug, json!({"user": user.username})).await
+}
+
+/// A project's progress as a member may see it: the totals, and the
+/// per-annotator counts — every annotator's for admins, only one's own for
+/// everyone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub project: String,
+    pub annotations_per_pair: i64,
+    pub pairs_total: i64,
+    pub pairs_complete: i64,
+    pub pairs_over_covered: i64,
+    pub prompts: i64,
+    pub annotations: i64,
+    pub live_leases: i64,
+    pub annotators: Vec<AnnotatorCount>,
+}
+
+pub async fn progress(db: &Db, user: &User, project: &Project) -> Result<Progress> {
+    let c = projects::counts(&db.read, project).await?;
+    let only = (user.role != Role::Admin).then_some(user.id);
+    let annotators = assignments::per_annotator(&db.read, project.id, only).await?;
+    Ok(Progress {
+        project: project.slug.clone(),
+        annotations_per_pair: project.annotations_per_pair,
+        pairs_total: c.pairs,
+        pairs_complete: c.complete_pairs,
+        pairs_over_covered: c.over_covered_pairs,
+        prompts: c.prompts,
+        annotations: c.annotations,
+        live_leases: c.live_leases,
+        annotators,
+    })
+}
+
+/// Every project with its counts, for the admin's list.
+pub async fn overview(db: &Db, admin: &User) -> Result<Vec<(Project, Counts)>> {
+    require_admin(admin)?;
+    let mut out = Vec::new();
+    for p in projects::visible_to(&db.read, None).await? {
+        let c = projects::counts(&db.read, &p).await?;
+        out.push((p, c));
+    }
+    Ok(out)
+}
+
+/// What the admin's project page shows.
+pub struct Detail {
+    pub project: Project,
+    pub counts: Counts,
+    pub annotators: Vec<AnnotatorCount>,
+    pub members: Vec<String>,
+    /// (filename, ok, report) of the import named in the page's URL.
+    pub import: Option<(String, bool, serde_json::Value)>,
+}
+
+pub async fn detail(db: &Db, admin: &User, slug: &str, import_id: Option<&str>) -> Result<Detail> {
+    let project = administered(db, admin, slug).await?;
+    let counts = projects::counts(&db.read, &project).await?;
+    let annotators = assignments::per_annotator(&db.read, project.id, None).await?;
+    let members = projects::members(&db.read, project.id).await?;
+    let import = match import_id {
+        Some(id) => imports::get(&db.read, project.id, id).await?,
+        None => None,
+    };
+    Ok(Detail { project, counts, annotators, members, import })
+}
+
+/// How many projects exist (the demo loads only into an empty database).
+pub async fn count(db: &Db) -> Result<i64> {
+    Ok(projects::count(&db.read).await?)
 }

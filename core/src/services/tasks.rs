@@ -1,15 +1,20 @@
 //! The hot path: next task, submit (exactly once), skip.
 use crate::domain::import::Message;
 use crate::domain::views::{AnnotationInput, AnnotationReceipt, MyProgress, Shown, TaskView, Turn};
+use crate::domain::{ClientKey, TaskId};
 use crate::render::markdown;
+use crate::storage::assignments::{self as hot, Content, Lease};
 use crate::storage::projects::Project;
 use crate::storage::users::User;
 use crate::storage::writer::sql_err;
-use crate::storage::{hot, now_ms, rfc3339, tasks, users, Db};
+use crate::storage::{now_ms, rfc3339, Db};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 
 pub const MAX_RATIONALE: usize = 10_000;
+/// Time on task above a day is not a measurement but a bug or a forgery.
+pub const MAX_TIME_MS: i64 = 24 * 3600 * 1000;
+pub const MAX_SKIP_REASON: usize = 1_000;
 
 /// The annotator's current task in the project: the live lease they hold, or
 /// a newly leased pair; `None` when nothing is left for them.
@@ -67,7 +72,7 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
     }
 }
 
-fn view(project: &Project, lease: &tasks::Lease, c: tasks::Content) -> Result<TaskView> {
+fn view(project: &Project, lease: &Lease, c: Content) -> Result<TaskView> {
     let messages: Vec<Message> = serde_json::from_str(&c.messages)
         .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
     let a_html = c.a_html.unwrap_or_else(|| markdown(&c.a));
@@ -95,16 +100,7 @@ fn view(project: &Project, lease: &tasks::Lease, c: tasks::Content) -> Result<Ta
 }
 
 pub async fn progress(db: &Db, project: &Project, user: &User) -> Result<MyProgress> {
-    Ok(users::progress(&db.read, user.id, project.id, project.annotations_per_pair).await?)
-}
-
-fn check_client_key(key: &str) -> Result<()> {
-    let ok = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad("client_key: must be 1-128 visible ASCII characters (a UUID is best)"))
-    }
+    Ok(hot::progress(&db.read, user.id, project.id, project.annotations_per_pair).await?)
 }
 
 fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
@@ -118,25 +114,27 @@ fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
 /// the first receipt back (`false` = nothing new stored); the same key with
 /// another body is a conflict. A late submission (lease expired) is kept and
 /// marked late: human work is never thrown away.
+///
+/// The task must be the caller's, in `project` when the request names one,
+/// and the caller must still be an active member of its project: checked
+/// inside the write job, so it holds on every path (REST, forms, pages).
 pub async fn submit(
     db: &Db,
     user: &User,
-    task_id: &str,
-    client_key: &str,
+    project: Option<&Project>,
+    task_id: TaskId,
+    client_key: &ClientKey,
     input: &AnnotationInput,
 ) -> Result<(AnnotationReceipt, bool)> {
-    check_client_key(client_key)?;
-    if input.rationale.chars().count() > MAX_RATIONALE {
-        return Err(Error::bad(format!("rationale: at most {MAX_RATIONALE} characters")));
-    }
-    if input.time_ms.is_some_and(|t| t < 0) {
-        return Err(Error::bad("time_ms: must not be negative"));
-    }
-    let hash = request_hash(task_id, input);
-    let (user_id, task_id, client_key, input) = (user.id, task_id.to_owned(), client_key.to_owned(), input.clone());
+    check_input(input)?;
+    let task_id = task_id.to_string();
+    let hash = request_hash(&task_id, input);
+    let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
+    let project_id = project.map(|p| p.id);
     db.writer
         .run(move |c| {
             let now = now_ms();
+            let task = find_task(c, &task_id, user_id, project_id)?;
             if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
                 return if owner == user_id && stored_hash == hash {
                     Ok((receipt, false))
@@ -144,8 +142,6 @@ pub async fn submit(
                     Err(Error::Conflict("client_key: already used for a different submission".into()))
                 };
             }
-            let task =
-                hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
             match task.state.as_str() {
                 "submitted" => {
                     return Err(Error::Conflict(
@@ -205,18 +201,44 @@ pub async fn submit(
         .await
 }
 
+fn check_input(input: &AnnotationInput) -> Result<()> {
+    if input.rationale.chars().count() > MAX_RATIONALE {
+        return Err(Error::bad(format!("rationale: at most {MAX_RATIONALE} characters")));
+    }
+    if input.time_ms.is_some_and(|t| !(0..=MAX_TIME_MS).contains(&t)) {
+        return Err(Error::bad(format!("time_ms: must be from 0 to {MAX_TIME_MS}")));
+    }
+    if input.flags.len() > crate::domain::settings::MAX_FLAGS {
+        return Err(Error::bad(format!("flags: at most {}", crate::domain::settings::MAX_FLAGS)));
+    }
+    Ok(())
+}
+
+/// The caller's task (see `submit` for what that takes), or not found.
+fn find_task(c: &rusqlite::Connection, task_id: &str, user_id: i64, project_id: Option<i64>) -> Result<hot::Assignment> {
+    hot::find(c, task_id, user_id)
+        .map_err(sql_err)?
+        .filter(|t| project_id.is_none_or(|p| p == t.project_id))
+        .ok_or_else(|| Error::not_found("no such task"))
+}
+
 /// Skips a task: the pair is never shown to this annotator again and its
 /// slot goes back to the pool. Skipping twice is harmless.
-pub async fn skip(db: &Db, user: &User, task_id: &str, reason: Option<&str>) -> Result<()> {
+pub async fn skip(
+    db: &Db,
+    user: &User,
+    project: Option<&Project>,
+    task_id: TaskId,
+    reason: Option<&str>,
+) -> Result<()> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
-        return Err(Error::bad("reason: at most 1000 characters"));
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_SKIP_REASON) {
+        return Err(Error::bad(format!("reason: at most {MAX_SKIP_REASON} characters")));
     }
-    let (user_id, task_id) = (user.id, task_id.to_owned());
+    let (user_id, task_id, project_id) = (user.id, task_id.to_string(), project.map(|p| p.id));
     db.writer
         .run(move |c| {
-            let task =
-                hot::find(c, &task_id, user_id).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such task"))?;
+            let task = find_task(c, &task_id, user_id, project_id)?;
             match task.state.as_str() {
                 "skipped" => return Ok(()),
                 "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),

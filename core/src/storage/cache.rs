@@ -14,24 +14,30 @@ const MAX_ENTRIES: usize = 50_000;
 
 pub struct Cache<K, V> {
     map: Mutex<HashMap<K, (V, Instant)>>,
+    ttl: Duration,
 }
 
 impl<K: Eq + Hash, V: Clone> Default for Cache<K, V> {
     fn default() -> Self {
-        Cache { map: Mutex::new(HashMap::new()) }
+        Cache::with_ttl(TTL)
     }
 }
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
+    pub fn with_ttl(ttl: Duration) -> Self {
+        Cache { map: Mutex::new(HashMap::new()), ttl }
+    }
+
     pub fn get(&self, key: &K) -> Option<V> {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key).filter(|(_, at)| at.elapsed() < TTL).map(|(v, _)| v.clone())
+        map.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
     }
 
     pub fn put(&self, key: K, value: V) {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES {
-            map.retain(|_, (_, at)| at.elapsed() < TTL);
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| at.elapsed() < ttl);
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
@@ -75,5 +81,21 @@ mod tests {
         assert_eq!(c.get(&"a"), Some(1));
         c.clear();
         assert_eq!(c.get(&"a"), None);
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let c: Cache<&str, i32> = Cache::with_ttl(std::time::Duration::from_millis(50));
+        c.put("a", 1);
+        assert_eq!(c.get(&"a"), Some(1), "fresh");
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        assert_eq!(c.get(&"a"), None, "a change made elsewhere is seen after the TTL");
+    }
+
+    #[test]
+    fn the_default_ttl_is_five_seconds() {
+        let c: Cache<&str, i32> = Cache::default();
+        assert_eq!(c.ttl, super::TTL);
+        assert_eq!(super::TTL, std::time::Duration::from_secs(5));
     }
 }

@@ -1,22 +1,21 @@
 //! Every SQL statement of Arbiter lives below this module, one file per
 //! aggregate. Functions take a pool, a connection or a transaction; nothing
 //! else in the workspace knows the schema.
+pub mod assignments;
 pub mod audit;
 pub mod cache;
 pub mod export;
-pub mod hot;
 pub mod imports;
 pub mod invites;
 pub mod projects;
 pub mod prompts;
 pub mod sessions;
-pub mod tasks;
 pub mod tokens;
 pub mod users;
 pub mod writer;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -38,19 +37,46 @@ pub struct Db {
     pub caches: std::sync::Arc<cache::Caches>,
 }
 
+/// How long a connection waits for SQLite's write lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The settings every connection gets, sqlx's and the writer thread's alike
+/// (besides `BUSY_TIMEOUT`): WAL, so readers never wait for the writer;
+/// `synchronous=NORMAL`, durable at every checkpoint and safe against
+/// corruption in WAL mode; foreign keys on.
+pub const PRAGMAS: [(&str, &str); 5] = [
+    ("journal_mode", "WAL"),
+    ("synchronous", "NORMAL"),
+    ("foreign_keys", "ON"),
+    ("temp_store", "MEMORY"),
+    ("cache_size", "-32000"),
+];
+
+/// The database URLs Arbiter understands. Anything else is refused, so a
+/// mistyped URL never silently becomes a file of that name.
+pub fn sqlite_path(url: &str) -> anyhow::Result<&str> {
+    match url.split_once("://") {
+        Some(("sqlite", rest)) if !rest.is_empty() => Ok(rest),
+        Some(("sqlite", _)) => anyhow::bail!("database URL {url:?} names no file (use sqlite://path/to/arbiter.db)"),
+        Some((scheme, _)) => {
+            anyhow::bail!("database URL scheme {scheme:?} is not supported (use sqlite://path/to/arbiter.db)")
+        }
+        None => anyhow::bail!("database URL {url:?} has no scheme (use sqlite://path/to/arbiter.db)"),
+    }
+}
+
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`
     /// (`sqlite://path/to/file.db`).
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
-        let opts = SqliteConnectOptions::from_str(url)
+        sqlite_path(url)?;
+        let mut opts = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("Failed to parse database URL {url}"))?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000");
+            .busy_timeout(BUSY_TIMEOUT);
+        for (name, value) in PRAGMAS {
+            opts = opts.pragma(name, value);
+        }
         let path = opts.get_filename().to_path_buf();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
@@ -82,7 +108,9 @@ impl Db {
         self.write.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// Finishes the writer's queued jobs, then closes every connection.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.write.close().await;
         self.read.close().await;
     }

@@ -1,4 +1,5 @@
 use super::{new_uuid, now_ms};
+pub use crate::domain::Settings;
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteExecutor;
 
@@ -15,15 +16,6 @@ pub struct Project {
     pub flags: Vec<String>,
 }
 
-/// What an admin sets on a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
-    pub title: String,
-    pub guidelines: String,
-    pub annotations_per_pair: i64,
-    pub lease_seconds: i64,
-    pub flags: Vec<String>,
-}
 
 type ProjectRow = (i64, String, String, String, String, i64, i64, String);
 const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags";
@@ -139,28 +131,6 @@ pub async fn counts(db: impl SqliteExecutor<'_>, project: &Project) -> sqlx::Res
     .fetch_one(db)
     .await?;
     Ok(Counts { prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs })
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnnotatorCount {
-    pub username: String,
-    pub annotations: i64,
-    pub skipped: i64,
-}
-
-pub async fn per_annotator(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Vec<AnnotatorCount>> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT u.username, SUM(a.state = 'submitted'), SUM(a.state = 'skipped')
-         FROM assignments a JOIN users u ON u.id = a.annotator_id
-         WHERE a.project_id = ? GROUP BY u.id ORDER BY u.username",
-    )
-    .bind(project_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped })
-        .collect())
 }
 
 pub async fn remove_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {

@@ -1,7 +1,6 @@
 //! Writing imported prompts, their completions and the pairs between them.
 use super::{new_uuid, now_ms, Tx};
-use crate::domain::import::pair_indices;
-use crate::services::import::Prepared;
+use crate::domain::import::{pair_indices, Prepared};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 

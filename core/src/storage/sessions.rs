@@ -6,16 +6,14 @@ pub async fn insert(
     db: impl SqliteExecutor<'_>,
     id_hash: &str,
     user_id: i64,
-    csrf_token: &str,
     expires_at: i64,
 ) -> sqlx::Result<()> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(id_hash)
     .bind(user_id)
-    .bind(csrf_token)
     .bind(now)
     .bind(now)
     .bind(expires_at)
@@ -24,15 +22,15 @@ pub async fn insert(
     Ok(())
 }
 
-/// The active user behind a live session, with the session's CSRF token and
-/// when it was last seen (to refresh that at most once a minute).
+/// The active user behind a live session, and when the session was last
+/// seen (to refresh that at most once a minute).
 pub async fn lookup(
     db: impl SqliteExecutor<'_>,
     id_hash: &str,
     idle_cutoff: i64,
-) -> sqlx::Result<Option<(User, String, i64)>> {
-    let row: Option<(i64, String, String, String, bool, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.uuid, u.username, u.role, u.active, s.csrf_token, s.last_seen_at
+) -> sqlx::Result<Option<(User, i64)>> {
+    let row: Option<(i64, String, String, String, bool, i64)> = sqlx::query_as(
+        "SELECT u.id, u.uuid, u.username, u.role, u.active, s.last_seen_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.active = 1",
     )
@@ -41,8 +39,7 @@ pub async fn lookup(
     .bind(idle_cutoff)
     .fetch_optional(db)
     .await?;
-    Ok(row
-        .map(|(id, uuid, name, role, active, csrf, seen)| (user_from_row((id, uuid, name, role, active)), csrf, seen)))
+    Ok(row.map(|(id, uuid, name, role, active, seen)| (user_from_row((id, uuid, name, role, active)), seen)))
 }
 
 pub async fn touch(db: impl SqliteExecutor<'_>, id_hash: &str) -> sqlx::Result<()> {

@@ -75,3 +75,14 @@ pub async fn revoke(db: impl SqliteExecutor<'_>, user_id: i64, uuid: &str) -> sq
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Revokes every live token of a user, for good (deactivation, or a
+/// password reset that asks for it). Returns how many.
+pub async fn revoke_all_of(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result<u64> {
+    let r = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}

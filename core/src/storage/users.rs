@@ -1,30 +1,7 @@
 use super::{new_uuid, now_ms};
-use crate::domain::views::MyProgress;
+pub use crate::domain::Role;
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteExecutor;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Annotator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Annotator => "annotator",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "annotator" => Some(Role::Annotator),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -109,31 +86,6 @@ pub async fn count_admins(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
 pub async fn touch(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(now_ms()).bind(user_id).execute(db).await?;
     Ok(())
-}
-
-/// How far this annotator is in a project: pairs judged or skipped, and
-/// pairs still open to them (needing annotations, not yet seen by them).
-pub async fn progress(
-    db: impl SqliteExecutor<'_>,
-    user_id: i64,
-    project_id: i64,
-    per_pair: i64,
-) -> sqlx::Result<MyProgress> {
-    let (done, open, mine_open, leased): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
-           (SELECT COUNT(*) FROM pairs WHERE project_id = ?2 AND load < ?3),
-           (SELECT COUNT(*) FROM assignments a JOIN pairs p ON p.id = a.pair_id
-             WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.state IN ('submitted', 'skipped', 'leased') AND p.load < ?3),
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')",
-    )
-    .bind(user_id)
-    .bind(project_id)
-    .bind(per_pair)
-    .fetch_one(db)
-    .await?;
-    // Held leases are still to do: add them back whether or not their pair is full.
-    Ok(MyProgress { done, remaining: (open - mine_open).max(0) + leased })
 }
 
 pub(crate) fn user_from_row(row: UserRow) -> User {

@@ -5,25 +5,35 @@
 //! commit): each runs inside its own SAVEPOINT, so one job's error undoes
 //! only that job, and every caller hears back only after the COMMIT that
 //! made its work durable.
+//!
+//! Should SQLite roll the whole transaction back under a job (a full disk,
+//! an I/O error: it leaves autocommit mode), the jobs before it in the
+//! batch are told so (`Unavailable`, safe to retry: their writes are gone)
+//! and the rest of the batch goes on in a new transaction. A job is never
+//! run outside a transaction.
 use crate::{Error, Result};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// At most this many jobs share one transaction, so one batch cannot keep
 /// the others waiting long.
 const MAX_BATCH: usize = 64;
+/// BEGIN IMMEDIATE waits `BUSY_TIMEOUT` for the write lock (another
+/// process, an import); this many waits before the batch is given up.
+const BEGIN_TRIES: u32 = 3;
 
 /// A unit of work: run inside the batch's transaction, then told whether
-/// the batch committed. A job that never ran (the transaction could not
-/// begin) is only told the error.
+/// the batch committed.
 trait Job: Send {
     /// Returns false when the job failed and its savepoint must be undone.
     fn run(&mut self, conn: &Connection) -> bool;
-    fn reply(self: Box<Self>, committed: std::result::Result<(), String>);
+    /// Answers the caller: its own result if `committed` is Ok, else the error.
+    fn reply(self: Box<Self>, committed: std::result::Result<(), Error>);
 }
 
 struct Call<T, F> {
@@ -46,19 +56,28 @@ where
         ok
     }
 
-    fn reply(self: Box<Self>, committed: std::result::Result<(), String>) {
+    fn reply(self: Box<Self>, committed: std::result::Result<(), Error>) {
         let answer = match (committed, self.out) {
+            // A job that failed on its own says why, whatever became of the batch.
+            (_, Some(Err(e))) => Err(e),
             (Ok(()), Some(out)) => out,
-            (Err(e), _) => Err(Error::Internal(anyhow::anyhow!("commit failed: {e}"))),
+            (Err(e), _) => Err(e),
             (Ok(()), None) => Err(Error::Internal(anyhow::anyhow!("a write job did not run"))),
         };
         let _ = self.tx.send(answer);
     }
 }
 
+enum Message {
+    Job(Box<dyn Job>),
+    /// Finish what is queued before this, then stop.
+    Stop,
+}
+
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    jobs: mpsc::Sender<Message>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -67,62 +86,161 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// Opens a connection with the same settings as sqlx's (see `PRAGMAS`).
+pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(super::BUSY_TIMEOUT)?;
+    for (name, value) in super::PRAGMAS {
+        conn.pragma_update(None, name, value)?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
 impl Writer {
     /// Opens the file (already created and migrated) and starts the thread.
     pub fn start(path: &Path) -> anyhow::Result<Writer> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        conn.set_prepared_statement_cache_capacity(64);
-        let (jobs, rx) = mpsc::channel::<Box<dyn Job>>();
-        std::thread::Builder::new().name("arbiter-writer".into()).spawn(move || run(conn, rx))?;
-        Ok(Writer { jobs })
+        let conn = open(path)?;
+        let (jobs, rx) = mpsc::channel::<Message>();
+        let handle = std::thread::Builder::new().name("arbiter-writer".into()).spawn(move || run(conn, rx))?;
+        Ok(Writer { jobs, thread: Arc::new(Mutex::new(Some(handle))) })
     }
 
-    /// Runs `f` in the writer's transaction and answers once it is committed.
+    /// Queues `f` at once (jobs run in the order `run` was called) to run in
+    /// the writer's transaction; the future answers once it is committed.
     /// An `Err` from `f` rolls back `f`'s own writes and nothing else.
-    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    pub fn run<T, F>(&self, f: F) -> impl std::future::Future<Output = Result<T>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let job: Box<dyn Job> = Box::new(Call { f: Some(f), out: None, tx });
-        self.jobs.send(job).map_err(|_| Error::Internal(anyhow::anyhow!("the writer thread is gone")))?;
-        rx.await.map_err(|_| Error::Internal(anyhow::anyhow!("the writer thread dropped a job")))?
+        let queued = self.jobs.send(Message::Job(job)).map_err(|_| closed());
+        async move {
+            queued?;
+            rx.await.map_err(|_| closed())?
+        }
+    }
+
+    /// Lets the jobs already queued finish and commit, then stops the
+    /// thread; later calls to `run` answer `Unavailable`.
+    pub async fn close(&self) {
+        let _ = self.jobs.send(Message::Stop);
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+fn closed() -> Error {
+    Error::Unavailable("the database is shutting down; try again".into())
+}
+
+fn begin(conn: &Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries + 1 < BEGIN_TRIES =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Message>) {
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { return };
+        let mut batch: Vec<Box<dyn Job>> = Vec::new();
+        match first {
+            Message::Job(job) => batch.push(job),
+            Message::Stop => return,
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            for job in batch {
-                job.reply(Err(e.to_string()));
+        run_batch(&conn, batch);
+    }
+}
+
+/// Runs a batch of jobs in as few transactions as it can and answers each.
+fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
+    // Jobs that ran in the open transaction, waiting for its COMMIT.
+    let mut done: Vec<Box<dyn Job>> = Vec::new();
+    let mut open = false;
+    for mut job in batch {
+        if !open {
+            if let Err(e) = begin(conn) {
+                let err = busy_or_internal(e, "could not begin a write transaction");
+                job.reply(Err(clone_err(&err)));
+                continue;
             }
+            open = true;
+        }
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            job.reply(Err(sql_err(e)));
             continue;
         }
-        for job in batch.iter_mut() {
-            let _ = conn.execute_batch("SAVEPOINT job");
-            let ok = job.run(&conn);
-            let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            if let Err(e) = conn.execute_batch(end) {
-                tracing::error!(error = %e, "savepoint end failed");
+        let ok = job.run(conn);
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back under this job: the
+            // writes of the jobs before it are gone. They may retry.
+            for earlier in done.drain(..) {
+                earlier.reply(Err(Error::Unavailable("the write was rolled back; try again".into())));
             }
+            job.reply(Err(Error::Unavailable("the write was rolled back; try again".into())));
+            open = false;
+            continue;
         }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        if committed.is_err() {
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "savepoint end failed");
+        }
+        done.push(job);
+    }
+    if !open {
+        return;
+    }
+    let committed = match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
             let _ = conn.execute_batch("ROLLBACK");
+            Err(busy_or_internal(e, "commit failed"))
         }
-        for job in batch {
-            job.reply(committed.clone());
+    };
+    for job in done {
+        job.reply(committed.as_ref().map(|_| ()).map_err(clone_err));
+    }
+}
+
+fn busy_or_internal(e: rusqlite::Error, context: &'static str) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            Error::Unavailable("the database is busy; try again".into())
         }
+        _ => Error::Internal(anyhow::Error::new(e).context(context)),
+    }
+}
+
+/// Errors of a shared step (BEGIN, COMMIT) go to every job of the batch.
+fn clone_err(e: &Error) -> Error {
+    match e {
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        other => Error::Internal(anyhow::anyhow!("{other:#}")),
     }
 }
 

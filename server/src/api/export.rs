@@ -4,7 +4,8 @@ use crate::startup::AppState;
 use arbiter_core::services::export::{self, Format};
 use arbiter_core::services::projects;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use super::QueryParams;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     format: Option<String>,
 }
@@ -22,7 +24,7 @@ pub async fn download(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
-    Query(q): Query<ExportQuery>,
+    QueryParams(q): QueryParams<ExportQuery>,
 ) -> ApiResult<Response> {
     let project = projects::administered(&state.db, &user, &slug).await?;
     let format = Format::parse(q.format.as_deref().unwrap_or("trl"))?;

@@ -12,7 +12,7 @@ use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
-pub use json::JsonBody;
+pub use json::{JsonBody, QueryParams};
 
 /// Every API route (method, path under `/api/v1`, handler): the one list
 /// the router is built from and the authorization matrix test walks.

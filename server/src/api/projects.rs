@@ -1,12 +1,12 @@
-use super::JsonBody;
+use super::{JsonBody, QueryParams};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use arbiter_core::services::{auth, import, projects};
-use arbiter_core::storage::projects::{counts, per_annotator, Settings};
+use arbiter_core::domain::SettingsInput;
+use arbiter_core::services::{import, projects};
 use arbiter_core::Error;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,11 +19,11 @@ pub async fn list(State(state): State<AppState>, CurrentUser(user): CurrentUser)
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewProject {
     slug: String,
     title: String,
-    #[serde(default)]
-    guidelines: String,
+    guidelines: Option<String>,
     annotations_per_pair: Option<i64>,
     lease_seconds: Option<i64>,
     flags: Option<Vec<String>>,
@@ -34,41 +34,31 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     JsonBody(b): JsonBody<NewProject>,
 ) -> ApiResult<Response> {
-    auth::require_admin(&user)?;
-    let mut s = Settings::new(&b.title);
-    s.guidelines = b.guidelines;
-    s.annotations_per_pair = b.annotations_per_pair.unwrap_or(s.annotations_per_pair);
-    s.lease_seconds = b.lease_seconds.unwrap_or(s.lease_seconds);
-    if let Some(f) = b.flags {
-        s.flags = f;
-    }
-    let project = projects::create(&state.db, &user.username, &b.slug, s).await?;
+    arbiter_core::services::auth::require_admin(&user)?;
+    let settings = SettingsInput {
+        title: b.title,
+        guidelines: b.guidelines,
+        annotations_per_pair: b.annotations_per_pair,
+        lease_seconds: b.lease_seconds,
+        flags: b.flags,
+    };
+    let project = projects::create(&state.db, &user.username, &b.slug, settings).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())
 }
 
-/// Pairs total / complete, annotations, live leases; per-annotator counts.
+/// Pairs total / complete, annotations, live leases; per-annotator counts
+/// (all of them for admins, only one's own for annotators).
 pub async fn progress(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<projects::Progress>> {
     let project = projects::visible(&state.db, &user, &slug).await?;
-    let c = counts(&state.db.read, &project).await?;
-    let annotators = per_annotator(&state.db.read, project.id).await?;
-    Ok(Json(json!({
-        "project": project.slug,
-        "annotations_per_pair": project.annotations_per_pair,
-        "pairs_total": c.pairs,
-        "pairs_complete": c.complete_pairs,
-        "pairs_over_covered": c.over_covered_pairs,
-        "prompts": c.prompts,
-        "annotations": c.annotations,
-        "live_leases": c.live_leases,
-        "annotators": annotators,
-    })))
+    Ok(Json(projects::progress(&state.db, &user, &project).await?))
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     filename: Option<String>,
 }
@@ -79,19 +69,19 @@ pub async fn import(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
-    Query(q): Query<ImportQuery>,
+    QueryParams(q): QueryParams<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let project = projects::administered(&state.db, &user, &slug).await?;
-    let name = q.filename.unwrap_or_else(|| "api.jsonl".into());
-    let report = import::import_jsonl(&state.db, &project, Some(&user), &name, body.to_vec()).await?;
+    let name: String = q.filename.unwrap_or_else(|| "api.jsonl".into()).chars().take(200).collect();
+    // The upload is handed on, not copied.
+    let report = import::import_jsonl(&state.db, &project, Some(&user), &name, Vec::from(body)).await?;
     if report.ok {
-        Ok(Json(report).into_response())
-    } else {
-        let mut resp = ApiError(Error::Import(report.errors.clone())).into_response();
-        *resp.body_mut() = axum::body::Body::from(
-            json!({"error": format!("{} bad line(s); nothing was imported", report.error_count), "import_id": report.import_id, "error_count": report.error_count, "lines": report.errors}).to_string(),
-        );
-        Ok(resp)
+        return Ok(Json(report).into_response());
     }
+    let mut resp = ApiError(Error::Import(report.errors.clone())).into_response();
+    *resp.body_mut() = axum::body::Body::from(
+        json!({"error": format!("{} bad line(s); nothing was imported", report.error_count), "import_id": report.import_id, "error_count": report.error_count, "lines": report.errors}).to_string(),
+    );
+    Ok(resp)
 }

@@ -3,6 +3,7 @@ use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::startup::AppState;
 use arbiter_core::domain::views::AnnotationInput;
+use arbiter_core::domain::{ClientKey, TaskId};
 use arbiter_core::services::{projects, tasks};
 use arbiter_core::Error;
 use axum::extract::{Path, State};
@@ -37,6 +38,11 @@ pub async fn prefetch(
     })
 }
 
+/// A task id from the path: anything that is not one is a task you do not have.
+fn task_id(raw: &str) -> Result<TaskId, Error> {
+    TaskId::parse(raw).ok_or_else(|| Error::not_found("no such task"))
+}
+
 #[derive(Deserialize)]
 pub struct AnnotationBody {
     #[serde(flatten)]
@@ -48,26 +54,30 @@ pub struct AnnotationBody {
 pub async fn annotate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(task_id): Path<String>,
+    Path(raw_id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<AnnotationBody>,
 ) -> ApiResult<Response> {
-    let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim);
+    let id = task_id(&raw_id)?;
+    let header_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::trim));
     let key = match (header_key, body.client_key.as_deref()) {
-        (Some(h), Some(b)) if h != b => {
+        (Some(Err(_)), _) => return Err(Error::bad("Idempotency-Key: must be visible ASCII").into()),
+        (Some(Ok(h)), Some(b)) if h != b.trim() => {
             return Err(Error::bad("client_key: differs from the Idempotency-Key header").into())
         }
-        (Some(k), _) | (None, Some(k)) => k.to_owned(),
+        (Some(Ok(k)), _) | (None, Some(k)) => k.to_owned(),
         (None, None) => {
             return Err(Error::bad("client_key: send an Idempotency-Key header or a client_key field").into())
         }
     };
-    let (receipt, created) = tasks::submit(&state.db, &user, &task_id, &key, &body.input).await?;
+    let key = ClientKey::parse(&key).map_err(|e| Error::bad(e.to_string()))?;
+    let (receipt, created) = tasks::submit(&state.db, &user, None, id, &key, &body.input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(receipt)).into_response())
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct SkipBody {
     reason: Option<String>,
 }
@@ -75,15 +85,16 @@ pub struct SkipBody {
 pub async fn skip(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(task_id): Path<String>,
+    Path(raw_id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let id = task_id(&raw_id)?;
     // The body is optional: an empty one skips without a reason.
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
         serde_json::from_slice::<SkipBody>(&body).map_err(|e| Error::bad(format!("invalid JSON body: {e}")))?.reason
     };
-    tasks::skip(&state.db, &user, &task_id, reason.as_deref()).await?;
-    Ok(Json(serde_json::json!({"task_id": task_id, "skipped": true})))
+    tasks::skip(&state.db, &user, None, id, reason.as_deref()).await?;
+    Ok(Json(serde_json::json!({"task_id": id, "skipped": true})))
 }

@@ -1,8 +1,9 @@
 use super::{Cli, Command, ProjectCommand, ServeArgs, TokenCommand, UserCommand};
 use crate::startup::{Application, Config};
 use anyhow::{bail, Context};
+use crate::security::TrustedProxies;
+use arbiter_core::domain::SettingsInput;
 use arbiter_core::services::{accounts, auth, demo, export, import, projects, Role};
-use arbiter_core::storage::projects::Settings;
 use arbiter_core::storage::Db;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Serve(args) => serve(&cli.database, db.clone(), args).await?,
         Command::User(UserCommand::Add { name, role, projects: slugs }) => {
-            let role = Role::parse(&role).context("role must be admin or annotator")?;
+            let role = Role::parse(&role)?;
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password).context("Failed to read the password from stdin")?;
             let password = password.trim_end_matches(['\n', '\r']);
@@ -32,22 +33,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             guidelines,
             flags,
         }) => {
-            let mut s = Settings::new(&title);
-            s.annotations_per_pair = annotations_per_pair;
-            s.lease_seconds = lease_seconds;
+            let mut s = SettingsInput::titled(&title);
+            s.annotations_per_pair = Some(annotations_per_pair);
+            s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {
                 s.guidelines =
-                    std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+                    Some(std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?);
             }
             if !flags.is_empty() {
-                s.flags = flags;
+                s.flags = Some(flags);
             }
             let p = projects::create(&db, "cli", &slug, s).await?;
             eprintln!("created project {} ({})", p.slug, p.title);
             ExitCode::SUCCESS
         }
         Command::User(UserCommand::Invite { role, projects: slugs, hours, public_url }) => {
-            let role = Role::parse(&role).context("role must be admin or annotator")?;
+            let role = Role::parse(&role)?;
             let token = accounts::invite(&db, None, role, slugs, hours).await?;
             println!("{}/invite/{token}", public_url.trim_end_matches('/'));
             ExitCode::SUCCESS
@@ -103,6 +104,7 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
         secure_cookies: args.secure_cookies,
         public_url: args.public_url.clone().unwrap_or_default(),
         max_import_bytes: args.max_import_mb * 1024 * 1024,
+        trusted_proxies: TrustedProxies::parse(&args.trusted_proxies)?,
     };
     let app = Application::with_db(config, db).await?;
     let url = format!("http://{}", app.local_addr());
@@ -116,9 +118,10 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
         for (name, password, role) in demo::DEMO_USERS {
             println!("  {:<11} {:<26} {}", name, password, role.as_str());
         }
-    } else if arbiter_core::storage::users::count_admins(&app.db.read).await? == 0 {
-        // First run: a one-time link to create the first admin (valid 24 hours).
-        let token = accounts::invite(&app.db, None, Role::Admin, vec![], 24).await?;
+    } else if !accounts::has_admin(&app.db).await? {
+        // First run: a one-time link to create the first admin. Each start
+        // mints a new one and voids the last; none works once an admin exists.
+        let token = accounts::first_admin_invite(&app.db).await?;
         println!(
             "No admin yet. Create the first one here (single use, 24 hours): {}/invite/{token}",
             public_url.trim_end_matches('/')
@@ -202,6 +205,6 @@ async fn backup(db: &Db, file: &std::path::Path) -> anyhow::Result<()> {
         bail!("{} exists already; choose a new file", file.display());
     }
     let target = file.to_str().context("backup path must be UTF-8")?;
-    arbiter_core::storage::backup_into(db, target).await.context("Failed to write the backup")?;
+    arbiter_core::services::maintenance::backup(db, target).await.context("Failed to write the backup")?;
     Ok(())
 }

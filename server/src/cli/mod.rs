@@ -10,7 +10,8 @@ pub use commands::run;
 #[derive(Parser, Debug)]
 #[command(name = "arbiter", version, about = "Collect pairwise human preference judgements for reward models and DPO.")]
 pub struct Cli {
-    /// SQLite database URL; the file is created and migrated when missing.
+    /// Database URL (sqlite://path/to/file.db); the file is created and
+    /// migrated when missing. Other schemes are refused.
     #[arg(long, global = true, env = "ARBITER_DATABASE", default_value = "sqlite://data/arbiter.db")]
     pub database: String,
     #[command(subcommand)]
@@ -77,6 +78,11 @@ pub struct ServeArgs {
     /// Largest import upload in MiB.
     #[arg(long, env = "ARBITER_MAX_IMPORT_MB", default_value_t = 256)]
     pub max_import_mb: usize,
+    /// A reverse proxy (address or CIDR; repeat, or separate with commas)
+    /// whose X-Forwarded-For names the client, for the login throttle and
+    /// the audit log. Without it the peer address is the client.
+    #[arg(long = "trusted-proxy", env = "ARBITER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,10 +120,10 @@ pub enum ProjectCommand {
         #[arg(long)]
         title: String,
         /// Annotations wanted per pair.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_ANNOTATIONS_PER_PAIR)]
         annotations_per_pair: i64,
         /// Lease length for a task, in seconds.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_LEASE_SECONDS)]
         lease_seconds: i64,
         /// Markdown file with the annotation guidelines.
         #[arg(long)]

@@ -1,6 +1,6 @@
 //! Form posts for accounts: invites, roles, deactivation, password resets,
 //! API tokens, logging out everywhere, project membership.
-use super::{answer, back_err, FormAdmin, FormUser};
+use super::{answer, back_err, Form, FormAdmin, FormUser};
 use crate::auth::{session_cookie, SESSION_COOKIE};
 use crate::startup::AppState;
 use arbiter_core::services::{accounts, projects, Role};
@@ -8,7 +8,6 @@ use arbiter_core::Error;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use axum_extra::extract::Form;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -25,7 +24,7 @@ pub async fn accept_invite(
     Path(token): Path<String>,
     Form(f): Form<AcceptForm>,
 ) -> Response {
-    match accounts::accept(&state.db, &token, f.username.trim(), &f.password).await {
+    match accounts::accept(&state.db, &token, &f.username, &f.password).await {
         Ok(session) => {
             let jar = jar.add(session_cookie(session.token, state.secure_cookies()));
             (jar, Redirect::to("/")).into_response()
@@ -48,8 +47,9 @@ pub async fn create_invite(
     Form(f): Form<InviteForm>,
 ) -> Response {
     let result = async {
-        let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
-        let hours = super::parse_int("hours", f.hours.as_deref(), accounts::INVITE_HOURS_DEFAULT)?;
+        let role = Role::parse(&f.role).map_err(|e| Error::bad(e.to_string()))?;
+        let hours = arbiter_core::domain::settings::parse_int_field("hours", f.hours.as_deref())?
+            .unwrap_or(accounts::INVITE_HOURS_DEFAULT);
         accounts::invite(&state.db, Some(&admin), role, f.projects, hours).await
     }
     .await;
@@ -73,8 +73,8 @@ pub async fn set_role(
     Form(f): Form<RoleForm>,
 ) -> Response {
     let result = match Role::parse(&f.role) {
-        Some(role) => accounts::set_role(&state.db, &admin, &username, role).await,
-        None => Err(Error::bad("role: must be admin or annotator")),
+        Ok(role) => accounts::set_role(&state.db, &admin, &username, role).await,
+        Err(e) => Err(Error::bad(e.to_string())),
     };
     answer("/admin/users", result, &format!("{username} is now {}", f.role))
 }
@@ -98,12 +98,20 @@ pub async fn set_active(
     )
 }
 
+#[derive(Deserialize)]
+pub struct ResetForm {
+    /// Also revoke the user's API tokens now.
+    #[serde(default)]
+    revoke_tokens: Option<String>,
+}
+
 pub async fn reset_password(
     State(state): State<AppState>,
     FormAdmin(admin): FormAdmin,
     Path(username): Path<String>,
+    Form(f): Form<ResetForm>,
 ) -> Response {
-    match accounts::reset_link(&state.db, &admin, &username).await {
+    match accounts::reset_link(&state.db, &admin, &username, f.revoke_tokens.is_some()).await {
         Ok(token) => {
             Redirect::to(&format!("/admin/users?reveal={}", state.reveal.park(admin.id, token))).into_response()
         }

@@ -2,21 +2,22 @@
 //! the same service as the REST API and answers with a redirect, carrying
 //! an `?error=` or `?ok=` message for the page to show.
 use crate::auth::{session_cookie, SESSION_COOKIE};
+use crate::error::{from_rejection, PageError};
+use crate::security::ClientAddr;
 use crate::startup::AppState;
+use arbiter_core::domain::redirect::safe_next;
+use arbiter_core::domain::settings::parse_int_field;
 use arbiter_core::domain::views::AnnotationInput;
-use arbiter_core::domain::Choice;
+use arbiter_core::domain::{Choice, ClientKey, SettingsInput, TaskId};
 use arbiter_core::services::{auth, import, projects, tasks, Role, User};
-use arbiter_core::storage::projects::Settings;
 use arbiter_core::Error;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Request, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{post, MethodRouter};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
-use axum_extra::extract::Form;
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 mod accounts;
 
@@ -63,11 +64,31 @@ pub(crate) fn answer(page: &str, result: Result<(), Error>, ok: &str) -> Respons
     }
 }
 
+/// Back to the page with the error's public message; what must not be
+/// shown as a message on a page (a 404, 413 or 429) gets its own page.
 pub(crate) fn back_err(to: &str, e: Error) -> Response {
-    if let Error::Internal(cause) = &e {
-        tracing::error!(error = ?cause, "form failed");
+    match e.status() {
+        400 | 409 | 422 => back(to, "error", &e.public_message()),
+        _ => PageError(e).into_response(),
     }
-    back(to, "error", &e.to_string())
+}
+
+/// A form body; a malformed or oversized one gets the error page (400/413).
+pub(crate) struct Form<T>(pub T);
+
+impl<S, T> FromRequest<S> for Form<T>
+where
+    axum_extra::extract::Form<T>: FromRequest<S, Rejection = axum_extra::extract::FormRejection>,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
+        match axum_extra::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum_extra::extract::Form(v)) => Ok(Form(v)),
+            Err(r) => Err(PageError(from_rejection(r.status(), r.body_text()))),
+        }
+    }
 }
 
 /// The logged-in user of a form post; without a session, the login page.
@@ -91,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FormAdmin {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
         match parts.extensions.get::<User>() {
             Some(u) if u.role == Role::Admin => Ok(FormAdmin(u.clone())),
-            Some(_) => Err((axum::http::StatusCode::NOT_FOUND, "not found").into_response()),
+            Some(_) => Err(PageError(Error::Forbidden("admins only".into())).into_response()),
             None => Err(Redirect::to("/login").into_response()),
         }
     }
@@ -105,55 +126,27 @@ struct LoginForm {
     next: String,
 }
 
-/// Only same-site paths: `next=//evil.example` must not become an open redirect.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
-    }
-}
-
-/// Checks the throttle first (429 with Retry-After past the limit), ends
-/// any session the browser already had (a new id at every login), then
-/// sets the new session cookie.
+/// Logs in (throttled; 429 with Retry-After past the limit), ends any
+/// session the browser already had (a new id at every login), sets the new
+/// session cookie and goes to `next` if that is a path on this site.
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Option<axum::Extension<ClientAddr>>,
     jar: CookieJar,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let ip = Some(peer.ip());
-    if let Some(wait) = state.throttle.retry_after(&f.username, ip) {
-        return too_many(wait);
-    }
-    match auth::login(&state.db, &f.username, &f.password).await {
+    let ip = client.and_then(|c| c.0 .0);
+    match auth::login(&state.db, &state.throttle, &f.username, &f.password, ip).await {
         Ok(session) => {
-            state.throttle.succeeded(&f.username);
             if let Some(old) = jar.get(SESSION_COOKIE) {
                 let _ = auth::logout(&state.db, old.value()).await;
             }
             let jar = jar.add(session_cookie(session.token, state.secure_cookies()));
-            (jar, Redirect::to(safe_next(&f.next))).into_response()
+            (jar, Redirect::to(&safe_next(&f.next))).into_response()
         }
-        Err(Error::Unauthorized(msg)) => {
-            state.throttle.failed(&f.username, ip);
-            back("/login", "error", &msg)
-        }
+        Err(Error::Unauthorized(msg)) => back("/login", "error", &msg),
         Err(e) => back_err("/login", e),
     }
-}
-
-fn too_many(wait: u64) -> Response {
-    let body = format!(
-        "<!DOCTYPE html><title>Too many attempts</title><p>Too many failed logins. Try again in {wait} seconds.</p><p><a href=\"/login\">Back</a></p>"
-    );
-    (
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        [(axum::http::header::RETRY_AFTER, wait.to_string())],
-        axum::response::Html(body),
-    )
-        .into_response()
 }
 
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -187,15 +180,23 @@ async fn annotate(
     Form(f): Form<AnnotateForm>,
 ) -> Response {
     let page = format!("/annotate/{slug}");
-    if projects::visible(&state.db, &user, &slug).await.is_err() {
-        return (axum::http::StatusCode::NOT_FOUND, "not found").into_response();
-    }
+    let project = match projects::visible(&state.db, &user, &slug).await {
+        Ok(p) => p,
+        Err(e) => return PageError(e).into_response(),
+    };
+    let Some(task_id) = TaskId::parse(&f.task_id) else {
+        return back(&page, "error", "task_id: no such task");
+    };
     if f.action == "skip" {
-        return match tasks::skip(&state.db, &user, &f.task_id, None).await {
+        return match tasks::skip(&state.db, &user, Some(&project), task_id, None).await {
             Ok(()) => Redirect::to(&page).into_response(),
             Err(e) => back_err(&page, e),
         };
     }
+    let key = match ClientKey::parse(&f.client_key) {
+        Ok(k) => k,
+        Err(e) => return back(&page, "error", &e.to_string()),
+    };
     let choice = match f.choice.as_deref().map(str::parse::<i64>) {
         Some(Ok(c)) => match Choice::new(c) {
             Ok(c) => c,
@@ -210,7 +211,7 @@ async fn annotate(
         rationale: f.rationale,
         time_ms: None,
     };
-    match tasks::submit(&state.db, &user, &f.task_id, &f.client_key, &input).await {
+    match tasks::submit(&state.db, &user, Some(&project), task_id, &key, &input).await {
         Ok(_) => back(&page, "ok", "Saved"),
         Err(e) => back_err(&page, e),
     }
@@ -223,22 +224,15 @@ struct NewProjectForm {
     annotations_per_pair: Option<String>,
 }
 
-pub(crate) fn parse_int(field: &str, value: Option<&str>, default: i64) -> Result<i64, Error> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| Error::bad(format!("{field}: {v:?} is not a whole number"))),
-    }
-}
-
 async fn create_project(
     State(state): State<AppState>,
     FormAdmin(admin): FormAdmin,
     Form(f): Form<NewProjectForm>,
 ) -> Response {
     let result = async {
-        let mut settings = Settings::new(&f.title);
-        settings.annotations_per_pair = parse_int("annotations_per_pair", f.annotations_per_pair.as_deref(), 3)?;
-        projects::create(&state.db, &admin.username, f.slug.trim(), settings).await
+        let mut settings = SettingsInput::titled(&f.title);
+        settings.annotations_per_pair = parse_int_field("annotations_per_pair", f.annotations_per_pair.as_deref())?;
+        projects::create(&state.db, &admin.username, &f.slug, settings).await
     }
     .await;
     match result {
@@ -267,12 +261,12 @@ async fn project_settings(
     let page = format!("/admin/projects/{slug}");
     let result = async {
         let project = projects::administered(&state.db, &user, &slug).await?;
-        let settings = Settings {
+        let settings = SettingsInput {
             title: f.title,
-            guidelines: f.guidelines,
-            annotations_per_pair: parse_int("annotations_per_pair", f.annotations_per_pair.as_deref(), 3)?,
-            lease_seconds: parse_int("lease_seconds", f.lease_seconds.as_deref(), 600)?,
-            flags: f.flags.lines().map(str::to_owned).collect(),
+            guidelines: Some(f.guidelines),
+            annotations_per_pair: parse_int_field("annotations_per_pair", f.annotations_per_pair.as_deref())?,
+            lease_seconds: parse_int_field("lease_seconds", f.lease_seconds.as_deref())?,
+            flags: Some(f.flags.lines().map(str::to_owned).collect()),
         };
         projects::update(&state.db, &user.username, &project, settings).await
     }
@@ -311,8 +305,8 @@ struct UserForm {
 
 async fn add_user(State(state): State<AppState>, FormAdmin(admin): FormAdmin, Form(f): Form<UserForm>) -> Response {
     let result = async {
-        let role = Role::parse(&f.role).ok_or_else(|| Error::bad("role: must be admin or annotator"))?;
-        let created = auth::create_user(&state.db, &admin.username, f.username.trim(), &f.password, role).await?;
+        let role = Role::parse(&f.role).map_err(|e| Error::bad(e.to_string()))?;
+        let created = auth::create_user(&state.db, &admin.username, &f.username, &f.password, role).await?;
         if !f.project.trim().is_empty() {
             let project = projects::administered(&state.db, &admin, f.project.trim()).await?;
             projects::add_member(&state.db, &admin.username, &project, &created.username).await?;
@@ -337,7 +331,7 @@ async fn upload(
     let page = format!("/admin/projects/{slug}");
     let project = match projects::administered(&state.db, &user, &slug).await {
         Ok(p) => p,
-        Err(e) => return back_err("/admin", e),
+        Err(e) => return PageError(e).into_response(),
     };
     let mut file = None;
     loop {
@@ -345,13 +339,14 @@ async fn upload(
             Ok(Some(field)) if field.name() == Some("file") => {
                 let name = field.file_name().unwrap_or("upload.jsonl").to_owned();
                 match field.bytes().await {
-                    Ok(bytes) => file = Some((name, bytes.to_vec())),
-                    Err(e) => return back(&page, "error", &format!("upload failed: {}", e.body_text())),
+                    // Handed on, not copied: the file is held in memory once.
+                    Ok(bytes) => file = Some((name, Vec::from(bytes))),
+                    Err(e) => return PageError(from_rejection(e.status(), e.body_text())).into_response(),
                 }
             }
             Ok(Some(_)) => continue,
             Ok(None) => break,
-            Err(e) => return back(&page, "error", &format!("upload failed: {}", e.body_text())),
+            Err(e) => return PageError(from_rejection(e.status(), e.body_text())).into_response(),
         }
     }
     let Some((name, data)) = file else {

@@ -1,7 +1,7 @@
 //! Boots the real application on port 0 with a fresh SQLite file.
 #![allow(dead_code)]
 use arbiter_core::services::{auth, import, projects, Role};
-use arbiter_core::storage::projects::Settings;
+use arbiter_core::domain::SettingsInput;
 use arbiter_core::storage::Db;
 use arbiter_server::{Application, Config};
 use std::io::{BufRead, BufReader, Write};
@@ -25,6 +25,7 @@ pub async fn spawn_app() -> TestApp {
         secure_cookies: false,
         public_url: String::new(),
         max_import_bytes: 1024 * 1024,
+        trusted_proxies: Default::default(),
     };
     let app = Application::build(config).await.expect("app builds");
     let url = format!("http://{}", app.local_addr());
@@ -43,8 +44,8 @@ impl TestApp {
 
     /// A project with `prompts` prompts of two completions each (one pair each).
     pub async fn project(&self, slug: &str, per_pair: i64, prompts: usize) {
-        let mut s = Settings::new(&format!("Project {slug}"));
-        s.annotations_per_pair = per_pair;
+        let mut s = SettingsInput::titled(&format!("Project {slug}"));
+        s.annotations_per_pair = Some(per_pair);
         let p = projects::create(&self.db, "test", slug, s).await.unwrap();
         if prompts == 0 {
             return;

@@ -12,6 +12,7 @@ pub struct Draft {
 }
 
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     Choice(i8),
     BothBad,
@@ -29,7 +30,12 @@ mod imp {
         web_sys::window()?.local_storage().ok().flatten()
     }
 
-    fn draft_key(slug: &str) -> String {
+    fn outbox_key(slug: &str) -> String {
+        format!("arbiter.outbox.{slug}")
+    }
+
+    /// Where a single unsent draft was kept before the outbox (older pages).
+    fn old_draft_key(slug: &str) -> String {
         format!("arbiter.draft.{slug}")
     }
 
@@ -52,21 +58,31 @@ mod imp {
         let _ = rx.await;
     }
 
-    pub fn save_draft(slug: &str, d: &Draft) {
-        if let (Some(s), Ok(json)) = (storage(), serde_json::to_string(d)) {
-            let _ = s.set_item(&draft_key(slug), &json);
+    /// Keeps the unsent judgements, oldest first; none left clears the key.
+    pub fn save_outbox(slug: &str, drafts: &[Draft]) {
+        let Some(s) = storage() else { return };
+        if drafts.is_empty() {
+            let _ = s.remove_item(&outbox_key(slug));
+        } else if let Ok(json) = serde_json::to_string(drafts) {
+            let _ = s.set_item(&outbox_key(slug), &json);
         }
     }
 
-    pub fn load_draft(slug: &str) -> Option<Draft> {
-        let json = storage()?.get_item(&draft_key(slug)).ok().flatten()?;
-        serde_json::from_str(&json).ok()
-    }
-
-    pub fn clear_draft(slug: &str) {
-        if let Some(s) = storage() {
-            let _ = s.remove_item(&draft_key(slug));
+    pub fn load_outbox(slug: &str) -> Vec<Draft> {
+        let Some(s) = storage() else { return Vec::new() };
+        let mut drafts: Vec<Draft> = s
+            .get_item(&outbox_key(slug))
+            .ok()
+            .flatten()
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        if let Some(old) = s.get_item(&old_draft_key(slug)).ok().flatten() {
+            if let Ok(d) = serde_json::from_str::<Draft>(&old) {
+                drafts.insert(0, d);
+            }
+            let _ = s.remove_item(&old_draft_key(slug));
         }
+        drafts
     }
 
     pub fn submitter_value(ev: &leptos::ev::SubmitEvent) -> Option<String> {
@@ -122,11 +138,10 @@ mod imp {
         String::new()
     }
     pub async fn sleep_ms(_ms: u64) {}
-    pub fn save_draft(_slug: &str, _d: &Draft) {}
-    pub fn load_draft(_slug: &str) -> Option<Draft> {
-        None
+    pub fn save_outbox(_slug: &str, _drafts: &[Draft]) {}
+    pub fn load_outbox(_slug: &str) -> Vec<Draft> {
+        Vec::new()
     }
-    pub fn clear_draft(_slug: &str) {}
     pub fn submitter_value(_ev: &leptos::ev::SubmitEvent) -> Option<String> {
         None
     }

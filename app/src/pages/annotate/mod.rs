@@ -6,6 +6,7 @@
 mod client;
 
 use crate::api::{load_annotate, prefetch_task, skip_and_next, submit_and_next, AnnotateData, NextData};
+use std::collections::VecDeque;
 use crate::components::{loaded, message, Flash, Nav};
 use arbiter_core::domain::import::Role;
 use arbiter_core::domain::views::{AnnotationInput, MyProgress, TaskView};
@@ -68,6 +69,23 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let started = StoredValue::new(client::now_ms());
     // The task after this one, leased ahead so Enter shows it at once.
     let upcoming = RwSignal::new(None::<TaskView>);
+    // Judgements not yet acknowledged, oldest first; sent one at a time, in
+    // order, by one sender. Mirrored in local storage until acknowledged.
+    let outbox = StoredValue::new(VecDeque::<client::Draft>::new());
+    let sending = StoredValue::new(false);
+    // The shown pair was just submitted and the next one is on its way.
+    let waiting = RwSignal::new(false);
+    // Keys pressed while waiting: they belong to the next pair, and are
+    // applied to it, in order, the moment it shows (every keypress counts).
+    let typeahead = StoredValue::new(VecDeque::<client::Key>::new());
+    // Set below: applying queued keys and sending the outbox call each other.
+    let drain_keys: StoredValue<Option<Callback<()>>> = StoredValue::new(None);
+    let pump: StoredValue<Option<Callback<()>>> = StoredValue::new(None);
+    let run = |cb: StoredValue<Option<Callback<()>>>| {
+        if let Some(cb) = cb.get_value() {
+            cb.run(());
+        }
+    };
 
     let show = move |next: Option<TaskView>| {
         task.set(next);
@@ -77,79 +95,99 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         rationale.set(String::new());
         client_key.set(client::new_key());
         started.set_value(client::now_ms());
+        waiting.set(false);
+        run(drain_keys);
+    };
+
+    let persist = move || {
+        let drafts: Vec<client::Draft> = outbox.with_value(|q| q.iter().cloned().collect());
+        client::save_outbox(&slug.get_value(), &drafts);
     };
 
     let fetch_ahead = move || {
-        if upcoming.get_untracked().is_some() || task.get_untracked().is_none() {
+        if upcoming.get_untracked().is_some() || task.get_untracked().is_none() || sending.get_value() {
             return;
         }
         leptos::task::spawn_local(async move {
             if let Ok(Some(t)) = prefetch_task(slug.get_value()).await {
-                if task.get_untracked().map(|c| c.task_id) != Some(t.task_id) {
+                let shown = task.get_untracked().map(|c| c.task_id);
+                if waiting.get_untracked() {
+                    show(Some(t));
+                } else if shown != Some(t.task_id) {
                     upcoming.set(Some(t));
                 }
             }
         });
     };
 
-    // The server's word after a save: if the page already shows the task the
-    // server says is next (the prefetched one), keep what the annotator has
-    // started on it; otherwise show the server's.
-    let apply = move |next: NextData| {
+    // The server's word once everything queued is acknowledged: it knows
+    // which pair comes next. If the page already shows it (the prefetched
+    // one), keep what the annotator has started on it.
+    let settle = move |next: NextData| {
         progress.set(next.progress);
         let shown = task.get_untracked().map(|t| t.task_id);
-        if next.task.as_ref().map(|t| t.task_id) != shown {
+        if waiting.get_untracked() || next.task.as_ref().map(|t| t.task_id) != shown {
             upcoming.set(None);
             show(next.task);
         }
     };
 
-    // Sends until the server answers: a lost connection is retried with the
-    // same key (so it is stored once), a refusal is shown to the annotator.
-    let deliver = move |draft: client::Draft| {
+    let send = move |draft: client::Draft| async move {
+        match &draft.input {
+            Some(input) => submit_and_next(slug.get_value(), draft.task_id, draft.client_key, input.clone()).await,
+            None => skip_and_next(slug.get_value(), draft.task_id, None).await,
+        }
+    };
+
+    // The one sender: a lost connection is retried with the same key (so it
+    // is stored once), a refusal is shown, and the next draft goes on.
+    pump.set_value(Some(Callback::new(move |_| {
+        if sending.get_value() {
+            return;
+        }
+        sending.set_value(true);
         leptos::task::spawn_local(async move {
-            let mut tries = 0u32;
-            loop {
-                status.set(if tries == 0 { Status::Saving } else { Status::Retrying(tries) });
-                let sent = match &draft.input {
-                    Some(input) => {
-                        submit_and_next(
-                            slug.get_value(),
-                            draft.task_id.clone(),
-                            draft.client_key.clone(),
-                            input.clone(),
-                        )
-                        .await
+            let mut failed = None;
+            while let Some(draft) = outbox.with_value(|q| q.front().cloned()) {
+                let mut tries = 0u32;
+                let sent = loop {
+                    status.set(if tries == 0 { Status::Saving } else { Status::Retrying(tries) });
+                    match send(draft.clone()).await {
+                        Err(e) if is_transient(&e) => {
+                            tries += 1;
+                            client::sleep_ms(u64::from(500 * tries.min(8))).await;
+                        }
+                        other => break other,
                     }
-                    None => skip_and_next(slug.get_value(), draft.task_id.clone(), None).await,
                 };
+                outbox.update_value(|q| {
+                    q.pop_front();
+                });
+                persist();
                 match sent {
-                    Ok(next) => {
-                        client::clear_draft(&slug.get_value());
-                        apply(next);
-                        status.set(Status::Saved);
-                        fetch_ahead();
-                        return;
-                    }
-                    Err(e) if is_transient(&e) => {
-                        tries += 1;
-                        client::sleep_ms(u64::from(500 * tries.min(8))).await;
-                    }
+                    Ok(next) if outbox.with_value(VecDeque::is_empty) => settle(next),
+                    Ok(_) => {}
                     Err(e) => {
-                        client::clear_draft(&slug.get_value());
-                        status.set(Status::Failed(message(&e)));
-                        return;
+                        failed = Some(message(&e));
+                        if waiting.get_untracked() && outbox.with_value(VecDeque::is_empty) {
+                            // Nothing else will bring the next pair: ask for it.
+                            if let Ok(next) = load_annotate(slug.get_value()).await {
+                                show(next.task);
+                            }
+                        }
                     }
                 }
             }
+            sending.set_value(false);
+            status.set(match failed {
+                Some(m) => Status::Failed(m),
+                None => Status::Saved,
+            });
+            fetch_ahead();
         });
-    };
+    })));
 
     let act = move |action: Action| {
-        if matches!(status.get_untracked(), Status::Saving | Status::Retrying(_)) {
-            // One send at a time, so answers are stored in order; this one waits.
-            return;
-        }
         let Some(t) = task.get_untracked() else { return };
         let input = match action {
             Action::Skip => None,
@@ -168,30 +206,56 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
             }
         };
         let draft = client::Draft { task_id: t.task_id.to_string(), client_key: client_key.get_untracked(), input };
-        client::save_draft(&slug.get_value(), &draft);
-        // Show the prefetched pair now; the answer is saved meanwhile.
-        if let Some(next) = upcoming.get_untracked() {
-            upcoming.set(None);
-            show(Some(next));
+        outbox.update_value(|q| q.push_back(draft));
+        persist();
+        // Show the prefetched pair now; the answer is saved meanwhile. With
+        // none at hand, wait for the server's next one.
+        match upcoming.get_untracked() {
+            Some(next) => {
+                upcoming.set(None);
+                show(Some(next));
+            }
+            None => {
+                task.set(None);
+                waiting.set(true);
+            }
         }
-        deliver(draft);
+        run(pump);
     };
 
-    // After hydration: resend a draft a crash or closed tab left behind, and
-    // listen for the keyboard.
-    Effect::new(move |_| {
-        if let Some(draft) = client::load_draft(&slug.get_value()) {
-            client_key.set(draft.client_key.clone());
-            deliver(draft);
-        } else {
-            fetch_ahead();
-        }
-    });
-    client::on_keys(move |key| match key {
+    let apply_key = move |key: client::Key| match key {
         client::Key::Choice(c) => choice.set(Some(c)),
         client::Key::BothBad => both_bad.update(|b| *b = !*b),
         client::Key::Skip => act(Action::Skip),
         client::Key::Submit => act(Action::Submit),
+    };
+    drain_keys.set_value(Some(Callback::new(move |_| {
+        while !waiting.get_untracked() {
+            let Some(key) = typeahead.try_update_value(VecDeque::pop_front).flatten() else { break };
+            apply_key(key);
+        }
+    })));
+
+    // After hydration: resend what a crash or closed tab left unsent, and
+    // listen for the keyboard.
+    Effect::new(move |_| {
+        let left = client::load_outbox(&slug.get_value());
+        if left.is_empty() {
+            fetch_ahead();
+        } else {
+            // The shown pair may be one of them: wait for the server's next.
+            let shown = task.get_untracked().map(|t| t.task_id.to_string());
+            if left.iter().any(|d| Some(&d.task_id) == shown.as_ref()) {
+                task.set(None);
+                waiting.set(true);
+            }
+            outbox.set_value(left.into());
+            run(pump);
+        }
+    });
+    client::on_keys(move |key| {
+        typeahead.update_value(|q| q.push_back(key));
+        run(drain_keys);
     });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -210,6 +274,9 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
             <div class="md" inner_html=data.guidelines_html.clone()></div>
         </details>
         {move || match task.get() {
+            None if waiting.get() => view! {
+                <div class="panel" data-testid="loading-next"><p>"Loading the next pair…"</p></div>
+            }.into_any(),
             None => view! {
                 <div class="panel done" data-testid="all-done">
                     <h2>"All done"</h2>

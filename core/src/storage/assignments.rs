@@ -1,12 +1,36 @@
-//! The hot path's writes, run synchronously on the writer thread
-//! (`writer.rs`): leasing, expiring, submitting, skipping.
-use super::tasks::{Content, Lease};
-use super::{new_uuid, rfc3339};
+//! Every statement about assignments (leases of a pair to an annotator) and
+//! their annotations. The writes run synchronously on the writer thread
+//! (`writer.rs`): leasing, expiring, submitting, skipping, releasing; the
+//! reads (progress, per-annotator counts) go through the read pool.
+use super::{new_uuid, now_ms, rfc3339};
 use crate::domain::choice::Choice;
-use crate::domain::views::AnnotationReceipt;
+use crate::domain::views::{AnnotationReceipt, MyProgress};
 use rusqlite::{params, Connection, OptionalExtension};
+use sqlx::SqliteExecutor;
 
 type Sql<T> = rusqlite::Result<T>;
+
+/// A live lease as the page and API show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: i64,
+    pub uuid: String,
+    pub swapped: bool,
+    pub lease_expires_at: i64,
+}
+
+/// What the annotator page shows for a lease: the prompt and both texts in
+/// canonical order (the caller applies `swapped`).
+pub struct Content {
+    pub messages: String,
+    pub is_chat: bool,
+    pub a: String,
+    pub b: String,
+    /// Rendered at import; None for rows imported before that existed.
+    pub messages_html: Option<String>,
+    pub a_html: Option<String>,
+    pub b_html: Option<String>,
+}
 
 /// Returns expired leases' pairs to the pool (a probe of the partial index
 /// on live leases; usually finds nothing).
@@ -101,7 +125,9 @@ pub fn content(c: &Connection, assignment_id: i64) -> Sql<Content> {
 }
 
 /// An assignment as submit and skip need it, found by its public id and
-/// owner: someone else's task id is "not found", never "forbidden".
+/// owner: someone else's task id is "not found", never "forbidden". So is
+/// the task of an annotator who is no longer a member of its project (or
+/// no longer active): checked here, in the write job, on every path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
     pub id: i64,
@@ -118,8 +144,10 @@ pub struct Assignment {
 pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignment>> {
     c.prepare_cached(
         "SELECT a.id, a.uuid, a.project_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at, p.flags
-         FROM assignments a JOIN projects p ON p.id = a.project_id
-         WHERE a.uuid = ? AND a.annotator_id = ?",
+         FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
+         WHERE a.uuid = ?1 AND a.annotator_id = ?2 AND u.active = 1
+           AND (u.role = 'admin'
+                OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = a.project_id AND m.user_id = ?2))",
     )?
     .query_row(params![uuid, annotator_id], |r| {
         Ok(Assignment {
@@ -227,4 +255,73 @@ pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, Anno
         ))
     })
     .optional()
+}
+
+/// Ends a user's live leases (in one project, or in all of them) and gives
+/// their slots back to the pool: for a removed member or a deactivated user.
+pub fn release_leases(c: &Connection, user_id: i64, project_id: Option<i64>) -> Sql<usize> {
+    let mut st = c.prepare_cached(
+        "UPDATE assignments SET state = 'expired', lease_expires_at = ?1
+         WHERE annotator_id = ?2 AND state = 'leased' AND (?3 IS NULL OR project_id = ?3) RETURNING pair_id",
+    )?;
+    let pairs: Vec<i64> = st.query_map(params![now_ms(), user_id, project_id], |r| r.get(0))?.collect::<Sql<_>>()?;
+    let mut dec = c.prepare_cached("UPDATE pairs SET load = load - 1 WHERE id = ?")?;
+    for p in &pairs {
+        dec.execute([p])?;
+    }
+    Ok(pairs.len())
+}
+
+/// How far this annotator is in a project: pairs judged or skipped, and
+/// pairs still open to them (needing annotations, not yet seen by them).
+pub async fn progress(
+    db: impl SqliteExecutor<'_>,
+    user_id: i64,
+    project_id: i64,
+    per_pair: i64,
+) -> sqlx::Result<MyProgress> {
+    let (done, open, mine_open, leased): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = ?2 AND load < ?3),
+           (SELECT COUNT(*) FROM assignments a JOIN pairs p ON p.id = a.pair_id
+             WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.state IN ('submitted', 'skipped', 'leased') AND p.load < ?3),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')",
+    )
+    .bind(user_id)
+    .bind(project_id)
+    .bind(per_pair)
+    .fetch_one(db)
+    .await?;
+    // Held leases are still to do: add them back whether or not their pair is full.
+    Ok(MyProgress { done, remaining: (open - mine_open).max(0) + leased })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AnnotatorCount {
+    pub username: String,
+    pub annotations: i64,
+    pub skipped: i64,
+}
+
+/// Judged and skipped pairs per annotator of a project; `only` limits the
+/// list to one user.
+pub async fn per_annotator(
+    db: impl SqliteExecutor<'_>,
+    project_id: i64,
+    only: Option<i64>,
+) -> sqlx::Result<Vec<AnnotatorCount>> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT u.username, SUM(a.state = 'submitted'), SUM(a.state = 'skipped')
+         FROM assignments a JOIN users u ON u.id = a.annotator_id
+         WHERE a.project_id = ?1 AND (?2 IS NULL OR a.annotator_id = ?2) GROUP BY u.id ORDER BY u.username",
+    )
+    .bind(project_id)
+    .bind(only)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped })
+        .collect())
 }

@@ -1,0 +1,104 @@
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use super::ctx;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectRow {
+    pub slug: String,
+    pub title: String,
+    pub pairs: i64,
+    pub complete_pairs: i64,
+    pub annotations: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminProjectData {
+    pub slug: String,
+    pub title: String,
+    pub guidelines: String,
+    pub annotations_per_pair: i64,
+    pub lease_seconds: i64,
+    pub flags: Vec<String>,
+    pub prompts: i64,
+    pub pairs: i64,
+    pub complete_pairs: i64,
+    pub annotations: i64,
+    pub live_leases: i64,
+    pub over_covered_pairs: i64,
+    pub annotators: Vec<(String, i64, i64)>,
+    pub members: Vec<String>,
+    pub import: Option<ImportView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportView {
+    pub filename: String,
+    pub ok: bool,
+    pub summary: String,
+    pub errors: Vec<String>,
+}
+
+#[server(prefix = "/sfn")]
+pub async fn admin_projects() -> Result<Vec<ProjectRow>, ServerFnError> {
+    use arbiter_core::services::projects;
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    Ok(projects::overview(&db, &user)
+        .await
+        .map_err(ctx::fail)?
+        .into_iter()
+        .map(|(p, c)| ProjectRow {
+            slug: p.slug,
+            title: p.title,
+            pairs: c.pairs,
+            complete_pairs: c.complete_pairs,
+            annotations: c.annotations,
+        })
+        .collect())
+}
+
+#[server(prefix = "/sfn")]
+pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<AdminProjectData, ServerFnError> {
+    use arbiter_core::services::projects;
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let d = projects::detail(&db, &user, &slug, import_id.as_deref()).await.map_err(ctx::fail)?;
+    let (p, c) = (d.project, d.counts);
+    Ok(AdminProjectData {
+        slug: p.slug,
+        title: p.title,
+        guidelines: p.guidelines,
+        annotations_per_pair: p.annotations_per_pair,
+        lease_seconds: p.lease_seconds,
+        flags: p.flags,
+        prompts: c.prompts,
+        pairs: c.pairs,
+        complete_pairs: c.complete_pairs,
+        annotations: c.annotations,
+        live_leases: c.live_leases,
+        over_covered_pairs: c.over_covered_pairs,
+        annotators: d.annotators.into_iter().map(|a| (a.username, a.annotations, a.skipped)).collect(),
+        members: d.members,
+        import: d.import.map(import_view),
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn import_view((filename, ok, report): (String, bool, serde_json::Value)) -> ImportView {
+    use arbiter_core::services::import::ImportReport;
+    match serde_json::from_value::<ImportReport>(report) {
+        Ok(r) => ImportView {
+            filename,
+            ok,
+            summary: if ok {
+                format!(
+                    "Imported {} lines: {} new prompts ({} already there), {} completions, {} pairs.",
+                    r.lines, r.added.prompts, r.added.prompts_existing, r.added.completions, r.added.pairs
+                )
+            } else {
+                format!("{} bad line(s) in {} lines; nothing was imported.", r.error_count, r.lines)
+            },
+            errors: r.errors.iter().map(|e| e.to_string()).collect(),
+        },
+        Err(_) => ImportView { filename, ok, summary: "report unreadable".into(), errors: vec![] },
+    }
+}

@@ -1,0 +1,88 @@
+use arbiter_core::domain::views::{AnnotationInput, MyProgress, TaskView};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use super::ctx;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotateData {
+    pub slug: String,
+    pub title: String,
+    pub guidelines_html: String,
+    pub flags: Vec<String>,
+    pub task: Option<TaskView>,
+    pub progress: MyProgress,
+    /// Idempotency key for submitting this task; made on the server so the
+    /// plain-form page and the hydrated page agree on it.
+    pub client_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextData {
+    pub task: Option<TaskView>,
+    pub progress: MyProgress,
+}
+
+#[server(prefix = "/sfn")]
+pub async fn load_annotate(slug: String) -> Result<AnnotateData, ServerFnError> {
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
+    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
+    Ok(AnnotateData {
+        guidelines_html: arbiter_core::render::markdown(&project.guidelines),
+        slug: project.slug,
+        title: project.title,
+        flags: project.flags,
+        task,
+        progress,
+        client_key: uuid::Uuid::new_v4().to_string(),
+    })
+}
+
+/// Submits a judgement and returns the next task in the same round trip.
+/// The client key makes retries safe: the browser resends the same key
+/// until it hears back.
+#[server(prefix = "/sfn", input = Json)]
+pub async fn submit_and_next(
+    slug: String,
+    task_id: String,
+    client_key: String,
+    input: AnnotationInput,
+) -> Result<NextData, ServerFnError> {
+    use arbiter_core::domain::{ClientKey, TaskId};
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
+    let key = ClientKey::parse(&client_key).map_err(ctx::bad)?;
+    tasks::submit(&db, &user, Some(&project), id, &key, &input).await.map_err(ctx::fail)?;
+    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
+    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
+    Ok(NextData { task, progress })
+}
+
+/// The task after the current one, leased ahead: the page shows it the
+/// moment the current one is submitted, without waiting for the server.
+#[server(prefix = "/sfn")]
+pub async fn prefetch_task(slug: String) -> Result<Option<TaskView>, ServerFnError> {
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    tasks::prefetch(&db, &project, &user).await.map_err(ctx::fail)
+}
+
+#[server(prefix = "/sfn", input = Json)]
+pub async fn skip_and_next(slug: String, task_id: String, reason: Option<String>) -> Result<NextData, ServerFnError> {
+    use arbiter_core::domain::TaskId;
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
+    tasks::skip(&db, &user, Some(&project), id, reason.as_deref()).await.map_err(ctx::fail)?;
+    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
+    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
+    Ok(NextData { task, progress })
+}
