@@ -13,10 +13,8 @@ export default defineConfig({
   testDir: './tests',
   timeout: 60_000,
   workers: 1,
-  // Known issue (2026-11-28): about 1 run in 10 of the XSS test, the page did
-  // not hydrate within 30 s; cause not found yet. Under CI a failed test is
-  // tried once more, and Playwright reports it as "flaky" rather than hiding it.
-  retries: process.env.CI ? 1 : 0,
+  // No retries: a test that fails once is a bug users meet (docs/decisions.md).
+  retries: 0,
   reporter: [['list']],
   use: {
     baseURL: `http://127.0.0.1:${port}`,

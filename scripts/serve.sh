@@ -6,8 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/install-tools.sh
-export PATH="$root/tools/node_modules/.bin:$PATH"
 printf '\033[1m[serve]\033[0m building the release (first time: ~10 min on 2 cores)\n' >&2
-env -u RUSTFLAGS cargo leptos build --release
+bash scripts/build.sh --release
 exec target/release/arbiter --database "${ARBITER_DATABASE:-sqlite://data/arbiter.db}" \
   serve --demo --addr "${ARBITER_ADDR:-127.0.0.1:3000}" --site-root target/site "$@"

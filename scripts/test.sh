@@ -17,16 +17,12 @@ if [ ! -d end2end/node_modules/@playwright/test ]; then
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-export PATH="$root/tools/node_modules/.bin:$PATH"
+log "building the site and the server (scripts/build.sh)"
+bash scripts/build.sh
 
-log "building the site (cargo leptos build)"
-# cargo-leptos adds --cfg erase_components to whatever RUSTFLAGS it finds,
-# so it must start from none.
-env -u RUSTFLAGS cargo leptos build
-
-# The same flags cargo-leptos used, so `cargo test` reuses its artifacts
+# The same environment the build used, so `cargo test` reuses its artifacts
 # instead of compiling the tree a second time.
-export RUSTFLAGS="--cfg erase_components"
+source scripts/build-env.sh
 
 log "unit, database and HTTP tests (cargo test)"
 cargo test --workspace --exclude frontend --exclude bench

@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { ADMIN, login, plainItems, setup, unique } from './helpers';
+import { ADMIN, login, plainItems, setup, unique, test, expect } from './helpers';
 
 test('invite → set password → log in → see only the invited project', async ({ page, browser, request }) => {
   const invited = await setup(request, plainItems(1, 'inv'));

@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { exportTrl, hydrated, login, plainItems, setup } from './helpers';
+import { exportTrl, hydrated, login, plainItems, setup, test, expect } from './helpers';
 
 test('an annotator judges three pairs with the keyboard only and the export matches', async ({ page, request }) => {
   const { slug, annotator } = await setup(request, plainItems(3, 'kb'));

@@ -1,4 +1,23 @@
-import { APIRequestContext, Page, expect } from '@playwright/test';
+import { APIRequestContext, Page, expect, test as base } from '@playwright/test';
+
+/**
+ * The test runner with the browser console attached: every console message
+ * and uncaught page error of a failing test is printed with it, so a page
+ * that does not hydrate says why.
+ */
+export const test = base.extend<{ consoleLog: string[] }>({
+  consoleLog: [async ({ page }, use, testInfo) => {
+    const log: string[] = [];
+    page.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}\n${e.stack ?? ''}`));
+    page.on('requestfailed', (r) => log.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+    await use(log);
+    if (testInfo.status !== testInfo.expectedStatus) {
+      console.log(`--- browser console of "${testInfo.title}" ---\n${log.join('\n')}`);
+    }
+  }, { auto: true }],
+});
+export { expect };
 
 export const ADMIN = { username: 'admin', password: 'demo-admin-password' };
 

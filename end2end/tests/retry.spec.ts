@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { exportTrl, hydrated, login, plainItems, setup } from './helpers';
+import { exportTrl, hydrated, login, plainItems, setup, test, expect } from './helpers';
 
 test('a submit that loses the network is retried with its key and stored once', async ({ page, request }) => {
   const { slug, annotator } = await setup(request, plainItems(2, 'net'));
@@ -28,12 +27,12 @@ test('a submit that loses the network is retried with its key and stored once', 
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('save-status')).toContainText('retrying');
   // The draft waits in local storage while the server has not answered.
-  expect(await page.evaluate((s) => localStorage.getItem(`arbiter.draft.${s}`), slug)).toContain(keys[0]);
+  expect(await page.evaluate((s) => localStorage.getItem(`arbiter.outbox.${s}`), slug)).toContain(keys[0]);
   await expect(page.getByTestId('save-status')).toHaveText('Saved ✓', { timeout: 15_000 });
   await expect(page.getByTestId('progress')).toHaveText('1 done · 1 to go');
   expect(sends).toBeGreaterThanOrEqual(3);
   expect(new Set(keys).size).toBe(1); // every retry carried the same key
-  expect(await page.evaluate((s) => localStorage.getItem(`arbiter.draft.${s}`), slug)).toBeNull();
+  expect(await page.evaluate((s) => localStorage.getItem(`arbiter.outbox.${s}`), slug)).toBeNull();
 
   const progress = await (await request.get(`/api/v1/projects/${slug}/progress`)).json();
   expect(progress.annotations).toBe(1);

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -128,14 +129,27 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
+        // Pages that do not exist get the app's own 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Server functions read JSON bodies of at most the API's size.
-        .layer(axum::extract::DefaultBodyLimit::max(api::JSON_LIMIT));
+        // Server functions read bodies of at most the API's size; a larger
+        // one is a 413 before the function runs.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(api::JSON_LIMIT));
+
+    // The built assets are served here, not by leptos_axum's file handler:
+    // that one answers a found file inside a reactive owner that can pick up
+    // another request's response options, so a page answered 404 at the same
+    // moment (a broken image link) turned `/pkg/arbiter.wasm` into a 404 and
+    // the page never hydrated (docs/decisions.md).
+    let site = state.config.site_root.clone();
+    let assets: Router<AppState> = Router::new()
+        .nest_service("/pkg", ServeDir::new(site.join("pkg")))
+        .route_service("/favicon.ico", ServeFile::new(site.join("favicon.ico")));
 
     let max_import = state.config.max_import_bytes;
     Router::new()
         .nest("/api/v1", api::router(max_import))
         .merge(forms::router(max_import))
+        .merge(assets)
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))

@@ -343,3 +343,31 @@ async fn the_settings_form_updates_the_project_and_names_a_bad_field() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_served_whole_while_other_requests_answer_404() {
+    // A page answered 404 at the same moment as an asset request (a broken
+    // image link) used to turn the asset into a 404: the page never hydrated.
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/arbiter.wasm"), vec![0u8; 64 * 1024]).unwrap();
+    std::fs::write(site.path().join("favicon.ico"), b"icon").unwrap();
+    let root = site.path().to_path_buf();
+    let app = common::spawn_app_with(move |c| c.site_root = root).await;
+    app.user("ann", Role::Annotator).await;
+    let c = browser();
+    c.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", PASSWORD)]).send().await.unwrap();
+    for i in 0..150 {
+        let (asset, page, icon) = tokio::join!(
+            c.get(format!("{}/pkg/arbiter.wasm", app.url)).send(),
+            c.get(format!("{}/annotate/no-such-project-{i}", app.url)).send(),
+            c.get(format!("{}/favicon.ico", app.url)).send(),
+        );
+        let (asset, page, icon) = (asset.unwrap(), page.unwrap(), icon.unwrap());
+        assert_eq!(page.status(), reqwest::StatusCode::NOT_FOUND);
+        assert_eq!(asset.status(), reqwest::StatusCode::OK, "round {i}");
+        assert_eq!(asset.headers()["content-type"], "application/wasm");
+        assert_eq!(asset.bytes().await.unwrap().len(), 64 * 1024);
+        assert_eq!(icon.status(), reqwest::StatusCode::OK, "round {i}");
+    }
+}

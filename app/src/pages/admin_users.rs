@@ -54,6 +54,7 @@ fn Users(d: AdminUsersData) -> impl IntoView {
                                     <button type="submit">{if u.active { "Deactivate" } else { "Activate" }}</button>
                                 </form>
                                 <form method="post" action=format!("{base}/reset") class="inline">
+                                    <label class="check"><input type="checkbox" name="revoke_tokens" /> " and revoke API tokens"</label>
                                     <button type="submit">"Reset password"</button>
                                 </form>
                             </td>

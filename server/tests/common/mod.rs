@@ -16,6 +16,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The app with a changed configuration (e.g. trusted proxies).
+pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("arbiter.db").display());
     let config = Config {
@@ -27,6 +32,8 @@ pub async fn spawn_app() -> TestApp {
         max_import_bytes: 1024 * 1024,
         trusted_proxies: Default::default(),
     };
+    let mut config = config;
+    change(&mut config);
     let app = Application::build(config).await.expect("app builds");
     let url = format!("http://{}", app.local_addr());
     let db = app.db.clone();
