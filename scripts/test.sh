@@ -27,5 +27,8 @@ source scripts/build-env.sh
 log "unit, database and HTTP tests (cargo test)"
 cargo test --workspace --exclude frontend --exclude bench
 
+log "the REST API against docs/openapi.json (schemathesis)"
+bash scripts/api-check.sh
+
 log "browser tests (Playwright + chromium)"
 (cd end2end && npx playwright test)

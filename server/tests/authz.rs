@@ -257,7 +257,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                             Some(serde_json::json!({"slug": format!("api-{i}"), "title": "Made"}))
                         }
                         "/api/v1/tasks/{task_id}/annotation" => {
-                            Some(serde_json::json!({"choice": 1, "client_key": format!("authz-api-{i}")}))
+                            Some(serde_json::json!({"choice": 1}))
                         }
                         _ => None,
                     };
@@ -271,6 +271,9 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             let mut req = client.request(method, format!("{}{}", app.url, path)).header("Accept", "application/json");
             if *who == "revoked" {
                 req = req.bearer_auth(&revoked);
+            }
+            if row.route == "/api/v1/tasks/{task_id}/annotation" {
+                req = req.header("Idempotency-Key", format!("authz-api-{n}-{i}"));
             }
             req = match (&json, row.route) {
                 (Some(v), _) => req.json(v),

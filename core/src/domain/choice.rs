@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The 7-point scale as shown: −3 = left much better … 0 = tie … +3 = right much better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[serde(try_from = "super::integral::Integral", into = "i64")]
 pub struct Choice(i8);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +69,13 @@ impl TryFrom<i64> for Choice {
     }
 }
 
+impl TryFrom<super::integral::Integral> for Choice {
+    type Error = ChoiceOutOfRange;
+    fn try_from(value: super::integral::Integral) -> Result<Self, Self::Error> {
+        Choice::new(value.0)
+    }
+}
+
 impl From<Choice> for i64 {
     fn from(c: Choice) -> i64 {
         c.0 as i64
@@ -122,6 +129,7 @@ mod tests {
         assert_eq!(Choice::new(-4), Err(ChoiceOutOfRange(-4)));
         assert!(serde_json::from_str::<Choice>("7").is_err());
         assert_eq!(serde_json::from_str::<Choice>("-2").unwrap().value(), -2);
+        assert_eq!(serde_json::from_str::<Choice>("3.0").unwrap().value(), 3);
     }
 
     #[test]

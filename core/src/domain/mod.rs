@@ -1,6 +1,7 @@
 pub mod choice;
 pub mod ids;
 pub mod import;
+pub mod integral;
 pub mod redirect;
 pub mod role;
 pub mod settings;

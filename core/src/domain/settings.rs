@@ -55,9 +55,12 @@ impl SettingsInput {
 
 impl Settings {
     pub fn parse(input: SettingsInput) -> Result<Settings, FieldError> {
+        if input.title.chars().any(char::is_control) {
+            return Err(FieldError::new("title", "must not contain control characters"));
+        }
         let title = input.title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > MAX_TITLE {
-            return Err(FieldError::new("title", format!("must be 1-{MAX_TITLE} characters")));
+        if title.is_empty() || input.title.chars().count() > MAX_TITLE {
+            return Err(FieldError::new("title", format!("must be 1-{MAX_TITLE} characters, not only white space")));
         }
         let guidelines = input.guidelines.unwrap_or_default();
         if guidelines.chars().count() > MAX_GUIDELINES {
@@ -72,17 +75,19 @@ impl Settings {
             return Err(FieldError::new("lease_seconds", "must be from 10 to 86400"));
         }
         let given = input.flags.unwrap_or_else(|| DEFAULT_FLAGS.iter().map(|s| s.to_string()).collect());
+        // Limits apply to what was sent; then blanks and repeats are dropped.
+        if given.len() > MAX_FLAGS {
+            return Err(FieldError::new("flags", format!("at most {MAX_FLAGS}")));
+        }
         let mut flags: Vec<String> = Vec::new();
-        for f in given.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
-            if f.chars().count() > MAX_FLAG_LEN {
-                return Err(FieldError::new("flags", format!("{f:?} is longer than {MAX_FLAG_LEN} characters")));
+        for raw in &given {
+            if raw.chars().count() > MAX_FLAG_LEN {
+                return Err(FieldError::new("flags", format!("{raw:?} is longer than {MAX_FLAG_LEN} characters")));
             }
-            if !flags.iter().any(|g| g == f) {
+            let f = raw.trim();
+            if !f.is_empty() && !flags.iter().any(|g| g == f) {
                 flags.push(f.to_owned());
             }
-        }
-        if flags.len() > MAX_FLAGS {
-            return Err(FieldError::new("flags", format!("at most {MAX_FLAGS}")));
         }
         Ok(Settings { title, guidelines, annotations_per_pair, lease_seconds, flags })
     }
@@ -118,6 +123,7 @@ mod tests {
         };
         assert_eq!(bad(|i| i.title = " ".into()), "title");
         assert_eq!(bad(|i| i.title = "x".repeat(201)), "title");
+        assert_eq!(bad(|i| i.title = "a\u{1c}b".into()), "title");
         assert_eq!(bad(|i| i.annotations_per_pair = Some(0)), "annotations_per_pair");
         assert_eq!(bad(|i| i.lease_seconds = Some(5)), "lease_seconds");
         assert_eq!(bad(|i| i.flags = Some(vec!["x".repeat(61)])), "flags");

@@ -36,6 +36,7 @@ pub struct TaskView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AnnotationInput {
     pub choice: Choice,
     #[serde(default)]
@@ -44,7 +45,7 @@ pub struct AnnotationInput {
     pub flags: Vec<String>,
     #[serde(default)]
     pub rationale: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::integral::option")]
     pub time_ms: Option<i64>,
 }
 

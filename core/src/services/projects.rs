@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub async fn create(db: &Db, actor: &str, slug: &str, input: SettingsInput) -> Result<Project> {
-    let slug = ProjectSlug::parse(slug.trim()).map_err(|e| Error::bad(format!("slug: {e}")))?;
+    let slug = ProjectSlug::parse(slug).map_err(|e| Error::bad(format!("slug: {e}")))?;
     let settings = Settings::parse(input)?;
     match projects::insert(&db.write, slug.as_str(), &settings).await {
         Ok(p) => {

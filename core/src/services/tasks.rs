@@ -231,10 +231,10 @@ pub async fn skip(
     task_id: TaskId,
     reason: Option<&str>,
 ) -> Result<()> {
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_SKIP_REASON) {
+    if reason.is_some_and(|r| r.chars().count() > MAX_SKIP_REASON) {
         return Err(Error::bad(format!("reason: at most {MAX_SKIP_REASON} characters")));
     }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     let (user_id, task_id, project_id) = (user.id, task_id.to_string(), project.map(|p| p.id));
     db.writer
         .run(move |c| {

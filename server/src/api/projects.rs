@@ -24,7 +24,9 @@ pub struct NewProject {
     slug: String,
     title: String,
     guidelines: Option<String>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
     annotations_per_pair: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
     lease_seconds: Option<i64>,
     flags: Option<Vec<String>>,
 }
@@ -73,7 +75,10 @@ pub async fn import(
     body: Bytes,
 ) -> ApiResult<Response> {
     let project = projects::administered(&state.db, &user, &slug).await?;
-    let name: String = q.filename.unwrap_or_else(|| "api.jsonl".into()).chars().take(200).collect();
+    let name = q.filename.unwrap_or_else(|| "api.jsonl".into());
+    if name.chars().count() > 200 {
+        return Err(Error::bad("filename: at most 200 characters").into());
+    }
     // The upload is handed on, not copied.
     let report = import::import_jsonl(&state.db, &project, Some(&user), &name, Vec::from(body)).await?;
     if report.ok {

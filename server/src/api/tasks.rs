@@ -43,35 +43,24 @@ fn task_id(raw: &str) -> Result<TaskId, Error> {
     TaskId::parse(raw).ok_or_else(|| Error::not_found("no such task"))
 }
 
-#[derive(Deserialize)]
-pub struct AnnotationBody {
-    #[serde(flatten)]
-    input: AnnotationInput,
-    client_key: Option<String>,
-}
-
-/// 201 the first time; 200 with the same body for a retry with the same key.
+/// 201 the first time; 200 with the same body for a retry with the same key
+/// (the `Idempotency-Key` header, required).
 pub async fn annotate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(raw_id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<AnnotationBody>,
+    JsonBody(input): JsonBody<AnnotationInput>,
 ) -> ApiResult<Response> {
     let id = task_id(&raw_id)?;
-    let header_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::trim));
-    let key = match (header_key, body.client_key.as_deref()) {
-        (Some(Err(_)), _) => return Err(Error::bad("Idempotency-Key: must be visible ASCII").into()),
-        (Some(Ok(h)), Some(b)) if h != b.trim() => {
-            return Err(Error::bad("client_key: differs from the Idempotency-Key header").into())
-        }
-        (Some(Ok(k)), _) | (None, Some(k)) => k.to_owned(),
-        (None, None) => {
-            return Err(Error::bad("client_key: send an Idempotency-Key header or a client_key field").into())
-        }
+    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        Some(Ok(k)) => ClientKey::parse(k).map_err(|_| {
+            Error::bad("Idempotency-Key: must be 1-128 visible ASCII characters (a UUID is best)")
+        })?,
+        Some(Err(_)) => return Err(Error::bad("Idempotency-Key: must be visible ASCII").into()),
+        None => return Err(Error::bad("Idempotency-Key: the header is required (a UUID per judgement)").into()),
     };
-    let key = ClientKey::parse(&key).map_err(|e| Error::bad(e.to_string()))?;
-    let (receipt, created) = tasks::submit(&state.db, &user, None, id, &key, &body.input).await?;
+    let (receipt, created) = tasks::submit(&state.db, &user, None, id, &key, &input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(receipt)).into_response())
 }

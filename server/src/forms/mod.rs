@@ -232,7 +232,7 @@ async fn create_project(
     let result = async {
         let mut settings = SettingsInput::titled(&f.title);
         settings.annotations_per_pair = parse_int_field("annotations_per_pair", f.annotations_per_pair.as_deref())?;
-        projects::create(&state.db, &admin.username, &f.slug, settings).await
+        projects::create(&state.db, &admin.username, f.slug.trim(), settings).await
     }
     .await;
     match result {

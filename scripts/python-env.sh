@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Makes (once) and prints the path of the Python venv that the checks which
+# only a reference tool can make use: schemathesis (the API against its
+# OpenAPI description), pyarrow and datasets (export files load as typed
+# columns). Kept in target/pyenv between runs; rebuilt when the pins change.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/target/pyenv"
+pins="$root/scripts/python-requirements.txt"
+stamp="$venv/.pins"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$pins" "$stamp"; then
+  printf '\033[1m[python]\033[0m making %s (schemathesis, pyarrow, datasets)\n' "$venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$pins" >&2
+  cp "$pins" "$stamp"
+fi
+echo "$venv"
