@@ -123,6 +123,38 @@ fn first_run_prints_a_single_use_admin_link() {
     assert!(!first.contains("demo") && !second.contains("demo-admin-password"));
     let users = arbiter(&db, &["token", "create", "admin"], "");
     assert!(!users.status.success(), "no user exists before the link is used");
+
+    // Each start mints a new link and voids the one before.
+    let (mut child, mut lines) = common::serve_binary(&db);
+    let url = lines.next().unwrap().unwrap().split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    let again = lines.next().unwrap().unwrap();
+    let new_link = again.split_whitespace().last().unwrap().to_owned();
+    assert_ne!(new_link, link);
+    let page = |l: &str| {
+        let path = &l[l.find("/invite/").unwrap()..];
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async { reqwest::get(format!("{url}{path}")).await.unwrap().text().await.unwrap() })
+    };
+    assert!(page(link).contains("This link is used, expired or unknown"), "the older link is void");
+    assert!(page(&new_link).contains("You are invited as admin"), "the newest link works");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_database_url_arbiter_cannot_serve_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["postgres://user@localhost:5432/db", "mysql://x/y", "data/arbiter.db", "sqlite://"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+            .current_dir(dir.path())
+            .args(["--database", url, "project", "create", "p", "--title", "P"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}");
+        let err = text(&out.stderr);
+        assert!(err.contains("database URL"), "{url}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written anywhere");
 }
 
 /// docs/openapi.json documents exactly the REST routes the server has.

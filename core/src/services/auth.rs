@@ -34,7 +34,13 @@ pub const MAX_CONCURRENT_HASHES: usize = 4;
 
 async fn with_hashing_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let _slot = hashing_slots().acquire().await.map_err(|e| Error::Internal(e.into()))?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(e.into()))
+    tokio::task::spawn_blocking(move || {
+        #[cfg(test)]
+        let _seen = tests::Hashing::start();
+        work()
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))
 }
 
 /// argon2id with the crate's defaults, which are OWASP's (m=19 MiB, t=2, p=1).
@@ -222,4 +228,45 @@ pub async fn token_user(db: &Db, token: &str) -> Result<Option<User>> {
         crate::storage::tokens::touch(&db.write, &hash).await?;
     }
     Ok(Some(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static NOW: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts hashes running at once (tests only).
+    pub(super) struct Hashing;
+    impl Hashing {
+        pub(super) fn start() -> Hashing {
+            let n = NOW.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(n, Ordering::SeqCst);
+            Hashing
+        }
+    }
+    impl Drop for Hashing {
+        fn drop(&mut self) {
+            NOW.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_password_hashes_runs_a_few_at_a_time() {
+        let all: Vec<_> = (0..16).map(|i| tokio::spawn(hash_password(format!("password number {i}")))).collect();
+        for h in all {
+            assert!(h.await.unwrap().unwrap().starts_with("$argon2id$"));
+        }
+        let peak = PEAK.load(Ordering::SeqCst);
+        assert!((1..=MAX_CONCURRENT_HASHES).contains(&peak), "{peak} hashes ran at once");
+    }
+
+    #[test]
+    fn passwords_have_a_length_window() {
+        assert!(check_password_rules("short").is_err());
+        assert!(check_password_rules(&"x".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+        assert!(check_password_rules("long enough password").is_ok());
+    }
 }
