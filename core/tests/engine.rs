@@ -193,7 +193,9 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
     // "Left much better": the left text must come out as chosen.
     submit(&e.db, &u, &t.task_id.to_string(), "k", &vote(-3)).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let summary = export::run(&e.db, "test", &p, export::Format::Trl, tx).await.unwrap();
+    let plan = export::plan(&e.db, &p, export::Options::parse(None, None).unwrap()).await.unwrap();
+    assert_eq!(plan.form, arbiter_core::domain::form::Form::Standard, "{}", plan.form_reason);
+    let summary = export::run(&e.db, "test", &plan, tx).await.unwrap();
     let mut out = Vec::new();
     while let Some(chunk) = rx.recv().await {
         out.extend(chunk);

@@ -1,4 +1,8 @@
 import { APIRequestContext, Page, expect, test as base } from '@playwright/test';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 /**
  * The test runner with the browser console attached: every console message
@@ -40,7 +44,7 @@ export function unique(prefix: string) {
   return `${prefix}-${Date.now().toString(36)}-${counter}`;
 }
 
-export type Item = { id: string; prompt: string; completions: { model: string; text: string }[] };
+export type Item = { id: string; prompt?: string; messages?: { role: string; content: string }[]; completions: { model: string; text: string }[] };
 
 /**
  * As the demo admin, through the REST API and the admin forms: a project with
@@ -77,4 +81,20 @@ export function plainItems(n: number, tag: string): Item[] {
       { model: 'beta', text: `Beta says ${tag} ${i}` },
     ],
   }));
+}
+
+/**
+ * Loads an export the way trainers do (pyarrow's JSON reader and
+ * `datasets.load_dataset("json")`, from the venv scripts/python-env.sh makes)
+ * and fails unless every column is typed in the given form.
+ */
+export function checkExport(jsonl: string, form: 'standard' | 'conversational') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arbiter-export-'));
+  const file = path.join(dir, 'export.jsonl');
+  fs.writeFileSync(file, jsonl);
+  const venv = execFileSync('bash', ['../scripts/python-env.sh'], { encoding: 'utf-8' }).trim();
+  execFileSync(`${venv}/bin/python`, ['../scripts/check_export.py', file, form], {
+    encoding: 'utf-8',
+    env: { ...process.env, HF_DATASETS_CACHE: path.join(dir, 'hf'), HF_HUB_OFFLINE: '1' },
+  });
 }

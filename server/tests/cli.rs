@@ -77,8 +77,10 @@ fn create_import_export_from_the_command_line() {
         std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2);
     for (chosen, rejected) in judged {
-        let row = rows.iter().find(|r| r["chosen"][0]["content"] == chosen.as_str()).expect("a row per judgement");
-        assert_eq!(row["rejected"][0]["content"], rejected.as_str());
+        let row = rows
+            .iter()
+            .find(|r| r["chosen"][0]["content"] == chosen.as_str() && r["rejected"][0]["content"] == rejected.as_str())
+            .unwrap_or_else(|| panic!("no row with {chosen} over {rejected}: {rows:?}"));
         assert_eq!(row["prompt"], serde_json::json!([{"role": "user", "content": "hi"}]));
     }
     assert!(!dir.path().join("out.jsonl.partial").exists());

@@ -25,7 +25,7 @@ pub fn AdminProjectPage() -> impl IntoView {
 #[component]
 fn Project(d: AdminProjectData) -> impl IntoView {
     let base = format!("/admin/projects/{}", d.slug);
-    let export = format!("/api/v1/projects/{}/export?format=trl", d.slug);
+    let export = format!("/api/v1/projects/{}/export", d.slug);
     view! {
         <h1>{d.title.clone()} " " <code>{d.slug.clone()}</code></h1>
         <section class="stats" data-testid="counts">
@@ -36,7 +36,17 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <div><strong>{d.live_leases}</strong>" live leases"</div>
             <div><strong>{d.over_covered_pairs}</strong>" over-covered"</div>
         </section>
-        <p><a class="button" href=export download>"Download TRL export (JSONL)"</a></p>
+        <form method="get" action=export class="panel inline-form" data-testid="export">
+            <input type="hidden" name="format" value="trl" />
+            <label>"Form "
+                <select name="form">
+                    <option value="auto" selected>"auto (conversational if any prompt is a conversation)"</option>
+                    <option value="standard">"standard (text)"</option>
+                    <option value="conversational">"conversational (message lists)"</option>
+                </select>
+            </label>
+            <button type="submit" class="primary">"Download TRL export (JSONL)"</button>
+        </form>
 
         {d.import.map(|imp| view! {
             <section class=if imp.ok { "panel import ok" } else { "panel import bad" } data-testid="import-report">

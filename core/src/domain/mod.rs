@@ -1,4 +1,5 @@
 pub mod choice;
+pub mod form;
 pub mod ids;
 pub mod import;
 pub mod integral;

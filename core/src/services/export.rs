@@ -1,11 +1,14 @@
-//! Streaming exports: rows go out in chunks as SQLite produces them.
+//! Streaming exports: the form of the file is decided first (one schema
+//! per file), then rows go out in chunks as SQLite produces them.
+use crate::domain::form::{flatten, Form, FormChoice};
 use crate::domain::import::Message;
 use crate::domain::trl;
-use crate::domain::verdict::ExportSummary;
+use crate::domain::verdict::{ExportSummary, Verdict};
 use crate::storage::projects::Project;
 use crate::storage::{export, Db};
 use crate::{Error, Result};
 use futures::StreamExt;
+use std::collections::HashSet;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -28,29 +31,82 @@ impl Format {
     }
 }
 
+/// What an admin asked for, parsed at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub format: Format,
+    pub form: FormChoice,
+}
+
+impl Options {
+    pub fn parse(format: Option<&str>, form: Option<&str>) -> Result<Options> {
+        Ok(Options {
+            format: Format::parse(format.unwrap_or("trl"))?,
+            form: form.map(FormChoice::parse).transpose()?.unwrap_or_default(),
+        })
+    }
+}
+
+/// An export about to be written: everything a response needs before its
+/// first byte (the form, and why).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub project: Project,
+    pub format: Format,
+    pub form: Form,
+    pub form_reason: String,
+}
+
+/// Decides the file's form from the rows that will be written: `auto` is
+/// conversational as soon as one of their prompts is a conversation. In the
+/// standard form every conversation must flatten reversibly; one that does
+/// not is refused here, before anything is written.
+pub async fn plan(db: &Db, project: &Project, options: Options) -> Result<Plan> {
+    let mut prompts = HashSet::new();
+    let mut conversations: Vec<(i64, String, String)> = Vec::new();
+    let mut seen_chat = HashSet::new();
+    let mut rows = export::pair_kinds(&db.read, project.id);
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        if !matches!(row.tally.verdict(), Verdict::Chosen { .. }) {
+            continue;
+        }
+        prompts.insert(row.prompt_id);
+        if let Some(messages) = row.chat_messages {
+            if seen_chat.insert(row.prompt_id) {
+                conversations.push((row.prompt_id, row.prompt_label, messages));
+            }
+        }
+    }
+    let (form, form_reason) = options.form.decide(prompts.len() as u64, conversations.len() as u64);
+    if form == Form::Standard {
+        for (_, label, messages) in &conversations {
+            let messages: Vec<Message> = serde_json::from_str(messages).map_err(|e| Error::Internal(e.into()))?;
+            if let Err(e) = flatten(&messages) {
+                return Err(Error::bad(format!("form: prompt {label:?}: {e}")));
+            }
+        }
+    }
+    Ok(Plan { project: project.clone(), format: options.format, form, form_reason })
+}
+
 const CHUNK: usize = 64 * 1024;
 
 /// Writes the export into `out` chunk by chunk and returns what it counted.
 /// Stops early (and quietly) when the receiver goes away.
-pub async fn run(
-    db: &Db,
-    actor: &str,
-    project: &Project,
-    format: Format,
-    out: mpsc::Sender<Vec<u8>>,
-) -> Result<ExportSummary> {
-    crate::services::accounts::record(
+pub async fn run(db: &Db, actor: &str, plan: &Plan, out: mpsc::Sender<Vec<u8>>) -> Result<ExportSummary> {
+    let project = &plan.project;
+    crate::services::audit::record(
         db,
         actor,
         "project.export",
         &project.slug,
-        serde_json::json!({"format": format}),
+        serde_json::json!({"format": plan.format, "form": plan.form}),
     )
     .await?;
-    let project_id = project.id;
     let mut summary = ExportSummary::default();
     let mut buf = Vec::with_capacity(CHUNK + 4096);
-    let mut rows = export::annotated_pairs(&db.read, project_id);
+    let mut rows = export::annotated_pairs(&db.read, project.id);
     while let Some(row) = rows.next().await {
         let row = row?;
         summary.count(&row.tally);
@@ -58,9 +114,10 @@ pub async fn run(
             Error::Internal(anyhow::Error::new(e).context(format!("pair {}: stored messages", row.pair_uuid)))
         })?;
         let texts = trl::PairTexts { messages: &messages, is_chat: row.is_chat, a: &row.a, b: &row.b };
-        let line = match format {
-            Format::Trl => trl::row(&texts, row.tally.verdict()),
-        };
+        let line = match plan.format {
+            Format::Trl => trl::row(&texts, row.tally.verdict(), plan.form),
+        }
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan")))?;
         if let Some(line) = line {
             serde_json::to_writer(&mut buf, &line).map_err(|e| Error::Internal(e.into()))?;
             buf.push(b'\n');

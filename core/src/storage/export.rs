@@ -45,3 +45,39 @@ pub fn annotated_pairs(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::
     })
     .boxed()
 }
+
+/// What deciding an export's form needs, per annotated pair: its prompt,
+/// whether that is a conversation (with its messages then), and the votes.
+pub struct PairKind {
+    pub prompt_id: i64,
+    pub prompt_label: String,
+    pub chat_messages: Option<String>,
+    pub tally: PairTally,
+}
+
+type KindRow = (i64, String, Option<String>, i64, i64, i64, i64, i64);
+
+/// Like `annotated_pairs` without the completions' texts.
+pub fn pair_kinds(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<PairKind>> {
+    sqlx::query_as::<_, KindRow>(
+        "SELECT pr.id, COALESCE(pr.external_id, pr.uuid), CASE WHEN pr.is_chat THEN pr.messages END,
+                t.sum_choice, t.votes, t.both_bad, t.for_a, t.for_b
+         FROM (SELECT pair_id, SUM(choice) AS sum_choice, COUNT(*) AS votes, SUM(both_bad) AS both_bad,
+                      SUM(choice > 0) AS for_a, SUM(choice < 0) AS for_b
+               FROM annotations WHERE project_id = ? GROUP BY pair_id) t
+         JOIN pairs p ON p.id = t.pair_id
+         JOIN prompts pr ON pr.id = p.prompt_id
+         ORDER BY t.pair_id",
+    )
+    .bind(project_id)
+    .fetch(db)
+    .map(|row| {
+        row.map(|(prompt_id, prompt_label, chat_messages, sum_choice, votes, both_bad, for_a, for_b)| PairKind {
+            prompt_id,
+            prompt_label,
+            chat_messages,
+            tally: PairTally { sum_choice, votes, both_bad, for_a, for_b },
+        })
+    })
+    .boxed()
+}

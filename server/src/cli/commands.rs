@@ -69,7 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Import { project, file } => import_file(&db, &project, &file).await?,
-        Command::Export { project, format, output } => export_file(&db, &project, &format, output).await?,
+        Command::Export { project, format, form, output } => export_file(&db, &project, &format, &form, output).await?,
         Command::Token(TokenCommand::Create { user, name }) => {
             let token = accounts::create_token(&db, "cli", &user, &name).await?;
             println!("{token}");
@@ -166,13 +166,16 @@ async fn export_file(
     db: &Db,
     slug: &str,
     format: &str,
+    form: &str,
     output: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let project = projects::administered(db, &system_admin(), slug).await?;
-    let format = export::Format::parse(format)?;
+    let options = export::Options::parse(Some(format), Some(form))?;
+    let plan = export::plan(db, &project, options).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
     let db2 = db.clone();
-    let producer = tokio::spawn(async move { export::run(&db2, "cli", &project, format, tx).await });
+    let plan2 = plan.clone();
+    let producer = tokio::spawn(async move { export::run(&db2, "cli", &plan2, tx).await });
     // Write to a temporary name and rename at the end: a failed export never
     // leaves a half file under the real name.
     let mut sink: Box<dyn Write + Send> = match &output {
@@ -191,6 +194,7 @@ async fn export_file(
         std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
     }
     eprintln!("{summary}");
+    eprintln!("form: {} ({})", plan.form, plan.form_reason);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -42,6 +42,11 @@ pub enum Command {
         /// Output format.
         #[arg(long, default_value = "trl")]
         format: String,
+        /// auto (conversational as soon as one exported prompt is a
+        /// conversation, else standard), standard (text; conversations
+        /// flattened HH-RLHF style) or conversational (message lists).
+        #[arg(long, default_value = "auto")]
+        form: String,
         /// Output file (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
