@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod forms;
+pub mod isolation;
 pub mod security;
 pub mod startup;
 pub mod telemetry;

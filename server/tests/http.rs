@@ -355,7 +355,12 @@ async fn assets_are_served_whole_while_other_requests_answer_404() {
     let root = site.path().to_path_buf();
     let app = common::spawn_app_with(move |c| c.site_root = root).await;
     app.user("ann", Role::Annotator).await;
-    let c = browser();
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
     c.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", PASSWORD)]).send().await.unwrap();
     for i in 0..150 {
         let (asset, page, icon) = tokio::join!(
@@ -363,7 +368,9 @@ async fn assets_are_served_whole_while_other_requests_answer_404() {
             c.get(format!("{}/annotate/no-such-project-{i}", app.url)).send(),
             c.get(format!("{}/favicon.ico", app.url)).send(),
         );
-        let (asset, page, icon) = (asset.unwrap(), page.unwrap(), icon.unwrap());
+        let asset = asset.unwrap_or_else(|e| panic!("round {i}: the asset did not come: {e}"));
+        let page = page.unwrap_or_else(|e| panic!("round {i}: the 404 page did not come: {e}"));
+        let icon = icon.unwrap_or_else(|e| panic!("round {i}: the icon did not come: {e}"));
         assert_eq!(page.status(), reqwest::StatusCode::NOT_FOUND);
         assert_eq!(asset.status(), reqwest::StatusCode::OK, "round {i}");
         assert_eq!(asset.headers()["content-type"], "application/wasm");

@@ -86,13 +86,22 @@ pub fn jsonl_line(i: usize) -> String {
     )
 }
 
+/// No request of these tests takes this long: one that does is a hang,
+/// and fails the test saying which request it was.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A client that keeps cookies but does not follow redirects, so tests see them.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap()
 }
 
 pub fn bearer() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(REQUEST_TIMEOUT).build().unwrap()
 }
 
 /// Runs the `arbiter` binary on `db` with `stdin` and returns what it did.
