@@ -1,6 +1,6 @@
 """Loads an export file the way trainers do and checks every column is typed.
 
-    python scripts/check_export.py FILE standard|conversational
+    python scripts/check_export.py FILE standard|conversational|raw
 
 pyarrow's JSON reader and `datasets.load_dataset("json")` must both read the
 file, `prompt`, `chosen` and `rejected` must be strings (standard form) or
@@ -15,8 +15,24 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 
+def check_raw(path: str, lines: int) -> None:
+    table = pj.read_json(path)
+    assert table.num_rows == lines, (table.num_rows, lines)
+    for column in ("annotation_id", "pair_id", "model_a", "model_b", "annotator", "left", "rationale", "submitted_at"):
+        assert table.schema.field(column).type == pa.string(), f"{column}: {table.schema.field(column).type}"
+    for column in ("choice_shown", "choice"):
+        assert pa.types.is_integer(table.schema.field(column).type), table.schema
+    meta = table.schema.field("meta").type
+    assert meta in (pa.string(), pa.null()), f"meta must be a JSON string column, is {meta}"
+    ds = datasets.load_dataset("json", data_files=path, split="train")
+    assert ds.num_rows == lines
+    print(json.dumps({"file": path, "form": "raw", "rows": lines}))
+
+
 def main(path: str, form: str) -> None:
     lines = sum(1 for line in open(path, encoding="utf-8") if line.strip())
+    if form == "raw":
+        return check_raw(path, lines)
     table = pj.read_json(path)
     message = pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))
     want = pa.string() if form == "standard" else message

@@ -167,3 +167,69 @@ async fn plain_prompts_stay_standard_unless_asked_and_an_ambiguous_flattening_is
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().starts_with("form:"));
 }
+
+#[tokio::test]
+async fn the_raw_export_has_every_annotation_as_given_and_pseudonymous_annotators() {
+    let app = spawn_app().await;
+    let admin = app.user("boss", Role::Admin).await;
+    let token = app.user("ann", Role::Annotator).await;
+    app.project("raw", 1, 0).await;
+    app.member("raw", "ann").await;
+    let mut lines = mixed_lines();
+    lines.push_str(&json!({"id": "m", "prompt": "with meta", "meta": {"source": "x", "n": 3},
+        "completions": [{"model": "alpha", "text": "a"}, {"model": "beta", "text": "b"}]}).to_string());
+    lines.push('\n');
+    bearer().post(app.api("/projects/raw/import")).bearer_auth(&admin).body(lines).send().await.unwrap();
+    let mut shown = Vec::new();
+    loop {
+        let r = bearer().post(app.api("/projects/raw/tasks/next")).bearer_auth(&token).send().await.unwrap();
+        if r.status() == StatusCode::NO_CONTENT {
+            break;
+        }
+        let task: Value = r.json().await.unwrap();
+        let id = task["task_id"].as_str().unwrap().to_owned();
+        let r = bearer()
+            .post(app.api(&format!("/tasks/{id}/annotation")))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("raw-{id}"))
+            .json(&json!({"choice": -2, "flags": ["unsafe"], "rationale": "left is better"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        shown.push((task["left"]["text"].as_str().unwrap().to_owned(), task["right"]["text"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(shown.len(), 5);
+    let text = bearer().get(app.api("/projects/raw/export?format=raw")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 5, "one row per annotation");
+    for row in &rows {
+        assert_eq!(row["choice_shown"], -2);
+        // Canonical: positive favours A. Left was preferred; A was on the left unless swapped.
+        let expected = if row["left"] == "a" { 2 } else { -2 };
+        assert_eq!(row["choice"], expected, "{row}");
+        assert!(row["annotator"].as_str().unwrap().starts_with("annotator-"), "a pseudonym: {row}");
+        assert_eq!(row["flags"], json!(["unsafe"]));
+        assert_eq!(row["rationale"], "left is better");
+        assert!(row["time_ms"].is_i64() && row["submitted_at"].is_string() && row["leased_at"].is_string());
+    }
+    let pseudonyms: std::collections::HashSet<&str> = rows.iter().map(|r| r["annotator"].as_str().unwrap()).collect();
+    assert_eq!(pseudonyms.len(), 1, "stable per annotator");
+    let with_meta = rows.iter().find(|r| r["external_id"] == "m").unwrap();
+    let meta: Value = serde_json::from_str(with_meta["meta"].as_str().unwrap()).unwrap();
+    assert_eq!(meta, json!({"source": "x", "n": 3}), "the prompt's meta, as a JSON string");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("raw.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    check_with_python(&file, "raw");
+    let named = bearer()
+        .get(app.api("/projects/raw/export?format=raw&annotator_names=true"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(named.lines().all(|l| l.contains("\"annotator\":\"ann\"")), "real names when asked");
+}

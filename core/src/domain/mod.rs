@@ -3,6 +3,8 @@ pub mod form;
 pub mod ids;
 pub mod import;
 pub mod integral;
+pub mod agreement;
+pub mod raw;
 pub mod redirect;
 pub mod role;
 pub mod settings;

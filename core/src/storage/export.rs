@@ -81,3 +81,50 @@ pub fn pair_kinds(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Resul
     })
     .boxed()
 }
+
+/// One annotation with everything about it, for the raw export.
+#[derive(sqlx::FromRow)]
+pub struct AnnotationRow {
+    pub annotation_uuid: String,
+    pub pair_uuid: String,
+    pub prompt_uuid: String,
+    pub external_id: Option<String>,
+    pub completion_a_uuid: String,
+    pub completion_b_uuid: String,
+    pub model_a: String,
+    pub model_b: String,
+    pub annotator_uuid: String,
+    pub annotator_name: String,
+    pub choice_shown: i64,
+    pub choice: i64,
+    pub swapped: bool,
+    pub both_bad: bool,
+    pub flags: String,
+    pub rationale: String,
+    pub time_ms: Option<i64>,
+    pub leased_at: i64,
+    pub submitted_at: i64,
+    pub late: bool,
+    pub meta: Option<String>,
+}
+
+/// Every annotation of a project in the order they were stored, streamed.
+pub fn annotations(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<AnnotationRow>> {
+    sqlx::query_as::<_, AnnotationRow>(
+        "SELECT n.uuid AS annotation_uuid, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id,
+                ca.uuid AS completion_a_uuid, cb.uuid AS completion_b_uuid, ca.model AS model_a, cb.model AS model_b,
+                u.uuid AS annotator_uuid, u.username AS annotator_name, n.choice_shown, n.choice, s.swapped,
+                n.both_bad, n.flags, n.rationale, n.time_ms, s.leased_at, n.created_at AS submitted_at, n.late, pr.meta
+         FROM annotations n
+         JOIN assignments s ON s.id = n.assignment_id
+         JOIN pairs p ON p.id = n.pair_id
+         JOIN prompts pr ON pr.id = p.prompt_id
+         JOIN completions ca ON ca.id = p.completion_a
+         JOIN completions cb ON cb.id = p.completion_b
+         JOIN users u ON u.id = n.annotator_id
+         WHERE n.project_id = ? ORDER BY n.id",
+    )
+    .bind(project_id)
+    .fetch(db)
+    .boxed()
+}

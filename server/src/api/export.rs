@@ -17,6 +17,9 @@ use tokio_stream::wrappers::ReceiverStream;
 pub struct ExportQuery {
     format: Option<String>,
     form: Option<String>,
+    /// Real usernames instead of pseudonyms in the raw export.
+    #[serde(default)]
+    annotator_names: bool,
 }
 
 /// Streams the export: rows leave as SQLite produces them, so memory does
@@ -29,7 +32,8 @@ pub async fn download(
     QueryParams(q): QueryParams<ExportQuery>,
 ) -> ApiResult<Response> {
     let project = projects::administered(&state.db, &user, &slug).await?;
-    let options = Options::parse(q.format.as_deref(), q.form.as_deref())?;
+    let mut options = Options::parse(q.format.as_deref(), q.form.as_deref())?;
+    options.annotator_names = q.annotator_names;
     let plan = export::plan(&state.db, &project, options).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
     let db = state.db.clone();

@@ -69,7 +69,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Import { project, file } => import_file(&db, &project, &file).await?,
-        Command::Export { project, format, form, output } => export_file(&db, &project, &format, &form, output).await?,
+        Command::Export { project, format, form, annotator_names, output } => {
+            export_file(&db, &project, &format, &form, annotator_names, output).await?
+        }
         Command::Token(TokenCommand::Create { user, name }) => {
             let token = accounts::create_token(&db, "cli", &user, &name).await?;
             println!("{token}");
@@ -167,10 +169,12 @@ async fn export_file(
     slug: &str,
     format: &str,
     form: &str,
+    annotator_names: bool,
     output: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let project = projects::administered(db, &system_admin(), slug).await?;
-    let options = export::Options::parse(Some(format), Some(form))?;
+    let mut options = export::Options::parse(Some(format), Some(form))?;
+    options.annotator_names = annotator_names;
     let plan = export::plan(db, &project, options).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
     let db2 = db.clone();
@@ -193,8 +197,12 @@ async fn export_file(
     if let Some(path) = &output {
         std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
     }
-    eprintln!("{summary}");
-    eprintln!("form: {} ({})", plan.form, plan.form_reason);
+    if plan.format == export::Format::Raw {
+        eprintln!("exported {} annotations", summary.annotations);
+    } else {
+        eprintln!("{summary}");
+        eprintln!("form: {} ({})", plan.form, plan.form_reason);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

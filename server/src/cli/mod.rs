@@ -39,7 +39,7 @@ pub enum Command {
     Export {
         /// Project slug.
         project: String,
-        /// Output format.
+        /// Output format: trl (one row per labelled pair) or raw (one row per annotation).
         #[arg(long, default_value = "trl")]
         format: String,
         /// auto (conversational as soon as one exported prompt is a
@@ -47,6 +47,9 @@ pub enum Command {
         /// flattened HH-RLHF style) or conversational (message lists).
         #[arg(long, default_value = "auto")]
         form: String,
+        /// Real usernames instead of stable pseudonyms (raw export).
+        #[arg(long)]
+        annotator_names: bool,
         /// Output file (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
