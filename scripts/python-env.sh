@@ -9,7 +9,7 @@ venv="$root/target/pyenv"
 pins="$root/scripts/python-requirements.txt"
 stamp="$venv/.pins"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$pins" "$stamp"; then
-  printf '\033[1m[python]\033[0m making %s (schemathesis, pyarrow, datasets)\n' "$venv" >&2
+  printf '\033[1m[python]\033[0m making %s (schemathesis, pyarrow, datasets, krippendorff)\n' "$venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$pins" >&2

@@ -68,6 +68,7 @@ fn rows() -> Vec<Row> {
         r("GET", "/api/v1/projects", USER),
         r("POST", "/api/v1/projects", ADMIN),
         r("GET", "/api/v1/projects/{slug}/progress", MEMBER),
+        r("GET", "/api/v1/projects/{slug}/agreement", ADMIN),
         r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
         r("POST", "/api/v1/projects/{slug}/tasks/prefetch", MEMBER),
         r("GET", "/api/v1/projects/{slug}/export", ADMIN),

@@ -29,6 +29,18 @@ pub struct AdminProjectData {
     pub annotators: Vec<(String, i64, i64)>,
     pub members: Vec<String>,
     pub import: Option<ImportView>,
+    pub agreement: AgreementView,
+}
+
+/// Agreement figures, formatted for the page ("–" when there is too little data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementView {
+    pub units: u64,
+    pub alpha_ordinal: String,
+    pub alpha_interval: String,
+    pub fleiss_kappa: String,
+    /// (annotator, votes compared, agreement with the others' majority)
+    pub annotators: Vec<(String, u64, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +74,15 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
     use arbiter_core::services::projects;
     let (db, user) = (ctx::db()?, ctx::require_user()?);
     let d = projects::detail(&db, &user, &slug, import_id.as_deref()).await.map_err(ctx::fail)?;
+    let a = arbiter_core::services::agreement::project(&db, &user, &d.project).await.map_err(ctx::fail)?;
+    let fmt = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into());
+    let agreement = AgreementView {
+        units: a.units,
+        alpha_ordinal: fmt(a.krippendorff_alpha.ordinal),
+        alpha_interval: fmt(a.krippendorff_alpha.interval),
+        fleiss_kappa: fmt(a.fleiss_kappa),
+        annotators: a.annotators.into_iter().map(|x| (x.annotator, x.n, fmt(x.agreement))).collect(),
+    };
     let (p, c) = (d.project, d.counts);
     Ok(AdminProjectData {
         slug: p.slug,
@@ -79,6 +100,7 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         annotators: d.annotators.into_iter().map(|a| (a.username, a.annotations, a.skipped)).collect(),
         members: d.members,
         import: d.import.map(import_view),
+        agreement,
     })
 }
 

@@ -70,6 +70,17 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <thead><tr><th>"User"</th><th>"Annotations"</th><th>"Skipped"</th></tr></thead>
             <tbody>{d.annotators.into_iter().map(|(u, n, s)| view! { <tr><td>{u}</td><td>{n}</td><td>{s}</td></tr> }).collect_view()}</tbody>
         </table>
+        <h2>"Agreement"</h2>
+        <section class="stats" data-testid="agreement">
+            <div><strong>{d.agreement.alpha_ordinal.clone()}</strong>" Krippendorff's α (ordinal)"</div>
+            <div><strong>{d.agreement.alpha_interval.clone()}</strong>" α (interval)"</div>
+            <div><strong>{d.agreement.fleiss_kappa.clone()}</strong>" Fleiss' κ (A / tie / B)"</div>
+            <div><strong>{d.agreement.units}</strong>" pairs with 2+ votes"</div>
+        </section>
+        <table class="grid">
+            <thead><tr><th>"Annotator"</th><th>"Votes compared"</th><th>"Agreement with the others' majority"</th></tr></thead>
+            <tbody>{d.agreement.annotators.into_iter().map(|(u, n, a)| view! { <tr><td>{u}</td><td>{n}</td><td>{a}</td></tr> }).collect_view()}</tbody>
+        </table>
         <h2>"Members"</h2>
         <p class="muted">"Annotators see and work only on projects they are members of."</p>
         <ul class="members" data-testid="members">

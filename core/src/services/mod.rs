@@ -2,6 +2,7 @@
 //! and the CLI all call these, so they share one set of checks; none of
 //! them reads storage directly.
 pub mod accounts;
+pub mod agreement;
 pub mod audit;
 pub mod auth;
 pub mod demo;

@@ -39,8 +39,13 @@ pub fn expire_due(c: &Connection, now: i64) -> Sql<usize> {
         "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= ? RETURNING pair_id",
     )?;
     let pairs: Vec<i64> = st.query_map([now], |r| r.get(0))?.collect::<Sql<_>>()?;
+    give_back(c, &pairs)
+}
+
+/// Frees one slot of each pair whose lease just ended.
+fn give_back(c: &Connection, pairs: &[i64]) -> Sql<usize> {
     let mut dec = c.prepare_cached("UPDATE pairs SET load = load - 1 WHERE id = ?")?;
-    for p in &pairs {
+    for p in pairs {
         dec.execute([p])?;
     }
     Ok(pairs.len())
@@ -265,11 +270,7 @@ pub fn release_leases(c: &Connection, user_id: i64, project_id: Option<i64>) -> 
          WHERE annotator_id = ?2 AND state = 'leased' AND (?3 IS NULL OR project_id = ?3) RETURNING pair_id",
     )?;
     let pairs: Vec<i64> = st.query_map(params![now_ms(), user_id, project_id], |r| r.get(0))?.collect::<Sql<_>>()?;
-    let mut dec = c.prepare_cached("UPDATE pairs SET load = load - 1 WHERE id = ?")?;
-    for p in &pairs {
-        dec.execute([p])?;
-    }
-    Ok(pairs.len())
+    give_back(c, &pairs)
 }
 
 /// How far this annotator is in a project: pairs judged or skipped, and

@@ -15,22 +15,32 @@ pub struct PairRow {
 
 type Row = (String, String, bool, String, String, i64, i64, i64, i64, i64);
 
+/// The sums of each annotated pair's votes (the one bound parameter is the
+/// project), which `PairTally` turns into a verdict.
+macro_rules! tallies {
+    () => {
+        "(SELECT pair_id, SUM(choice) AS sum_choice, COUNT(*) AS votes, SUM(both_bad) AS both_bad,
+                 SUM(choice > 0) AS for_a, SUM(choice < 0) AS for_b
+          FROM annotations WHERE project_id = ? GROUP BY pair_id)"
+    };
+}
+
 /// Annotated pairs of a project in pair order, as a stream: SQLite sums the
 /// votes per pair (walking the (project, pair) index), so memory stays flat
 /// however many annotations there are.
 pub fn annotated_pairs(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<PairRow>> {
-    sqlx::query_as::<_, Row>(
+    sqlx::query_as::<_, Row>(concat!(
         "SELECT p.uuid, pr.messages, pr.is_chat, ca.body, cb.body,
                 t.sum_choice, t.votes, t.both_bad, t.for_a, t.for_b
-         FROM (SELECT pair_id, SUM(choice) AS sum_choice, COUNT(*) AS votes, SUM(both_bad) AS both_bad,
-                      SUM(choice > 0) AS for_a, SUM(choice < 0) AS for_b
-               FROM annotations WHERE project_id = ? GROUP BY pair_id) t
+         FROM ",
+        tallies!(),
+        " t
          JOIN pairs p ON p.id = t.pair_id
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a
          JOIN completions cb ON cb.id = p.completion_b
-         ORDER BY t.pair_id",
-    )
+         ORDER BY t.pair_id"
+    ))
     .bind(project_id)
     .fetch(db)
     .map(|row| {
@@ -59,16 +69,16 @@ type KindRow = (i64, String, Option<String>, i64, i64, i64, i64, i64);
 
 /// Like `annotated_pairs` without the completions' texts.
 pub fn pair_kinds(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<PairKind>> {
-    sqlx::query_as::<_, KindRow>(
+    sqlx::query_as::<_, KindRow>(concat!(
         "SELECT pr.id, COALESCE(pr.external_id, pr.uuid), CASE WHEN pr.is_chat THEN pr.messages END,
                 t.sum_choice, t.votes, t.both_bad, t.for_a, t.for_b
-         FROM (SELECT pair_id, SUM(choice) AS sum_choice, COUNT(*) AS votes, SUM(both_bad) AS both_bad,
-                      SUM(choice > 0) AS for_a, SUM(choice < 0) AS for_b
-               FROM annotations WHERE project_id = ? GROUP BY pair_id) t
+         FROM ",
+        tallies!(),
+        " t
          JOIN pairs p ON p.id = t.pair_id
          JOIN prompts pr ON pr.id = p.prompt_id
-         ORDER BY t.pair_id",
-    )
+         ORDER BY t.pair_id"
+    ))
     .bind(project_id)
     .fetch(db)
     .map(|row| {
@@ -127,4 +137,24 @@ pub fn annotations(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Resu
     .bind(project_id)
     .fetch(db)
     .boxed()
+}
+
+/// Every annotation of a project as (pair, annotator, canonical choice),
+/// for agreement statistics.
+pub async fn ratings(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<(i64, i64, i64)>> {
+    sqlx::query_as("SELECT pair_id, annotator_id, choice FROM annotations WHERE project_id = ? ORDER BY id")
+        .bind(project_id)
+        .fetch_all(db)
+        .await
+}
+
+/// The names of a project's annotators by id.
+pub async fn annotator_names(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT DISTINCT u.id, u.username FROM annotations n JOIN users u ON u.id = n.annotator_id
+         WHERE n.project_id = ? ORDER BY u.username",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await
 }

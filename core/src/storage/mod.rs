@@ -43,14 +43,13 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The settings every connection gets, sqlx's and the writer thread's alike
 /// (besides `BUSY_TIMEOUT`): WAL, so readers never wait for the writer;
 /// `synchronous=NORMAL`, durable at every checkpoint and safe against
-/// corruption in WAL mode; foreign keys on.
-pub const PRAGMAS: [(&str, &str); 5] = [
-    ("journal_mode", "WAL"),
-    ("synchronous", "NORMAL"),
-    ("foreign_keys", "ON"),
-    ("temp_store", "MEMORY"),
-    ("cache_size", "-32000"),
-];
+/// corruption in WAL mode; foreign keys on. The page cache stays at
+/// SQLite's default: a connection clears its whole cache whenever another
+/// one has committed, and with a 32 MB cache that clearing
+/// (`pcache1TruncateUnsafe`) took 19% of the server's CPU and 44% of the
+/// judgements per second (docs/benchmarks.md).
+pub const PRAGMAS: [(&str, &str); 4] =
+    [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("temp_store", "MEMORY")];
 
 /// The database URLs Arbiter understands. Anything else is refused, so a
 /// mistyped URL never silently becomes a file of that name.

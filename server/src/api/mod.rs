@@ -23,6 +23,7 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
         (Method::GET, "/projects", get(projects::list)),
         (Method::POST, "/projects", post(projects::create).layer(small())),
         (Method::GET, "/projects/{slug}/progress", get(projects::progress)),
+        (Method::GET, "/projects/{slug}/agreement", get(projects::agreement)),
         (Method::POST, "/projects/{slug}/tasks/next", post(tasks::next).layer(small())),
         (Method::POST, "/projects/{slug}/tasks/prefetch", post(tasks::prefetch).layer(small())),
         (Method::GET, "/projects/{slug}/export", get(export::download)),

@@ -3,7 +3,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use arbiter_core::domain::SettingsInput;
-use arbiter_core::services::{import, projects};
+use arbiter_core::services::{agreement, import, projects};
 use arbiter_core::Error;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -89,4 +89,15 @@ pub async fn import(
         json!({"error": format!("{} bad line(s); nothing was imported", report.error_count), "import_id": report.import_id, "error_count": report.error_count, "lines": report.errors}).to_string(),
     );
     Ok(resp)
+}
+
+/// Krippendorff's α, Fleiss' κ and each annotator's agreement with the
+/// others' majority (admins).
+pub async fn agreement(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<agreement::Agreement>> {
+    let project = projects::administered(&state.db, &user, &slug).await?;
+    Ok(Json(agreement::project(&state.db, &user, &project).await?))
 }

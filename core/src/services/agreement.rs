@@ -1,0 +1,69 @@
+//! How far a project's annotators agree (see `domain::agreement`).
+use crate::domain::agreement::{fleiss_kappa, krippendorff_alpha, leave_one_out, Metric, Rating};
+use crate::services::auth::require_admin;
+use crate::storage::projects::Project;
+use crate::storage::users::User;
+use crate::storage::{export, Db};
+use crate::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alpha {
+    pub ordinal: Option<f64>,
+    pub interval: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotatorAgreement {
+    pub annotator: String,
+    /// Votes compared with the others' strict majority.
+    pub n: u64,
+    pub agreement: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// On the 7-point canonical choice; pairs with one vote left out.
+    pub krippendorff_alpha: Alpha,
+    /// On three classes: A, tie, B.
+    pub fleiss_kappa: Option<f64>,
+    /// Pairs with at least two votes.
+    pub units: u64,
+    pub annotators: Vec<AnnotatorAgreement>,
+}
+
+pub async fn project(db: &Db, reader: &User, project: &Project) -> Result<Agreement> {
+    require_admin(reader)?;
+    let ratings: Vec<Rating> = export::ratings(&db.read, project.id)
+        .await?
+        .into_iter()
+        .map(|(unit, coder, value)| Rating { unit, coder, value })
+        .collect();
+    let names: HashMap<i64, String> = export::annotator_names(&db.read, project.id).await?.into_iter().collect();
+    let mut votes: HashMap<i64, u32> = HashMap::new();
+    for r in &ratings {
+        *votes.entry(r.unit).or_default() += 1;
+    }
+    let units = votes.values().filter(|n| **n >= 2).count() as u64;
+    let mut seen = HashSet::new();
+    let mut annotators: Vec<AnnotatorAgreement> = leave_one_out(&ratings)
+        .into_iter()
+        .filter(|a| seen.insert(a.coder))
+        .map(|a| AnnotatorAgreement {
+            annotator: names.get(&a.coder).cloned().unwrap_or_else(|| a.coder.to_string()),
+            n: a.n,
+            agreement: a.agreement,
+        })
+        .collect();
+    annotators.sort_by(|a, b| a.annotator.cmp(&b.annotator));
+    Ok(Agreement {
+        krippendorff_alpha: Alpha {
+            ordinal: krippendorff_alpha(&ratings, Metric::Ordinal),
+            interval: krippendorff_alpha(&ratings, Metric::Interval),
+        },
+        fleiss_kappa: fleiss_kappa(&ratings),
+        units,
+        annotators,
+    })
+}
