@@ -75,6 +75,10 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let sending = StoredValue::new(false);
     // The shown pair was just submitted and the next one is on its way.
     let waiting = RwSignal::new(false);
+    // Counts submissions: a prefetch asked for before the latest one may
+    // name a pair two ahead (the server leased the next one meanwhile), so
+    // its answer is dropped; the server's answer to the submit decides.
+    let generation = StoredValue::new(0u64);
     // Keys pressed while waiting: they belong to the next pair, and are
     // applied to it, in order, the moment it shows (every keypress counts).
     let typeahead = StoredValue::new(VecDeque::<client::Key>::new());
@@ -108,8 +112,12 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         if upcoming.get_untracked().is_some() || task.get_untracked().is_none() || sending.get_value() {
             return;
         }
+        let asked_at = generation.get_value();
         leptos::task::spawn_local(async move {
             if let Ok(Some(t)) = prefetch_task(slug.get_value()).await {
+                if generation.get_value() != asked_at {
+                    return;
+                }
                 let shown = task.get_untracked().map(|c| c.task_id);
                 if waiting.get_untracked() {
                     show(Some(t));
@@ -206,6 +214,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
             }
         };
         let draft = client::Draft { task_id: t.task_id.to_string(), client_key: client_key.get_untracked(), input };
+        generation.update_value(|g| *g += 1);
         outbox.update_value(|q| q.push_back(draft));
         persist();
         // Show the prefetched pair now; the answer is saved meanwhile. With
