@@ -13,7 +13,7 @@ export default defineConfig({
   testDir: './tests',
   timeout: 60_000,
   workers: 1,
-  // No retries: a test that fails once is a bug users meet (docs/decisions.md).
+  // A test that fails once is a bug users meet, never retried (docs/decisions.md).
   retries: 0,
   reporter: [['list']],
   use: {
