@@ -6,11 +6,6 @@ use arbiter_core::services::Role;
 use common::{bearer, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::process::Command;
-
-fn workspace() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 #[tokio::test]
 async fn krippendorff_alpha_matches_the_reference_package_on_random_judgements() {
@@ -55,19 +50,21 @@ async fn krippendorff_alpha_matches_the_reference_package_on_random_judgements()
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ratings.json"), serde_json::to_string(&ratings).unwrap()).unwrap();
     std::fs::write(dir.path().join("agreement.json"), got.to_string()).unwrap();
-    let venv = Command::new("bash").arg(workspace().join("scripts/python-env.sh")).output().unwrap();
-    assert!(venv.status.success(), "{}", String::from_utf8_lossy(&venv.stderr));
-    let python = format!("{}/bin/python", String::from_utf8_lossy(&venv.stdout).trim());
-    let out = Command::new(python)
-        .arg(workspace().join("scripts/check_agreement.py"))
-        .arg(dir.path().join("ratings.json"))
-        .arg(dir.path().join("agreement.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    common::run_python(
+        "check_agreement.py",
+        &[&dir.path().join("ratings.json"), &dir.path().join("agreement.json")],
+        dir.path(),
     );
+    // The admin's project page shows the same figures.
+    let page = common::login(&app, "boss", common::PASSWORD)
+        .await
+        .get(format!("{}/admin/projects/agree", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ordinal = format!("{:.3}", got["krippendorff_alpha"]["ordinal"].as_f64().unwrap());
+    assert!(page.contains("Krippendorff") && page.contains(&ordinal), "the page shows α = {ordinal}");
 }

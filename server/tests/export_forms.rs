@@ -7,31 +7,10 @@ use arbiter_core::services::Role;
 use common::{bearer, spawn_app, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::process::Command;
-
-fn workspace() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 /// Loads `file` with pyarrow and datasets and checks its columns' types.
 fn check_with_python(file: &std::path::Path, form: &str) {
-    let venv = Command::new("bash").arg(workspace().join("scripts/python-env.sh")).output().unwrap();
-    assert!(venv.status.success(), "python venv: {}", String::from_utf8_lossy(&venv.stderr));
-    let python = format!("{}/bin/python", String::from_utf8_lossy(&venv.stdout).trim());
-    let out = Command::new(python)
-        .arg(workspace().join("scripts/check_export.py"))
-        .arg(file)
-        .arg(form)
-        .env("HF_DATASETS_CACHE", file.parent().unwrap().join("hf-cache"))
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{form} export did not load as typed columns:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_python("check_export.py", &[file, std::path::Path::new(form)], file.parent().unwrap());
 }
 
 async fn judge_everything(app: &TestApp, token: &str, slug: &str) -> usize {

@@ -12,10 +12,7 @@ fn location(r: &reqwest::Response) -> String {
 }
 
 async fn login(app: &TestApp, name: &str) -> reqwest::Client {
-    let c = browser();
-    let r = c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", PASSWORD)]).send().await.unwrap();
-    assert_eq!(location(&r), "/", "{name} logs in");
-    c
+    common::login(app, name, PASSWORD).await
 }
 
 async fn user(app: &TestApp, name: &str) -> arbiter_core::services::User {

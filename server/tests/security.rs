@@ -2,17 +2,8 @@
 mod common;
 
 use arbiter_core::services::{accounts, Role};
-use common::{bearer, browser, spawn_app, TestApp, PASSWORD};
+use common::{bearer, browser, login, spawn_app, PASSWORD};
 use reqwest::StatusCode;
-
-async fn login(app: &TestApp, name: &str, password: &str) -> reqwest::Client {
-    let c = browser();
-    let r =
-        c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", password)]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/", "{name} should be logged in");
-    c
-}
 
 fn location(r: &reqwest::Response) -> String {
     r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()

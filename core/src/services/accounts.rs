@@ -27,11 +27,6 @@ async fn find_user(db: &Db, username: &str) -> Result<User> {
         .ok_or_else(|| Error::not_found(format!("no user {username:?}")))
 }
 
-async fn new_link(db: &Db, n: invites::NewInvite<'_>) -> Result<()> {
-    invites::insert(&db.write, &n).await?;
-    Ok(())
-}
-
 /// A single-use link secret for a new account with this role and projects.
 /// `actor` None = the command line.
 pub async fn invite(db: &Db, actor: Option<&User>, role: Role, projects: Vec<String>, hours: i64) -> Result<String> {
@@ -44,9 +39,9 @@ pub async fn invite(db: &Db, actor: Option<&User>, role: Role, projects: Vec<Str
             .ok_or_else(|| Error::not_found(format!("projects: no project {slug:?}")))?;
     }
     let token = auth::new_secret();
-    new_link(
-        db,
-        invites::NewInvite {
+    invites::insert(
+        &db.write,
+        &invites::NewInvite {
             kind: Kind::Invite,
             token_hash: &auth::secret_hash(&token),
             role: role.as_str(),

@@ -139,7 +139,8 @@ impl Throttle {
         map.retain(|_, e| e.last > threshold);
     }
 
-    pub fn keys(&self) -> usize {
+    #[cfg(test)]
+    fn keys(&self) -> usize {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

@@ -132,3 +132,34 @@ pub fn serve_binary(db: &str) -> (Child, std::io::Lines<BufReader<ChildStdout>>)
     let lines = BufReader::new(child.stdout.take().unwrap()).lines();
     (child, lines)
 }
+
+/// Logs in through the form, as a browser does; asserts it worked.
+pub async fn login(app: &TestApp, name: &str, password: &str) -> reqwest::Client {
+    let c = browser();
+    let r = c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", password)]).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/", "{name} should be logged in");
+    c
+}
+
+/// Runs a checker from `scripts/` with the Python venv that
+/// `scripts/python-env.sh` makes (once); panics with its output if it fails.
+pub fn run_python(script: &str, args: &[&std::path::Path], scratch: &std::path::Path) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let venv = Command::new("bash").arg(root.join("scripts/python-env.sh")).output().unwrap();
+    assert!(venv.status.success(), "python venv: {}", String::from_utf8_lossy(&venv.stderr));
+    let python = format!("{}/bin/python", String::from_utf8_lossy(&venv.stdout).trim());
+    let out = Command::new(python)
+        .arg(root.join("scripts").join(script))
+        .args(args)
+        .env("HF_DATASETS_CACHE", scratch.join("hf-cache"))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
