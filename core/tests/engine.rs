@@ -192,17 +192,17 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
     // "Left much better": the left text must come out as chosen.
     submit(&e.db, &u, &t.task_id.to_string(), "k", &vote(-3)).await.unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let plan = export::plan(&e.db, &p, export::Options::parse(None, None).unwrap()).await.unwrap();
-    assert_eq!(plan.form, arbiter_core::domain::form::Form::Standard, "{}", plan.form_reason);
-    let summary = export::run(&e.db, "test", &plan, tx).await.unwrap();
+    let options = export::Options::parse(&Default::default(), None).unwrap();
+    let mut running = export::start(&e.db, "test", &p, options).await.unwrap();
+    assert_eq!(running.plan.form, arbiter_core::domain::form::Form::Standard, "{}", running.plan.form_reason);
     let mut out = Vec::new();
-    while let Some(chunk) = rx.recv().await {
-        out.extend(chunk);
+    while let Some(chunk) = running.chunks.recv().await {
+        out.extend(chunk.bytes);
     }
+    let card = running.done.await.unwrap().unwrap();
     let rows: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 1);
-    assert_eq!(summary.written, 1);
+    assert_eq!(card.counts.rows, 1);
     assert_eq!(rows[0]["chosen"], t.left.text);
     assert_eq!(rows[0]["rejected"], t.right.text);
     assert_eq!(rows[0]["prompt"], "question a");

@@ -1,4 +1,5 @@
 pub mod choice;
+pub mod dataset;
 pub mod form;
 pub mod ids;
 pub mod import;
@@ -9,7 +10,7 @@ pub mod redirect;
 pub mod role;
 pub mod settings;
 pub mod slug;
-pub mod trl;
+pub mod rows;
 pub mod verdict;
 pub mod views;
 

@@ -2,52 +2,94 @@
 use super::choice::score;
 
 /// Sufficient statistics of a pair's annotations, in canonical order. SQL can
-/// sum these directly, so an export never needs one row per annotation.
+/// count these directly, so an export never needs one row per annotation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PairTally {
-    /// Sum of canonical choices (each −3..=3).
-    pub sum_choice: i64,
-    pub votes: i64,
+    /// Votes per canonical choice, index `choice + 3` (−3..=3).
+    pub counts: [i64; 7],
     pub both_bad: i64,
-    pub for_a: i64,
-    pub for_b: i64,
+    /// Votes that carry at least one flag.
+    pub flagged: i64,
 }
 
 impl PairTally {
-    pub fn add(&mut self, canonical: i8, both_bad: bool) {
-        self.sum_choice += i64::from(canonical);
-        self.votes += 1;
+    pub fn add(&mut self, canonical: i8, both_bad: bool, flagged: bool) {
+        self.counts[(canonical + 3) as usize] += 1;
         self.both_bad += i64::from(both_bad);
-        self.for_a += i64::from(canonical > 0);
-        self.for_b += i64::from(canonical < 0);
+        self.flagged += i64::from(flagged);
+    }
+
+    pub fn votes(&self) -> i64 {
+        self.counts.iter().sum()
+    }
+
+    pub fn sum_choice(&self) -> i64 {
+        self.counts.iter().zip(-3i64..).map(|(n, c)| n * c).sum()
+    }
+
+    pub fn for_a(&self) -> i64 {
+        self.counts[4..].iter().sum()
+    }
+
+    pub fn for_b(&self) -> i64 {
+        self.counts[..3].iter().sum()
+    }
+
+    pub fn ties(&self) -> i64 {
+        self.counts[3]
     }
 
     /// Mean score in [−1, 1]; positive means A is preferred.
     pub fn mean_score(&self) -> f64 {
-        if self.votes == 0 {
+        let votes = self.votes();
+        if votes == 0 {
             return 0.0;
         }
-        score(1) * self.sum_choice as f64 / self.votes as f64
+        score(1) * self.sum_choice() as f64 / votes as f64
     }
 
     /// Share of votes on the majority side (A, B or tie).
     pub fn agreement(&self) -> f64 {
-        if self.votes == 0 {
+        let votes = self.votes();
+        if votes == 0 {
             return 0.0;
         }
-        let ties = self.votes - self.for_a - self.for_b;
-        self.for_a.max(self.for_b).max(ties) as f64 / self.votes as f64
+        self.for_a().max(self.for_b()).max(self.ties()) as f64 / votes as f64
+    }
+
+    /// The strength (1 slightly, 2 better, 3 much better) most of the
+    /// winner's votes gave; a tie between strengths goes to the weaker.
+    pub fn majority_level(&self, winner: Winner) -> u8 {
+        let at = |level: usize| match winner {
+            Winner::A => self.counts[3 + level],
+            Winner::B => self.counts[3 - level],
+        };
+        let mut best = (0i64, 0u8);
+        for level in 1..=3usize {
+            if at(level) > best.0 {
+                best = (at(level), level as u8);
+            }
+        }
+        best.1
     }
 
     pub fn verdict(&self) -> Verdict {
-        if self.votes == 0 {
+        if self.votes() == 0 {
             return Verdict::Unlabelled;
         }
         // A strict majority: two of four saying "both bad" is not a majority.
-        if self.both_bad * 2 > self.votes {
+        if self.both_bad * 2 > self.votes() {
             return Verdict::BothBad;
         }
-        match self.sum_choice.signum() {
+        self.verdict_ignoring_both_bad()
+    }
+
+    /// What the votes say about A against B, whatever "both bad" says.
+    pub fn verdict_ignoring_both_bad(&self) -> Verdict {
+        if self.votes() == 0 {
+            return Verdict::Unlabelled;
+        }
+        match self.sum_choice().signum() {
             1 => Verdict::Chosen { winner: Winner::A, margin: self.mean_score().abs() },
             -1 => Verdict::Chosen { winner: Winner::B, margin: self.mean_score().abs() },
             _ => Verdict::Tie,
@@ -69,37 +111,6 @@ pub enum Verdict {
     Unlabelled,
 }
 
-/// How many pairs an export wrote and why it left the others out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ExportSummary {
-    pub written: u64,
-    pub ties: u64,
-    pub both_bad: u64,
-    pub annotations: u64,
-}
-
-impl ExportSummary {
-    pub fn count(&mut self, tally: &PairTally) {
-        self.annotations += tally.votes as u64;
-        match tally.verdict() {
-            Verdict::Chosen { .. } => self.written += 1,
-            Verdict::Tie => self.ties += 1,
-            Verdict::BothBad => self.both_bad += 1,
-            Verdict::Unlabelled => {}
-        }
-    }
-}
-
-impl std::fmt::Display for ExportSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exported {} pairs from {} annotations; left out {} ties and {} pairs judged both bad by a majority",
-            self.written, self.annotations, self.ties, self.both_bad
-        )
-    }
-}
-
 /// Round for output so 2/3 prints as 0.667, not 0.6666666666666666.
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
@@ -112,7 +123,7 @@ mod tests {
     fn tally(votes: &[(i8, bool)]) -> PairTally {
         let mut t = PairTally::default();
         for &(c, bad) in votes {
-            t.add(c, bad);
+            t.add(c, bad, false);
         }
         t
     }
@@ -150,16 +161,5 @@ mod tests {
     fn both_bad_needs_a_strict_majority() {
         assert_eq!(tally(&[(1, true), (2, true), (1, false)]).verdict(), Verdict::BothBad);
         assert!(matches!(tally(&[(1, true), (1, false)]).verdict(), Verdict::Chosen { .. }));
-    }
-
-    #[test]
-    fn summary_counts_every_pair_once() {
-        let mut s = ExportSummary::default();
-        s.count(&tally(&[(1, false)]));
-        s.count(&tally(&[(0, false), (0, false)]));
-        s.count(&tally(&[(1, true)]));
-        s.count(&PairTally::default());
-        assert_eq!(s, ExportSummary { written: 1, ties: 1, both_bad: 1, annotations: 4 });
-        assert!(s.to_string().contains("1 ties"));
     }
 }

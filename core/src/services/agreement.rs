@@ -31,10 +31,26 @@ pub struct Agreement {
     /// Pairs with at least two votes.
     pub units: u64,
     pub annotators: Vec<AnnotatorAgreement>,
+    /// Pairs imported with a preference (TRL, HH-RLHF, Arena files): how
+    /// often the annotators here agree with it. Absent when there are none.
+    pub imported_preference: Option<PriorAgreement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorAgreement {
+    /// Annotated pairs that came with a preference.
+    pub pairs: u64,
+    /// Of those, how many the annotators' summed votes agree with (same winner, or both a tie).
+    pub agree: u64,
+    pub rate: Option<f64>,
 }
 
 pub async fn project(db: &Db, reader: &User, project: &Project) -> Result<Agreement> {
     require_admin(reader)?;
+    compute(db, project).await
+}
+
+pub(crate) async fn compute(db: &Db, project: &Project) -> Result<Agreement> {
     let ratings: Vec<Rating> = export::ratings(&db.read, project.id)
         .await?
         .into_iter()
@@ -65,5 +81,15 @@ pub async fn project(db: &Db, reader: &User, project: &Project) -> Result<Agreem
         fleiss_kappa: fleiss_kappa(&ratings),
         units,
         annotators,
+        imported_preference: prior_agreement(db, project).await?,
     })
+}
+
+async fn prior_agreement(db: &Db, project: &Project) -> Result<Option<PriorAgreement>> {
+    let (pairs, agree) = export::prior_agreement(&db.read, project.id).await?;
+    Ok((pairs > 0).then(|| PriorAgreement {
+        pairs: pairs as u64,
+        agree: agree as u64,
+        rate: Some(crate::domain::verdict::round3(agree as f64 / pairs as f64)),
+    }))
 }

@@ -1,98 +1,137 @@
+//! Reads for exports and agreement. Export streams run on one read
+//! connection inside one transaction, so the form decided first and the rows
+//! written after see the same snapshot while writers go on.
 use crate::domain::verdict::PairTally;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
-/// One annotated pair with its texts and the sums of its votes.
+/// Which annotations count: the project's, optionally only some annotators'
+/// (ids, resolved by the service) and a time window (ms, `until` exclusive).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub project_id: i64,
+    pub include: Option<Vec<i64>>,
+    pub exclude: Vec<i64>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Scope {
+    /// The WHERE clause over `annotations n`. Every value is an integer the
+    /// service produced (ids from the database, parsed times), so it is
+    /// written into the SQL rather than bound.
+    fn clause(&self) -> String {
+        let ids = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let mut w = format!("n.project_id = {}", self.project_id);
+        if let Some(include) = &self.include {
+            w += &format!(" AND n.annotator_id IN ({})", ids(include));
+        }
+        if !self.exclude.is_empty() {
+            w += &format!(" AND n.annotator_id NOT IN ({})", ids(&self.exclude));
+        }
+        if let Some(t) = self.since {
+            w += &format!(" AND n.created_at >= {t}");
+        }
+        if let Some(t) = self.until {
+            w += &format!(" AND n.created_at < {t}");
+        }
+        w
+    }
+
+    /// Per pair: its votes per canonical choice, both-bad and flagged counts.
+    fn tallies(&self) -> String {
+        format!(
+            "(SELECT n.pair_id AS pair_id,
+                     SUM(n.choice = -3) AS c0, SUM(n.choice = -2) AS c1, SUM(n.choice = -1) AS c2,
+                     SUM(n.choice = 0) AS c3, SUM(n.choice = 1) AS c4, SUM(n.choice = 2) AS c5,
+                     SUM(n.choice = 3) AS c6, SUM(n.both_bad) AS both_bad, SUM(n.flags <> '[]') AS flagged
+              FROM annotations n WHERE {} GROUP BY n.pair_id)",
+            self.clause()
+        )
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TallyCols {
+    c0: i64,
+    c1: i64,
+    c2: i64,
+    c3: i64,
+    c4: i64,
+    c5: i64,
+    c6: i64,
+    both_bad: i64,
+    flagged: i64,
+}
+
+impl From<&TallyCols> for PairTally {
+    fn from(t: &TallyCols) -> PairTally {
+        PairTally { counts: [t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6], both_bad: t.both_bad, flagged: t.flagged }
+    }
+}
+
+/// One annotated pair (with at least one annotation in scope).
+#[derive(sqlx::FromRow)]
 pub struct PairRow {
     pub pair_uuid: String,
-    pub messages: String,
+    pub prompt_uuid: String,
+    pub external_id: Option<String>,
     pub is_chat: bool,
-    pub a: String,
-    pub b: String,
-    pub tally: PairTally,
+    /// The prompt's messages (JSON): always with texts, else only for conversations.
+    pub messages: Option<String>,
+    pub a: Option<String>,
+    pub b: Option<String>,
+    pub model_a: String,
+    pub model_b: String,
+    pub prior: Option<i64>,
+    /// The original HH-RLHF line the pair was imported from (with texts).
+    pub source: Option<String>,
+    #[sqlx(flatten)]
+    tally_cols: TallyCols,
 }
 
-type Row = (String, String, bool, String, String, i64, i64, i64, i64, i64);
+impl PairRow {
+    pub fn tally(&self) -> PairTally {
+        PairTally::from(&self.tally_cols)
+    }
+    pub fn label(&self) -> &str {
+        self.external_id.as_deref().unwrap_or(&self.prompt_uuid)
+    }
+}
 
-/// The sums of each annotated pair's votes (the one bound parameter is the
-/// project), which `PairTally` turns into a verdict.
-macro_rules! tallies {
-    () => {
-        "(SELECT pair_id, SUM(choice) AS sum_choice, COUNT(*) AS votes, SUM(both_bad) AS both_bad,
-                 SUM(choice > 0) AS for_a, SUM(choice < 0) AS for_b
-          FROM annotations WHERE project_id = ? GROUP BY pair_id)"
+/// A query built from a scope (integers only, see `Scope::clause`); the
+/// stream borrows it.
+pub struct Query(String);
+
+/// Annotated pairs in pair order: SQLite counts the votes per pair (walking
+/// the (project, pair) index), so memory stays flat. Run with `pairs`.
+pub fn pairs_query(scope: &Scope, with_texts: bool) -> Query {
+    let texts = if with_texts {
+        "pr.messages, ca.body AS a, cb.body AS b, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id) AS source"
+    } else {
+        "CASE WHEN pr.is_chat THEN pr.messages END AS messages, NULL AS a, NULL AS b, NULL AS source"
     };
-}
-
-/// Annotated pairs of a project in pair order, as a stream: SQLite sums the
-/// votes per pair (walking the (project, pair) index), so memory stays flat
-/// however many annotations there are.
-pub fn annotated_pairs(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<PairRow>> {
-    sqlx::query_as::<_, Row>(concat!(
-        "SELECT p.uuid, pr.messages, pr.is_chat, ca.body, cb.body,
-                t.sum_choice, t.votes, t.both_bad, t.for_a, t.for_b
-         FROM ",
-        tallies!(),
-        " t
+    let sql = format!(
+        "SELECT p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id, pr.is_chat, {texts},
+                ca.model AS model_a, cb.model AS model_b, p.prior, t.*
+         FROM {} t
          JOIN pairs p ON p.id = t.pair_id
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a
          JOIN completions cb ON cb.id = p.completion_b
-         ORDER BY t.pair_id"
-    ))
-    .bind(project_id)
-    .fetch(db)
-    .map(|row| {
-        row.map(|(pair_uuid, messages, is_chat, a, b, sum_choice, votes, both_bad, for_a, for_b)| PairRow {
-            pair_uuid,
-            messages,
-            is_chat,
-            a,
-            b,
-            tally: PairTally { sum_choice, votes, both_bad, for_a, for_b },
-        })
-    })
-    .boxed()
+         ORDER BY t.pair_id",
+        scope.tallies()
+    );
+    Query(sql)
 }
 
-/// What deciding an export's form needs, per annotated pair: its prompt,
-/// whether that is a conversation (with its messages then), and the votes.
-pub struct PairKind {
-    pub prompt_id: i64,
-    pub prompt_label: String,
-    pub chat_messages: Option<String>,
-    pub tally: PairTally,
+pub fn pairs<'c>(conn: &'c mut SqliteConnection, q: &'c Query) -> BoxStream<'c, sqlx::Result<PairRow>> {
+    sqlx::query_as::<_, PairRow>(&q.0).fetch(conn).boxed()
 }
 
-type KindRow = (i64, String, Option<String>, i64, i64, i64, i64, i64);
-
-/// Like `annotated_pairs` without the completions' texts.
-pub fn pair_kinds(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<PairKind>> {
-    sqlx::query_as::<_, KindRow>(concat!(
-        "SELECT pr.id, COALESCE(pr.external_id, pr.uuid), CASE WHEN pr.is_chat THEN pr.messages END,
-                t.sum_choice, t.votes, t.both_bad, t.for_a, t.for_b
-         FROM ",
-        tallies!(),
-        " t
-         JOIN pairs p ON p.id = t.pair_id
-         JOIN prompts pr ON pr.id = p.prompt_id
-         ORDER BY t.pair_id"
-    ))
-    .bind(project_id)
-    .fetch(db)
-    .map(|row| {
-        row.map(|(prompt_id, prompt_label, chat_messages, sum_choice, votes, both_bad, for_a, for_b)| PairKind {
-            prompt_id,
-            prompt_label,
-            chat_messages,
-            tally: PairTally { sum_choice, votes, both_bad, for_a, for_b },
-        })
-    })
-    .boxed()
-}
-
-/// One annotation with everything about it, for the raw export.
+/// One annotation with everything about it (raw and arena rows), and its
+/// pair's tally within the scope.
 #[derive(sqlx::FromRow)]
 pub struct AnnotationRow {
     pub annotation_uuid: String,
@@ -108,7 +147,7 @@ pub struct AnnotationRow {
     pub choice_shown: i64,
     pub choice: i64,
     pub swapped: bool,
-    pub both_bad: bool,
+    pub both_bad_vote: bool,
     pub flags: String,
     pub rationale: String,
     pub time_ms: Option<i64>,
@@ -116,27 +155,74 @@ pub struct AnnotationRow {
     pub submitted_at: i64,
     pub late: bool,
     pub meta: Option<String>,
+    pub is_chat: bool,
+    /// With texts only.
+    pub messages: Option<String>,
+    pub a: Option<String>,
+    pub b: Option<String>,
+    #[sqlx(flatten)]
+    tally_cols: TallyCols,
 }
 
-/// Every annotation of a project in the order they were stored, streamed.
-pub fn annotations(db: &SqlitePool, project_id: i64) -> BoxStream<'_, sqlx::Result<AnnotationRow>> {
-    sqlx::query_as::<_, AnnotationRow>(
+impl AnnotationRow {
+    pub fn tally(&self) -> PairTally {
+        PairTally::from(&self.tally_cols)
+    }
+}
+
+/// The annotations in scope in the order they were stored. Run with `annotations`.
+pub fn annotations_query(scope: &Scope, with_texts: bool) -> Query {
+    let texts = if with_texts {
+        "pr.messages, ca.body AS a, cb.body AS b"
+    } else {
+        "NULL AS messages, NULL AS a, NULL AS b"
+    };
+    let sql = format!(
         "SELECT n.uuid AS annotation_uuid, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id,
                 ca.uuid AS completion_a_uuid, cb.uuid AS completion_b_uuid, ca.model AS model_a, cb.model AS model_b,
                 u.uuid AS annotator_uuid, u.username AS annotator_name, n.choice_shown, n.choice, s.swapped,
-                n.both_bad, n.flags, n.rationale, n.time_ms, s.leased_at, n.created_at AS submitted_at, n.late, pr.meta
+                n.both_bad AS both_bad_vote, n.flags, n.rationale, n.time_ms, s.leased_at, n.created_at AS submitted_at,
+                n.late, pr.meta, pr.is_chat, {texts}, t.*
          FROM annotations n
+         JOIN {} t ON t.pair_id = n.pair_id
          JOIN assignments s ON s.id = n.assignment_id
          JOIN pairs p ON p.id = n.pair_id
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a
          JOIN completions cb ON cb.id = p.completion_b
          JOIN users u ON u.id = n.annotator_id
-         WHERE n.project_id = ? ORDER BY n.id",
+         WHERE {} ORDER BY n.id",
+        scope.tallies(),
+        scope.clause()
+    );
+    Query(sql)
+}
+
+pub fn annotations<'c>(conn: &'c mut SqliteConnection, q: &'c Query) -> BoxStream<'c, sqlx::Result<AnnotationRow>> {
+    sqlx::query_as::<_, AnnotationRow>(&q.0).fetch(conn).boxed()
+}
+
+/// (annotations in scope, annotations of the project, annotators in scope).
+pub async fn scope_counts(conn: &mut SqliteConnection, scope: &Scope) -> sqlx::Result<(i64, i64, i64)> {
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM annotations n WHERE {c}),
+                (SELECT COUNT(*) FROM annotations WHERE project_id = {p}),
+                (SELECT COUNT(DISTINCT n.annotator_id) FROM annotations n WHERE {c})",
+        c = scope.clause(),
+        p = scope.project_id
+    );
+    sqlx::query_as(&sql).fetch_one(conn).await
+}
+
+/// (id, uuid, username) of everyone who annotated in the project.
+pub async fn annotators(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "SELECT u.id, u.uuid, u.username FROM users u
+         WHERE u.id IN (SELECT DISTINCT annotator_id FROM annotations WHERE project_id = ?) ORDER BY u.username",
     )
     .bind(project_id)
-    .fetch(db)
-    .boxed()
+    .fetch_all(db)
+    .await
 }
 
 /// Every annotation of a project as (pair, annotator, canonical choice),
@@ -157,4 +243,45 @@ pub async fn annotator_names(db: &SqlitePool, project_id: i64) -> sqlx::Result<V
     .bind(project_id)
     .fetch_all(db)
     .await
+}
+
+/// Annotated pairs that came with an imported preference, and how many of
+/// them the annotators' summed votes agree with.
+pub async fn prior_agreement(db: &SqlitePool, project_id: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN s > 0 THEN 1 WHEN s < 0 THEN -1 ELSE 0 END = prior), 0)
+         FROM (SELECT p.prior AS prior, SUM(n.choice) AS s FROM pairs p JOIN annotations n ON n.pair_id = p.id
+               WHERE p.project_id = ? AND p.prior IS NOT NULL GROUP BY p.id)",
+    )
+    .bind(project_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn insert_card(
+    db: impl SqliteExecutor<'_>,
+    project_id: i64,
+    actor: &str,
+    card: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO exports (uuid, project_id, actor, created_at, card) VALUES (?, ?, ?, ?, ?)")
+        .bind(super::new_uuid())
+        .bind(project_id)
+        .bind(actor)
+        .bind(super::now_ms())
+        .bind(card.to_string())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The cards of a project's latest exports, newest first.
+pub async fn cards(db: &SqlitePool, project_id: i64, limit: i64) -> sqlx::Result<Vec<serde_json::Value>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT card FROM exports WHERE project_id = ? ORDER BY id DESC LIMIT ?")
+            .bind(project_id)
+            .bind(limit)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().filter_map(|(c,)| serde_json::from_str(&c).ok()).collect())
 }

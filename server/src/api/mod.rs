@@ -27,6 +27,7 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
         (Method::POST, "/projects/{slug}/tasks/next", post(tasks::next).layer(small())),
         (Method::POST, "/projects/{slug}/tasks/prefetch", post(tasks::prefetch).layer(small())),
         (Method::GET, "/projects/{slug}/export", get(export::download)),
+        (Method::GET, "/projects/{slug}/export/cards", get(export::cards)),
         (Method::POST, "/projects/{slug}/import", post(projects::import).layer(DefaultBodyLimit::max(max_import))),
         (Method::POST, "/tasks/{task_id}/annotation", post(tasks::annotate).layer(small())),
         (Method::POST, "/tasks/{task_id}/skip", post(tasks::skip).layer(small())),

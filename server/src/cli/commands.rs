@@ -6,6 +6,7 @@ use arbiter_core::domain::SettingsInput;
 use arbiter_core::services::{accounts, auth, demo, export, import, projects, Role};
 use arbiter_core::storage::Db;
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -69,9 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Import { project, file } => import_file(&db, &project, &file).await?,
-        Command::Export { project, format, form, annotator_names, output } => {
-            export_file(&db, &project, &format, &form, annotator_names, output).await?
-        }
+        Command::Export(args) => export_file(&db, &args).await?,
         Command::Token(TokenCommand::Create { user, name }) => {
             let token = accounts::create_token(&db, "cli", &user, &name).await?;
             println!("{token}");
@@ -164,44 +163,74 @@ async fn import_file(db: &Db, slug: &str, file: &std::path::Path) -> anyhow::Res
     }
 }
 
-async fn export_file(
-    db: &Db,
-    slug: &str,
-    format: &str,
-    form: &str,
-    annotator_names: bool,
-    output: Option<std::path::PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let project = projects::administered(db, &system_admin(), slug).await?;
-    let mut options = export::Options::parse(Some(format), Some(form))?;
-    options.annotator_names = annotator_names;
-    let plan = export::plan(db, &project, options).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-    let db2 = db.clone();
-    let plan2 = plan.clone();
-    let producer = tokio::spawn(async move { export::run(&db2, "cli", &plan2, tx).await });
-    // Write to a temporary name and rename at the end: a failed export never
-    // leaves a half file under the real name.
-    let mut sink: Box<dyn Write + Send> = match &output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(tmp_name(path)).with_context(|| format!("Failed to create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+async fn export_file(db: &Db, args: &super::ExportArgs) -> anyhow::Result<ExitCode> {
+    let project = projects::administered(db, &system_admin(), &args.project).await?;
+    let mut input = args.input();
+    if args.hf_dir.is_some() {
+        if input.as_.as_deref().is_some_and(|a| a != "parquet") {
+            bail!("--hf-dir writes Parquet; leave out --as");
+        }
+        input.as_ = Some("parquet".into());
+    }
+    let out_name = args.output.as_ref().map(|p| p.to_string_lossy().to_string());
+    let mut options = export::Options::parse(&input, out_name.as_deref())?;
+    if let Some(split) = &args.split {
+        options = options.with_split(split)?;
+    }
+    let (format, margin) = (options.format, options.margin);
+    let mut running = export::start(db, "cli", &project, options).await?;
+    // Every file is written under a temporary name and renamed at the end:
+    // a failed export never leaves a half file under the real name.
+    let targets: Vec<(export::Split, Option<PathBuf>)> = match &args.hf_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir.join("data")).with_context(|| format!("Failed to create {}", dir.display()))?;
+            vec![
+                (export::Split::Train, Some(dir.join("data/train-00000-of-00001.parquet"))),
+                (export::Split::Test, Some(dir.join("data/test-00000-of-00001.parquet"))),
+            ]
+        }
+        None => vec![(export::Split::Train, args.output.clone())],
     };
-    while let Some(chunk) = rx.recv().await {
-        sink.write_all(&chunk).context("Failed to write the export")?;
+    let mut sinks: Vec<(export::Split, Box<dyn Write + Send>)> = Vec::new();
+    for (split, path) in &targets {
+        let sink: Box<dyn Write + Send> = match path {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(tmp_name(path)).with_context(|| format!("Failed to create {}", path.display()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        sinks.push((*split, sink));
     }
-    sink.flush()?;
-    drop(sink);
-    let summary = producer.await??;
-    if let Some(path) = &output {
-        std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
+    let mut seen = std::collections::HashSet::new();
+    while let Some(chunk) = running.chunks.recv().await {
+        seen.insert(chunk.split);
+        let sink = sinks.iter_mut().find(|(s, _)| *s == chunk.split).map(|(_, w)| w).context("no file for a split")?;
+        sink.write_all(&chunk.bytes).context("Failed to write the export")?;
     }
-    if plan.format == export::Format::Raw {
-        eprintln!("exported {} annotations", summary.annotations);
-    } else {
-        eprintln!("{summary}");
-        eprintln!("form: {} ({})", plan.form, plan.form_reason);
+    for (_, sink) in &mut sinks {
+        sink.flush()?;
+    }
+    drop(sinks);
+    let card = running.done.await??;
+    for (split, path) in &targets {
+        let Some(path) = path else { continue };
+        if seen.contains(split) {
+            std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
+        } else {
+            let _ = std::fs::remove_file(tmp_name(path));
+        }
+    }
+    if let Some(dir) = &args.hf_dir {
+        std::fs::write(dir.join("README.md"), export::hf_readme(&card, format, margin))?;
+        std::fs::write(dir.join("arbiter-card.json"), serde_json::to_string_pretty(&card)? + "\n")?;
+    }
+    if let Some(path) = &args.card {
+        std::fs::write(path.with_extension("json"), serde_json::to_string_pretty(&card)? + "\n")?;
+        std::fs::write(path.with_extension("md"), export::card_markdown(&card))?;
+    }
+    eprintln!("{}", card.counts);
+    if format.has_form() {
+        eprintln!("form: {} ({})", card.form, card.form_reason);
     }
     Ok(ExitCode::SUCCESS)
 }

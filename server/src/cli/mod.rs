@@ -35,25 +35,8 @@ pub enum Command {
         /// JSONL file, one prompt a line; `-` reads standard input.
         file: PathBuf,
     },
-    /// Export a project's normalized preference dataset.
-    Export {
-        /// Project slug.
-        project: String,
-        /// Output format: trl (one row per labelled pair) or raw (one row per annotation).
-        #[arg(long, default_value = "trl")]
-        format: String,
-        /// auto (conversational as soon as one exported prompt is a
-        /// conversation, else standard), standard (text; conversations
-        /// flattened HH-RLHF style) or conversational (message lists).
-        #[arg(long, default_value = "auto")]
-        form: String,
-        /// Real usernames instead of stable pseudonyms (raw export).
-        #[arg(long)]
-        annotator_names: bool,
-        /// Output file (default: standard output).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    /// Export a project's dataset (streamed; see README "Export formats").
+    Export(ExportArgs),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -62,6 +45,90 @@ pub enum Command {
         /// Where to write the copy (must not exist).
         file: PathBuf,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Project slug.
+    pub project: String,
+    /// trl, trl-implicit, openai-dpo, hh-rlhf, arena, raw or pairs.
+    #[arg(long, default_value = "trl")]
+    pub format: String,
+    /// File type: jsonl, csv (raw, pairs) or parquet. Default: by the -o
+    /// file's extension, else jsonl.
+    #[arg(long = "as")]
+    pub as_: Option<String>,
+    /// auto (conversational as soon as one exported prompt is a
+    /// conversation, else standard), standard (text; conversations
+    /// flattened HH-RLHF style) or conversational (message lists).
+    #[arg(long, default_value = "auto")]
+    pub form: String,
+    /// Real usernames instead of stable pseudonyms (raw, arena).
+    #[arg(long)]
+    pub annotator_names: bool,
+    /// Leave out pairs with fewer annotations.
+    #[arg(long)]
+    pub min_annotations: Option<u32>,
+    /// Leave out pairs whose majority share of votes is below this (0–1).
+    #[arg(long)]
+    pub min_agreement: Option<f64>,
+    /// drop or keep ties (kept ties get margin 0 where the format has one).
+    #[arg(long)]
+    pub ties: Option<String>,
+    /// drop or keep pairs (annotations) judged both bad.
+    #[arg(long)]
+    pub both_bad: Option<String>,
+    /// drop or keep pairs (annotations) with flags.
+    #[arg(long)]
+    pub flagged: Option<String>,
+    /// Only these annotators' annotations count (usernames or pseudonyms, comma-separated).
+    #[arg(long)]
+    pub annotators: Option<String>,
+    /// These annotators' annotations do not count.
+    #[arg(long)]
+    pub exclude_annotators: Option<String>,
+    /// Annotations submitted at or after this time (YYYY-MM-DD or RFC 3339, UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Annotations submitted before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// TRL margin column: score (|mean normalized score|), levels (Llama-2 levels) or none.
+    #[arg(long)]
+    pub margin: Option<String>,
+    /// Output file (default: standard output).
+    #[arg(short, long, conflicts_with = "hf_dir")]
+    pub output: Option<PathBuf>,
+    /// Write a Hugging Face dataset folder: DIR/data/*.parquet and DIR/README.md (the card).
+    #[arg(long)]
+    pub hf_dir: Option<PathBuf>,
+    /// With --hf-dir: test=SHARE puts that share of prompts in a test split.
+    #[arg(long, requires = "hf_dir")]
+    pub split: Option<String>,
+    /// Also write the dataset card: FILE.json and FILE.md (FILE without extension).
+    #[arg(long)]
+    pub card: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    pub fn input(&self) -> arbiter_core::services::export::OptionsInput {
+        arbiter_core::services::export::OptionsInput {
+            format: Some(self.format.clone()),
+            as_: self.as_.clone(),
+            form: Some(self.form.clone()),
+            annotator_names: self.annotator_names,
+            min_annotations: self.min_annotations,
+            min_agreement: self.min_agreement,
+            ties: self.ties.clone(),
+            both_bad: self.both_bad.clone(),
+            flagged: self.flagged.clone(),
+            annotators: self.annotators.clone(),
+            exclude_annotators: self.exclude_annotators.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            margin: self.margin.clone(),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,0 +1,526 @@
+//! Streaming exports. `start` opens one read transaction (a snapshot:
+//! writers go on), decides what the file will be (its form, refused early
+//! when it cannot be written), answers with that plan, then streams rows out
+//! in chunks as SQLite produces them and ends with the dataset card.
+mod card;
+mod encode;
+
+pub use card::{card_markdown, hf_readme, Card, SplitFile};
+
+use crate::domain::dataset::{self, columns, decide_annotation, decide_pair, in_test_split, pair_gate, Counts, FileType, Filters, Format, Keep, MarginMode, Outcome};
+use crate::domain::form::{flatten, Form, FormChoice};
+use crate::domain::import::Message;
+use crate::domain::rows::{self, PairTexts};
+use crate::domain::{raw, FieldError};
+use crate::storage::export::{self as store, Scope};
+use crate::storage::projects::Project;
+use crate::storage::{rfc3339, Db};
+use crate::{Error, Result};
+use encode::Encoder;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use tokio::sync::{mpsc, oneshot};
+
+/// An annotator as an export names them: a stable pseudonym per project
+/// unless real names were asked for.
+pub fn pseudonym(project_uuid: &str, annotator_uuid: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{project_uuid}\0{annotator_uuid}").as_bytes());
+    format!("annotator-{}", hex::encode(&h[..4]))
+}
+
+/// The options as they arrive (CLI flags, API query parameters), all text.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsInput {
+    pub format: Option<String>,
+    #[serde(rename = "as")]
+    pub as_: Option<String>,
+    pub form: Option<String>,
+    #[serde(default)]
+    pub annotator_names: bool,
+    pub min_annotations: Option<u32>,
+    pub min_agreement: Option<f64>,
+    pub ties: Option<String>,
+    pub both_bad: Option<String>,
+    pub flagged: Option<String>,
+    /// Comma-separated usernames or pseudonyms: only their annotations count.
+    pub annotators: Option<String>,
+    /// Comma-separated usernames or pseudonyms whose annotations do not count.
+    pub exclude_annotators: Option<String>,
+    /// RFC 3339 time or YYYY-MM-DD (UTC): annotations submitted at or after it.
+    pub since: Option<String>,
+    /// RFC 3339 time or YYYY-MM-DD (UTC): annotations submitted before it.
+    pub until: Option<String>,
+    pub margin: Option<String>,
+}
+
+/// What an admin asked for, parsed at the edge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Options {
+    pub format: Format,
+    #[serde(rename = "as")]
+    pub as_: FileType,
+    pub form: FormChoice,
+    pub annotator_names: bool,
+    pub filters: Filters,
+    pub margin: MarginMode,
+    pub annotators: Option<Vec<String>>,
+    pub exclude_annotators: Vec<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Share of prompts in the test split (dataset folders).
+    pub test_share: f64,
+    #[serde(skip)]
+    since_ms: Option<i64>,
+    #[serde(skip)]
+    until_ms: Option<i64>,
+}
+
+fn names(list: &Option<String>) -> Option<Vec<String>> {
+    list.as_ref().map(|s| s.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
+}
+
+/// `2026-11-29` (midnight UTC) or an RFC 3339 time → ms since the epoch.
+fn parse_time(field: &'static str, s: &str) -> std::result::Result<i64, FieldError> {
+    use time::format_description::well_known::Rfc3339;
+    let bad = || FieldError::new(field, format!("{s:?}: expected YYYY-MM-DD or an RFC 3339 time"));
+    let t = match time::OffsetDateTime::parse(s, &Rfc3339) {
+        Ok(t) => t,
+        Err(_) => {
+            let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+            date.midnight().assume_utc()
+        }
+    };
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+impl Options {
+    /// Parses the input; `file_name` (the `-o` file) decides the file type
+    /// when `as` is not given.
+    pub fn parse(input: &OptionsInput, file_name: Option<&str>) -> Result<Options> {
+        let format = Format::parse(input.format.as_deref().unwrap_or("trl"))?;
+        let as_ = match (&input.as_, file_name.and_then(FileType::from_extension)) {
+            (Some(s), _) => FileType::parse(s)?,
+            (None, Some(t)) => t,
+            (None, None) => FileType::Jsonl,
+        };
+        if !format.file_types().contains(&as_) {
+            let ok: Vec<&str> = format.file_types().iter().map(|t| t.extension()).collect();
+            return Err(FieldError::new("as", format!("{format} can be written as {}, not {as_}", ok.join(" or "))).into());
+        }
+        let mut filters = Filters::defaults(format);
+        if let Some(n) = input.min_annotations {
+            filters.min_annotations = n;
+        }
+        if let Some(x) = input.min_agreement {
+            if !(0.0..=1.0).contains(&x) {
+                return Err(FieldError::new("min_agreement", format!("{x}: must be between 0 and 1")).into());
+            }
+            filters.min_agreement = x;
+        }
+        if let Some(s) = &input.ties {
+            filters.ties = Keep::parse("ties", s)?;
+        }
+        if let Some(s) = &input.both_bad {
+            filters.both_bad = Keep::parse("both_bad", s)?;
+        }
+        if let Some(s) = &input.flagged {
+            filters.flagged = Keep::parse("flagged", s)?;
+        }
+        let since_ms = input.since.as_deref().map(|s| parse_time("since", s)).transpose()?;
+        let until_ms = input.until.as_deref().map(|s| parse_time("until", s)).transpose()?;
+        if let (Some(a), Some(b)) = (since_ms, until_ms) {
+            if a >= b {
+                return Err(FieldError::new("until", "must be later than since").into());
+            }
+        }
+        Ok(Options {
+            format,
+            as_,
+            form: input.form.as_deref().map(FormChoice::parse).transpose()?.unwrap_or_default(),
+            annotator_names: input.annotator_names,
+            filters,
+            margin: input.margin.as_deref().map(MarginMode::parse).transpose()?.unwrap_or_default(),
+            annotators: names(&input.annotators),
+            exclude_annotators: names(&input.exclude_annotators).unwrap_or_default(),
+            since: input.since.clone(),
+            until: input.until.clone(),
+            test_share: 0.0,
+            since_ms,
+            until_ms,
+        })
+    }
+
+    /// `--split test=0.05`.
+    pub fn with_split(mut self, split: &str) -> Result<Options> {
+        let share = split
+            .strip_prefix("test=")
+            .and_then(|x| x.parse::<f64>().ok())
+            .filter(|x| (0.0..1.0).contains(x))
+            .ok_or_else(|| FieldError::new("split", format!("{split:?}: expected test=SHARE with 0 <= SHARE < 1")))?;
+        self.test_share = share;
+        Ok(self)
+    }
+}
+
+/// What a response needs before its first byte.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format: Format,
+    #[serde(rename = "as")]
+    pub as_: FileType,
+    pub form: Form,
+    pub form_reason: String,
+    pub file_name: String,
+}
+
+impl Plan {
+    pub fn content_type(&self) -> &'static str {
+        self.as_.content_type()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// A piece of the file (of the split's file, for dataset folders).
+pub struct Chunk {
+    pub split: Split,
+    pub bytes: Vec<u8>,
+}
+
+/// A running export: its plan, its bytes, and at the end its card (stored
+/// with the project once every byte went out).
+pub struct Export {
+    pub plan: Plan,
+    pub chunks: mpsc::Receiver<Chunk>,
+    pub done: tokio::task::JoinHandle<Result<Card>>,
+}
+
+/// The annotators named in a filter, as ids; a name that matches no one
+/// who annotated here is refused.
+async fn resolve(db: &Db, project: &Project, list: &[String], field: &'static str) -> Result<Vec<i64>> {
+    let all = store::annotators(&db.read, project.id).await?;
+    list.iter()
+        .map(|name| {
+            all.iter()
+                .find(|(_, uuid, username)| {
+                    username.eq_ignore_ascii_case(name) || pseudonym(&project.uuid, uuid) == *name
+                })
+                .map(|(id, _, _)| *id)
+                .ok_or_else(|| FieldError::new(field, format!("{name:?} has no annotations in this project")).into())
+        })
+        .collect()
+}
+
+pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) -> Result<Export> {
+    let scope = Scope {
+        project_id: project.id,
+        include: match &options.annotators {
+            Some(list) => Some(resolve(db, project, list, "annotators").await?),
+            None => None,
+        },
+        exclude: resolve(db, project, &options.exclude_annotators, "exclude_annotators").await?,
+        since: options.since_ms,
+        until: options.until_ms,
+    };
+    crate::services::audit::record(db, actor, "project.export", &project.slug, serde_json::to_value(&options).unwrap_or_default())
+        .await?;
+    let (plan_tx, plan_rx) = oneshot::channel();
+    let (tx, rx) = mpsc::channel::<Chunk>(8);
+    let job = Job { db: db.clone(), actor: actor.to_owned(), project: project.clone(), options, scope };
+    let done = tokio::spawn(async move { job.run(plan_tx, tx).await });
+    match plan_rx.await {
+        Ok(Ok(plan)) => Ok(Export { plan, chunks: rx, done }),
+        Ok(Err(e)) => Err(e),
+        // The job ended before planning: its own error says why.
+        Err(_) => Err(done.await.map_err(|e| Error::Internal(e.into()))?.err().unwrap_or_else(|| Error::Internal(anyhow::anyhow!("export ended early")))),
+    }
+}
+
+struct Job {
+    db: Db,
+    actor: String,
+    project: Project,
+    options: Options,
+    scope: Scope,
+}
+
+fn parse_messages(json: &str) -> Result<Vec<Message>> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored messages")))
+}
+
+fn prompt_key(uuid: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    uuid.hash(&mut h);
+    h.finish()
+}
+
+/// The two outputs of an export (one unless it splits).
+struct Outputs {
+    train: Encoder,
+    test: Option<Encoder>,
+    tx: mpsc::Sender<Chunk>,
+}
+
+impl Outputs {
+    fn pick(&mut self, split: Split) -> &mut Encoder {
+        match (split, self.test.as_mut()) {
+            (Split::Test, Some(t)) => t,
+            _ => &mut self.train,
+        }
+    }
+
+    /// Sends what is ready; false when the receiver went away.
+    async fn flush(&mut self, split: Split) -> bool {
+        if let Some(bytes) = self.pick(split).ready() {
+            return self.tx.send(Chunk { split, bytes }).await.is_ok();
+        }
+        true
+    }
+}
+
+impl Job {
+    async fn run(self, plan_tx: oneshot::Sender<Result<Plan>>, tx: mpsc::Sender<Chunk>) -> Result<Card> {
+        let mut snapshot = self.db.read.begin().await?;
+        let planned = self.plan(&mut snapshot).await;
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e) => {
+                let _ = plan_tx.send(Err(e));
+                return Err(Error::Internal(anyhow::anyhow!("export refused")));
+            }
+        };
+        let _ = plan_tx.send(Ok(plan.clone()));
+        let cols = columns(self.options.format, plan.form, self.options.margin);
+        let mut out = Outputs {
+            train: Encoder::new(self.options.as_, &cols)?,
+            test: if self.options.test_share > 0.0 { Some(Encoder::new(self.options.as_, &cols)?) } else { None },
+            tx,
+        };
+        let (in_scope, total, annotators) = store::scope_counts(&mut snapshot, &self.scope).await?;
+        let mut counts = Counts {
+            annotations: in_scope as u64,
+            annotations_out_of_scope: (total - in_scope) as u64,
+            annotators: annotators as u64,
+            ..Counts::default()
+        };
+        let completed = if self.options.format.per_annotation() {
+            self.annotation_rows(&mut snapshot, &mut out, &mut counts).await?
+        } else {
+            self.pair_rows(&mut snapshot, &plan, &mut out, &mut counts).await?
+        };
+        drop(snapshot);
+        if !completed {
+            return Err(Error::Internal(anyhow::anyhow!("the receiver went away")));
+        }
+        let mut files = Vec::new();
+        let Outputs { train, test, tx } = out;
+        for (split, enc) in [(Split::Train, Some(train)), (Split::Test, test)] {
+            let Some(enc) = enc else { continue };
+            let (bytes, done) = enc.finish()?;
+            if tx.send(Chunk { split, bytes }).await.is_err() {
+                return Err(Error::Internal(anyhow::anyhow!("the receiver went away")));
+            }
+            files.push(SplitFile { split, rows: done.rows, bytes: done.bytes, sha256: done.sha256 });
+        }
+        let card = card::build(&self.db, &self.project, &self.options, &plan, counts, files).await?;
+        store::insert_card(&self.db.write, self.project.id, &self.actor, &serde_json::to_value(&card).unwrap_or_default())
+            .await?;
+        Ok(card)
+    }
+
+    /// Decides the form from the rows that will be written: `auto` is
+    /// conversational as soon as one of their prompts is a conversation. A
+    /// text form needs every conversation to flatten reversibly; one that
+    /// does not is refused here, before anything is written.
+    async fn plan(&self, conn: &mut sqlx::SqliteConnection) -> Result<Plan> {
+        let o = &self.options;
+        let file_name = o.format.file_name(&self.project.slug, o.as_);
+        let plan = |form, form_reason: &str| Plan { format: o.format, as_: o.as_, form, form_reason: form_reason.into(), file_name: file_name.clone() };
+        match o.format {
+            Format::Trl | Format::TrlImplicit | Format::HhRlhf => {}
+            Format::OpenaiDpo | Format::Arena => return Ok(plan(Form::Conversational, "the format holds message lists")),
+            Format::Raw | Format::Pairs => return Ok(plan(Form::Standard, "the format has no prompt column")),
+        }
+        let mut prompts = HashSet::new();
+        let mut conversations = HashSet::new();
+        let mut unflattenable: Option<(String, String)> = None;
+        let q = store::pairs_query(&self.scope, false);
+        let mut rows = store::pairs(conn, &q);
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            if decide_pair(&row.tally(), &o.filters, o.format, o.margin).is_err() {
+                continue;
+            }
+            let key = prompt_key(&row.prompt_uuid);
+            prompts.insert(key);
+            let Some(messages) = &row.messages else { continue };
+            if conversations.insert(key) && unflattenable.is_none() {
+                if let Err(e) = flatten(&parse_messages(messages)?) {
+                    unflattenable = Some((row.label().to_owned(), e.to_string()));
+                }
+            }
+        }
+        let (form, reason) = if o.format == Format::HhRlhf {
+            (Form::Standard, "HH-RLHF is text".to_owned())
+        } else {
+            o.form.decide(prompts.len() as u64, conversations.len() as u64)
+        };
+        if form == Form::Standard {
+            if let Some((label, e)) = unflattenable {
+                return Err(FieldError::new("form", format!("prompt {label:?}: {e}")).into());
+            }
+        }
+        Ok(plan(form, &reason))
+    }
+
+    async fn pair_rows(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        plan: &Plan,
+        out: &mut Outputs,
+        counts: &mut Counts,
+    ) -> Result<bool> {
+        let o = &self.options;
+        let q = store::pairs_query(&self.scope, true);
+        let mut rows = store::pairs(conn, &q);
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let tally = row.tally();
+            let outcome = match decide_pair(&tally, &o.filters, o.format, o.margin) {
+                Ok(outcome) => outcome,
+                Err(reason) => {
+                    counts.drop(reason);
+                    continue;
+                }
+            };
+            let messages = parse_messages(row.messages.as_deref().unwrap_or("[]"))?;
+            let texts = PairTexts {
+                messages: &messages,
+                is_chat: row.is_chat,
+                a: row.a.as_deref().unwrap_or_default(),
+                b: row.b.as_deref().unwrap_or_default(),
+            };
+            let split = if out.test.is_some() && in_test_split(&row.prompt_uuid, o.test_share) { Split::Test } else { Split::Train };
+            let changed = |e| Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"));
+            let enc = out.pick(split);
+            match o.format {
+                Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
+                Format::TrlImplicit => enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?,
+                Format::OpenaiDpo => enc.push(rows::openai_dpo(&texts, outcome))?,
+                Format::HhRlhf => enc.push_line(&rows::hh_rlhf(&texts, outcome, row.source.as_deref()).map_err(changed)?)?,
+                Format::Pairs => {
+                    let record = rows::PairRecord {
+                        pair_id: &row.pair_uuid,
+                        prompt_id: &row.prompt_uuid,
+                        external_id: row.external_id.as_deref(),
+                        model_a: &row.model_a,
+                        model_b: &row.model_b,
+                        tally: &tally,
+                        prior: row.prior,
+                    };
+                    enc.push(rows::pairs(&record, outcome))?
+                }
+                Format::Arena | Format::Raw => unreachable!("per-annotation formats"),
+            }
+            counts.rows += 1;
+            let sign = match outcome {
+                Outcome::Chosen { winner: crate::domain::verdict::Winner::A, .. } => 1,
+                Outcome::Chosen { .. } => -1,
+                Outcome::Tie { .. } => 0,
+                Outcome::BothBad => tally.sum_choice().signum(),
+            };
+            counts.record(&row.model_a, &row.model_b, sign);
+            if !out.flush(split).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn annotation_rows(&self, conn: &mut sqlx::SqliteConnection, out: &mut Outputs, counts: &mut Counts) -> Result<bool> {
+        let o = &self.options;
+        let with_texts = o.format == Format::Arena;
+        let q = store::annotations_query(&self.scope, with_texts);
+        let mut rows = store::annotations(conn, &q);
+        while let Some(r) = rows.next().await {
+            let r = r?;
+            let flags: Vec<String> = serde_json::from_str(&r.flags).unwrap_or_default();
+            let kept = pair_gate(&r.tally(), &o.filters)
+                .and_then(|()| decide_annotation(r.choice, r.both_bad_vote, !flags.is_empty(), &o.filters));
+            if let Err(reason) = kept {
+                counts.drop(reason);
+                continue;
+            }
+            let annotator = if o.annotator_names { r.annotator_name.clone() } else { pseudonym(&self.project.uuid, &r.annotator_uuid) };
+            let split = if out.test.is_some() && in_test_split(&r.prompt_uuid, o.test_share) { Split::Test } else { Split::Train };
+            let row = if o.format == Format::Arena {
+                let messages = parse_messages(r.messages.as_deref().unwrap_or("[]"))?;
+                let texts = PairTexts {
+                    messages: &messages,
+                    is_chat: r.is_chat,
+                    a: r.a.as_deref().unwrap_or_default(),
+                    b: r.b.as_deref().unwrap_or_default(),
+                };
+                rows::arena(
+                    &texts,
+                    &rows::Battle {
+                        question_id: r.external_id.as_deref().unwrap_or(&r.prompt_uuid),
+                        model_a: &r.model_a,
+                        model_b: &r.model_b,
+                        choice: r.choice,
+                        both_bad: r.both_bad_vote,
+                        judge: &annotator,
+                        tstamp_ms: r.submitted_at,
+                    },
+                )
+            } else {
+                raw::row(&raw::RawRow {
+                    annotation_id: &r.annotation_uuid,
+                    pair_id: &r.pair_uuid,
+                    prompt_id: &r.prompt_uuid,
+                    external_id: r.external_id.as_deref(),
+                    completion_a_id: &r.completion_a_uuid,
+                    completion_b_id: &r.completion_b_uuid,
+                    model_a: &r.model_a,
+                    model_b: &r.model_b,
+                    annotator: &annotator,
+                    choice_shown: r.choice_shown,
+                    choice: r.choice,
+                    swapped: r.swapped,
+                    both_bad: r.both_bad_vote,
+                    flags,
+                    rationale: &r.rationale,
+                    time_ms: r.time_ms,
+                    leased_at: rfc3339(r.leased_at),
+                    submitted_at: rfc3339(r.submitted_at),
+                    late: r.late,
+                    meta: r.meta.as_deref(),
+                })
+            };
+            out.pick(split).push(row)?;
+            counts.rows += 1;
+            counts.record(&r.model_a, &r.model_b, if r.both_bad_vote { 0 } else { r.choice.signum() });
+            if !out.flush(split).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The latest export cards of a project, newest first.
+pub async fn cards(db: &Db, reader: &crate::storage::users::User, project: &Project) -> Result<Vec<serde_json::Value>> {
+    crate::services::auth::require_admin(reader)?;
+    Ok(store::cards(&db.read, project.id, 20).await?)
+}
+
+pub use dataset::DropReason;
