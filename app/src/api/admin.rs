@@ -30,6 +30,18 @@ pub struct AdminProjectData {
     pub members: Vec<String>,
     pub import: Option<ImportView>,
     pub agreement: AgreementView,
+    /// The latest export's card, in words.
+    pub last_export: Option<ExportView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportView {
+    pub when: String,
+    pub format: String,
+    pub summary: String,
+    /// (model, wins, ties, losses)
+    pub models: Vec<(String, u64, u64, u64)>,
+    pub sha256: String,
 }
 
 /// Agreement figures, formatted for the page ("–" when there is too little data).
@@ -41,6 +53,8 @@ pub struct AgreementView {
     pub fleiss_kappa: String,
     /// (annotator, votes compared, agreement with the others' majority)
     pub annotators: Vec<(String, u64, String)>,
+    /// How often the annotators agree with an imported dataset's preference.
+    pub imported_preference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,7 +96,23 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         alpha_interval: fmt(a.krippendorff_alpha.interval),
         fleiss_kappa: fmt(a.fleiss_kappa),
         annotators: a.annotators.into_iter().map(|x| (x.annotator, x.n, fmt(x.agreement))).collect(),
+        imported_preference: a.imported_preference.map(|p| {
+            format!("The annotators agree with the imported preference on {} of {} pairs ({}).", p.agree, p.pairs, fmt(p.rate))
+        }),
     };
+    let last_export = arbiter_core::services::export::cards(&db, &user, &d.project)
+        .await
+        .map_err(ctx::fail)?
+        .into_iter()
+        .next()
+        .and_then(|c| serde_json::from_value::<arbiter_core::services::export::Card>(c).ok())
+        .map(|c| ExportView {
+            when: c.created_at.clone(),
+            format: format!("{} ({}, {})", c.format, c.as_, c.form),
+            summary: c.counts.to_string(),
+            models: c.counts.models.iter().map(|(m, r)| (m.clone(), r.wins, r.ties, r.losses)).collect(),
+            sha256: c.files.first().map(|f| f.sha256.clone()).unwrap_or_default(),
+        });
     let (p, c) = (d.project, d.counts);
     Ok(AdminProjectData {
         slug: p.slug,
@@ -101,6 +131,7 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         members: d.members,
         import: d.import.map(import_view),
         agreement,
+        last_export,
     })
 }
 
@@ -113,8 +144,15 @@ fn import_view((filename, ok, report): (String, bool, serde_json::Value)) -> Imp
             ok,
             summary: if ok {
                 format!(
-                    "Imported {} lines: {} new prompts ({} already there), {} completions, {} pairs.",
-                    r.lines, r.added.prompts, r.added.prompts_existing, r.added.completions, r.added.pairs
+                    "Imported {} lines ({}{}): {} new prompts ({} already there), {} completions, {} pairs{}.",
+                    r.lines - r.skipped,
+                    r.format,
+                    if r.format_guessed { ", guessed from the first record" } else { "" },
+                    r.added.prompts,
+                    r.added.prompts_existing,
+                    r.added.completions,
+                    r.added.pairs,
+                    if r.skipped > 0 { format!("; {} bad lines skipped", r.skipped) } else { String::new() }
                 )
             } else {
                 format!("{} bad line(s) in {} lines; nothing was imported.", r.error_count, r.lines)

@@ -36,17 +36,68 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <div><strong>{d.live_leases}</strong>" live leases"</div>
             <div><strong>{d.over_covered_pairs}</strong>" over-covered"</div>
         </section>
-        <form method="get" action=export class="panel inline-form" data-testid="export">
-            <input type="hidden" name="format" value="trl" />
-            <label>"Form "
-                <select name="form">
-                    <option value="auto" selected>"auto (conversational if any prompt is a conversation)"</option>
-                    <option value="standard">"standard (text)"</option>
-                    <option value="conversational">"conversational (message lists)"</option>
-                </select>
-            </label>
-            <button type="submit" class="primary">"Download TRL export (JSONL)"</button>
+        <h2>"Export"</h2>
+        <form method="get" action=export class="panel stack" data-testid="export">
+            <div class="inline-form">
+                <label>"Format "
+                    <select name="format">
+                        <option value="trl" selected>"TRL (explicit prompt)"</option>
+                        <option value="trl-implicit">"TRL (implicit prompt)"</option>
+                        <option value="openai-dpo">"OpenAI DPO"</option>
+                        <option value="hh-rlhf">"HH-RLHF"</option>
+                        <option value="arena">"Arena battles (one per annotation)"</option>
+                        <option value="raw">"raw (one row per annotation)"</option>
+                        <option value="pairs">"pairs (one row per pair, with votes)"</option>
+                    </select>
+                </label>
+                <label>"File "
+                    <select name="as">
+                        <option value="jsonl" selected>"JSONL"</option>
+                        <option value="parquet">"Parquet"</option>
+                        <option value="csv">"CSV (raw, pairs)"</option>
+                    </select>
+                </label>
+                <label>"Form "
+                    <select name="form">
+                        <option value="auto" selected>"auto (conversational if any prompt is a conversation)"</option>
+                        <option value="standard">"standard (text)"</option>
+                        <option value="conversational">"conversational (message lists)"</option>
+                    </select>
+                </label>
+                <label>"Margin "
+                    <select name="margin">
+                        <option value="score" selected>"score"</option>
+                        <option value="levels">"Llama-2 levels"</option>
+                        <option value="none">"none"</option>
+                    </select>
+                </label>
+            </div>
+            <div class="inline-form">
+                <label>"Min. annotations " <input name="min_annotations" type="number" min="1" value="1" /></label>
+                <label>"Min. agreement " <input name="min_agreement" type="number" min="0" max="1" step="0.05" value="0" /></label>
+                <label>"Ties "
+                    <select name="ties"><option value="drop" selected>"drop"</option><option value="keep">"keep"</option></select>
+                </label>
+                <label>"Both bad "
+                    <select name="both_bad"><option value="drop" selected>"drop"</option><option value="keep">"keep"</option></select>
+                </label>
+                <label>"Flagged "
+                    <select name="flagged"><option value="keep" selected>"keep"</option><option value="drop">"drop"</option></select>
+                </label>
+            </div>
+            <button type="submit" class="primary">"Download"</button>
         </form>
+        {d.last_export.map(|e| view! {
+            <section class="panel" data-testid="last-export">
+                <h3>"Last export: " {e.format} " at " {e.when}</h3>
+                <p>{e.summary}</p>
+                <p class="muted">"sha256 " <code>{e.sha256}</code></p>
+                <table class="grid">
+                    <thead><tr><th>"Model"</th><th>"Wins"</th><th>"Ties"</th><th>"Losses"</th></tr></thead>
+                    <tbody>{e.models.into_iter().map(|(m, w, t, l)| view! { <tr><td>{m}</td><td>{w}</td><td>{t}</td><td>{l}</td></tr> }).collect_view()}</tbody>
+                </table>
+            </section>
+        })}
 
         {d.import.map(|imp| view! {
             <section class=if imp.ok { "panel import ok" } else { "panel import bad" } data-testid="import-report">
@@ -58,10 +109,24 @@ fn Project(d: AdminProjectData) -> impl IntoView {
 
         <h2>"Import"</h2>
         <form method="post" action=format!("{base}/import") enctype="multipart/form-data" class="panel stack">
-            <p class="muted">"JSONL, one prompt a line: "
+            <p class="muted">"Arbiter's JSONL, one prompt a line: "
                 <code>{r#"{"id": "p1", "prompt": "…", "completions": [{"model": "m1", "text": "…"}, {"model": "m2", "text": "…"}]}"#}</code>
-                " — or " <code>"messages"</code> " instead of " <code>"prompt"</code> ". Nothing is imported if any line is bad."</p>
-            <input type="file" name="file" accept=".jsonl,.json,application/jsonl" required />
+                " — or " <code>"messages"</code> " instead of " <code>"prompt"</code>
+                ". Existing preference sets too (TRL, HH-RLHF, Arena battles; JSONL or Parquet) and CSV with "
+                <code>"prompt,model_a,completion_a,model_b,completion_b[,id]"</code>
+                ". Their preference is kept (never shown to annotators). Nothing is imported if any line is bad, unless you skip bad lines."</p>
+            <label>"Format "
+                <select name="format">
+                    <option value="auto" selected>"guess from the first line"</option>
+                    <option value="native">"Arbiter JSONL"</option>
+                    <option value="csv">"CSV"</option>
+                    <option value="trl">"TRL"</option>
+                    <option value="hh-rlhf">"HH-RLHF"</option>
+                    <option value="arena">"Arena battles"</option>
+                </select>
+            </label>
+            <label><input type="checkbox" name="skip_bad" value="1" /> " Skip bad lines (import the rest)"</label>
+            <input type="file" name="file" aria-label="File to import" accept=".jsonl,.json,.csv,.parquet,application/jsonl,text/csv" required />
             <button type="submit" class="primary">"Import"</button>
         </form>
 
@@ -77,6 +142,7 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <div><strong>{d.agreement.fleiss_kappa.clone()}</strong>" Fleiss' κ (A / tie / B)"</div>
             <div><strong>{d.agreement.units}</strong>" pairs with 2+ votes"</div>
         </section>
+        {d.agreement.imported_preference.map(|p| view! { <p data-testid="imported-preference">{p}</p> })}
         <table class="grid">
             <thead><tr><th>"Annotator"</th><th>"Votes compared"</th><th>"Agreement with the others' majority"</th></tr></thead>
             <tbody>{d.agreement.annotators.into_iter().map(|(u, n, a)| view! { <tr><td>{u}</td><td>{n}</td><td>{a}</td></tr> }).collect_view()}</tbody>

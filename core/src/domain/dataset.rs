@@ -446,15 +446,16 @@ impl std::fmt::Display for Counts {
     }
 }
 
-/// The split a prompt goes to: a stable hash of its id against the test
-/// share, so no prompt is in two splits and re-exports agree.
-pub fn in_test_split(prompt_uuid: &str, test_share: f64) -> bool {
+/// The split a prompt goes to: a stable hash of its id (the imported id,
+/// else Arbiter's) against the test share, so no prompt is in two splits,
+/// re-exports agree, and a re-import keeps each prompt in its split.
+pub fn in_test_split(prompt_key: &str, test_share: f64) -> bool {
     if test_share <= 0.0 {
         return false;
     }
     // FNV-1a: stable across versions and platforms (unlike std's hasher).
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in prompt_uuid.as_bytes() {
+    for b in prompt_key.as_bytes() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x100000001b3);
     }

@@ -34,6 +34,29 @@ pub struct ImportItem {
     pub is_chat: bool,
     pub completions: Vec<CompletionIn>,
     pub meta: Option<Map<String, Value>>,
+    /// The preference the item came with (TRL, HH-RLHF, Arena files),
+    /// canonical for its first two completions: 1 = the first preferred.
+    pub prior: Option<i8>,
+    /// The original HH-RLHF line, given back byte for byte by that export.
+    pub source: Option<String>,
+    /// Found again on re-import by prompt *and* completions (one item per
+    /// line of a preference set), not by the prompt alone.
+    pub key_on_completions: bool,
+}
+
+impl ImportItem {
+    pub fn new(messages: Vec<Message>, is_chat: bool, completions: Vec<CompletionIn>) -> ImportItem {
+        ImportItem {
+            external_id: None,
+            messages,
+            is_chat,
+            completions,
+            meta: None,
+            prior: None,
+            source: None,
+            key_on_completions: false,
+        }
+    }
 }
 
 /// Where a line went wrong, in words an admin can act on.
@@ -71,11 +94,22 @@ const KNOWN_FIELDS: [&str; 5] = ["id", "prompt", "messages", "completions", "met
 /// Parses one line (1-based `line` for the report). Blank lines are the
 /// caller's to skip.
 pub fn parse_line(line: u64, text: &str) -> Result<ImportItem, LineError> {
+    parse_native(line, json_object(line, text)?)
+}
+
+/// A line as a JSON object, or why not.
+pub fn json_object(line: u64, text: &str) -> Result<Map<String, Value>, LineError> {
+    let err = |message: String| LineError { line, field: None, message };
+    let value: Value = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    match value {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(err("expected a JSON object".into())),
+    }
+}
+
+/// Arbiter's own line, given as a JSON object.
+pub fn parse_native(line: u64, obj: Map<String, Value>) -> Result<ImportItem, LineError> {
     let err = |field: Option<&str>, message: String| LineError { line, field: field.map(str::to_owned), message };
-    let value: Value = serde_json::from_str(text).map_err(|e| err(None, format!("not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(err(None, "expected a JSON object".into()));
-    };
     if let Some(unknown) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
         return Err(err(Some(unknown), format!("unknown field (expected one of: {})", KNOWN_FIELDS.join(", "))));
     }
@@ -107,10 +141,10 @@ pub fn parse_line(line: u64, text: &str) -> Result<ImportItem, LineError> {
         Some(_) => return Err(err(Some("meta"), "must be a JSON object".into())),
     };
 
-    Ok(ImportItem { external_id, messages, is_chat, completions, meta })
+    Ok(ImportItem { external_id, meta, ..ImportItem::new(messages, is_chat, completions) })
 }
 
-fn parse_messages(value: &Value) -> Result<Vec<Message>, (String, String)> {
+pub(crate) fn parse_messages(value: &Value) -> Result<Vec<Message>, (String, String)> {
     let Value::Array(items) = value else {
         return Err(("messages".into(), "must be an array of {role, content}".into()));
     };

@@ -4,6 +4,7 @@ pub mod form;
 pub mod ids;
 pub mod import;
 pub mod integral;
+pub mod preference;
 pub mod agreement;
 pub mod raw;
 pub mod redirect;

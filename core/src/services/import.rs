@@ -1,78 +1,290 @@
-//! JSONL import: parse every line first, then write all of it in one
-//! transaction, or nothing when any line is bad.
-use crate::domain::import::{parse_line, ImportItem, LineError, Prepared, MAX_LINE_BYTES};
+//! Imports: native JSONL, CSV, TRL, HH-RLHF and Arena files, as JSONL, CSV
+//! or Parquet. The whole file is validated first (nothing is written when a
+//! line is bad, unless `skip_bad`); then it is written in chunks of bounded
+//! duration through the writer thread, interleaved with the annotators'
+//! submissions, so an import never stalls them. An interrupted import is
+//! completed by running it again: items are found again by their id (or
+//! content) and only what is missing is added.
+use crate::domain::dataset::FileType;
+use crate::domain::import::{json_object, ImportItem, LineError, Prepared, MAX_LINE_BYTES};
+use crate::domain::preference::{csv_header, csv_record, ImportFormat};
 use crate::storage::projects::Project;
 use crate::storage::prompts::{self, Added};
 use crate::storage::{imports, Db};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// At most this many bad lines are listed; the count covers them all.
 const MAX_LISTED_ERRORS: usize = 100;
+/// Items parsed and rendered together before they go to the writer.
+const BATCH: usize = 512;
+/// One writer job stops after this long and hands the rest to the next, so
+/// submissions queued behind it wait at most about this much.
+const JOB_BUDGET: Duration = Duration::from_millis(8);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub import_id: String,
     pub ok: bool,
+    /// The format read (`native`, `csv`, `trl`, `hh-rlhf`, `arena`).
+    #[serde(default)]
+    pub format: String,
+    /// The format was not given but guessed from the first record.
+    #[serde(default)]
+    pub format_guessed: bool,
     pub lines: u64,
     pub added: Added,
     pub error_count: u64,
+    /// Bad lines left out (with `skip_bad`); otherwise 0.
+    #[serde(default)]
+    pub skipped: u64,
     pub errors: Vec<LineError>,
 }
 
-/// Renders a parsed line's markdown (on the blocking pool, with the
-/// parsing), so no request ever renders a stored text again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// None: guessed from the first record.
+    pub format: Option<ImportFormat>,
+    /// Import the good lines and report the bad ones (default: all or nothing).
+    pub skip_bad: bool,
+}
+
+/// Where the file's bytes are: read twice (validation, then writing).
+#[derive(Clone)]
+pub enum Source {
+    Bytes(Arc<Vec<u8>>),
+    File(PathBuf),
+}
+
+impl Source {
+    fn open(&self) -> Result<Box<dyn Read + Send>> {
+        Ok(match self {
+            Source::Bytes(b) => Box::new(std::io::Cursor::new(ArcBytes(b.clone()))),
+            Source::File(p) => Box::new(std::fs::File::open(p).map_err(|e| Error::bad(format!("{}: {e}", p.display())))?),
+        })
+    }
+
+    fn starts_with(&self, magic: &[u8]) -> bool {
+        let mut head = vec![0u8; magic.len()];
+        match self.open() {
+            Ok(mut r) => r.read_exact(&mut head).is_ok() && head == magic,
+            Err(_) => false,
+        }
+    }
+}
+
+struct ArcBytes(Arc<Vec<u8>>);
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Renders a parsed line's markdown, so no request ever renders a stored
+/// text again.
 fn prepare(item: ImportItem) -> Prepared {
     let messages_html = item.messages.iter().map(|m| crate::render::markdown(&m.content)).collect();
     let completions_html = item.completions.iter().map(|c| crate::render::markdown(&c.text)).collect();
     Prepared { item, messages_html, completions_html }
 }
 
-fn parse_all(data: &[u8]) -> (u64, Vec<ImportItem>, Vec<LineError>, u64) {
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    let mut error_count = 0u64;
-    let mut lines = 0u64;
-    for (i, raw) in data.split(|&b| b == b'\n').enumerate() {
-        let line_no = i as u64 + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        lines += 1;
-        if raw.len() > MAX_LINE_BYTES {
-            error_count += 1;
-            if errors.len() < MAX_LISTED_ERRORS {
-                errors.push(LineError {
-                    line: line_no,
-                    field: None,
-                    message: format!("line is {} bytes; at most {MAX_LINE_BYTES} are allowed", raw.len()),
-                });
-            }
-            continue;
-        }
-        let parsed = std::str::from_utf8(raw)
-            .map_err(|_| LineError { line: line_no, field: None, message: "not valid UTF-8".into() })
-            .and_then(|text| parse_line(line_no, text));
-        match parsed {
-            Ok(item) => items.push(item),
-            Err(e) => {
-                error_count += 1;
-                if errors.len() < MAX_LISTED_ERRORS {
-                    errors.push(e);
-                }
-            }
-        }
+/// Renders a batch on two threads.
+fn prepare_all(items: Vec<ImportItem>) -> Vec<Prepared> {
+    if items.len() < 64 {
+        return items.into_iter().map(prepare).collect();
     }
-    if lines == 0 {
-        error_count = 1;
-        errors.push(LineError { line: 0, field: None, message: "the file has no JSON lines".into() });
-    }
-    (lines, items, errors, error_count)
+    let mut items = items;
+    let second = items.split_off(items.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(move || second.into_iter().map(prepare).collect::<Vec<_>>());
+        let mut first: Vec<Prepared> = items.into_iter().map(prepare).collect();
+        first.extend(other.join().unwrap_or_default());
+        first
+    })
 }
 
-/// Imports a JSONL file into a project. Bad lines make the whole import fail
-/// (the report lists them); the attempt is recorded either way.
+/// The file type: Parquet by its magic bytes, CSV by the format or name, else JSONL.
+fn file_type(source: &Source, filename: &str, format: Option<ImportFormat>) -> FileType {
+    if source.starts_with(b"PAR1") {
+        FileType::Parquet
+    } else if format == Some(ImportFormat::Csv) || FileType::from_extension(filename) == Some(FileType::Csv) {
+        FileType::Csv
+    } else {
+        FileType::Jsonl
+    }
+}
+
+/// Reads every record once, parsing each with the file's format (decided by
+/// the first record when not given), and hands each to `visit`. Returns the
+/// format and whether it was guessed.
+fn read_records(
+    source: &Source,
+    file_type: FileType,
+    format: Option<ImportFormat>,
+    visit: &mut dyn FnMut(u64, std::result::Result<ImportItem, LineError>),
+) -> Result<(ImportFormat, bool)> {
+    let mut chosen: Option<(ImportFormat, bool)> = format.map(|f| (f, false));
+    match file_type {
+        FileType::Csv => {
+            let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(source.open()?);
+            let mut at = None;
+            let mut header_error = None;
+            for (i, rec) in r.records().enumerate() {
+                let line = rec.as_ref().ok().and_then(|r| r.position()).map(|p| p.line()).unwrap_or(i as u64 + 1);
+                let rec = match rec {
+                    Ok(rec) => rec,
+                    Err(e) => {
+                        visit(line, Err(LineError { line, field: None, message: format!("not valid CSV: {e}") }));
+                        continue;
+                    }
+                };
+                let cells: Vec<&str> = rec.iter().collect();
+                if at.is_none() && header_error.is_none() {
+                    match csv_header(&cells) {
+                        Ok(h) => at = Some(h),
+                        Err(e) => header_error = Some(e),
+                    }
+                    continue;
+                }
+                if cells.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                match (&at, &header_error) {
+                    (Some(at), _) => visit(line, csv_record(line, at, &cells)),
+                    (None, Some(e)) => visit(line, Err(e.clone())),
+                    (None, None) => {}
+                }
+            }
+            if let (None, Some(e)) = (&at, header_error) {
+                visit(1, Err(e));
+            }
+            Ok((ImportFormat::Csv, chosen.map(|c| c.1).unwrap_or(true)))
+        }
+        FileType::Jsonl => {
+            let mut reader = std::io::BufReader::with_capacity(1 << 20, source.open()?);
+            let mut buf = Vec::new();
+            let mut line = 0u64;
+            loop {
+                buf.clear();
+                let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::bad(format!("reading the file: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                line += 1;
+                let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                if raw.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                if raw.len() > MAX_LINE_BYTES {
+                    let message = format!("line is {} bytes; at most {MAX_LINE_BYTES} are allowed", raw.len());
+                    visit(line, Err(LineError { line, field: None, message }));
+                    continue;
+                }
+                let parsed = std::str::from_utf8(raw)
+                    .map_err(|_| LineError { line, field: None, message: "not valid UTF-8".into() })
+                    .and_then(|text| json_object(line, text).map(|o| (text, o)))
+                    .and_then(|(text, obj)| {
+                        let format = match chosen {
+                            Some((f, _)) => f,
+                            None => {
+                                let f = ImportFormat::guess(&obj).ok_or_else(|| LineError {
+                                    line,
+                                    field: None,
+                                    message: "cannot tell the format from this line's fields; give format=native|trl|hh-rlhf|arena".into(),
+                                })?;
+                                chosen = Some((f, true));
+                                f
+                            }
+                        };
+                        format.parse_object(line, obj, text)
+                    });
+                visit(line, parsed);
+            }
+            Ok(chosen.unwrap_or((ImportFormat::Native, true)))
+        }
+        FileType::Parquet => {
+            let path_or_bytes = match source {
+                Source::Bytes(b) => parquet_rows(bytes_reader(b.clone()))?,
+                Source::File(p) => parquet_rows(std::fs::File::open(p).map_err(|e| Error::bad(format!("{}: {e}", p.display())))?)?,
+            };
+            let mut line = 0u64;
+            for batch in path_or_bytes {
+                let batch = batch.map_err(|e| Error::bad(format!("reading the Parquet file: {e}")))?;
+                let mut w = arrow_json::LineDelimitedWriter::new(Vec::new());
+                w.write(&batch).map_err(|e| Error::bad(format!("reading the Parquet file: {e}")))?;
+                w.finish().map_err(|e| Error::bad(format!("reading the Parquet file: {e}")))?;
+                let text = String::from_utf8(w.into_inner()).map_err(|_| Error::bad("the Parquet file has text that is not UTF-8"))?;
+                for row in text.lines() {
+                    line += 1;
+                    let parsed = json_object(line, row).and_then(|obj| {
+                        let format = match chosen {
+                            Some((f, _)) => f,
+                            None => {
+                                let f = ImportFormat::guess(&obj).ok_or_else(|| LineError {
+                                    line,
+                                    field: None,
+                                    message: "cannot tell the format from this row's columns; give format=trl|hh-rlhf|arena|native".into(),
+                                })?;
+                                chosen = Some((f, true));
+                                f
+                            }
+                        };
+                        format.parse_object(line, obj, row)
+                    });
+                    visit(line, parsed);
+                }
+            }
+            Ok(chosen.unwrap_or((ImportFormat::Native, true)))
+        }
+    }
+}
+
+fn bytes_reader(b: Arc<Vec<u8>>) -> bytes::Bytes {
+    bytes::Bytes::from_owner(ArcBytes(b))
+}
+
+fn parquet_rows<R: parquet::file::reader::ChunkReader + 'static>(
+    r: R,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(r)
+        .and_then(|b| b.with_batch_size(1024).build())
+        .map_err(|e| Error::bad(format!("not a readable Parquet file: {e}")))
+}
+
+struct Checked {
+    lines: u64,
+    errors: Vec<LineError>,
+    error_count: u64,
+    format: ImportFormat,
+    guessed: bool,
+}
+
+fn check(source: &Source, file_type: FileType, format: Option<ImportFormat>) -> Result<Checked> {
+    let (mut lines, mut errors, mut error_count) = (0u64, Vec::new(), 0u64);
+    let (format, guessed) = read_records(source, file_type, format, &mut |_, parsed| {
+        lines += 1;
+        if let Err(e) = parsed {
+            error_count += 1;
+            if errors.len() < MAX_LISTED_ERRORS {
+                errors.push(e);
+            }
+        }
+    })?;
+    if lines == 0 {
+        error_count = 1;
+        errors.push(LineError { line: 0, field: None, message: "the file has no records".into() });
+    }
+    Ok(Checked { lines, errors, error_count, format, guessed })
+}
+
+/// Imports a JSONL file given as bytes, all or nothing (the API's and the
+/// tests' way in).
 pub async fn import_jsonl(
     db: &Db,
     project: &Project,
@@ -80,72 +292,159 @@ pub async fn import_jsonl(
     filename: &str,
     data: Vec<u8>,
 ) -> Result<ImportReport> {
-    let (lines, items, errors, error_count) = tokio::task::spawn_blocking(move || {
-        let (lines, items, errors, error_count) = parse_all(&data);
-        // Rendering is only worth it when the import will go ahead.
-        let items: Vec<Prepared> = if error_count == 0 { items.into_iter().map(prepare).collect() } else { Vec::new() };
-        (lines, items, errors, error_count)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?;
+    import(db, project, actor, filename, Source::Bytes(Arc::new(data)), ImportOptions::default()).await
+}
 
-    let mut added = Added::default();
-    let ok = error_count == 0;
+/// Imports a file into a project. The attempt is recorded either way.
+pub async fn import(
+    db: &Db,
+    project: &Project,
+    actor: Option<&crate::storage::users::User>,
+    filename: &str,
+    source: Source,
+    options: ImportOptions,
+) -> Result<ImportReport> {
+    let ft = file_type(&source, filename, options.format);
+    let src = source.clone();
+    let checked = tokio::task::spawn_blocking(move || check(&src, ft, options.format))
+        .await
+        .map_err(|e| Error::Internal(e.into()))??;
+    let ok = checked.error_count == 0 || (options.skip_bad && checked.lines > checked.error_count);
+    let added = if ok { write(db, project.id, source, ft, checked.format).await? } else { Added::default() };
+    let mut report = ImportReport {
+        import_id: String::new(),
+        ok,
+        format: checked.format.name().into(),
+        format_guessed: checked.guessed,
+        lines: checked.lines,
+        added,
+        error_count: checked.error_count,
+        skipped: if ok { checked.error_count } else { 0 },
+        errors: checked.errors,
+    };
+    let json = serde_json::to_value(&report).map_err(|e| Error::Internal(e.into()))?;
     let mut tx = db.begin_write().await?;
-    if ok {
-        let mut spread = prompts::model_pair_counts(&mut tx, project.id).await?;
-        for item in &items {
-            let a = prompts::add_item(&mut tx, project.id, item, &mut spread).await?;
+    report.import_id = imports::record(&mut *tx, project.id, actor.map(|a| a.id), filename, ok, &json).await?;
+    let who = actor.map(|a| a.username.as_str()).unwrap_or("cli");
+    let detail = serde_json::json!({"file": filename, "format": report.format, "ok": ok, "lines": report.lines,
+        "pairs_added": added.pairs, "bad_lines": report.error_count, "skipped": report.skipped});
+    crate::storage::audit::record(&mut *tx, who, "project.import", &project.slug, &detail).await?;
+    tx.commit().await?;
+    tracing::info!(project = %project.slug, filename, ok, lines = report.lines, pairs = added.pairs, "import");
+    Ok(report)
+}
+
+/// The second pass: parse and render on a blocking thread, write in short
+/// writer jobs as batches arrive. Bad lines (with `skip_bad`) are left out.
+async fn write(db: &Db, project_id: i64, source: Source, ft: FileType, format: ImportFormat) -> Result<Added> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared>>(2);
+    let reader = tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut closed = false;
+        read_records(&source, ft, Some(format), &mut |_, parsed| {
+            if closed {
+                return;
+            }
+            if let Ok(item) = parsed {
+                batch.push(item);
+            }
+            if batch.len() >= BATCH {
+                closed = tx.blocking_send(prepare_all(std::mem::take(&mut batch))).is_err();
+            }
+        })?;
+        if !batch.is_empty() && !closed {
+            let _ = tx.blocking_send(prepare_all(batch));
+        }
+        Ok(())
+    });
+    let mut spread: Option<HashMap<(String, String), i64>> = None;
+    let mut added = Added::default();
+    while let Some(mut items) = rx.recv().await {
+        while !items.is_empty() {
+            let s = spread.take();
+            let (rest, a, s) = db
+                .writer
+                .run(move |conn| {
+                    let mut spread = match s {
+                        Some(s) => s,
+                        None => prompts::model_pair_counts(conn, project_id).map_err(crate::storage::writer::sql_err)?,
+                    };
+                    let start = Instant::now();
+                    let mut added = Added::default();
+                    let mut done = 0;
+                    for p in &items {
+                        let a = prompts::add_item(conn, project_id, p, &mut spread).map_err(crate::storage::writer::sql_err)?;
+                        added.prompts += a.prompts;
+                        added.prompts_existing += a.prompts_existing;
+                        added.completions += a.completions;
+                        added.pairs += a.pairs;
+                        done += 1;
+                        if start.elapsed() >= JOB_BUDGET {
+                            break;
+                        }
+                    }
+                    items.drain(..done);
+                    Ok((items, added, spread))
+                })
+                .await?;
+            items = rest;
+            spread = Some(s);
             added.prompts += a.prompts;
             added.prompts_existing += a.prompts_existing;
             added.completions += a.completions;
             added.pairs += a.pairs;
         }
     }
-    let mut report = ImportReport { import_id: String::new(), ok, lines, added, error_count, errors };
-    let json = serde_json::to_value(&report).map_err(|e| Error::Internal(e.into()))?;
-    report.import_id = imports::record(&mut *tx, project.id, actor.map(|a| a.id), filename, ok, &json).await?;
-    let who = actor.map(|a| a.username.as_str()).unwrap_or("cli");
-    let detail = serde_json::json!({"file": filename, "ok": ok, "lines": lines, "pairs_added": added.pairs, "bad_lines": error_count});
-    crate::storage::audit::record(&mut *tx, who, "project.import", &project.slug, &detail).await?;
-    tx.commit().await?;
-    tracing::info!(project = %project.slug, filename, ok, lines, pairs = added.pairs, "import");
-    Ok(report)
+    reader.await.map_err(|e| Error::Internal(e.into()))??;
+    Ok(added)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_all;
+    use super::*;
+
+    fn check_bytes(data: &[u8]) -> Checked {
+        check(&Source::Bytes(Arc::new(data.to_vec())), FileType::Jsonl, None).unwrap()
+    }
 
     #[test]
     fn blank_lines_are_skipped_but_numbering_follows_the_file() {
         let good = r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"b","text":"y"}]}"#;
         let data = format!("{good}\n\n{{bad\r\n{good}\n");
-        let (lines, items, errors, count) = parse_all(data.as_bytes());
-        assert_eq!((lines, items.len(), count), (3, 2, 1));
-        assert_eq!(errors[0].line, 3);
+        let c = check_bytes(data.as_bytes());
+        assert_eq!((c.lines, c.error_count), (3, 1));
+        assert_eq!(c.errors[0].line, 3);
+        assert_eq!((c.format, c.guessed), (ImportFormat::Native, true));
     }
 
     #[test]
     fn an_overlong_line_is_reported_with_its_number() {
-        let long = format!("{{\"prompt\":\"{}\"}}", "x".repeat(super::MAX_LINE_BYTES));
-        let (_, _, errors, count) = parse_all(format!("\n{long}\n").as_bytes());
-        assert_eq!(count, 1);
-        assert_eq!(errors[0].line, 2);
-        assert!(errors[0].message.contains("at most"), "{}", errors[0].message);
+        let long = format!("{{\"prompt\":\"{}\"}}", "x".repeat(MAX_LINE_BYTES));
+        let c = check_bytes(format!("\n{long}\n").as_bytes());
+        assert_eq!(c.error_count, 1);
+        assert_eq!(c.errors[0].line, 2);
+        assert!(c.errors[0].message.contains("at most"), "{}", c.errors[0].message);
     }
 
     #[test]
     fn an_empty_file_is_an_error() {
-        let (_, _, errors, count) = parse_all(b"\n  \n");
-        assert_eq!(count, 1);
-        assert!(errors[0].message.contains("no JSON lines"));
+        let c = check_bytes(b"\n  \n");
+        assert_eq!(c.error_count, 1);
+        assert!(c.errors[0].message.contains("no records"));
     }
 
     #[test]
     fn invalid_utf8_is_reported_with_its_line() {
-        let (_, _, errors, _) = parse_all(b"\n\xff\xfe\n");
-        assert_eq!(errors[0].line, 2);
-        assert!(errors[0].message.contains("UTF-8"));
+        let c = check_bytes(b"\n\xff\xfe\n");
+        assert_eq!(c.errors[0].line, 2);
+        assert!(c.errors[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn csv_lines_are_numbered_as_in_the_file_even_with_multiline_cells() {
+        let data = "prompt,model_a,completion_a,model_b,completion_b\n\"two\nlines\",m1,a,m2,b\nq,m1,,m2,b\n";
+        let c = check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv)).unwrap();
+        assert_eq!((c.lines, c.error_count), (2, 1));
+        assert_eq!((c.errors[0].line, c.errors[0].field.as_deref()), (4, Some("completion_a")));
     }
 }

@@ -1,5 +1,6 @@
 //! Writing imported prompts, their completions and the pairs between them.
-use super::{new_uuid, now_ms, Tx};
+use super::{new_uuid, now_ms};
+use rusqlite::{Connection, OptionalExtension};
 use crate::domain::import::{pair_indices, Prepared};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -24,17 +25,16 @@ fn hash_hex(parts: &[&str]) -> String {
 /// Per (model, model) in sorted order: how many pairs the project has, so new
 /// pairs get the next `spread` and equal-load pairs are served round-robin
 /// across model pairs.
-pub async fn model_pair_counts(tx: &mut Tx, project_id: i64) -> sqlx::Result<HashMap<(String, String), i64>> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+pub fn model_pair_counts(conn: &Connection, project_id: i64) -> rusqlite::Result<HashMap<(String, String), i64>> {
+    let mut stmt = conn.prepare(
         "SELECT ca.model, cb.model, COUNT(*) FROM pairs p
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
          WHERE p.project_id = ? GROUP BY ca.model, cb.model",
-    )
-    .bind(project_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    )?;
     let mut out = HashMap::new();
-    for (a, b, n) in rows {
+    let rows = stmt.query_map([project_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    for row in rows {
+        let (a, b, n) = row?;
         *out.entry(model_key(&a, &b)).or_insert(0) += n;
     }
     Ok(out)
@@ -48,30 +48,39 @@ fn model_key(a: &str, b: &str) -> (String, String) {
     }
 }
 
-/// Adds one item: the prompt if new (found again by its id, or by its content
-/// when it has none), the completions not yet there, and every pair a new
-/// completion makes with the others.
-pub async fn add_item(
-    tx: &mut Tx,
+/// Adds one item (run by the writer thread, inside its transaction): the
+/// prompt if new (found again by its id, else by its content — with the
+/// completions, for an item of a preference set), the completions not yet
+/// there, and every pair a new completion makes with the others. The pair of
+/// the first two completions gets the item's prior and source line.
+pub fn add_item(
+    conn: &Connection,
     project_id: i64,
     prepared: &Prepared,
     spread: &mut HashMap<(String, String), i64>,
-) -> sqlx::Result<Added> {
+) -> rusqlite::Result<Added> {
     let item = &prepared.item;
     let now = now_ms();
     let messages = serde_json::to_string(&item.messages).unwrap_or_default();
     let dedupe_key = match &item.external_id {
         Some(id) => format!("id:{id}"),
+        None if item.key_on_completions => {
+            let mut parts: Vec<&str> = vec![&messages];
+            for c in &item.completions {
+                parts.push(&c.model);
+                parts.push(&c.text);
+            }
+            format!("item:{}", hash_hex(&parts))
+        }
         None => format!("hash:{}", hash_hex(&[&messages])),
     };
     let meta = item.meta.as_ref().map(|m| serde_json::Value::Object(m.clone()).to_string());
     let mut added = Added::default();
 
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM prompts WHERE project_id = ? AND dedupe_key = ?")
-        .bind(project_id)
-        .bind(&dedupe_key)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let existing: Option<i64> = conn
+        .prepare_cached("SELECT id FROM prompts WHERE project_id = ? AND dedupe_key = ?")?
+        .query_row(rusqlite::params![project_id, dedupe_key], |r| r.get(0))
+        .optional()?;
     let prompt_id = match existing {
         Some(id) => {
             added.prompts_existing += 1;
@@ -79,63 +88,60 @@ pub async fn add_item(
         }
         None => {
             added.prompts += 1;
-            sqlx::query_scalar(
+            conn.prepare_cached(
                 "INSERT INTO prompts (uuid, project_id, dedupe_key, external_id, is_chat, messages, meta, created_at, messages_html)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(new_uuid())
-            .bind(project_id)
-            .bind(&dedupe_key)
-            .bind(&item.external_id)
-            .bind(item.is_chat)
-            .bind(&messages)
-            .bind(&meta)
-            .bind(now)
-            .bind(serde_json::to_string(&prepared.messages_html).unwrap_or_default())
-            .fetch_one(&mut **tx)
-            .await?
+            )?
+            .query_row(
+                rusqlite::params![
+                    new_uuid(),
+                    project_id,
+                    dedupe_key,
+                    item.external_id,
+                    item.is_chat,
+                    messages,
+                    meta,
+                    now,
+                    serde_json::to_string(&prepared.messages_html).unwrap_or_default()
+                ],
+                |r| r.get(0),
+            )?
         }
     };
 
-    // (id, model, is_new) for every completion of the prompt, in position order.
-    let mut all: Vec<(i64, String, bool)> = Vec::new();
-    let mut have: HashMap<String, ()> = HashMap::new();
+    // (id, model, is_new, index in the item) for every completion of the prompt, in position order.
+    let mut all: Vec<(i64, String, bool, Option<usize>)> = Vec::new();
+    let mut have: HashMap<String, usize> = HashMap::new();
     let mut next_position = 0i64;
     if existing.is_some() {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-            "SELECT id, model, content_hash, position FROM completions WHERE prompt_id = ? ORDER BY position",
-        )
-        .bind(prompt_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        for (id, model, hash, position) in rows {
-            have.insert(hash, ());
-            all.push((id, model, false));
+        let mut stmt =
+            conn.prepare_cached("SELECT id, model, content_hash, position FROM completions WHERE prompt_id = ? ORDER BY position")?;
+        let rows = stmt.query_map([prompt_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        for row in rows {
+            let (id, model, hash, position) = row?;
+            have.insert(hash, all.len());
+            all.push((id, model, false, None));
             next_position = next_position.max(position + 1);
         }
     }
-    for (c, html) in item.completions.iter().zip(&prepared.completions_html) {
+    for (index, (c, html)) in item.completions.iter().zip(&prepared.completions_html).enumerate() {
         let hash = hash_hex(&[&c.model, &c.text]);
-        if have.contains_key(&hash) {
+        if let Some(&at) = have.get(&hash) {
+            all[at].3.get_or_insert(index);
             continue;
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash, body_html)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(new_uuid())
-        .bind(prompt_id)
-        .bind(&c.model)
-        .bind(&c.text)
-        .bind(next_position)
-        .bind(&hash)
-        .bind(html)
-        .fetch_one(&mut **tx)
-        .await?;
-        have.insert(hash, ());
+        let id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash, body_html)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )?
+            .query_row(rusqlite::params![new_uuid(), prompt_id, c.model, c.text, next_position, hash, html], |r| r.get(0))?;
+        have.insert(hash, all.len());
         next_position += 1;
         added.completions += 1;
-        all.push((id, c.model.clone(), true));
+        all.push((id, c.model.clone(), true, Some(index)));
     }
 
     for (i, j) in pair_indices(all.len()) {
@@ -144,19 +150,24 @@ pub async fn add_item(
             continue; // both old: the pair exists already
         }
         let counter = spread.entry(model_key(&a.1, &b.1)).or_insert(0);
-        sqlx::query(
-            "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(new_uuid())
-        .bind(project_id)
-        .bind(prompt_id)
-        .bind(a.0)
-        .bind(b.0)
-        .bind(*counter)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        // The item's own first pair carries its prior (in canonical order).
+        let first_pair = match (a.3, b.3) {
+            (Some(0), Some(1)) => Some(1i8),
+            (Some(1), Some(0)) => Some(-1i8),
+            _ => None,
+        };
+        let prior = first_pair.zip(item.prior).map(|(sign, p)| sign * p);
+        let pair_id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )?
+            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior], |r| r.get(0))?;
+        // Byte-for-byte HH-RLHF lines only hold for the pair in the line's order.
+        if let (Some(1), Some(line)) = (first_pair, &item.source) {
+            conn.prepare_cached("INSERT INTO pair_sources (pair_id, line) VALUES (?, ?)")?
+                .execute(rusqlite::params![pair_id, line])?;
+        }
         *counter += 1;
         added.pairs += 1;
     }

@@ -3,6 +3,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use arbiter_core::domain::SettingsInput;
+use arbiter_core::domain::preference::ImportFormat;
 use arbiter_core::services::{agreement, import, projects};
 use arbiter_core::Error;
 use axum::body::Bytes;
@@ -63,6 +64,11 @@ pub async fn progress(
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     filename: Option<String>,
+    /// native, csv, trl, hh-rlhf or arena; guessed from the first record when absent.
+    format: Option<String>,
+    /// Import the good lines and report the bad ones.
+    #[serde(default)]
+    skip_bad: bool,
 }
 
 /// The body is the JSONL file itself. 200 with the report, or 422 with the
@@ -79,8 +85,13 @@ pub async fn import(
     if name.chars().count() > 200 {
         return Err(Error::bad("filename: at most 200 characters").into());
     }
+    let options = import::ImportOptions {
+        format: q.format.as_deref().map(ImportFormat::parse).transpose().map_err(Error::from)?,
+        skip_bad: q.skip_bad,
+    };
     // The upload is handed on, not copied.
-    let report = import::import_jsonl(&state.db, &project, Some(&user), &name, Vec::from(body)).await?;
+    let source = import::Source::Bytes(std::sync::Arc::new(Vec::from(body)));
+    let report = import::import(&state.db, &project, Some(&user), &name, source, options).await?;
     if report.ok {
         return Ok(Json(report).into_response());
     }

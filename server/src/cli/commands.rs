@@ -69,7 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             ExitCode::SUCCESS
         }
-        Command::Import { project, file } => import_file(&db, &project, &file).await?,
+        Command::Import { project, file, format, skip_bad } => import_file(&db, &project, &file, format.as_deref(), skip_bad).await?,
         Command::Export(args) => export_file(&db, &args).await?,
         Command::Token(TokenCommand::Create { user, name }) => {
             let token = accounts::create_token(&db, "cli", &user, &name).await?;
@@ -133,31 +133,51 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import_file(db: &Db, slug: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+async fn import_file(
+    db: &Db,
+    slug: &str,
+    file: &std::path::Path,
+    format: Option<&str>,
+    skip_bad: bool,
+) -> anyhow::Result<ExitCode> {
     let project = projects::administered(db, &system_admin(), slug).await?;
-    let data = if file.as_os_str() == "-" {
+    let options = import::ImportOptions {
+        format: format.map(arbiter_core::domain::preference::ImportFormat::parse).transpose()?,
+        skip_bad,
+    };
+    let source = if file.as_os_str() == "-" {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-        v
+        import::Source::Bytes(std::sync::Arc::new(v))
     } else {
-        tokio::fs::read(file).await.with_context(|| format!("Failed to read {}", file.display()))?
+        std::fs::metadata(file).with_context(|| format!("Failed to read {}", file.display()))?;
+        import::Source::File(file.to_path_buf())
     };
     let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
-    let report = import::import_jsonl(db, &project, None, &name, data).await?;
+    let report = import::import(db, &project, None, &name, source, options).await?;
+    if report.format_guessed {
+        eprintln!("format: {} (guessed from the first record; give --format to choose)", report.format);
+    }
+    for e in &report.errors {
+        eprintln!("{}: {e}", file.display());
+    }
+    if report.error_count as usize > report.errors.len() {
+        eprintln!("… and {} more", report.error_count as usize - report.errors.len());
+    }
     if report.ok {
         let a = report.added;
         eprintln!(
-            "imported {} lines into {}: {} new prompts ({} already there), {} completions, {} pairs",
-            report.lines, project.slug, a.prompts, a.prompts_existing, a.completions, a.pairs
+            "imported {} lines into {}: {} new prompts ({} already there), {} completions, {} pairs{}",
+            report.lines - report.skipped,
+            project.slug,
+            a.prompts,
+            a.prompts_existing,
+            a.completions,
+            a.pairs,
+            if report.skipped > 0 { format!("; skipped {} bad lines", report.skipped) } else { String::new() }
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        for e in &report.errors {
-            eprintln!("{}: {e}", file.display());
-        }
-        if report.error_count as usize > report.errors.len() {
-            eprintln!("… and {} more", report.error_count as usize - report.errors.len());
-        }
         eprintln!("{} bad line(s); nothing was imported", report.error_count);
         Ok(ExitCode::from(1))
     }

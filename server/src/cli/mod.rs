@@ -28,12 +28,18 @@ pub enum Command {
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCommand),
-    /// Import a JSONL file into a project (nothing is imported if any line is bad).
+    /// Import a file into a project (nothing is imported if any line is bad, unless --skip-bad).
     Import {
         /// Project slug.
         project: String,
-        /// JSONL file, one prompt a line; `-` reads standard input.
+        /// JSONL, CSV or Parquet file (by its extension / content); `-` reads standard input.
         file: PathBuf,
+        /// native, csv, trl, hh-rlhf or arena (default: guessed from the first record).
+        #[arg(long)]
+        format: Option<String>,
+        /// Import the good lines and report the bad ones.
+        #[arg(long)]
+        skip_bad: bool,
     },
     /// Export a project's dataset (streamed; see README "Export formats").
     Export(ExportArgs),

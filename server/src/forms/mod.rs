@@ -334,8 +334,21 @@ async fn upload(
         Err(e) => return PageError(e).into_response(),
     };
     let mut file = None;
+    let mut options = import::ImportOptions::default();
     loop {
         match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("format") => match field.text().await {
+                Ok(f) if f.is_empty() || f == "auto" => {}
+                Ok(f) => match arbiter_core::domain::preference::ImportFormat::parse(&f) {
+                    Ok(f) => options.format = Some(f),
+                    Err(e) => return back_err(&page, e.into()),
+                },
+                Err(e) => return PageError(from_rejection(e.status(), e.body_text())).into_response(),
+            },
+            Ok(Some(field)) if field.name() == Some("skip_bad") => {
+                options.skip_bad = true;
+                let _ = field.bytes().await;
+            }
             Ok(Some(field)) if field.name() == Some("file") => {
                 let name = field.file_name().unwrap_or("upload.jsonl").to_owned();
                 match field.bytes().await {
@@ -350,9 +363,10 @@ async fn upload(
         }
     }
     let Some((name, data)) = file else {
-        return back(&page, "error", "file: choose a JSONL file to import");
+        return back(&page, "error", "file: choose a file to import");
     };
-    match import::import_jsonl(&state.db, &project, Some(&user), &name, data).await {
+    let source = import::Source::Bytes(std::sync::Arc::new(data));
+    match import::import(&state.db, &project, Some(&user), &name, source, options).await {
         Ok(report) => back(&page, "import", &report.import_id),
         Err(e) => back_err(&page, e),
     }

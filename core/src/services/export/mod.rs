@@ -409,7 +409,7 @@ impl Job {
                 a: row.a.as_deref().unwrap_or_default(),
                 b: row.b.as_deref().unwrap_or_default(),
             };
-            let split = if out.test.is_some() && in_test_split(&row.prompt_uuid, o.test_share) { Split::Test } else { Split::Train };
+            let split = if out.test.is_some() && in_test_split(row.external_id.as_deref().unwrap_or(&row.prompt_uuid), o.test_share) { Split::Test } else { Split::Train };
             let changed = |e| Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"));
             let enc = out.pick(split);
             match o.format {
@@ -461,7 +461,7 @@ impl Job {
                 continue;
             }
             let annotator = if o.annotator_names { r.annotator_name.clone() } else { pseudonym(&self.project.uuid, &r.annotator_uuid) };
-            let split = if out.test.is_some() && in_test_split(&r.prompt_uuid, o.test_share) { Split::Test } else { Split::Train };
+            let split = if out.test.is_some() && in_test_split(r.external_id.as_deref().unwrap_or(&r.prompt_uuid), o.test_share) { Split::Test } else { Split::Train };
             let row = if o.format == Format::Arena {
                 let messages = parse_messages(r.messages.as_deref().unwrap_or("[]"))?;
                 let texts = PairTexts {
