@@ -72,6 +72,7 @@ fn rows() -> Vec<Row> {
         r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
         r("POST", "/api/v1/projects/{slug}/tasks/prefetch", MEMBER),
         r("GET", "/api/v1/projects/{slug}/export", ADMIN),
+        r("GET", "/api/v1/projects/{slug}/export/cards", ADMIN),
         r("POST", "/api/v1/projects/{slug}/import", ADMIN),
         r("POST", "/api/v1/tasks/{task_id}/skip", OWNER),
         r("POST", "/api/v1/tasks/{task_id}/annotation", OWNER),

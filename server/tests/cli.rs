@@ -72,7 +72,7 @@ fn create_import_export_from_the_command_line() {
     let file = dir.path().join("out.jsonl");
     let out = arbiter(&db, &["export", "cli-proj", "--format", "trl", "-o", file.to_str().unwrap()], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("exported 2 pairs from 2 annotations"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("wrote 2 rows from 2 annotations"), "{}", text(&out.stderr));
     let rows: Vec<serde_json::Value> =
         std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2);

@@ -286,7 +286,7 @@ async fn golden_project() -> (TestApp, String) {
     ];
     let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();
     import(&app, &admin, "gold", "format=native", body).await;
-    import(&app, &admin, "gold", "", json!({"prompt": "Imported?", "chosen": "kept [+]", "rejected": "other"}).to_string()).await;
+    import(&app, &admin, "gold", "", json!({"id": "g6", "prompt": "Imported?", "chosen": "kept [+]", "rejected": "other"}).to_string()).await;
     assert_eq!(judge_all(&app, &token, "gold").await, 6);
     (app, admin)
 }
