@@ -20,10 +20,18 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
         b.rm_tags(&["img"]);
         b.url_schemes(HashSet::from(["http", "https", "mailto"]));
         b.url_relative(ammonia::UrlRelative::Deny);
-        b.link_rel(Some("noopener noreferrer nofollow"));
+        b.link_rel(Some(LINK_REL));
         b
     })
 }
+
+/// Addresses a link may keep: absolute http(s) and mailto only.
+fn allowed_link(dest: &str, link_type: LinkType) -> bool {
+    let d = dest.trim_start().to_ascii_lowercase();
+    link_type == LinkType::Email || d.starts_with("http://") || d.starts_with("https://") || d.starts_with("mailto:")
+}
+
+const LINK_REL: &str = "noopener noreferrer nofollow";
 
 pub fn markdown(src: &str) -> String {
     let mut opts = Options::empty();
@@ -32,18 +40,46 @@ pub fn markdown(src: &str) -> String {
     opts.insert(Options::ENABLE_TASKLISTS);
     // For each open image: did it become a link?
     let mut images: Vec<bool> = Vec::new();
-    let events = Parser::new_ext(src, opts).filter_map(|ev| match ev {
-        Event::Start(Tag::Image { dest_url, title, id, .. }) => {
-            let link = dest_url.starts_with("https://");
-            images.push(link);
-            link.then_some(Event::Start(Tag::Link { link_type: LinkType::Inline, dest_url, title, id }))
+    let events: Vec<Event<'_>> = Parser::new_ext(src, opts)
+        .filter_map(|ev| match ev {
+            Event::Start(Tag::Image { dest_url, title, id, .. }) => {
+                let link = dest_url.starts_with("https://");
+                images.push(link);
+                link.then_some(Event::Start(Tag::Link { link_type: LinkType::Inline, dest_url, title, id }))
+            }
+            Event::End(TagEnd::Image) => images.pop().unwrap_or(false).then_some(Event::End(TagEnd::Link)),
+            other => Some(other),
+        })
+        .collect();
+    let mut out = String::with_capacity(src.len() + src.len() / 4);
+    if events.iter().any(|ev| matches!(ev, Event::Html(_) | Event::InlineHtml(_))) {
+        // Raw HTML in the text: the sanitizer decides what of it may stay.
+        html::push_html(&mut out, events.into_iter());
+        return sanitizer().clean(&out).to_string();
+    }
+    // Markdown alone: pulldown-cmark escapes every text and attribute it
+    // writes, so the only thing left to police is where links point (the
+    // same rules as the sanitizer's), and no sanitizer pass is needed.
+    let mut links: Vec<bool> = Vec::new();
+    let events = events.into_iter().filter_map(|ev| match ev {
+        Event::Start(Tag::Link { link_type, dest_url, .. }) => {
+            let keep = allowed_link(&dest_url, link_type);
+            links.push(keep);
+            keep.then(|| {
+                let mut a = String::from("<a href=\"");
+                let href = if link_type == LinkType::Email { format!("mailto:{dest_url}") } else { dest_url.to_string() };
+                let _ = pulldown_cmark_escape::escape_href(&mut a, &href);
+                a.push_str("\" rel=\"");
+                a.push_str(LINK_REL);
+                a.push_str("\">");
+                Event::InlineHtml(a.into())
+            })
         }
-        Event::End(TagEnd::Image) => images.pop().unwrap_or(false).then_some(Event::End(TagEnd::Link)),
+        Event::End(TagEnd::Link) => links.pop().unwrap_or(false).then_some(Event::End(TagEnd::Link)),
         other => Some(other),
     });
-    let mut out = String::with_capacity(src.len() + src.len() / 4);
     html::push_html(&mut out, events);
-    sanitizer().clean(&out).to_string()
+    out
 }
 
 #[cfg(test)]
@@ -86,6 +122,17 @@ mod tests {
         assert!(html.contains("<a href=\"https://example.org/c.png\""), "{html}");
         assert!(html.contains(">chart</a>"), "{html}");
         assert_eq!(markdown("![alt text](/x.png)").trim(), "<p>alt text</p>");
+    }
+
+    #[test]
+    fn markdown_without_html_takes_the_fast_path_with_the_same_rules() {
+        let html = markdown("**bold** [ok](https://x.example/a?b=\"c\") [bad](javascript:alert(1)) <https://y.example> `<b>`");
+        assert!(html.contains("<strong>bold</strong>"), "{html}");
+        assert!(html.contains("<a href=\"https://x.example/a?b=%22c%22\" rel=\"noopener noreferrer nofollow\">ok</a>"), "{html}");
+        assert!(!html.contains("javascript"), "{html}");
+        assert!(html.contains(">bad<") || html.contains(" bad "), "the text stays: {html}");
+        assert!(html.contains("href=\"https://y.example\""), "{html}");
+        assert!(html.contains("<code>&lt;b&gt;</code>"), "{html}");
     }
 
     #[test]

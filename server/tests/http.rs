@@ -307,8 +307,18 @@ async fn a_web_upload_reports_bad_lines_on_the_project_page_and_imports_nothing(
     let good = upload((0..3).map(common::jsonl_line).collect()).await.unwrap();
     let to = good.headers()["location"].to_str().unwrap().to_owned();
     let page = c.get(format!("{}{to}", app.url)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Imported 3 lines: 3 new prompts"), "{page}");
+    assert!(page.contains("Imported 3 lines (native, guessed from the first record): 3 new prompts"), "{page}");
     assert_eq!(app.count("SELECT COUNT(*) FROM pairs").await, 3);
+
+    // With the format chosen and bad lines skipped, the good ones go in and the page says what was left out.
+    let part = reqwest::multipart::Part::text(format!("{}not json\n", common::jsonl_line(7))).file_name("more.jsonl");
+    let form = reqwest::multipart::Form::new().text("format", "native").text("skip_bad", "1").part("file", part);
+    let r = c.post(format!("{}/admin/projects/t/import", app.url)).multipart(form).send().await.unwrap();
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = c.get(format!("{}{to}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Imported 1 lines (native): 1 new prompts"), "{page}");
+    assert!(page.contains("1 bad lines skipped") && page.contains("line 2: not valid JSON"), "{page}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM pairs").await, 4);
 }
 
 /// The settings form changes what annotators get, and refuses bad values by field.
