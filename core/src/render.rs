@@ -67,7 +67,8 @@ pub fn markdown(src: &str) -> String {
             links.push(keep);
             keep.then(|| {
                 let mut a = String::from("<a href=\"");
-                let href = if link_type == LinkType::Email { format!("mailto:{dest_url}") } else { dest_url.to_string() };
+                let href =
+                    if link_type == LinkType::Email { format!("mailto:{dest_url}") } else { dest_url.to_string() };
                 let _ = pulldown_cmark_escape::escape_href(&mut a, &href);
                 a.push_str("\" rel=\"");
                 a.push_str(LINK_REL);
@@ -126,9 +127,13 @@ mod tests {
 
     #[test]
     fn markdown_without_html_takes_the_fast_path_with_the_same_rules() {
-        let html = markdown("**bold** [ok](https://x.example/a?b=\"c\") [bad](javascript:alert(1)) <https://y.example> `<b>`");
+        let html =
+            markdown("**bold** [ok](https://x.example/a?b=\"c\") [bad](javascript:alert(1)) <https://y.example> `<b>`");
         assert!(html.contains("<strong>bold</strong>"), "{html}");
-        assert!(html.contains("<a href=\"https://x.example/a?b=%22c%22\" rel=\"noopener noreferrer nofollow\">ok</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://x.example/a?b=%22c%22\" rel=\"noopener noreferrer nofollow\">ok</a>"),
+            "{html}"
+        );
         assert!(!html.contains("javascript"), "{html}");
         assert!(html.contains(">bad<") || html.contains(" bad "), "the text stays: {html}");
         assert!(html.contains("href=\"https://y.example\""), "{html}");

@@ -20,7 +20,8 @@ const BEST: &str = "[+]";
 async fn judge_all(app: &TestApp, token: &str, slug: &str) -> usize {
     let mut n = 0;
     loop {
-        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
+        let r =
+            bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
         if r.status() == StatusCode::NO_CONTENT {
             return n;
         }
@@ -171,8 +172,11 @@ async fn trl_rows_of_every_shape_round_trip_with_models_and_the_winner_from_the_
     judge_all(&app, &token, "trl").await;
     let out = export_rows(&app, &admin, "trl", "format=trl&form=conversational").await;
     assert_eq!(out.len(), 3);
-    assert_eq!(out[0], json!({"prompt": [msg("user", "Explicit?")], "chosen": [msg("assistant", "yes [+]")],
-                              "rejected": [msg("assistant", "no")], "margin": 1.0}));
+    assert_eq!(
+        out[0],
+        json!({"prompt": [msg("user", "Explicit?")], "chosen": [msg("assistant", "yes [+]")],
+                              "rejected": [msg("assistant", "no")], "margin": 1.0})
+    );
     assert_eq!(out[1]["prompt"], rows[1]["prompt"]);
     assert_eq!(out[1]["chosen"], json!([msg("assistant", "fine [+]")]), "the people's winner, not the file's");
     assert_eq!(out[2]["prompt"], json!([msg("user", "Implicit?")]));
@@ -181,7 +185,8 @@ async fn trl_rows_of_every_shape_round_trip_with_models_and_the_winner_from_the_
         raw.iter().map(|r| (r["model_a"].as_str().unwrap().into(), r["model_b"].as_str().unwrap().into())).collect();
     assert!(models.contains(&("m-new".into(), "m-old".into())), "{models:?}");
     assert!(models.contains(&("chosen".into(), "rejected".into())), "{models:?}");
-    let meta: Value = serde_json::from_str(raw.iter().find(|r| r["meta"].is_string()).unwrap()["meta"].as_str().unwrap()).unwrap();
+    let meta: Value =
+        serde_json::from_str(raw.iter().find(|r| r["meta"].is_string()).unwrap()["meta"].as_str().unwrap()).unwrap();
     assert_eq!(meta, json!({"margin": 0.5}), "fields the format does not use are kept as meta");
 }
 
@@ -243,7 +248,8 @@ async fn csv_imports_and_exports_with_quotes_newlines_and_ids() {
     assert_eq!(r.records().count(), 2);
     // A bad record names its line (as the file counts lines) and column.
     let bad = "prompt,model_a,completion_a,model_b,completion_b\nq,m1,a,m2,b\n\"two\nlines\",m1,,m2,b\n";
-    let r = bearer().post(app.api("/projects/csv/import?format=csv")).bearer_auth(&admin).body(bad).send().await.unwrap();
+    let r =
+        bearer().post(app.api("/projects/csv/import?format=csv")).bearer_auth(&admin).body(bad).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["lines"][0]["line"], 3, "{e}");
@@ -254,8 +260,18 @@ async fn csv_imports_and_exports_with_quotes_newlines_and_ids() {
 async fn bad_lines_import_nothing_unless_skipped_and_skipping_reports_them() {
     let (app, admin, _) = setup("skip").await;
     let good = |i: usize| json!({"prompt": format!("q{i}"), "chosen": "a", "rejected": "b"}).to_string();
-    let body = format!("{}\n{{\"prompt\": \"q\", \"chosen\": \"same\", \"rejected\": \"same\"}}\n{}\nnot json\n", good(1), good(2));
-    let r = bearer().post(app.api("/projects/skip/import?format=trl")).bearer_auth(&admin).body(body.clone()).send().await.unwrap();
+    let body = format!(
+        "{}\n{{\"prompt\": \"q\", \"chosen\": \"same\", \"rejected\": \"same\"}}\n{}\nnot json\n",
+        good(1),
+        good(2)
+    );
+    let r = bearer()
+        .post(app.api("/projects/skip/import?format=trl"))
+        .bearer_auth(&admin)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("SELECT COUNT(*) FROM pairs").await, 0, "nothing half-written");
     let report = import(&app, &admin, "skip", "format=trl&skip_bad=true", body).await;
@@ -263,7 +279,13 @@ async fn bad_lines_import_nothing_unless_skipped_and_skipping_reports_them() {
     let lines: Vec<u64> = report["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, vec![2, 4]);
     // A line whose format cannot be told is a clear 4xx too.
-    let r = bearer().post(app.api("/projects/skip/import")).bearer_auth(&admin).body("{\"text\": \"x\"}\n").send().await.unwrap();
+    let r = bearer()
+        .post(app.api("/projects/skip/import"))
+        .bearer_auth(&admin)
+        .body("{\"text\": \"x\"}\n")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("format"));
 }
@@ -286,7 +308,14 @@ async fn golden_project() -> (TestApp, String) {
     ];
     let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();
     import(&app, &admin, "gold", "format=native", body).await;
-    import(&app, &admin, "gold", "", json!({"id": "g6", "prompt": "Imported?", "chosen": "kept [+]", "rejected": "other"}).to_string()).await;
+    import(
+        &app,
+        &admin,
+        "gold",
+        "",
+        json!({"id": "g6", "prompt": "Imported?", "chosen": "kept [+]", "rejected": "other"}).to_string(),
+    )
+    .await;
     assert_eq!(judge_all(&app, &token, "gold").await, 6);
     (app, admin)
 }
@@ -298,7 +327,8 @@ fn redact(v: &mut Value) {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
                 let volatile = k.ends_with("_id") && k != "external_id" && k != "question_id"
-                    || ["annotator", "judge", "tstamp", "time_ms", "leased_at", "submitted_at", "left", "choice_shown"].contains(&k.as_str());
+                    || ["annotator", "judge", "tstamp", "time_ms", "leased_at", "submitted_at", "left", "choice_shown"]
+                        .contains(&k.as_str());
                 if volatile && !x.is_null() {
                     *x = json!("<redacted>");
                 } else {
@@ -322,7 +352,8 @@ fn golden(name: &str, got: &str) {
         std::fs::create_dir_all(golden_dir()).unwrap();
         std::fs::write(&path, got).unwrap();
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", path.display()));
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", path.display()));
     assert_eq!(got, want, "{name} differs from its golden file");
 }
 
@@ -420,20 +451,40 @@ async fn a_dataset_folder_loads_with_its_splits_and_card() {
     let hf = dir.path().join("hf");
     let out = arbiter(
         &app.db_url,
-        &["export", "gold", "--format", "trl", "--ties", "keep", "--both-bad", "keep", "--hf-dir", hf.to_str().unwrap(), "--split", "test=0.5"],
+        &[
+            "export",
+            "gold",
+            "--format",
+            "trl",
+            "--ties",
+            "keep",
+            "--both-bad",
+            "keep",
+            "--hf-dir",
+            hf.to_str().unwrap(),
+            "--split",
+            "test=0.5",
+        ],
         "",
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let card: Value = serde_json::from_str(&std::fs::read_to_string(hf.join("arbiter-card.json")).unwrap()).unwrap();
     let rows = |split: &str| {
-        card["files"].as_array().unwrap().iter().find(|f| f["split"] == split).map(|f| f["rows"].as_u64().unwrap()).unwrap_or(0)
+        card["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["split"] == split)
+            .map(|f| f["rows"].as_u64().unwrap())
+            .unwrap_or(0)
     };
     let (train, test) = (rows("train"), rows("test"));
     assert_eq!(train + test, 6, "{card}");
     assert!(train > 0 && test > 0, "with 6 prompts and half in test both splits have rows: {card}");
     // Each file's sha256 is the file's.
     for f in card["files"].as_array().unwrap() {
-        let bytes = std::fs::read(hf.join(format!("data/{}-00000-of-00001.parquet", f["split"].as_str().unwrap()))).unwrap();
+        let bytes =
+            std::fs::read(hf.join(format!("data/{}-00000-of-00001.parquet", f["split"].as_str().unwrap()))).unwrap();
         use sha2::Digest;
         assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
     }
@@ -447,12 +498,17 @@ async fn a_dataset_folder_loads_with_its_splits_and_card() {
     // --card writes JSON and markdown next to a plain export.
     let file = dir.path().join("out.parquet");
     let card_base = dir.path().join("card");
-    let out = arbiter(&app.db_url, &["export", "gold", "-o", file.to_str().unwrap(), "--card", card_base.to_str().unwrap()], "");
+    let out = arbiter(
+        &app.db_url,
+        &["export", "gold", "-o", file.to_str().unwrap(), "--card", card_base.to_str().unwrap()],
+        "",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(&std::fs::read(&file).unwrap()[..4], b"PAR1", "the -o extension chose Parquet");
     let md = std::fs::read_to_string(dir.path().join("card.md")).unwrap();
     assert!(md.contains("| written | 4 |"), "{md}");
-    let json_card: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("card.json")).unwrap()).unwrap();
+    let json_card: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("card.json")).unwrap()).unwrap();
     assert_eq!(json_card["as"], "parquet");
 }
 
@@ -511,7 +567,8 @@ async fn filters_drop_exactly_the_rows_they_count() {
         ("format=nope", "format"),
         ("format=trl&min_agreement=2", "min_agreement"),
     ] {
-        let r = bearer().get(app.api(&format!("/projects/gold/export?{query}"))).bearer_auth(&admin).send().await.unwrap();
+        let r =
+            bearer().get(app.api(&format!("/projects/gold/export?{query}"))).bearer_auth(&admin).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
         let e: Value = r.json().await.unwrap();
         assert!(e["error"].as_str().unwrap().starts_with(&format!("{field}:")), "{query}: {e}");

@@ -108,27 +108,7 @@ fn Project(d: AdminProjectData) -> impl IntoView {
         })}
 
         <h2>"Import"</h2>
-        <form method="post" action=format!("{base}/import") enctype="multipart/form-data" class="panel stack">
-            <p class="muted">"Arbiter's JSONL, one prompt a line: "
-                <code>{r#"{"id": "p1", "prompt": "…", "completions": [{"model": "m1", "text": "…"}, {"model": "m2", "text": "…"}]}"#}</code>
-                " — or " <code>"messages"</code> " instead of " <code>"prompt"</code>
-                ". Existing preference sets too (TRL, HH-RLHF, Arena battles; JSONL or Parquet) and CSV with "
-                <code>"prompt,model_a,completion_a,model_b,completion_b[,id]"</code>
-                ". Their preference is kept (never shown to annotators). Nothing is imported if any line is bad, unless you skip bad lines."</p>
-            <label>"Format "
-                <select name="format">
-                    <option value="auto" selected>"guess from the first line"</option>
-                    <option value="native">"Arbiter JSONL"</option>
-                    <option value="csv">"CSV"</option>
-                    <option value="trl">"TRL"</option>
-                    <option value="hh-rlhf">"HH-RLHF"</option>
-                    <option value="arena">"Arena battles"</option>
-                </select>
-            </label>
-            <label><input type="checkbox" name="skip_bad" value="1" /> " Skip bad lines (import the rest)"</label>
-            <input type="file" name="file" aria-label="File to import" accept=".jsonl,.json,.csv,.parquet,application/jsonl,text/csv" required />
-            <button type="submit" class="primary">"Import"</button>
-        </form>
+        <ImportForm action=format!("{base}/import") />
 
         <h2>"Annotators"</h2>
         <table class="grid">
@@ -177,5 +157,102 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <label>"Flags (one a line)" <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
             <button type="submit" class="primary">"Save settings"</button>
         </form>
+    }
+}
+
+/// The upload form. Without JavaScript a plain multipart post; once
+/// hydrated the file goes up by XMLHttpRequest so the page can show how much
+/// of a large file has been sent, then follows the server's answer as the
+/// plain post would.
+#[component]
+fn ImportForm(action: String) -> impl IntoView {
+    let progress = RwSignal::new(None::<f64>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            if upload::start(&ev, progress) {
+                ev.prevent_default();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (ev, progress);
+        }
+    };
+    view! {
+        <form method="post" action=action enctype="multipart/form-data" class="panel stack" data-testid="import-form" on:submit=on_submit>
+            <p class="muted">"Arbiter's JSONL, one prompt a line: "
+                <code>{r#"{"id": "p1", "prompt": "…", "completions": [{"model": "m1", "text": "…"}, {"model": "m2", "text": "…"}]}"#}</code>
+                " — or " <code>"messages"</code> " instead of " <code>"prompt"</code>
+                ". Existing preference sets too (TRL, HH-RLHF, Arena battles; JSONL or Parquet) and CSV with "
+                <code>"prompt,model_a,completion_a,model_b,completion_b[,id]"</code>
+                ". Their preference is kept (never shown to annotators). Nothing is imported if any line is bad, unless you skip bad lines."</p>
+            <label>"Format "
+                <select name="format">
+                    <option value="auto" selected>"guess from the first line"</option>
+                    <option value="native">"Arbiter JSONL"</option>
+                    <option value="csv">"CSV"</option>
+                    <option value="trl">"TRL"</option>
+                    <option value="hh-rlhf">"HH-RLHF"</option>
+                    <option value="arena">"Arena battles"</option>
+                </select>
+            </label>
+            <label><input type="checkbox" name="skip_bad" value="1" /> " Skip bad lines (import the rest)"</label>
+            <input type="file" name="file" aria-label="File to import" accept=".jsonl,.json,.csv,.parquet,application/jsonl,text/csv" required />
+            <button type="submit" class="primary">"Import"</button>
+            {move || progress.get().map(|p| view! {
+                <p data-testid="upload-progress">
+                    <progress max="100" value=p aria-label="Upload progress"></progress>
+                    " " {format!("{p:.0}% uploaded")} {if p >= 100.0 { " — importing…" } else { "" }}
+                </p>
+            })}
+        </form>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod upload {
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    /// Sends the form by XMLHttpRequest, reporting upload progress; false
+    /// when that cannot be done here (the plain post goes ahead instead).
+    pub fn start(ev: &leptos::ev::SubmitEvent, progress: RwSignal<Option<f64>>) -> bool {
+        let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return false };
+        let (Ok(data), Ok(xhr)) = (web_sys::FormData::new_with_form(&form), web_sys::XmlHttpRequest::new()) else {
+            return false;
+        };
+        if xhr.open("POST", &form.action()).is_err() {
+            return false;
+        }
+        if let Ok(up) = xhr.upload() {
+            let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+                if e.length_computable() && e.total() > 0.0 {
+                    progress.set(Some(100.0 * e.loaded() / e.total()));
+                }
+            });
+            up.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+            on_progress.forget();
+        }
+        // Answered: go where the server sent the post (the report); anything
+        // else, post the plain way so the server's own page says what happened.
+        let (x, f) = (xhr.clone(), form.clone());
+        let on_load = Closure::<dyn FnMut()>::new(move || {
+            let url = x.response_url();
+            let ok = x.status().is_ok_and(|s| (200..300).contains(&s)) && !url.is_empty() && url != f.action();
+            match web_sys::window() {
+                Some(w) if ok => drop(w.location().assign(&url)),
+                _ => drop(f.submit()),
+            }
+        });
+        xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
+        on_load.forget();
+        let f = form.clone();
+        let on_error = Closure::<dyn FnMut()>::new(move || drop(f.submit()));
+        xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_error.forget();
+        progress.set(Some(0.0));
+        xhr.send_with_opt_form_data(Some(&data)).is_ok()
     }
 }

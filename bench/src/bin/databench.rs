@@ -30,6 +30,38 @@ struct Args {
     /// Where to work (default: a temporary folder).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Instead: an HH-RLHF JSONL file (uncompressed) to import, judge as the
+    /// file says, export as hh-rlhf and compare byte for byte.
+    #[arg(long)]
+    hh: Option<PathBuf>,
+}
+
+/// Imports an HH-RLHF file, agrees with every line's preference, exports it
+/// again and counts the lines that come back byte for byte.
+async fn hh_round_trip(args: &Args, dir: &Path, file: &Path) -> anyhow::Result<()> {
+    let db_url = format!("sqlite://{}", dir.join("hh.db").display());
+    cli(&args.bin, &db_url, &["project", "create", "hh", "--title", "HH", "--annotations-per-pair", "1"], "")?;
+    let (secs, _, err) =
+        timed(&args.bin, &db_url, &["import", "hh", file.to_str().unwrap(), "--format", "hh-rlhf", "--skip-bad"])?;
+    println!("import: {secs:.2} s; {}", err.lines().filter(|l| !l.contains("INFO")).collect::<Vec<_>>().join(" | "));
+    seed_annotations(&db_url, "hh").await?;
+    // The fixture judged by a formula; make every vote agree with the file instead.
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&db_url).await?;
+    sqlx::query("UPDATE annotations SET choice = 3").execute(&pool).await?;
+    pool.close().await;
+    let out = dir.join("hh-out.jsonl");
+    cli(&args.bin, &db_url, &["export", "hh", "--format", "hh-rlhf", "-o", out.to_str().unwrap()], "")?;
+    let original = std::fs::read_to_string(file)?;
+    let exported = std::fs::read_to_string(&out)?;
+    let wanted: std::collections::HashSet<&str> = original.lines().collect();
+    let same = exported.lines().filter(|l| wanted.contains(l)).count();
+    println!(
+        "hh-rlhf: {} lines in, {} exported, {} of them byte-identical to an input line",
+        original.lines().count(),
+        exported.lines().count(),
+        same
+    );
+    Ok(())
 }
 
 /// A native line of about 2.4 KB: a prompt and two long answers.
@@ -41,8 +73,8 @@ fn line(i: usize) -> String {
         "id": format!("d{i}"),
         "prompt": format!("Question {i}: explain something useful about topic {} in plain words, with an example.", i % 977),
         "completions": [
-            {"model": a, "text": format!("{a} answer {i}. {}", para.repeat(7))},
-            {"model": b, "text": format!("{b} answer {i}. {}", para.repeat(6))},
+            {"model": a, "text": format!("{a} answer {i}. {}", para.repeat(8))},
+            {"model": b, "text": format!("{b} answer {i}. {}", para.repeat(7))},
         ],
     })
     .to_string()
@@ -66,11 +98,8 @@ fn timed(bin: &Path, db_url: &str, args: &[&str]) -> anyhow::Result<(f64, f64, S
     if !out.status.success() {
         bail!("arbiter {args:?} failed: {err}");
     }
-    let kb: f64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("MAXRSS_KB="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
+    let kb: f64 =
+        err.lines().find_map(|l| l.strip_prefix("MAXRSS_KB=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0);
     Ok((secs, kb / 1024.0, err))
 }
 
@@ -84,7 +113,8 @@ async fn seed_annotations(db_url: &str, slug: &str) -> anyhow::Result<i64> {
         .bind(now)
         .execute(&pool)
         .await?;
-    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(&pool).await?;
+    let user: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(&pool).await?;
     let project: i64 = sqlx::query_scalar("SELECT id FROM projects WHERE slug = ?").bind(slug).fetch_one(&pool).await?;
     sqlx::query(
         "INSERT INTO assignments (uuid, project_id, pair_id, annotator_id, swapped, state, leased_at, lease_expires_at, finished_at)
@@ -132,7 +162,8 @@ fn annotate(url: &str, tokens: &[String], seq: Arc<AtomicU64>) -> Load {
             tokio::spawn(async move {
                 let (mut saves, mut errors) = (Vec::new(), 0u64);
                 while !stop.load(Ordering::Relaxed) {
-                    let r = client.post(format!("{url}/api/v1/projects/load/tasks/next")).bearer_auth(&token).send().await;
+                    let r =
+                        client.post(format!("{url}/api/v1/projects/load/tasks/next")).bearer_auth(&token).send().await;
                     let task: Value = match r {
                         Ok(r) if r.status() == 200 => r.json().await.unwrap_or_default(),
                         Ok(r) if r.status() == 204 => break,
@@ -179,12 +210,32 @@ impl Load {
     }
 }
 
+/// Starts the server with room for a large upload.
+fn serve_big(bin: &Path, db_url: &str, dir: &Path) -> anyhow::Result<bench::Server> {
+    std::env::set_var("ARBITER_MAX_IMPORT_MB", "8192");
+    serve(bin, db_url, dir)
+}
+
+/// Peak resident memory of a running process (VmHWM), in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
+    if let Some(hh) = &args.hh {
+        return hh_round_trip(&args, &dir, hh).await;
+    }
     let db_url = format!("sqlite://{}", dir.join("data.db").display());
     let file = dir.join(format!("native-{}.jsonl", args.lines));
     if !file.exists() {
@@ -199,18 +250,26 @@ async fn main() -> anyhow::Result<()> {
 
     // Annotators and their own project first, so the load can run during the import.
     let mut tokens = Vec::new();
+    let mut admin = String::new();
     let seq = Arc::new(AtomicU64::new(0));
     let server = if args.load {
         cli(&args.bin, &db_url, &["project", "create", "load", "--title", "Load", "--annotations-per-pair", "3"], "")?;
         let load_file = dir.join("load.jsonl");
-        std::fs::write(&load_file, bench::dataset(60_000))?;
+        std::fs::write(&load_file, bench::dataset(300_000))?;
         cli(&args.bin, &db_url, &["import", "load", load_file.to_str().unwrap()], "")?;
         for i in 0..args.annotators {
             let name = format!("ann{i}");
-            cli(&args.bin, &db_url, &["user", "add", &name, "--role", "annotator", "--project", "load"], "benchmark password\n")?;
+            cli(
+                &args.bin,
+                &db_url,
+                &["user", "add", &name, "--role", "annotator", "--project", "load"],
+                "benchmark password\n",
+            )?;
             tokens.push(cli(&args.bin, &db_url, &["token", "create", &name], "")?);
         }
-        Some(serve(&args.bin, &db_url, &dir)?)
+        cli(&args.bin, &db_url, &["user", "add", "boss", "--role", "admin"], "benchmark password\n")?;
+        admin = cli(&args.bin, &db_url, &["token", "create", "boss"], "")?;
+        Some(serve_big(&args.bin, &db_url, &dir)?)
     } else {
         None
     };
@@ -227,11 +286,33 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Import.
-    let load = server.as_ref().map(|s| annotate(&s.url, &tokens, seq.clone()));
-    let (secs, rss, err) = timed(&args.bin, &db_url, &["import", "data", file.to_str().unwrap()])?;
-    let during_import = match load {
-        Some(l) => Some(l.finish().await),
-        None => None,
+    let (secs, rss, err, during_import) = match &server {
+        // With annotators at work, the import goes through the server (the
+        // way to import while people annotate: one process, one writer queue).
+        Some(s) => {
+            let load = annotate(&s.url, &tokens, seq.clone());
+            let t = Instant::now();
+            let body =
+                reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::open(&file).await?));
+            let r = reqwest::Client::new()
+                .post(format!("{}/api/v1/projects/data/import?format=native", s.url))
+                .bearer_auth(&admin)
+                .body(body)
+                .send()
+                .await?;
+            let status = r.status();
+            let report: Value = r.json().await?;
+            let secs = t.elapsed().as_secs_f64();
+            if !status.is_success() {
+                bail!("import failed: {report}");
+            }
+            let rss = peak_rss_mb(s.child.id());
+            (secs, rss, format!("imported over HTTP: {}", report["added"]), Some(load.finish().await))
+        }
+        None => {
+            let (secs, rss, err) = timed(&args.bin, &db_url, &["import", "data", file.to_str().unwrap()])?;
+            (secs, rss, err, None)
+        }
     };
     println!(
         "import {} native lines ({mb:.1} MB): {secs:.2} s ({:.0} lines/s), peak RSS {rss:.0} MB  [{}]",
@@ -239,13 +320,18 @@ async fn main() -> anyhow::Result<()> {
         args.lines as f64 / secs,
         err.lines().find(|l| l.starts_with("imported")).unwrap_or("").trim()
     );
+    if server.is_some() {
+        println!("(peak RSS is the server's, over its whole life)");
+    }
     if let Some((st, e)) = during_import {
         println!("saves during the import: {st} errors={e}");
     }
 
     // Exports of one annotation per pair.
     let seeded = seed_annotations(&db_url, "data").await?;
-    for (label, extra) in [("trl jsonl", vec!["--format", "trl"]), ("trl parquet", vec!["--format", "trl", "--as", "parquet"])] {
+    for (label, extra) in
+        [("trl jsonl", vec!["--format", "trl"]), ("trl parquet", vec!["--format", "trl", "--as", "parquet"])]
+    {
         let out = dir.join(format!("out-{}", label.replace(' ', ".")));
         let mut a = vec!["export", "data", "-o", out.to_str().unwrap()];
         a.extend(extra);
@@ -258,7 +344,7 @@ async fn main() -> anyhow::Result<()> {
         let size = std::fs::metadata(&out)?.len() as f64 / 1e6;
         println!(
             "export {seeded} annotations, {label}: {secs:.2} s, {size:.0} MB, peak RSS {rss:.0} MB  [{}]",
-            err.lines().next().unwrap_or("").trim()
+            err.lines().find(|l| l.starts_with("wrote")).unwrap_or("").trim()
         );
         if let Some((st, e)) = during {
             println!("saves during the export: {st} errors={e}");

@@ -329,9 +329,14 @@ impl DropReason {
 /// What a kept pair says in a training row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
-    Chosen { winner: Winner, margin: Option<f64> },
+    Chosen {
+        winner: Winner,
+        margin: Option<f64>,
+    },
     /// A kept tie: A and B in canonical order, margin 0 (when there is a margin column).
-    Tie { margin: Option<f64> },
+    Tie {
+        margin: Option<f64>,
+    },
     /// A pair judged both bad by the majority, kept (records only; training
     /// formats see it as its votes say).
     BothBad,
@@ -339,7 +344,12 @@ pub enum Outcome {
 
 /// The per-pair decision of every pair-level format (and the pair-level
 /// filters of the per-annotation ones).
-pub fn decide_pair(tally: &PairTally, filters: &Filters, format: Format, margin: MarginMode) -> Result<Outcome, DropReason> {
+pub fn decide_pair(
+    tally: &PairTally,
+    filters: &Filters,
+    format: Format,
+    margin: MarginMode,
+) -> Result<Outcome, DropReason> {
     pair_gate(tally, filters)?;
     if filters.flagged == Keep::Drop && tally.flagged > 0 {
         return Err(DropReason::Flagged);
@@ -508,7 +518,10 @@ mod tests {
     fn filters_apply_in_order_and_each_drop_has_one_reason() {
         let mut f = Filters::defaults(Format::Trl);
         f.min_annotations = 2;
-        assert_eq!(decide_pair(&tally(&[(3, false)]), &f, Format::Trl, MarginMode::Score), Err(DropReason::MinAnnotations));
+        assert_eq!(
+            decide_pair(&tally(&[(3, false)]), &f, Format::Trl, MarginMode::Score),
+            Err(DropReason::MinAnnotations)
+        );
         f.min_agreement = 0.7;
         let split = tally(&[(3, false), (-1, false), (2, false)]); // 2 of 3 for A
         assert_eq!(decide_pair(&split, &f, Format::Trl, MarginMode::Score), Err(DropReason::MinAgreement));
@@ -530,7 +543,10 @@ mod tests {
             Ok(Outcome::Chosen { winner: Winner::B, margin: Some(m) }) => assert!((m - 0.5).abs() < 1e-9),
             other => panic!("{other:?}"),
         }
-        assert_eq!(decide_pair(&bad, &Filters::defaults(Format::Pairs), Format::Pairs, MarginMode::Score), Ok(Outcome::BothBad));
+        assert_eq!(
+            decide_pair(&bad, &Filters::defaults(Format::Pairs), Format::Pairs, MarginMode::Score),
+            Ok(Outcome::BothBad)
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub const IMPORT_FORMATS: [ImportFormat; 5] =
 impl ImportFormat {
     pub fn parse(s: &str) -> Result<ImportFormat, super::FieldError> {
         IMPORT_FORMATS.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            super::FieldError::new("format", format!("unknown import format {s:?} (native, csv, trl, hh-rlhf or arena)"))
+            super::FieldError::new(
+                "format",
+                format!("unknown import format {s:?} (native, csv, trl, hh-rlhf or arena)"),
+            )
         })
     }
 
@@ -94,7 +97,13 @@ fn rest(mut obj: Map<String, Value>, used: &[&str]) -> Option<Map<String, Value>
 }
 
 /// A preference item: the prompt, the chosen answer first.
-fn preference(line: u64, messages: Vec<Message>, is_chat: bool, chosen: (String, String), rejected: (String, String)) -> Result<ImportItem, LineError> {
+fn preference(
+    line: u64,
+    messages: Vec<Message>,
+    is_chat: bool,
+    chosen: (String, String),
+    rejected: (String, String),
+) -> Result<ImportItem, LineError> {
     if messages.last().map(|m| m.role) != Some(Role::User) {
         return Err(err(line, "prompt", "the prompt's last turn must be the user's"));
     }
@@ -106,10 +115,8 @@ fn preference(line: u64, messages: Vec<Message>, is_chat: bool, chosen: (String,
     if chosen.1 == rejected.1 {
         return Err(err(line, "rejected", "the same answer as chosen: nothing to compare"));
     }
-    let completions = vec![
-        CompletionIn { model: chosen.0, text: chosen.1 },
-        CompletionIn { model: rejected.0, text: rejected.1 },
-    ];
+    let completions =
+        vec![CompletionIn { model: chosen.0, text: chosen.1 }, CompletionIn { model: rejected.0, text: rejected.1 }];
     let mut item = ImportItem::new(messages, is_chat, completions);
     item.prior = Some(1);
     item.key_on_completions = true;
@@ -120,7 +127,12 @@ fn preference(line: u64, messages: Vec<Message>, is_chat: bool, chosen: (String,
 /// of chosen and rejected, cut back to its last `\n\nAssistant: `, is the
 /// conversation; each remainder is an answer.
 pub fn split_hh(chosen: &str, rejected: &str) -> Option<(Vec<Message>, String, String)> {
-    let common: usize = chosen.char_indices().zip(rejected.chars()).take_while(|((_, a), b)| a == b).map(|((_, a), _)| a.len_utf8()).sum();
+    let common: usize = chosen
+        .char_indices()
+        .zip(rejected.chars())
+        .take_while(|((_, a), b)| a == b)
+        .map(|((_, a), _)| a.len_utf8())
+        .sum();
     let mut prefix = &chosen[..common];
     if !prefix.ends_with(ASSISTANT) {
         let at = prefix.rfind(ASSISTANT)?;
@@ -136,8 +148,13 @@ fn hh_rlhf(line: u64, obj: Map<String, Value>, text: &str) -> Result<ImportItem,
     if let Some(k) = obj.keys().find(|k| *k != "chosen" && *k != "rejected") {
         return Err(err(line, k, "unknown field (HH-RLHF lines have chosen and rejected only)"));
     }
-    let (messages, c, r) = split_hh(&chosen, &rejected)
-        .ok_or_else(|| err(line, "chosen", "not HH-RLHF text: no \\n\\nHuman: … \\n\\nAssistant: dialogue shared by chosen and rejected"))?;
+    let (messages, c, r) = split_hh(&chosen, &rejected).ok_or_else(|| {
+        err(
+            line,
+            "chosen",
+            "not HH-RLHF text: no \\n\\nHuman: … \\n\\nAssistant: dialogue shared by chosen and rejected",
+        )
+    })?;
     let mut item = preference(line, messages, true, ("chosen".into(), c), ("rejected".into(), r))?;
     item.source = Some(text.trim_end_matches(['\r', '\n']).to_owned());
     Ok(item)
@@ -146,7 +163,12 @@ fn hh_rlhf(line: u64, obj: Map<String, Value>, text: &str) -> Result<ImportItem,
 /// TRL's rule for an implicit prompt in text form: the common prefix, less
 /// a space it ends on.
 fn split_trl_text(chosen: &str, rejected: &str) -> (String, String, String) {
-    let mut idx: usize = chosen.char_indices().zip(rejected.chars()).take_while(|((_, a), b)| a == b).map(|((_, a), _)| a.len_utf8()).sum();
+    let mut idx: usize = chosen
+        .char_indices()
+        .zip(rejected.chars())
+        .take_while(|((_, a), b)| a == b)
+        .map(|((_, a), _)| a.len_utf8())
+        .sum();
     if idx > 0 && idx < chosen.len().min(rejected.len()) && chosen[..idx].ends_with(' ') {
         idx -= 1;
     }
@@ -210,9 +232,14 @@ fn trl(line: u64, obj: Map<String, Value>) -> Result<ImportItem, LineError> {
         (None, Value::Array(c), Value::Array(r)) => {
             let common = c.iter().zip(r.iter()).take_while(|(a, b)| a == b).count();
             if common == 0 || common + 1 != c.len() || common + 1 != r.len() {
-                return Err(err(line, "chosen", "chosen and rejected must share every message but one final assistant answer"));
+                return Err(err(
+                    line,
+                    "chosen",
+                    "chosen and rejected must share every message but one final assistant answer",
+                ));
             }
-            let messages = parse_messages(&Value::Array(c[..common].to_vec())).map_err(|(f, m)| err(line, &f.replacen("messages", "chosen", 1), m))?;
+            let messages = parse_messages(&Value::Array(c[..common].to_vec()))
+                .map_err(|(f, m)| err(line, &f.replacen("messages", "chosen", 1), m))?;
             let ca = one_answer(line, &format!("chosen[{common}]"), &Value::Array(c[common..].to_vec()))?;
             let ra = one_answer(line, &format!("rejected[{common}]"), &Value::Array(r[common..].to_vec()))?;
             preference(line, messages, true, (chosen_model, ca), (rejected_model, ra))?
@@ -248,8 +275,8 @@ fn arena(line: u64, obj: Map<String, Value>) -> Result<ImportItem, LineError> {
             "the two conversations must differ only in their last answer (a multi-turn battle whose earlier answers differ cannot be re-judged as one prompt)",
         ));
     }
-    let messages =
-        parse_messages(&Value::Array(a[..common].to_vec())).map_err(|(f, m)| err(line, &f.replacen("messages", "conversation_a", 1), m))?;
+    let messages = parse_messages(&Value::Array(a[..common].to_vec()))
+        .map_err(|(f, m)| err(line, &f.replacen("messages", "conversation_a", 1), m))?;
     let ta = one_answer(line, &format!("conversation_a[{common}]"), &Value::Array(a[common..].to_vec()))?;
     let tb = one_answer(line, &format!("conversation_b[{common}]"), &Value::Array(b[common..].to_vec()))?;
     let is_chat = messages.len() > 1;
@@ -314,9 +341,18 @@ mod tests {
     #[test]
     fn the_format_is_guessed_from_the_keys() {
         assert_eq!(ImportFormat::guess(&obj(json!({"prompt": "q", "completions": []}))), Some(ImportFormat::Native));
-        assert_eq!(ImportFormat::guess(&obj(json!({"prompt": "q", "chosen": "a", "rejected": "b"}))), Some(ImportFormat::Trl));
-        assert_eq!(ImportFormat::guess(&obj(json!({"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "x"}))), Some(ImportFormat::HhRlhf));
-        assert_eq!(ImportFormat::guess(&obj(json!({"conversation_a": [], "winner": "tie"}))), Some(ImportFormat::Arena));
+        assert_eq!(
+            ImportFormat::guess(&obj(json!({"prompt": "q", "chosen": "a", "rejected": "b"}))),
+            Some(ImportFormat::Trl)
+        );
+        assert_eq!(
+            ImportFormat::guess(&obj(json!({"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "x"}))),
+            Some(ImportFormat::HhRlhf)
+        );
+        assert_eq!(
+            ImportFormat::guess(&obj(json!({"conversation_a": [], "winner": "tie"}))),
+            Some(ImportFormat::Arena)
+        );
         assert_eq!(ImportFormat::guess(&obj(json!({"text": "x"}))), None);
     }
 
@@ -339,7 +375,9 @@ mod tests {
 
     #[test]
     fn trl_rows_in_every_shape_become_a_prompt_and_two_answers() {
-        let explicit = ImportFormat::Trl.parse_object(1, obj(json!({"prompt": "q", "chosen": "a", "rejected": "b", "margin": 0.5})), "").unwrap();
+        let explicit = ImportFormat::Trl
+            .parse_object(1, obj(json!({"prompt": "q", "chosen": "a", "rejected": "b", "margin": 0.5})), "")
+            .unwrap();
         assert!(!explicit.is_chat);
         assert_eq!(explicit.meta.unwrap()["margin"], 0.5);
         let conv = ImportFormat::Trl
@@ -351,7 +389,9 @@ mod tests {
             .unwrap();
         assert!(conv.is_chat);
         assert_eq!(conv.completions[1].text, "b");
-        let implicit = ImportFormat::Trl.parse_object(1, obj(json!({"chosen": "The sky is blue.", "rejected": "The sky is green."})), "").unwrap();
+        let implicit = ImportFormat::Trl
+            .parse_object(1, obj(json!({"chosen": "The sky is blue.", "rejected": "The sky is green."})), "")
+            .unwrap();
         assert_eq!(implicit.messages[0].content, "The sky is");
         assert_eq!(implicit.completions[0].text, " blue.");
         let implicit_conv = ImportFormat::Trl
@@ -363,7 +403,9 @@ mod tests {
             )
             .unwrap();
         assert_eq!(implicit_conv.messages.len(), 1);
-        let e = ImportFormat::Trl.parse_object(9, obj(json!({"prompt": "q", "chosen": "a", "rejected": "a"})), "").unwrap_err();
+        let e = ImportFormat::Trl
+            .parse_object(9, obj(json!({"prompt": "q", "chosen": "a", "rejected": "a"})), "")
+            .unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (9, Some("rejected")));
     }
 
@@ -394,7 +436,10 @@ mod tests {
         let item = csv_record(3, &at, &["x1", "q", "m1", "a", "m2", "b"]).unwrap();
         assert_eq!(item.external_id.as_deref(), Some("x1"));
         assert_eq!(item.completions[1].model, "m2");
-        assert_eq!(csv_header(&["prompt", "model_a", "completion_a", "model_b"]).unwrap_err().field.as_deref(), Some("completion_b"));
+        assert_eq!(
+            csv_header(&["prompt", "model_a", "completion_a", "model_b"]).unwrap_err().field.as_deref(),
+            Some("completion_b")
+        );
         assert_eq!(csv_header(&["prompt", "answer"]).unwrap_err().field.as_deref(), Some("answer"));
         let e = csv_record(5, &at, &["x1", "q", "m1", "", "m2", "b"]).unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (5, Some("completion_a")));

@@ -292,14 +292,25 @@ mod tests {
             r#"{"chosen": "\n\nHuman: caf\u00e9?\n\nAssistant: Non", "rejected": "\n\nHuman: caf\u00e9?\n\nAssistant: Oui"}"#
         );
         let made: Value = serde_json::from_str(&hh_rlhf(&t, chosen(Winner::B, 1.0), None).unwrap()).unwrap();
-        assert_eq!(made, json!({"chosen": "\n\nHuman: café?\n\nAssistant: Non", "rejected": "\n\nHuman: café?\n\nAssistant: Oui"}));
+        assert_eq!(
+            made,
+            json!({"chosen": "\n\nHuman: café?\n\nAssistant: Non", "rejected": "\n\nHuman: café?\n\nAssistant: Oui"})
+        );
     }
 
     #[test]
     fn arena_winners_follow_the_canonical_choice_and_both_bad() {
         let msgs = [user("q")];
         let t = PairTexts { messages: &msgs, is_chat: false, a: "x", b: "y" };
-        let b = |choice, both_bad| Battle { question_id: "q1", model_a: "m1", model_b: "m2", choice, both_bad, judge: "j", tstamp_ms: 1500 };
+        let b = |choice, both_bad| Battle {
+            question_id: "q1",
+            model_a: "m1",
+            model_b: "m2",
+            choice,
+            both_bad,
+            judge: "j",
+            tstamp_ms: 1500,
+        };
         assert_eq!(arena(&t, &b(2, false))["winner"], "model_a");
         assert_eq!(arena(&t, &b(-1, false))["winner"], "model_b");
         assert_eq!(arena(&t, &b(0, false))["winner"], "tie");
@@ -307,6 +318,9 @@ mod tests {
         assert_eq!(r["winner"], "tie (bothbad)");
         assert_eq!(r["turn"], 1);
         assert_eq!(r["tstamp"], 1.5);
-        assert_eq!(r["conversation_b"], json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": "y"}]));
+        assert_eq!(
+            r["conversation_b"],
+            json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": "y"}])
+        );
     }
 }

@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 /// At most this many bad lines are listed; the count covers them all.
 const MAX_LISTED_ERRORS: usize = 100;
 /// Items parsed and rendered together before they go to the writer.
-const BATCH: usize = 512;
-/// One writer job stops after this long and hands the rest to the next, so
-/// submissions queued behind it wait at most about this much.
+const BATCH: usize = 1024;
+/// One writer job stops after this long when other jobs (annotators'
+/// submissions) wait behind it, so they wait at most about this much...
 const JOB_BUDGET: Duration = Duration::from_millis(8);
+/// ...and after this long when none do, so an import alone commits rarely.
+const JOB_BUDGET_ALONE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
@@ -65,7 +67,9 @@ impl Source {
     fn open(&self) -> Result<Box<dyn Read + Send>> {
         Ok(match self {
             Source::Bytes(b) => Box::new(std::io::Cursor::new(ArcBytes(b.clone()))),
-            Source::File(p) => Box::new(std::fs::File::open(p).map_err(|e| Error::bad(format!("{}: {e}", p.display())))?),
+            Source::File(p) => {
+                Box::new(std::fs::File::open(p).map_err(|e| Error::bad(format!("{}: {e}", p.display())))?)
+            }
         })
     }
 
@@ -211,7 +215,9 @@ fn read_records(
         FileType::Parquet => {
             let path_or_bytes = match source {
                 Source::Bytes(b) => parquet_rows(bytes_reader(b.clone()))?,
-                Source::File(p) => parquet_rows(std::fs::File::open(p).map_err(|e| Error::bad(format!("{}: {e}", p.display())))?)?,
+                Source::File(p) => {
+                    parquet_rows(std::fs::File::open(p).map_err(|e| Error::bad(format!("{}: {e}", p.display())))?)?
+                }
             };
             let mut line = 0u64;
             for batch in path_or_bytes {
@@ -219,7 +225,8 @@ fn read_records(
                 let mut w = arrow_json::LineDelimitedWriter::new(Vec::new());
                 w.write(&batch).map_err(|e| Error::bad(format!("reading the Parquet file: {e}")))?;
                 w.finish().map_err(|e| Error::bad(format!("reading the Parquet file: {e}")))?;
-                let text = String::from_utf8(w.into_inner()).map_err(|_| Error::bad("the Parquet file has text that is not UTF-8"))?;
+                let text = String::from_utf8(w.into_inner())
+                    .map_err(|_| Error::bad("the Parquet file has text that is not UTF-8"))?;
                 for row in text.lines() {
                     line += 1;
                     let parsed = json_object(line, row).and_then(|obj| {
@@ -362,24 +369,29 @@ async fn write(db: &Db, project_id: i64, source: Source, ft: FileType, format: I
     while let Some(mut items) = rx.recv().await {
         while !items.is_empty() {
             let s = spread.take();
+            let others_waiting = db.writer.others_waiting();
             let (rest, a, s) = db
                 .writer
                 .run(move |conn| {
                     let mut spread = match s {
                         Some(s) => s,
-                        None => prompts::model_pair_counts(conn, project_id).map_err(crate::storage::writer::sql_err)?,
+                        None => {
+                            prompts::model_pair_counts(conn, project_id).map_err(crate::storage::writer::sql_err)?
+                        }
                     };
                     let start = Instant::now();
                     let mut added = Added::default();
                     let mut done = 0;
                     for p in &items {
-                        let a = prompts::add_item(conn, project_id, p, &mut spread).map_err(crate::storage::writer::sql_err)?;
+                        let a = prompts::add_item(conn, project_id, p, &mut spread)
+                            .map_err(crate::storage::writer::sql_err)?;
                         added.prompts += a.prompts;
                         added.prompts_existing += a.prompts_existing;
                         added.completions += a.completions;
                         added.pairs += a.pairs;
                         done += 1;
-                        if start.elapsed() >= JOB_BUDGET {
+                        let spent = start.elapsed();
+                        if spent >= JOB_BUDGET_ALONE || spent >= JOB_BUDGET && others_waiting() {
                             break;
                         }
                     }
@@ -443,7 +455,8 @@ mod tests {
     #[test]
     fn csv_lines_are_numbered_as_in_the_file_even_with_multiline_cells() {
         let data = "prompt,model_a,completion_a,model_b,completion_b\n\"two\nlines\",m1,a,m2,b\nq,m1,,m2,b\n";
-        let c = check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv)).unwrap();
+        let c =
+            check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv)).unwrap();
         assert_eq!((c.lines, c.error_count), (2, 1));
         assert_eq!((c.errors[0].line, c.errors[0].field.as_deref()), (4, Some("completion_a")));
     }

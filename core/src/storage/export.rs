@@ -2,8 +2,6 @@
 //! connection inside one transaction, so the form decided first and the rows
 //! written after see the same snapshot while writers go on.
 use crate::domain::verdict::PairTally;
-use futures::stream::BoxStream;
-use futures::StreamExt;
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
 /// Which annotations count: the project's, optionally only some annotators'
@@ -39,21 +37,23 @@ impl Scope {
         w
     }
 
-    /// Per pair: its votes per canonical choice, both-bad and flagged counts.
-    fn tallies(&self) -> String {
+    /// Per pair: its votes per canonical choice, both-bad and flagged
+    /// counts, for the pairs `extra` selects, in pair order.
+    fn tallies(&self, extra: &str) -> String {
         format!(
-            "(SELECT n.pair_id AS pair_id,
-                     SUM(n.choice = -3) AS c0, SUM(n.choice = -2) AS c1, SUM(n.choice = -1) AS c2,
-                     SUM(n.choice = 0) AS c3, SUM(n.choice = 1) AS c4, SUM(n.choice = 2) AS c5,
-                     SUM(n.choice = 3) AS c6, SUM(n.both_bad) AS both_bad, SUM(n.flags <> '[]') AS flagged
-              FROM annotations n WHERE {} GROUP BY n.pair_id)",
+            "SELECT n.pair_id AS pair_id,
+                    SUM(n.choice = -3) AS c0, SUM(n.choice = -2) AS c1, SUM(n.choice = -1) AS c2,
+                    SUM(n.choice = 0) AS c3, SUM(n.choice = 1) AS c4, SUM(n.choice = 2) AS c5,
+                    SUM(n.choice = 3) AS c6, SUM(n.both_bad) AS both_bad, SUM(n.flags <> '[]') AS flagged
+             FROM annotations n WHERE {} {extra} GROUP BY n.pair_id ORDER BY n.pair_id",
             self.clause()
         )
     }
 }
 
 #[derive(sqlx::FromRow)]
-struct TallyCols {
+struct TallyRow {
+    pair_id: i64,
     c0: i64,
     c1: i64,
     c2: i64,
@@ -65,15 +65,25 @@ struct TallyCols {
     flagged: i64,
 }
 
-impl From<&TallyCols> for PairTally {
-    fn from(t: &TallyCols) -> PairTally {
+impl From<&TallyRow> for PairTally {
+    fn from(t: &TallyRow) -> PairTally {
         PairTally { counts: [t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6], both_bad: t.both_bad, flagged: t.flagged }
     }
 }
 
+fn id_list(ids: impl Iterator<Item = i64>) -> String {
+    ids.map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Rows per page. Exports read page after page (keyset pagination on the
+/// (project, pair) index and on annotation ids), so SQLite never sorts or
+/// materializes a whole project and memory stays flat.
+pub const PAGE: i64 = 2000;
+
 /// One annotated pair (with at least one annotation in scope).
 #[derive(sqlx::FromRow)]
 pub struct PairRow {
+    pub pair_id: i64,
     pub pair_uuid: String,
     pub prompt_uuid: String,
     pub external_id: Option<String>,
@@ -87,53 +97,57 @@ pub struct PairRow {
     pub prior: Option<i64>,
     /// The original HH-RLHF line the pair was imported from (with texts).
     pub source: Option<String>,
-    #[sqlx(flatten)]
-    tally_cols: TallyCols,
+    /// Its votes within the scope.
+    #[sqlx(skip)]
+    pub tally: PairTally,
 }
 
 impl PairRow {
-    pub fn tally(&self) -> PairTally {
-        PairTally::from(&self.tally_cols)
-    }
     pub fn label(&self) -> &str {
         self.external_id.as_deref().unwrap_or(&self.prompt_uuid)
     }
 }
 
-/// A query built from a scope (integers only, see `Scope::clause`); the
-/// stream borrows it.
-pub struct Query(String);
-
-/// Annotated pairs in pair order: SQLite counts the votes per pair (walking
-/// the (project, pair) index), so memory stays flat. Run with `pairs`.
-pub fn pairs_query(scope: &Scope, with_texts: bool) -> Query {
+/// The next page of annotated pairs after pair `after`, in pair order.
+pub async fn pairs_page(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    with_texts: bool,
+    after: i64,
+) -> sqlx::Result<Vec<PairRow>> {
+    let sql = scope.tallies(&format!("AND n.pair_id > {after}")) + &format!(" LIMIT {PAGE}");
+    let tallies: Vec<TallyRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    if tallies.is_empty() {
+        return Ok(Vec::new());
+    }
     let texts = if with_texts {
         "pr.messages, ca.body AS a, cb.body AS b, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id) AS source"
     } else {
         "CASE WHEN pr.is_chat THEN pr.messages END AS messages, NULL AS a, NULL AS b, NULL AS source"
     };
     let sql = format!(
-        "SELECT p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id, pr.is_chat, {texts},
-                ca.model AS model_a, cb.model AS model_b, p.prior, t.*
-         FROM {} t
-         JOIN pairs p ON p.id = t.pair_id
+        "SELECT p.id AS pair_id, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id, pr.is_chat, {texts},
+                ca.model AS model_a, cb.model AS model_b, p.prior
+         FROM pairs p
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a
          JOIN completions cb ON cb.id = p.completion_b
-         ORDER BY t.pair_id",
-        scope.tallies()
+         WHERE p.id IN ({}) ORDER BY p.id",
+        id_list(tallies.iter().map(|t| t.pair_id))
     );
-    Query(sql)
+    let mut rows: Vec<PairRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    for (row, t) in rows.iter_mut().zip(&tallies) {
+        debug_assert_eq!(row.pair_id, t.pair_id);
+        row.tally = PairTally::from(t);
+    }
+    Ok(rows)
 }
 
-pub fn pairs<'c>(conn: &'c mut SqliteConnection, q: &'c Query) -> BoxStream<'c, sqlx::Result<PairRow>> {
-    sqlx::query_as::<_, PairRow>(&q.0).fetch(conn).boxed()
-}
-
-/// One annotation with everything about it (raw and arena rows), and its
-/// pair's tally within the scope.
+/// One annotation with everything about it (raw and arena rows).
 #[derive(sqlx::FromRow)]
 pub struct AnnotationRow {
+    pub id: i64,
+    pub pair_id: i64,
     pub annotation_uuid: String,
     pub pair_uuid: String,
     pub prompt_uuid: String,
@@ -160,46 +174,52 @@ pub struct AnnotationRow {
     pub messages: Option<String>,
     pub a: Option<String>,
     pub b: Option<String>,
-    #[sqlx(flatten)]
-    tally_cols: TallyCols,
+    /// Its pair's votes within the scope.
+    #[sqlx(skip)]
+    pub tally: PairTally,
 }
 
-impl AnnotationRow {
-    pub fn tally(&self) -> PairTally {
-        PairTally::from(&self.tally_cols)
-    }
-}
-
-/// The annotations in scope in the order they were stored. Run with `annotations`.
-pub fn annotations_query(scope: &Scope, with_texts: bool) -> Query {
-    let texts = if with_texts {
-        "pr.messages, ca.body AS a, cb.body AS b"
-    } else {
-        "NULL AS messages, NULL AS a, NULL AS b"
-    };
+/// The next page of annotations in scope after annotation `after`, in the
+/// order they were stored, each with its pair's tally within the scope.
+pub async fn annotations_page(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    with_texts: bool,
+    after: i64,
+) -> sqlx::Result<Vec<AnnotationRow>> {
+    let texts =
+        if with_texts { "pr.messages, ca.body AS a, cb.body AS b" } else { "NULL AS messages, NULL AS a, NULL AS b" };
     let sql = format!(
-        "SELECT n.uuid AS annotation_uuid, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id,
+        "SELECT n.id, n.pair_id, n.uuid AS annotation_uuid, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id,
                 ca.uuid AS completion_a_uuid, cb.uuid AS completion_b_uuid, ca.model AS model_a, cb.model AS model_b,
                 u.uuid AS annotator_uuid, u.username AS annotator_name, n.choice_shown, n.choice, s.swapped,
                 n.both_bad AS both_bad_vote, n.flags, n.rationale, n.time_ms, s.leased_at, n.created_at AS submitted_at,
-                n.late, pr.meta, pr.is_chat, {texts}, t.*
+                n.late, pr.meta, pr.is_chat, {texts}
          FROM annotations n
-         JOIN {} t ON t.pair_id = n.pair_id
          JOIN assignments s ON s.id = n.assignment_id
          JOIN pairs p ON p.id = n.pair_id
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a
          JOIN completions cb ON cb.id = p.completion_b
          JOIN users u ON u.id = n.annotator_id
-         WHERE {} ORDER BY n.id",
-        scope.tallies(),
+         WHERE {} AND n.id > {after} ORDER BY n.id LIMIT {PAGE}",
         scope.clause()
     );
-    Query(sql)
-}
-
-pub fn annotations<'c>(conn: &'c mut SqliteConnection, q: &'c Query) -> BoxStream<'c, sqlx::Result<AnnotationRow>> {
-    sqlx::query_as::<_, AnnotationRow>(&q.0).fetch(conn).boxed()
+    let mut rows: Vec<AnnotationRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let mut pairs: Vec<i64> = rows.iter().map(|r| r.pair_id).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let sql = scope.tallies(&format!("AND n.pair_id IN ({})", id_list(pairs.into_iter())));
+    let tallies: Vec<TallyRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    let by_pair: std::collections::HashMap<i64, PairTally> =
+        tallies.iter().map(|t| (t.pair_id, PairTally::from(t))).collect();
+    for r in &mut rows {
+        r.tally = by_pair.get(&r.pair_id).copied().unwrap_or_default();
+    }
+    Ok(rows)
 }
 
 /// (annotations in scope, annotations of the project, annotators in scope).
@@ -277,11 +297,10 @@ pub async fn insert_card(
 
 /// The cards of a project's latest exports, newest first.
 pub async fn cards(db: &SqlitePool, project_id: i64, limit: i64) -> sqlx::Result<Vec<serde_json::Value>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT card FROM exports WHERE project_id = ? ORDER BY id DESC LIMIT ?")
-            .bind(project_id)
-            .bind(limit)
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT card FROM exports WHERE project_id = ? ORDER BY id DESC LIMIT ?")
+        .bind(project_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().filter_map(|(c,)| serde_json::from_str(&c).ok()).collect())
 }

@@ -15,6 +15,7 @@ use crate::{Error, Result};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -77,6 +78,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
+    /// Jobs sent and not yet taken by the thread.
+    queued: Arc<AtomicUsize>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -102,8 +105,10 @@ impl Writer {
     pub fn start(path: &Path) -> anyhow::Result<Writer> {
         let conn = open(path)?;
         let (jobs, rx) = mpsc::channel::<Message>();
-        let handle = std::thread::Builder::new().name("arbiter-writer".into()).spawn(move || run(conn, rx))?;
-        Ok(Writer { jobs, thread: Arc::new(Mutex::new(Some(handle))) })
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = queued.clone();
+        let handle = std::thread::Builder::new().name("arbiter-writer".into()).spawn(move || run(conn, rx, q))?;
+        Ok(Writer { jobs, queued, thread: Arc::new(Mutex::new(Some(handle))) })
     }
 
     /// Queues `f` at once (jobs run in the order `run` was called) to run in
@@ -116,11 +121,19 @@ impl Writer {
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let job: Box<dyn Job> = Box::new(Call { f: Some(f), out: None, tx });
+        self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = self.jobs.send(Message::Job(job)).map_err(|_| closed());
         async move {
             queued?;
             rx.await.map_err(|_| closed())?
         }
+    }
+
+    /// Whether other jobs are waiting behind the one running: a long job
+    /// (an import chunk) checks this to hand the thread over.
+    pub fn others_waiting(&self) -> impl Fn() -> bool + Send + 'static {
+        let queued = self.queued.clone();
+        move || queued.load(Ordering::SeqCst) > 0
     }
 
     /// Lets the jobs already queued finish and commit, then stops the
@@ -153,18 +166,24 @@ fn begin(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Message>) {
+fn run(conn: Connection, rx: mpsc::Receiver<Message>, queued: Arc<AtomicUsize>) {
     let mut stopping = false;
     while !stopping {
         let Ok(first) = rx.recv() else { return };
         let mut batch: Vec<Box<dyn Job>> = Vec::new();
         match first {
-            Message::Job(job) => batch.push(job),
+            Message::Job(job) => {
+                queued.fetch_sub(1, Ordering::SeqCst);
+                batch.push(job)
+            }
             Message::Stop => return,
         }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::Job(job)) => {
+                    queued.fetch_sub(1, Ordering::SeqCst);
+                    batch.push(job)
+                }
                 Ok(Message::Stop) => {
                     stopping = true;
                     break;

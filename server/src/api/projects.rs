@@ -6,7 +6,6 @@ use arbiter_core::domain::SettingsInput;
 use arbiter_core::domain::preference::ImportFormat;
 use arbiter_core::services::{agreement, import, projects};
 use arbiter_core::Error;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -71,14 +70,35 @@ pub struct ImportQuery {
     skip_bad: bool,
 }
 
-/// The body is the JSONL file itself. 200 with the report, or 422 with the
+/// Writes the upload to a temporary file as it arrives, so a large import
+/// holds no more than a chunk in memory; refuses it past `limit` bytes.
+async fn spool(body: axum::body::Body, limit: usize) -> Result<tempfile::NamedTempFile, Error> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let file = tempfile::Builder::new().prefix("arbiter-upload-").tempfile().map_err(|e| Error::Internal(e.into()))?;
+    let mut out = tokio::fs::File::from_std(file.reopen().map_err(|e| Error::Internal(e.into()))?);
+    let mut stream = body.into_data_stream();
+    let mut size = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::bad(format!("reading the upload: {e}")))?;
+        size += chunk.len();
+        if size > limit {
+            return Err(Error::TooLarge(format!("the file is larger than {} MiB (--max-import-mb)", limit / (1024 * 1024))));
+        }
+        out.write_all(&chunk).await.map_err(|e| Error::Internal(e.into()))?;
+    }
+    out.flush().await.map_err(|e| Error::Internal(e.into()))?;
+    Ok(file)
+}
+
+/// The body is the file itself. 200 with the report, or 422 with the
 /// bad lines (and nothing imported).
 pub async fn import(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
     QueryParams(q): QueryParams<ImportQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
     let project = projects::administered(&state.db, &user, &slug).await?;
     let name = q.filename.unwrap_or_else(|| "api.jsonl".into());
@@ -89,9 +109,10 @@ pub async fn import(
         format: q.format.as_deref().map(ImportFormat::parse).transpose().map_err(Error::from)?,
         skip_bad: q.skip_bad,
     };
-    // The upload is handed on, not copied.
-    let source = import::Source::Bytes(std::sync::Arc::new(Vec::from(body)));
+    let file = spool(body, state.config.max_import_bytes).await?;
+    let source = import::Source::File(file.path().to_path_buf());
     let report = import::import(&state.db, &project, Some(&user), &name, source, options).await?;
+    drop(file);
     if report.ok {
         return Ok(Json(report).into_response());
     }

@@ -1,7 +1,7 @@
 //! Boots the real application on port 0 with a fresh SQLite file.
 #![allow(dead_code)]
-use arbiter_core::services::{auth, import, projects, Role};
 use arbiter_core::domain::SettingsInput;
+use arbiter_core::services::{auth, import, projects, Role};
 use arbiter_core::storage::Db;
 use arbiter_server::{Application, Config};
 use std::io::{BufRead, BufReader, Write};
@@ -136,7 +136,8 @@ pub fn serve_binary(db: &str) -> (Child, std::io::Lines<BufReader<ChildStdout>>)
 /// Logs in through the form, as a browser does; asserts it worked.
 pub async fn login(app: &TestApp, name: &str, password: &str) -> reqwest::Client {
     let c = browser();
-    let r = c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", password)]).send().await.unwrap();
+    let r =
+        c.post(format!("{}/login", app.url)).form(&[("username", name), ("password", password)]).send().await.unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/", "{name} should be logged in");
     c

@@ -109,9 +109,19 @@ pub fn card_markdown(card: &Card) -> String {
         a.units
     );
     if let Some(p) = &card.agreement.imported_preference {
-        let _ = writeln!(s, "\nThe annotators agree with the imported preference on {} of {} pairs ({}).", p.agree, p.pairs, opt(p.rate));
+        let _ = writeln!(
+            s,
+            "\nThe annotators agree with the imported preference on {} of {} pairs ({}).",
+            p.agree,
+            p.pairs,
+            opt(p.rate)
+        );
     }
-    let _ = writeln!(s, "\n## Options\n\n```json\n{}\n```", serde_json::to_string_pretty(&card.options).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "\n## Options\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(&card.options).unwrap_or_default()
+    );
     s
 }
 
@@ -119,7 +129,10 @@ fn feature(out: &mut String, indent: usize, name: &str, col: Col) {
     let pad = " ".repeat(indent);
     let _ = writeln!(out, "{pad}- name: {name}");
     let message = |out: &mut String, pad: &str| {
-        let _ = writeln!(out, "{pad}  - name: role\n{pad}    dtype: string\n{pad}  - name: content\n{pad}    dtype: string");
+        let _ = writeln!(
+            out,
+            "{pad}  - name: role\n{pad}    dtype: string\n{pad}  - name: content\n{pad}    dtype: string"
+        );
     };
     match col {
         Col::Str => drop(writeln!(out, "{pad}  dtype: string")),

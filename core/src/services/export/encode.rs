@@ -47,7 +47,9 @@ fn data_type(col: Col) -> DataType {
 }
 
 pub fn arrow_schema(columns: &[(&'static str, Col)]) -> SchemaRef {
-    Arc::new(Schema::new(columns.iter().map(|(name, col)| Field::new(*name, data_type(*col), true)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        columns.iter().map(|(name, col)| Field::new(*name, data_type(*col), true)).collect::<Vec<_>>(),
+    ))
 }
 
 /// A `Write` whose bytes the encoder takes out as they accumulate.
@@ -115,7 +117,10 @@ impl Encoder {
                     .set_created_by(format!("arbiter {}", env!("CARGO_PKG_VERSION")))
                     .build();
                 let writer = ArrowWriter::try_new(shared.clone(), schema.clone(), Some(props)).map_err(internal)?;
-                let decoder = arrow_json::ReaderBuilder::new(schema).with_batch_size(BATCH_ROWS).build_decoder().map_err(internal)?;
+                let decoder = arrow_json::ReaderBuilder::new(schema)
+                    .with_batch_size(BATCH_ROWS)
+                    .build_decoder()
+                    .map_err(internal)?;
                 Kind::Parquet { writer: Box::new(writer), decoder: Box::new(decoder), pending: Vec::new() }
             }
         };
@@ -238,7 +243,10 @@ mod tests {
         let mut e = Encoder::new(FileType::Csv, &cols).unwrap();
         e.push(json!({"a": "x, \"y\"\nz", "b": ["p", "q"], "c": 3, "d": null})).unwrap();
         let (bytes, done) = e.finish().unwrap();
-        assert_eq!(String::from_utf8(bytes).unwrap(), "a,b,c,d\r\n\"x, \"\"y\"\"\nz\",\"[\"\"p\"\",\"\"q\"\"]\",3,\r\n");
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "a,b,c,d\r\n\"x, \"\"y\"\"\nz\",\"[\"\"p\"\",\"\"q\"\"]\",3,\r\n"
+        );
         assert_eq!(done.rows, 1);
     }
 

@@ -7,7 +7,10 @@ mod encode;
 
 pub use card::{card_markdown, hf_readme, Card, SplitFile};
 
-use crate::domain::dataset::{self, columns, decide_annotation, decide_pair, in_test_split, pair_gate, Counts, FileType, Filters, Format, Keep, MarginMode, Outcome};
+use crate::domain::dataset::{
+    self, columns, decide_annotation, decide_pair, in_test_split, pair_gate, Counts, FileType, Filters, Format, Keep,
+    MarginMode, Outcome,
+};
 use crate::domain::form::{flatten, Form, FormChoice};
 use crate::domain::import::Message;
 use crate::domain::rows::{self, PairTexts};
@@ -17,7 +20,6 @@ use crate::storage::projects::Project;
 use crate::storage::{rfc3339, Db};
 use crate::{Error, Result};
 use encode::Encoder;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
@@ -89,7 +91,8 @@ fn parse_time(field: &'static str, s: &str) -> std::result::Result<i64, FieldErr
     let t = match time::OffsetDateTime::parse(s, &Rfc3339) {
         Ok(t) => t,
         Err(_) => {
-            let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+            let date =
+                time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
             date.midnight().assume_utc()
         }
     };
@@ -108,7 +111,9 @@ impl Options {
         };
         if !format.file_types().contains(&as_) {
             let ok: Vec<&str> = format.file_types().iter().map(|t| t.extension()).collect();
-            return Err(FieldError::new("as", format!("{format} can be written as {}, not {as_}", ok.join(" or "))).into());
+            return Err(
+                FieldError::new("as", format!("{format} can be written as {}, not {as_}", ok.join(" or "))).into()
+            );
         }
         let mut filters = Filters::defaults(format);
         if let Some(n) = input.min_annotations {
@@ -230,8 +235,14 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
         since: options.since_ms,
         until: options.until_ms,
     };
-    crate::services::audit::record(db, actor, "project.export", &project.slug, serde_json::to_value(&options).unwrap_or_default())
-        .await?;
+    crate::services::audit::record(
+        db,
+        actor,
+        "project.export",
+        &project.slug,
+        serde_json::to_value(&options).unwrap_or_default(),
+    )
+    .await?;
     let (plan_tx, plan_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel::<Chunk>(8);
     let job = Job { db: db.clone(), actor: actor.to_owned(), project: project.clone(), options, scope };
@@ -240,7 +251,11 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
         Ok(Ok(plan)) => Ok(Export { plan, chunks: rx, done }),
         Ok(Err(e)) => Err(e),
         // The job ended before planning: its own error says why.
-        Err(_) => Err(done.await.map_err(|e| Error::Internal(e.into()))?.err().unwrap_or_else(|| Error::Internal(anyhow::anyhow!("export ended early")))),
+        Err(_) => Err(done
+            .await
+            .map_err(|e| Error::Internal(e.into()))?
+            .err()
+            .unwrap_or_else(|| Error::Internal(anyhow::anyhow!("export ended early")))),
     }
 }
 
@@ -332,8 +347,13 @@ impl Job {
             files.push(SplitFile { split, rows: done.rows, bytes: done.bytes, sha256: done.sha256 });
         }
         let card = card::build(&self.db, &self.project, &self.options, &plan, counts, files).await?;
-        store::insert_card(&self.db.write, self.project.id, &self.actor, &serde_json::to_value(&card).unwrap_or_default())
-            .await?;
+        store::insert_card(
+            &self.db.write,
+            self.project.id,
+            &self.actor,
+            &serde_json::to_value(&card).unwrap_or_default(),
+        )
+        .await?;
         Ok(card)
     }
 
@@ -344,28 +364,39 @@ impl Job {
     async fn plan(&self, conn: &mut sqlx::SqliteConnection) -> Result<Plan> {
         let o = &self.options;
         let file_name = o.format.file_name(&self.project.slug, o.as_);
-        let plan = |form, form_reason: &str| Plan { format: o.format, as_: o.as_, form, form_reason: form_reason.into(), file_name: file_name.clone() };
+        let plan = |form, form_reason: &str| Plan {
+            format: o.format,
+            as_: o.as_,
+            form,
+            form_reason: form_reason.into(),
+            file_name: file_name.clone(),
+        };
         match o.format {
             Format::Trl | Format::TrlImplicit | Format::HhRlhf => {}
-            Format::OpenaiDpo | Format::Arena => return Ok(plan(Form::Conversational, "the format holds message lists")),
+            Format::OpenaiDpo | Format::Arena => {
+                return Ok(plan(Form::Conversational, "the format holds message lists"))
+            }
             Format::Raw | Format::Pairs => return Ok(plan(Form::Standard, "the format has no prompt column")),
         }
         let mut prompts = HashSet::new();
         let mut conversations = HashSet::new();
         let mut unflattenable: Option<(String, String)> = None;
-        let q = store::pairs_query(&self.scope, false);
-        let mut rows = store::pairs(conn, &q);
-        while let Some(row) = rows.next().await {
-            let row = row?;
-            if decide_pair(&row.tally(), &o.filters, o.format, o.margin).is_err() {
-                continue;
-            }
-            let key = prompt_key(&row.prompt_uuid);
-            prompts.insert(key);
-            let Some(messages) = &row.messages else { continue };
-            if conversations.insert(key) && unflattenable.is_none() {
-                if let Err(e) = flatten(&parse_messages(messages)?) {
-                    unflattenable = Some((row.label().to_owned(), e.to_string()));
+        let mut after = 0;
+        loop {
+            let page = store::pairs_page(conn, &self.scope, false, after).await?;
+            let Some(last) = page.last() else { break };
+            after = last.pair_id;
+            for row in page {
+                if decide_pair(&row.tally, &o.filters, o.format, o.margin).is_err() {
+                    continue;
+                }
+                let key = prompt_key(&row.prompt_uuid);
+                prompts.insert(key);
+                let Some(messages) = &row.messages else { continue };
+                if conversations.insert(key) && unflattenable.is_none() {
+                    if let Err(e) = flatten(&parse_messages(messages)?) {
+                        unflattenable = Some((row.label().to_owned(), e.to_string()));
+                    }
                 }
             }
         }
@@ -390,127 +421,159 @@ impl Job {
         counts: &mut Counts,
     ) -> Result<bool> {
         let o = &self.options;
-        let q = store::pairs_query(&self.scope, true);
-        let mut rows = store::pairs(conn, &q);
-        while let Some(row) = rows.next().await {
-            let row = row?;
-            let tally = row.tally();
-            let outcome = match decide_pair(&tally, &o.filters, o.format, o.margin) {
-                Ok(outcome) => outcome,
-                Err(reason) => {
-                    counts.drop(reason);
-                    continue;
+        let mut after = 0;
+        loop {
+            let page = store::pairs_page(conn, &self.scope, true, after).await?;
+            let Some(last) = page.last() else { break };
+            after = last.pair_id;
+            for row in page {
+                let tally = row.tally;
+                let outcome = match decide_pair(&tally, &o.filters, o.format, o.margin) {
+                    Ok(outcome) => outcome,
+                    Err(reason) => {
+                        counts.drop(reason);
+                        continue;
+                    }
+                };
+                let messages = parse_messages(row.messages.as_deref().unwrap_or("[]"))?;
+                let texts = PairTexts {
+                    messages: &messages,
+                    is_chat: row.is_chat,
+                    a: row.a.as_deref().unwrap_or_default(),
+                    b: row.b.as_deref().unwrap_or_default(),
+                };
+                let split = if out.test.is_some()
+                    && in_test_split(row.external_id.as_deref().unwrap_or(&row.prompt_uuid), o.test_share)
+                {
+                    Split::Test
+                } else {
+                    Split::Train
+                };
+                let changed =
+                    |e| Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"));
+                let enc = out.pick(split);
+                match o.format {
+                    Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
+                    Format::TrlImplicit => {
+                        enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?
+                    }
+                    Format::OpenaiDpo => enc.push(rows::openai_dpo(&texts, outcome))?,
+                    Format::HhRlhf => {
+                        enc.push_line(&rows::hh_rlhf(&texts, outcome, row.source.as_deref()).map_err(changed)?)?
+                    }
+                    Format::Pairs => {
+                        let record = rows::PairRecord {
+                            pair_id: &row.pair_uuid,
+                            prompt_id: &row.prompt_uuid,
+                            external_id: row.external_id.as_deref(),
+                            model_a: &row.model_a,
+                            model_b: &row.model_b,
+                            tally: &tally,
+                            prior: row.prior,
+                        };
+                        enc.push(rows::pairs(&record, outcome))?
+                    }
+                    Format::Arena | Format::Raw => unreachable!("per-annotation formats"),
                 }
-            };
-            let messages = parse_messages(row.messages.as_deref().unwrap_or("[]"))?;
-            let texts = PairTexts {
-                messages: &messages,
-                is_chat: row.is_chat,
-                a: row.a.as_deref().unwrap_or_default(),
-                b: row.b.as_deref().unwrap_or_default(),
-            };
-            let split = if out.test.is_some() && in_test_split(row.external_id.as_deref().unwrap_or(&row.prompt_uuid), o.test_share) { Split::Test } else { Split::Train };
-            let changed = |e| Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"));
-            let enc = out.pick(split);
-            match o.format {
-                Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
-                Format::TrlImplicit => enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?,
-                Format::OpenaiDpo => enc.push(rows::openai_dpo(&texts, outcome))?,
-                Format::HhRlhf => enc.push_line(&rows::hh_rlhf(&texts, outcome, row.source.as_deref()).map_err(changed)?)?,
-                Format::Pairs => {
-                    let record = rows::PairRecord {
-                        pair_id: &row.pair_uuid,
-                        prompt_id: &row.prompt_uuid,
-                        external_id: row.external_id.as_deref(),
-                        model_a: &row.model_a,
-                        model_b: &row.model_b,
-                        tally: &tally,
-                        prior: row.prior,
-                    };
-                    enc.push(rows::pairs(&record, outcome))?
+                counts.rows += 1;
+                let sign = match outcome {
+                    Outcome::Chosen { winner: crate::domain::verdict::Winner::A, .. } => 1,
+                    Outcome::Chosen { .. } => -1,
+                    Outcome::Tie { .. } => 0,
+                    Outcome::BothBad => tally.sum_choice().signum(),
+                };
+                counts.record(&row.model_a, &row.model_b, sign);
+                if !out.flush(split).await {
+                    return Ok(false);
                 }
-                Format::Arena | Format::Raw => unreachable!("per-annotation formats"),
-            }
-            counts.rows += 1;
-            let sign = match outcome {
-                Outcome::Chosen { winner: crate::domain::verdict::Winner::A, .. } => 1,
-                Outcome::Chosen { .. } => -1,
-                Outcome::Tie { .. } => 0,
-                Outcome::BothBad => tally.sum_choice().signum(),
-            };
-            counts.record(&row.model_a, &row.model_b, sign);
-            if !out.flush(split).await {
-                return Ok(false);
             }
         }
         Ok(true)
     }
 
-    async fn annotation_rows(&self, conn: &mut sqlx::SqliteConnection, out: &mut Outputs, counts: &mut Counts) -> Result<bool> {
+    async fn annotation_rows(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        out: &mut Outputs,
+        counts: &mut Counts,
+    ) -> Result<bool> {
         let o = &self.options;
         let with_texts = o.format == Format::Arena;
-        let q = store::annotations_query(&self.scope, with_texts);
-        let mut rows = store::annotations(conn, &q);
-        while let Some(r) = rows.next().await {
-            let r = r?;
-            let flags: Vec<String> = serde_json::from_str(&r.flags).unwrap_or_default();
-            let kept = pair_gate(&r.tally(), &o.filters)
-                .and_then(|()| decide_annotation(r.choice, r.both_bad_vote, !flags.is_empty(), &o.filters));
-            if let Err(reason) = kept {
-                counts.drop(reason);
-                continue;
-            }
-            let annotator = if o.annotator_names { r.annotator_name.clone() } else { pseudonym(&self.project.uuid, &r.annotator_uuid) };
-            let split = if out.test.is_some() && in_test_split(r.external_id.as_deref().unwrap_or(&r.prompt_uuid), o.test_share) { Split::Test } else { Split::Train };
-            let row = if o.format == Format::Arena {
-                let messages = parse_messages(r.messages.as_deref().unwrap_or("[]"))?;
-                let texts = PairTexts {
-                    messages: &messages,
-                    is_chat: r.is_chat,
-                    a: r.a.as_deref().unwrap_or_default(),
-                    b: r.b.as_deref().unwrap_or_default(),
+        let mut after = 0;
+        loop {
+            let page = store::annotations_page(conn, &self.scope, with_texts, after).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for r in page {
+                let flags: Vec<String> = serde_json::from_str(&r.flags).unwrap_or_default();
+                let kept = pair_gate(&r.tally, &o.filters)
+                    .and_then(|()| decide_annotation(r.choice, r.both_bad_vote, !flags.is_empty(), &o.filters));
+                if let Err(reason) = kept {
+                    counts.drop(reason);
+                    continue;
+                }
+                let annotator = if o.annotator_names {
+                    r.annotator_name.clone()
+                } else {
+                    pseudonym(&self.project.uuid, &r.annotator_uuid)
                 };
-                rows::arena(
-                    &texts,
-                    &rows::Battle {
-                        question_id: r.external_id.as_deref().unwrap_or(&r.prompt_uuid),
+                let split = if out.test.is_some()
+                    && in_test_split(r.external_id.as_deref().unwrap_or(&r.prompt_uuid), o.test_share)
+                {
+                    Split::Test
+                } else {
+                    Split::Train
+                };
+                let row = if o.format == Format::Arena {
+                    let messages = parse_messages(r.messages.as_deref().unwrap_or("[]"))?;
+                    let texts = PairTexts {
+                        messages: &messages,
+                        is_chat: r.is_chat,
+                        a: r.a.as_deref().unwrap_or_default(),
+                        b: r.b.as_deref().unwrap_or_default(),
+                    };
+                    rows::arena(
+                        &texts,
+                        &rows::Battle {
+                            question_id: r.external_id.as_deref().unwrap_or(&r.prompt_uuid),
+                            model_a: &r.model_a,
+                            model_b: &r.model_b,
+                            choice: r.choice,
+                            both_bad: r.both_bad_vote,
+                            judge: &annotator,
+                            tstamp_ms: r.submitted_at,
+                        },
+                    )
+                } else {
+                    raw::row(&raw::RawRow {
+                        annotation_id: &r.annotation_uuid,
+                        pair_id: &r.pair_uuid,
+                        prompt_id: &r.prompt_uuid,
+                        external_id: r.external_id.as_deref(),
+                        completion_a_id: &r.completion_a_uuid,
+                        completion_b_id: &r.completion_b_uuid,
                         model_a: &r.model_a,
                         model_b: &r.model_b,
+                        annotator: &annotator,
+                        choice_shown: r.choice_shown,
                         choice: r.choice,
+                        swapped: r.swapped,
                         both_bad: r.both_bad_vote,
-                        judge: &annotator,
-                        tstamp_ms: r.submitted_at,
-                    },
-                )
-            } else {
-                raw::row(&raw::RawRow {
-                    annotation_id: &r.annotation_uuid,
-                    pair_id: &r.pair_uuid,
-                    prompt_id: &r.prompt_uuid,
-                    external_id: r.external_id.as_deref(),
-                    completion_a_id: &r.completion_a_uuid,
-                    completion_b_id: &r.completion_b_uuid,
-                    model_a: &r.model_a,
-                    model_b: &r.model_b,
-                    annotator: &annotator,
-                    choice_shown: r.choice_shown,
-                    choice: r.choice,
-                    swapped: r.swapped,
-                    both_bad: r.both_bad_vote,
-                    flags,
-                    rationale: &r.rationale,
-                    time_ms: r.time_ms,
-                    leased_at: rfc3339(r.leased_at),
-                    submitted_at: rfc3339(r.submitted_at),
-                    late: r.late,
-                    meta: r.meta.as_deref(),
-                })
-            };
-            out.pick(split).push(row)?;
-            counts.rows += 1;
-            counts.record(&r.model_a, &r.model_b, if r.both_bad_vote { 0 } else { r.choice.signum() });
-            if !out.flush(split).await {
-                return Ok(false);
+                        flags,
+                        rationale: &r.rationale,
+                        time_ms: r.time_ms,
+                        leased_at: rfc3339(r.leased_at),
+                        submitted_at: rfc3339(r.submitted_at),
+                        late: r.late,
+                        meta: r.meta.as_deref(),
+                    })
+                };
+                out.pick(split).push(row)?;
+                counts.rows += 1;
+                counts.record(&r.model_a, &r.model_b, if r.both_bad_vote { 0 } else { r.choice.signum() });
+                if !out.flush(split).await {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)
