@@ -85,20 +85,26 @@ async fn export_rows(app: &TestApp, admin: &str, slug: &str, query: &str) -> Vec
     String::from_utf8(body).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-async fn last_card(app: &TestApp, admin: &str, slug: &str) -> Value {
-    // The card is stored once the last byte left; the stream ended, so it is there or about to be.
-    for _ in 0..100 {
-        let cards: Vec<Value> = bearer()
-            .get(app.api(&format!("/projects/{slug}/export/cards")))
-            .bearer_auth(admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(c) = cards.into_iter().next() {
-            return c;
+async fn cards(app: &TestApp, admin: &str, slug: &str) -> Vec<Value> {
+    bearer()
+        .get(app.api(&format!("/projects/{slug}/export/cards")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The card of the export that just ended: stored once its last byte left,
+/// so it may land a moment after the download finished; `before` is how
+/// many cards there were before it.
+async fn card_after(app: &TestApp, admin: &str, slug: &str, before: usize) -> Value {
+    for _ in 0..500 {
+        let all = cards(app, admin, slug).await;
+        if all.len() > before {
+            return all.into_iter().next().unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -218,7 +224,7 @@ async fn arena_battles_round_trip_with_models_questions_and_winners() {
         assert!(got["tstamp"].as_f64().unwrap() > 1.7e9);
     }
     // The file's winners were right on q1 and q3, and "tie" on q2 matches a tie.
-    let card = last_card(&app, &admin, "arena").await;
+    let card = card_after(&app, &admin, "arena", 0).await;
     assert_eq!(card["agreement"]["imported_preference"]["agree"], 3);
 }
 
@@ -521,8 +527,9 @@ async fn filters_drop_exactly_the_rows_they_count() {
         let app = &app;
         let admin = &admin;
         async move {
+            let before = cards(app, admin, "gold").await.len();
             let rows = export_rows(app, admin, "gold", query).await;
-            let card = last_card(app, admin, "gold").await;
+            let card = card_after(app, admin, "gold", before).await;
             (rows.len() as u64, card)
         }
     };

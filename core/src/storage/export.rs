@@ -2,7 +2,7 @@
 //! connection inside one transaction, so the form decided first and the rows
 //! written after see the same snapshot while writers go on.
 use crate::domain::verdict::PairTally;
-use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+use sqlx::{SqliteExecutor, SqlitePool};
 
 /// Which annotations count: the project's, optionally only some annotators'
 /// (ids, resolved by the service) and a time window (ms, `until` exclusive).
@@ -51,24 +51,17 @@ impl Scope {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct TallyRow {
     pair_id: i64,
-    c0: i64,
-    c1: i64,
-    c2: i64,
-    c3: i64,
-    c4: i64,
-    c5: i64,
-    c6: i64,
-    both_bad: i64,
-    flagged: i64,
+    tally: PairTally,
 }
 
-impl From<&TallyRow> for PairTally {
-    fn from(t: &TallyRow) -> PairTally {
-        PairTally { counts: [t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6], both_bad: t.both_bad, flagged: t.flagged }
+fn tally_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TallyRow> {
+    let mut counts = [0i64; 7];
+    for (i, c) in counts.iter_mut().enumerate() {
+        *c = r.get(1 + i)?;
     }
+    Ok(TallyRow { pair_id: r.get(0)?, tally: PairTally { counts, both_bad: r.get(8)?, flagged: r.get(9)? } })
 }
 
 fn id_list(ids: impl Iterator<Item = i64>) -> String {
@@ -80,8 +73,22 @@ fn id_list(ids: impl Iterator<Item = i64>) -> String {
 /// materializes a whole project and memory stays flat.
 pub const PAGE: i64 = 2000;
 
+/// A read-only connection of an export's own, inside one read transaction:
+/// every page it reads comes from the same snapshot, and writers go on.
+/// Plain rusqlite on the export's thread: rows cost no hop between threads.
+pub fn snapshot(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(super::BUSY_TIMEOUT)?;
+    conn.execute_batch("BEGIN")?;
+    // The transaction's snapshot starts at its first read.
+    conn.query_row("SELECT COUNT(*) FROM projects", [], |_| Ok(()))?;
+    Ok(conn)
+}
+
 /// One annotated pair (with at least one annotation in scope).
-#[derive(sqlx::FromRow)]
 pub struct PairRow {
     pub pair_id: i64,
     pub pair_uuid: String,
@@ -98,7 +105,6 @@ pub struct PairRow {
     /// The original HH-RLHF line the pair was imported from (with texts).
     pub source: Option<String>,
     /// Its votes within the scope.
-    #[sqlx(skip)]
     pub tally: PairTally,
 }
 
@@ -109,25 +115,24 @@ impl PairRow {
 }
 
 /// The next page of annotated pairs after pair `after`, in pair order.
-pub async fn pairs_page(
-    conn: &mut SqliteConnection,
+pub fn pairs_page(
+    conn: &rusqlite::Connection,
     scope: &Scope,
     with_texts: bool,
     after: i64,
-) -> sqlx::Result<Vec<PairRow>> {
+) -> rusqlite::Result<Vec<PairRow>> {
     let sql = scope.tallies(&format!("AND n.pair_id > {after}")) + &format!(" LIMIT {PAGE}");
-    let tallies: Vec<TallyRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    let tallies: Vec<TallyRow> = conn.prepare(&sql)?.query_map([], tally_row)?.collect::<rusqlite::Result<_>>()?;
     if tallies.is_empty() {
         return Ok(Vec::new());
     }
     let texts = if with_texts {
-        "pr.messages, ca.body AS a, cb.body AS b, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id) AS source"
+        "pr.messages, ca.body, cb.body, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id)"
     } else {
-        "CASE WHEN pr.is_chat THEN pr.messages END AS messages, NULL AS a, NULL AS b, NULL AS source"
+        "CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL"
     };
     let sql = format!(
-        "SELECT p.id AS pair_id, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id, pr.is_chat, {texts},
-                ca.model AS model_a, cb.model AS model_b, p.prior
+        "SELECT p.id, p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, ca.model, cb.model, p.prior
          FROM pairs p
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a
@@ -135,16 +140,38 @@ pub async fn pairs_page(
          WHERE p.id IN ({}) ORDER BY p.id",
         id_list(tallies.iter().map(|t| t.pair_id))
     );
-    let mut rows: Vec<PairRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
-    for (row, t) in rows.iter_mut().zip(&tallies) {
-        debug_assert_eq!(row.pair_id, t.pair_id);
-        row.tally = PairTally::from(t);
+    let mut stmt = conn.prepare(&sql)?;
+    let mut at = tallies.iter();
+    let rows = stmt.query_map([], |r| {
+        Ok(PairRow {
+            pair_id: r.get(0)?,
+            pair_uuid: r.get(1)?,
+            prompt_uuid: r.get(2)?,
+            external_id: r.get(3)?,
+            is_chat: r.get(4)?,
+            messages: r.get(5)?,
+            a: r.get(6)?,
+            b: r.get(7)?,
+            source: r.get(8)?,
+            model_a: r.get(9)?,
+            model_b: r.get(10)?,
+            prior: r.get(11)?,
+            tally: PairTally::default(),
+        })
+    })?;
+    let mut out = Vec::with_capacity(tallies.len());
+    for row in rows {
+        let mut row = row?;
+        // Both lists are in pair order and hold the same pairs.
+        if let Some(t) = at.find(|t| t.pair_id == row.pair_id) {
+            row.tally = t.tally;
+        }
+        out.push(row);
     }
-    Ok(rows)
+    Ok(out)
 }
 
 /// One annotation with everything about it (raw and arena rows).
-#[derive(sqlx::FromRow)]
 pub struct AnnotationRow {
     pub id: i64,
     pub pair_id: i64,
@@ -175,26 +202,22 @@ pub struct AnnotationRow {
     pub a: Option<String>,
     pub b: Option<String>,
     /// Its pair's votes within the scope.
-    #[sqlx(skip)]
     pub tally: PairTally,
 }
 
 /// The next page of annotations in scope after annotation `after`, in the
 /// order they were stored, each with its pair's tally within the scope.
-pub async fn annotations_page(
-    conn: &mut SqliteConnection,
+pub fn annotations_page(
+    conn: &rusqlite::Connection,
     scope: &Scope,
     with_texts: bool,
     after: i64,
-) -> sqlx::Result<Vec<AnnotationRow>> {
-    let texts =
-        if with_texts { "pr.messages, ca.body AS a, cb.body AS b" } else { "NULL AS messages, NULL AS a, NULL AS b" };
+) -> rusqlite::Result<Vec<AnnotationRow>> {
+    let texts = if with_texts { "pr.messages, ca.body, cb.body" } else { "NULL, NULL, NULL" };
     let sql = format!(
-        "SELECT n.id, n.pair_id, n.uuid AS annotation_uuid, p.uuid AS pair_uuid, pr.uuid AS prompt_uuid, pr.external_id,
-                ca.uuid AS completion_a_uuid, cb.uuid AS completion_b_uuid, ca.model AS model_a, cb.model AS model_b,
-                u.uuid AS annotator_uuid, u.username AS annotator_name, n.choice_shown, n.choice, s.swapped,
-                n.both_bad AS both_bad_vote, n.flags, n.rationale, n.time_ms, s.leased_at, n.created_at AS submitted_at,
-                n.late, pr.meta, pr.is_chat, {texts}
+        "SELECT n.id, n.pair_id, n.uuid, p.uuid, pr.uuid, pr.external_id, ca.uuid, cb.uuid, ca.model, cb.model,
+                u.uuid, u.username, n.choice_shown, n.choice, s.swapped, n.both_bad, n.flags, n.rationale, n.time_ms,
+                s.leased_at, n.created_at, n.late, pr.meta, pr.is_chat, {texts}
          FROM annotations n
          JOIN assignments s ON s.id = n.assignment_id
          JOIN pairs p ON p.id = n.pair_id
@@ -205,7 +228,41 @@ pub async fn annotations_page(
          WHERE {} AND n.id > {after} ORDER BY n.id LIMIT {PAGE}",
         scope.clause()
     );
-    let mut rows: Vec<AnnotationRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    let mut rows: Vec<AnnotationRow> = conn
+        .prepare(&sql)?
+        .query_map([], |r| {
+            Ok(AnnotationRow {
+                id: r.get(0)?,
+                pair_id: r.get(1)?,
+                annotation_uuid: r.get(2)?,
+                pair_uuid: r.get(3)?,
+                prompt_uuid: r.get(4)?,
+                external_id: r.get(5)?,
+                completion_a_uuid: r.get(6)?,
+                completion_b_uuid: r.get(7)?,
+                model_a: r.get(8)?,
+                model_b: r.get(9)?,
+                annotator_uuid: r.get(10)?,
+                annotator_name: r.get(11)?,
+                choice_shown: r.get(12)?,
+                choice: r.get(13)?,
+                swapped: r.get(14)?,
+                both_bad_vote: r.get(15)?,
+                flags: r.get(16)?,
+                rationale: r.get(17)?,
+                time_ms: r.get(18)?,
+                leased_at: r.get(19)?,
+                submitted_at: r.get(20)?,
+                late: r.get(21)?,
+                meta: r.get(22)?,
+                is_chat: r.get(23)?,
+                messages: r.get(24)?,
+                a: r.get(25)?,
+                b: r.get(26)?,
+                tally: PairTally::default(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     if rows.is_empty() {
         return Ok(rows);
     }
@@ -213,9 +270,11 @@ pub async fn annotations_page(
     pairs.sort_unstable();
     pairs.dedup();
     let sql = scope.tallies(&format!("AND n.pair_id IN ({})", id_list(pairs.into_iter())));
-    let tallies: Vec<TallyRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
-    let by_pair: std::collections::HashMap<i64, PairTally> =
-        tallies.iter().map(|t| (t.pair_id, PairTally::from(t))).collect();
+    let by_pair: std::collections::HashMap<i64, PairTally> = conn
+        .prepare(&sql)?
+        .query_map([], tally_row)?
+        .map(|t| t.map(|t| (t.pair_id, t.tally)))
+        .collect::<rusqlite::Result<_>>()?;
     for r in &mut rows {
         r.tally = by_pair.get(&r.pair_id).copied().unwrap_or_default();
     }
@@ -223,7 +282,7 @@ pub async fn annotations_page(
 }
 
 /// (annotations in scope, annotations of the project, annotators in scope).
-pub async fn scope_counts(conn: &mut SqliteConnection, scope: &Scope) -> sqlx::Result<(i64, i64, i64)> {
+pub fn scope_counts(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<(i64, i64, i64)> {
     let sql = format!(
         "SELECT (SELECT COUNT(*) FROM annotations n WHERE {c}),
                 (SELECT COUNT(*) FROM annotations WHERE project_id = {p}),
@@ -231,7 +290,7 @@ pub async fn scope_counts(conn: &mut SqliteConnection, scope: &Scope) -> sqlx::R
         c = scope.clause(),
         p = scope.project_id
     );
-    sqlx::query_as(&sql).fetch_one(conn).await
+    conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
 /// (id, uuid, username) of everyone who annotated in the project.

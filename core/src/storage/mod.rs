@@ -35,6 +35,8 @@ pub struct Db {
     pub writer: writer::Writer,
     /// Per-request lookups (principals, projects, memberships); see `cache`.
     pub caches: std::sync::Arc<cache::Caches>,
+    /// The database file, for connections of their own (exports).
+    pub path: std::path::PathBuf,
 }
 
 /// How long a connection waits for SQLite's write lock before giving up.
@@ -48,8 +50,14 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// one has committed, and with a 32 MB cache that clearing
 /// (`pcache1TruncateUnsafe`) took 19% of the server's CPU and 44% of the
 /// judgements per second (docs/benchmarks.md).
-pub const PRAGMAS: [(&str, &str); 4] =
-    [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("temp_store", "MEMORY")];
+pub const PRAGMAS: [(&str, &str); 5] = [
+    ("journal_mode", "WAL"),
+    ("synchronous", "NORMAL"),
+    ("foreign_keys", "ON"),
+    ("temp_store", "MEMORY"),
+    // The writer's checkpointer thread does it (see `writer::Checkpointer`).
+    ("wal_autocheckpoint", "0"),
+];
 
 /// The database URLs Arbiter understands. Anything else is refused, so a
 /// mistyped URL never silently becomes a file of that name.
@@ -98,7 +106,7 @@ impl Db {
             .await
             .context("Failed to open read connections")?;
         let writer = writer::Writer::start(&path).context("Failed to start the writer thread")?;
-        Ok(Db { write, read, writer, caches: Default::default() })
+        Ok(Db { write, read, writer, caches: Default::default(), path })
     }
 
     /// A write transaction that holds the write lock from its first statement

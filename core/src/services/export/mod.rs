@@ -246,7 +246,20 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
     let (plan_tx, plan_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel::<Chunk>(8);
     let job = Job { db: db.clone(), actor: actor.to_owned(), project: project.clone(), options, scope };
-    let done = tokio::spawn(async move { job.run(plan_tx, tx).await });
+    let done = tokio::spawn(async move {
+        // Reading and encoding run on a thread of their own with a plain
+        // SQLite connection; the card (agreement, storage) is async.
+        let (job, plan, counts, files) = tokio::task::spawn_blocking(move || {
+            let r = job.write(plan_tx, tx);
+            r.map(|(plan, counts, files)| (job, plan, counts, files))
+        })
+        .await
+        .map_err(|e| Error::Internal(e.into()))??;
+        let card = card::build(&job.db, &job.project, &job.options, &plan, counts, files).await?;
+        store::insert_card(&job.db.write, job.project.id, &job.actor, &serde_json::to_value(&card).unwrap_or_default())
+            .await?;
+        Ok(card)
+    });
     match plan_rx.await {
         Ok(Ok(plan)) => Ok(Export { plan, chunks: rx, done }),
         Ok(Err(e)) => Err(e),
@@ -265,6 +278,10 @@ struct Job {
     project: Project,
     options: Options,
     scope: Scope,
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    crate::storage::writer::sql_err(e)
 }
 
 fn parse_messages(json: &str) -> Result<Vec<Message>> {
@@ -294,19 +311,24 @@ impl Outputs {
     }
 
     /// Sends what is ready; false when the receiver went away.
-    async fn flush(&mut self, split: Split) -> bool {
+    fn flush(&mut self, split: Split) -> bool {
         if let Some(bytes) = self.pick(split).ready() {
-            return self.tx.send(Chunk { split, bytes }).await.is_ok();
+            return self.tx.blocking_send(Chunk { split, bytes }).is_ok();
         }
         true
     }
 }
 
 impl Job {
-    async fn run(self, plan_tx: oneshot::Sender<Result<Plan>>, tx: mpsc::Sender<Chunk>) -> Result<Card> {
-        let mut snapshot = self.db.read.begin().await?;
-        let planned = self.plan(&mut snapshot).await;
-        let plan = match planned {
+    /// Writes the whole file (on a blocking thread): the plan first, then
+    /// the rows, then each file's last bytes.
+    fn write(
+        &self,
+        plan_tx: oneshot::Sender<Result<Plan>>,
+        tx: mpsc::Sender<Chunk>,
+    ) -> Result<(Plan, Counts, Vec<SplitFile>)> {
+        let snapshot = store::snapshot(&self.db.path).map_err(sql)?;
+        let plan = match self.plan(&snapshot) {
             Ok(plan) => plan,
             Err(e) => {
                 let _ = plan_tx.send(Err(e));
@@ -320,7 +342,7 @@ impl Job {
             test: if self.options.test_share > 0.0 { Some(Encoder::new(self.options.as_, &cols)?) } else { None },
             tx,
         };
-        let (in_scope, total, annotators) = store::scope_counts(&mut snapshot, &self.scope).await?;
+        let (in_scope, total, annotators) = store::scope_counts(&snapshot, &self.scope).map_err(sql)?;
         let mut counts = Counts {
             annotations: in_scope as u64,
             annotations_out_of_scope: (total - in_scope) as u64,
@@ -328,9 +350,9 @@ impl Job {
             ..Counts::default()
         };
         let completed = if self.options.format.per_annotation() {
-            self.annotation_rows(&mut snapshot, &mut out, &mut counts).await?
+            self.annotation_rows(&snapshot, &mut out, &mut counts)?
         } else {
-            self.pair_rows(&mut snapshot, &plan, &mut out, &mut counts).await?
+            self.pair_rows(&snapshot, &plan, &mut out, &mut counts)?
         };
         drop(snapshot);
         if !completed {
@@ -341,27 +363,19 @@ impl Job {
         for (split, enc) in [(Split::Train, Some(train)), (Split::Test, test)] {
             let Some(enc) = enc else { continue };
             let (bytes, done) = enc.finish()?;
-            if tx.send(Chunk { split, bytes }).await.is_err() {
+            if tx.blocking_send(Chunk { split, bytes }).is_err() {
                 return Err(Error::Internal(anyhow::anyhow!("the receiver went away")));
             }
             files.push(SplitFile { split, rows: done.rows, bytes: done.bytes, sha256: done.sha256 });
         }
-        let card = card::build(&self.db, &self.project, &self.options, &plan, counts, files).await?;
-        store::insert_card(
-            &self.db.write,
-            self.project.id,
-            &self.actor,
-            &serde_json::to_value(&card).unwrap_or_default(),
-        )
-        .await?;
-        Ok(card)
+        Ok((plan, counts, files))
     }
 
     /// Decides the form from the rows that will be written: `auto` is
     /// conversational as soon as one of their prompts is a conversation. A
     /// text form needs every conversation to flatten reversibly; one that
     /// does not is refused here, before anything is written.
-    async fn plan(&self, conn: &mut sqlx::SqliteConnection) -> Result<Plan> {
+    fn plan(&self, conn: &rusqlite::Connection) -> Result<Plan> {
         let o = &self.options;
         let file_name = o.format.file_name(&self.project.slug, o.as_);
         let plan = |form, form_reason: &str| Plan {
@@ -383,7 +397,7 @@ impl Job {
         let mut unflattenable: Option<(String, String)> = None;
         let mut after = 0;
         loop {
-            let page = store::pairs_page(conn, &self.scope, false, after).await?;
+            let page = store::pairs_page(conn, &self.scope, false, after).map_err(sql)?;
             let Some(last) = page.last() else { break };
             after = last.pair_id;
             for row in page {
@@ -413,9 +427,9 @@ impl Job {
         Ok(plan(form, &reason))
     }
 
-    async fn pair_rows(
+    fn pair_rows(
         &self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &rusqlite::Connection,
         plan: &Plan,
         out: &mut Outputs,
         counts: &mut Counts,
@@ -423,7 +437,7 @@ impl Job {
         let o = &self.options;
         let mut after = 0;
         loop {
-            let page = store::pairs_page(conn, &self.scope, true, after).await?;
+            let page = store::pairs_page(conn, &self.scope, true, after).map_err(sql)?;
             let Some(last) = page.last() else { break };
             after = last.pair_id;
             for row in page {
@@ -483,7 +497,7 @@ impl Job {
                     Outcome::BothBad => tally.sum_choice().signum(),
                 };
                 counts.record(&row.model_a, &row.model_b, sign);
-                if !out.flush(split).await {
+                if !out.flush(split) {
                     return Ok(false);
                 }
             }
@@ -491,17 +505,12 @@ impl Job {
         Ok(true)
     }
 
-    async fn annotation_rows(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        out: &mut Outputs,
-        counts: &mut Counts,
-    ) -> Result<bool> {
+    fn annotation_rows(&self, conn: &rusqlite::Connection, out: &mut Outputs, counts: &mut Counts) -> Result<bool> {
         let o = &self.options;
         let with_texts = o.format == Format::Arena;
         let mut after = 0;
         loop {
-            let page = store::annotations_page(conn, &self.scope, with_texts, after).await?;
+            let page = store::annotations_page(conn, &self.scope, with_texts, after).map_err(sql)?;
             let Some(last) = page.last() else { break };
             after = last.id;
             for r in page {
@@ -571,7 +580,7 @@ impl Job {
                 out.pick(split).push(row)?;
                 counts.rows += 1;
                 counts.record(&r.model_a, &r.model_b, if r.both_bad_vote { 0 } else { r.choice.signum() });
-                if !out.flush(split).await {
+                if !out.flush(split) {
                     return Ok(false);
                 }
             }
