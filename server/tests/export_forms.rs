@@ -115,7 +115,7 @@ async fn plain_prompts_stay_standard_unless_asked_and_an_ambiguous_flattening_is
     judge_everything(&app, &token, "plain").await;
     let (r, rows, _) = export(&app, &admin, "plain", "auto").await;
     assert_eq!(header(&r, "x-arbiter-form"), "standard");
-    assert!(header(&r, "x-arbiter-form-reason").contains("none of 3"));
+    assert!(header(&r, "x-arbiter-form-reason").contains("no prompt of this project is a conversation"));
     assert!(rows.iter().all(|r| r["prompt"].is_string()));
     let (_, rows, text) = export(&app, &admin, "plain", "conversational").await;
     assert!(rows.iter().all(|r| r["prompt"].is_array() && r["chosen"].is_array()));

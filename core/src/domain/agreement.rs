@@ -4,7 +4,22 @@
 //! Units are pairs, coders are annotators; a pair with one vote says nothing
 //! about agreement and is left out.
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The ratings of each unit, as slices. Sorted by unit first unless they are
+/// already (storage reads them in pair order), so a million ratings cost no
+/// map of a million small vectors.
+fn units(ratings: &[Rating]) -> (Cow<'_, [Rating]>, fn(&Rating, &Rating) -> bool) {
+    let sorted = if ratings.is_sorted_by_key(|r| r.unit) {
+        Cow::Borrowed(ratings)
+    } else {
+        let mut v = ratings.to_vec();
+        v.sort_by_key(|r| r.unit);
+        Cow::Owned(v)
+    };
+    (sorted, |a, b| a.unit == b.unit)
+}
 
 /// One judgement: which unit (pair), which coder (annotator), what value
 /// (canonical choice, −3..=3; any small integer scale works).
@@ -26,18 +41,15 @@ pub enum Metric {
 /// "Computing Krippendorff's Alpha-Reliability"). `None` when there is
 /// nothing to compare (fewer than two pairable values, or no variation).
 pub fn krippendorff_alpha(ratings: &[Rating], metric: Metric) -> Option<f64> {
-    let mut units: HashMap<i64, Vec<i64>> = HashMap::new();
-    for r in ratings {
-        units.entry(r.unit).or_default().push(r.value);
-    }
+    let (sorted, same) = units(ratings);
     // Coincidences o[c][k], each unit's pairs weighted 1 / (m_u − 1).
     let mut o: BTreeMap<(i64, i64), f64> = BTreeMap::new();
-    for values in units.values().filter(|v| v.len() >= 2) {
+    for values in sorted.chunk_by(same).filter(|v| v.len() >= 2) {
         let w = 1.0 / (values.len() as f64 - 1.0);
-        for (i, &c) in values.iter().enumerate() {
-            for (j, &k) in values.iter().enumerate() {
+        for (i, c) in values.iter().enumerate() {
+            for (j, k) in values.iter().enumerate() {
                 if i != j {
-                    *o.entry((c, k)).or_insert(0.0) += w;
+                    *o.entry((c.value, k.value)).or_insert(0.0) += w;
                 }
             }
         }
@@ -79,9 +91,9 @@ pub fn krippendorff_alpha(ratings: &[Rating], metric: Metric) -> Option<f64> {
 /// The three classes of a canonical choice.
 pub fn class_of(value: i64) -> usize {
     match value.signum() {
-        1 => 0,  // A
-        0 => 1,  // tie
-        _ => 2,  // B
+        1 => 0, // A
+        0 => 1, // tie
+        _ => 2, // B
     }
 }
 
@@ -89,24 +101,29 @@ pub fn class_of(value: i64) -> usize {
 /// coders: P_i = Σ_j n_ij (n_ij − 1) / (n_i (n_i − 1)) per unit with n_i ≥ 2,
 /// P̄ their mean, p_j each class's share of all those ratings, P_e = Σ p_j².
 pub fn fleiss_kappa(ratings: &[Rating]) -> Option<f64> {
-    let mut units: HashMap<i64, [f64; 3]> = HashMap::new();
-    for r in ratings {
-        units.entry(r.unit).or_default()[class_of(r.value)] += 1.0;
-    }
-    let rated: Vec<[f64; 3]> = units.into_values().filter(|c| c.iter().sum::<f64>() >= 2.0).collect();
-    if rated.is_empty() {
-        return None;
-    }
+    let (sorted, same) = units(ratings);
+    let rated = sorted.chunk_by(same).filter(|u| u.len() >= 2).map(|u| {
+        let mut counts = [0.0f64; 3];
+        for r in u {
+            counts[class_of(r.value)] += 1.0;
+        }
+        counts
+    });
     let mut totals = [0.0; 3];
     let mut p_bar = 0.0;
-    for counts in &rated {
+    let mut n_units = 0usize;
+    for counts in rated {
+        n_units += 1;
         let n_i: f64 = counts.iter().sum();
         p_bar += counts.iter().map(|n| n * (n - 1.0)).sum::<f64>() / (n_i * (n_i - 1.0));
         for j in 0..3 {
             totals[j] += counts[j];
         }
     }
-    p_bar /= rated.len() as f64;
+    if n_units == 0 {
+        return None;
+    }
+    p_bar /= n_units as f64;
     let all: f64 = totals.iter().sum();
     let p_e: f64 = totals.iter().map(|t| (t / all).powi(2)).sum();
     if (1.0 - p_e).abs() < 1e-12 {
@@ -127,15 +144,12 @@ pub struct CoderAgreement {
 }
 
 pub fn leave_one_out(ratings: &[Rating]) -> Vec<CoderAgreement> {
-    let mut units: HashMap<i64, Vec<&Rating>> = HashMap::new();
-    for r in ratings {
-        units.entry(r.unit).or_default().push(r);
-    }
+    let (sorted, same) = units(ratings);
     let mut per: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     for r in ratings {
         per.entry(r.coder).or_default();
     }
-    for votes in units.values().filter(|v| v.len() >= 2) {
+    for votes in sorted.chunk_by(same).filter(|v| v.len() >= 2) {
         let mut counts = [0u64; 3];
         for v in votes {
             counts[class_of(v.value)] += 1;
@@ -154,11 +168,7 @@ pub fn leave_one_out(ratings: &[Rating]) -> Vec<CoderAgreement> {
         }
     }
     per.into_iter()
-        .map(|(coder, (n, agreed))| CoderAgreement {
-            coder,
-            n,
-            agreement: (n > 0).then(|| agreed as f64 / n as f64),
-        })
+        .map(|(coder, (n, agreed))| CoderAgreement { coder, n, agreement: (n > 0).then(|| agreed as f64 / n as f64) })
         .collect()
 }
 
@@ -194,14 +204,17 @@ mod tests {
         let r = textbook();
         assert!(close(krippendorff_alpha(&r, Metric::Nominal), 0.743), "{:?}", krippendorff_alpha(&r, Metric::Nominal));
         assert!(close(krippendorff_alpha(&r, Metric::Ordinal), 0.815), "{:?}", krippendorff_alpha(&r, Metric::Ordinal));
-        assert!(close(krippendorff_alpha(&r, Metric::Interval), 0.849), "{:?}", krippendorff_alpha(&r, Metric::Interval));
+        assert!(
+            close(krippendorff_alpha(&r, Metric::Interval), 0.849),
+            "{:?}",
+            krippendorff_alpha(&r, Metric::Interval)
+        );
     }
 
     #[test]
     fn perfect_agreement_is_one_and_single_votes_say_nothing() {
-        let r: Vec<Rating> = (0..5)
-            .flat_map(|u| (0..3).map(move |c| Rating { unit: u, coder: c, value: (u % 3) - 1 }))
-            .collect();
+        let r: Vec<Rating> =
+            (0..5).flat_map(|u| (0..3).map(move |c| Rating { unit: u, coder: c, value: (u % 3) - 1 })).collect();
         assert!(close(krippendorff_alpha(&r, Metric::Interval), 1.0));
         assert!(close(fleiss_kappa(&r), 1.0));
         let single = [Rating { unit: 1, coder: 1, value: 2 }, Rating { unit: 2, coder: 1, value: -2 }];

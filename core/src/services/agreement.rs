@@ -51,8 +51,11 @@ pub async fn project(db: &Db, reader: &User, project: &Project) -> Result<Agreem
 }
 
 pub(crate) async fn compute(db: &Db, project: &Project) -> Result<Agreement> {
-    let ratings: Vec<Rating> = export::ratings(&db.read, project.id)
-        .await?
+    let (path, id) = (db.path.clone(), project.id);
+    let ratings: Vec<Rating> = tokio::task::spawn_blocking(move || export::ratings(&path, id))
+        .await
+        .map_err(|e| crate::Error::Internal(e.into()))?
+        .map_err(crate::storage::writer::sql_err)?
         .into_iter()
         .map(|(unit, coder, value)| Rating { unit, coder, value })
         .collect();

@@ -88,6 +88,11 @@ pub fn snapshot(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection
     Ok(conn)
 }
 
+/// Whether any prompt of the project is a conversation.
+pub fn has_conversations(conn: &rusqlite::Connection, project_id: i64) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM prompts WHERE project_id = ? AND is_chat)", [project_id], |r| r.get(0))
+}
+
 /// One annotated pair (with at least one annotation in scope).
 pub struct PairRow {
     pub pair_id: i64,
@@ -126,17 +131,19 @@ pub fn pairs_page(
     if tallies.is_empty() {
         return Ok(Vec::new());
     }
-    let texts = if with_texts {
-        "pr.messages, ca.body, cb.body, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id)"
+    // Without texts (deciding the form) the completions are not read at all:
+    // their rows are large, and only the prompt says whether it is a conversation.
+    let (texts, completions) = if with_texts {
+        (
+            "pr.messages, ca.body, cb.body, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id), ca.model, cb.model",
+            "JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b",
+        )
     } else {
-        "CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL"
+        ("CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL, '', ''", "")
     };
     let sql = format!(
-        "SELECT p.id, p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, ca.model, cb.model, p.prior
-         FROM pairs p
-         JOIN prompts pr ON pr.id = p.prompt_id
-         JOIN completions ca ON ca.id = p.completion_a
-         JOIN completions cb ON cb.id = p.completion_b
+        "SELECT p.id, p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, p.prior
+         FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id {completions}
          WHERE p.id IN ({}) ORDER BY p.id",
         id_list(tallies.iter().map(|t| t.pair_id))
     );
@@ -305,12 +312,15 @@ pub async fn annotators(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::R
 }
 
 /// Every annotation of a project as (pair, annotator, canonical choice),
-/// for agreement statistics.
-pub async fn ratings(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<(i64, i64, i64)>> {
-    sqlx::query_as("SELECT pair_id, annotator_id, choice FROM annotations WHERE project_id = ? ORDER BY id")
-        .bind(project_id)
-        .fetch_all(db)
-        .await
+/// for agreement statistics, in pair order (the (project, pair) index:
+/// agreement groups by pair). On a connection of its own: a million rows
+/// read this way take a fraction of what sqlx's per-row hand-off does.
+pub fn ratings(path: &std::path::Path, project_id: i64) -> rusqlite::Result<Vec<(i64, i64, i64)>> {
+    let conn = snapshot(path)?;
+    let mut stmt = conn
+        .prepare("SELECT pair_id, annotator_id, choice FROM annotations WHERE project_id = ? ORDER BY pair_id, id")?;
+    let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
 }
 
 /// The names of a project's annotators by id.

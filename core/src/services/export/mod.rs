@@ -280,6 +280,36 @@ struct Job {
     scope: Scope,
 }
 
+/// Pages read on a thread of their own, two ahead of the consumer; `next`
+/// reads the page after a key and says the last key in it. Stops when the
+/// consumer stops asking.
+fn read_ahead<'scope, T: Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    conn: rusqlite::Connection,
+    mut next: impl FnMut(&rusqlite::Connection, i64) -> rusqlite::Result<(Vec<T>, Option<i64>)> + Send + 'scope,
+) -> impl Iterator<Item = Result<Vec<T>>> + 'scope {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<rusqlite::Result<Vec<T>>>(2);
+    s.spawn(move || {
+        let mut after = 0;
+        loop {
+            match next(&conn, after) {
+                Ok((page, Some(last))) => {
+                    after = last;
+                    if tx.send(Ok(page)).is_err() {
+                        return;
+                    }
+                }
+                Ok((_, None)) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    rx.into_iter().map(|page| page.map_err(sql))
+}
+
 fn sql(e: rusqlite::Error) -> Error {
     crate::storage::writer::sql_err(e)
 }
@@ -349,12 +379,26 @@ impl Job {
             annotators: annotators as u64,
             ..Counts::default()
         };
-        let completed = if self.options.format.per_annotation() {
-            self.annotation_rows(&snapshot, &mut out, &mut counts)?
-        } else {
-            self.pair_rows(&snapshot, &plan, &mut out, &mut counts)?
-        };
-        drop(snapshot);
+        // SQLite reads the next pages on one thread while this one encodes.
+        let with_texts = !self.options.format.per_annotation() || self.options.format == Format::Arena;
+        let completed = std::thread::scope(|s| {
+            let scope = &self.scope;
+            if self.options.format.per_annotation() {
+                let pages = read_ahead(s, snapshot, move |c, after| {
+                    let page = store::annotations_page(c, scope, with_texts, after)?;
+                    let last = page.last().map(|r| r.id);
+                    Ok((page, last))
+                });
+                self.annotation_rows(pages, &mut out, &mut counts)
+            } else {
+                let pages = read_ahead(s, snapshot, move |c, after| {
+                    let page = store::pairs_page(c, scope, with_texts, after)?;
+                    let last = page.last().map(|r| r.pair_id);
+                    Ok((page, last))
+                });
+                self.pair_rows(pages, &plan, &mut out, &mut counts)
+            }
+        })?;
         if !completed {
             return Err(Error::Internal(anyhow::anyhow!("the receiver went away")));
         }
@@ -391,6 +435,20 @@ impl Job {
                 return Ok(plan(Form::Conversational, "the format holds message lists"))
             }
             Format::Raw | Format::Pairs => return Ok(plan(Form::Standard, "the format has no prompt column")),
+        }
+        // No conversation anywhere: nothing to decide or to check row by row.
+        if !store::has_conversations(conn, self.project.id).map_err(sql)? {
+            return Ok(match (o.format, o.form) {
+                (Format::Trl | Format::TrlImplicit, FormChoice::Conversational) => {
+                    plan(Form::Conversational, "asked for conversational")
+                }
+                (Format::HhRlhf, _) => plan(Form::Standard, "HH-RLHF is text"),
+                (_, FormChoice::Standard) => plan(Form::Standard, "asked for standard"),
+                _ => plan(Form::Standard, "auto: no prompt of this project is a conversation"),
+            });
+        }
+        if o.form == FormChoice::Conversational && o.format != Format::HhRlhf {
+            return Ok(plan(Form::Conversational, "asked for conversational"));
         }
         let mut prompts = HashSet::new();
         let mut conversations = HashSet::new();
@@ -429,18 +487,14 @@ impl Job {
 
     fn pair_rows(
         &self,
-        conn: &rusqlite::Connection,
+        pages: impl Iterator<Item = Result<Vec<store::PairRow>>>,
         plan: &Plan,
         out: &mut Outputs,
         counts: &mut Counts,
     ) -> Result<bool> {
         let o = &self.options;
-        let mut after = 0;
-        loop {
-            let page = store::pairs_page(conn, &self.scope, true, after).map_err(sql)?;
-            let Some(last) = page.last() else { break };
-            after = last.pair_id;
-            for row in page {
+        for page in pages {
+            for row in page? {
                 let tally = row.tally;
                 let outcome = match decide_pair(&tally, &o.filters, o.format, o.margin) {
                     Ok(outcome) => outcome,
@@ -505,15 +559,15 @@ impl Job {
         Ok(true)
     }
 
-    fn annotation_rows(&self, conn: &rusqlite::Connection, out: &mut Outputs, counts: &mut Counts) -> Result<bool> {
+    fn annotation_rows(
+        &self,
+        pages: impl Iterator<Item = Result<Vec<store::AnnotationRow>>>,
+        out: &mut Outputs,
+        counts: &mut Counts,
+    ) -> Result<bool> {
         let o = &self.options;
-        let with_texts = o.format == Format::Arena;
-        let mut after = 0;
-        loop {
-            let page = store::annotations_page(conn, &self.scope, with_texts, after).map_err(sql)?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            for r in page {
+        for page in pages {
+            for r in page? {
                 let flags: Vec<String> = serde_json::from_str(&r.flags).unwrap_or_default();
                 let kept = pair_gate(&r.tally, &o.filters)
                     .and_then(|()| decide_annotation(r.choice, r.both_bad_vote, !flags.is_empty(), &o.filters));
