@@ -107,11 +107,8 @@ fn preference(
     if messages.last().map(|m| m.role) != Some(Role::User) {
         return Err(err(line, "prompt", "the prompt's last turn must be the user's"));
     }
-    for (field, (_, text)) in [("chosen", &chosen), ("rejected", &rejected)] {
-        if text.trim().is_empty() {
-            return Err(err(line, field, "the answer is empty"));
-        }
-    }
+    // An empty answer stays: published sets have them (4 of HH-RLHF's
+    // 2,312 harmless-base test lines), and it is a real answer to judge.
     if chosen.1 == rejected.1 {
         return Err(err(line, "rejected", "the same answer as chosen: nothing to compare"));
     }
@@ -180,8 +177,8 @@ fn one_answer(line: u64, field: &str, v: &Value) -> Result<String, LineError> {
     let Value::Array(items) = v else { return Err(err(line, field, "must be a string or a list of messages")) };
     match items.as_slice() {
         [m] if m.get("role").and_then(Value::as_str) == Some("assistant") => match m.get("content") {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-            _ => Err(err(line, &format!("{field}[0].content"), "must be a non-empty string")),
+            Some(Value::String(s)) => Ok(s.clone()),
+            _ => Err(err(line, &format!("{field}[0].content"), "must be a string")),
         },
         _ => Err(err(line, field, "must be one assistant message")),
     }

@@ -50,14 +50,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// one has committed, and with a 32 MB cache that clearing
 /// (`pcache1TruncateUnsafe`) took 19% of the server's CPU and 44% of the
 /// judgements per second (docs/benchmarks.md).
-pub const PRAGMAS: [(&str, &str); 5] = [
-    ("journal_mode", "WAL"),
-    ("synchronous", "NORMAL"),
-    ("foreign_keys", "ON"),
-    ("temp_store", "MEMORY"),
-    // The writer's checkpointer thread does it (see `writer::Checkpointer`).
-    ("wal_autocheckpoint", "0"),
-];
+pub const PRAGMAS: [(&str, &str); 4] =
+    [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("temp_store", "MEMORY")];
 
 /// The database URLs Arbiter understands. Anything else is refused, so a
 /// mistyped URL never silently becomes a file of that name.

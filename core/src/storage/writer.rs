@@ -80,7 +80,6 @@ pub struct Writer {
     jobs: mpsc::Sender<Message>,
     /// Jobs sent and not yet taken by the thread.
     queued: Arc<AtomicUsize>,
-    checkpointer: Arc<Checkpointer>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -109,8 +108,7 @@ impl Writer {
         let queued = Arc::new(AtomicUsize::new(0));
         let q = queued.clone();
         let handle = std::thread::Builder::new().name("arbiter-writer".into()).spawn(move || run(conn, rx, q))?;
-        let checkpointer = Arc::new(Checkpointer::start(path)?);
-        Ok(Writer { jobs, queued, checkpointer, thread: Arc::new(Mutex::new(Some(handle))) })
+        Ok(Writer { jobs, queued, thread: Arc::new(Mutex::new(Some(handle))) })
     }
 
     /// Queues `f` at once (jobs run in the order `run` was called) to run in
@@ -145,53 +143,6 @@ impl Writer {
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-        }
-        let c = self.checkpointer.clone();
-        let _ = tokio::task::spawn_blocking(move || c.stop()).await;
-    }
-}
-
-/// Copies the WAL back into the database file on its own thread and
-/// connection (PASSIVE: it never blocks the writer), so no commit of the hot
-/// path pays for a checkpoint — SQLite's automatic checkpoint would run
-/// inside whichever commit crossed the threshold, with its copy and fsync,
-/// while the annotators of that batch wait. Every connection has
-/// `wal_autocheckpoint` off (see `PRAGMAS`).
-struct Checkpointer {
-    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// How often the WAL is checkpointed.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-impl Checkpointer {
-    fn start(path: &Path) -> anyhow::Result<Checkpointer> {
-        let conn = open(path)?;
-        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new().name("arbiter-checkpoint".into()).spawn(move || {
-            let (lock, cvar) = &*s;
-            let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-            while !*stopped {
-                let (guard, _) = cvar.wait_timeout(stopped, CHECKPOINT_EVERY).unwrap_or_else(|e| e.into_inner());
-                stopped = guard;
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "checkpoint failed");
-                }
-            }
-            // Last one: leave the database file complete and the WAL empty.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        })?;
-        Ok(Checkpointer { stop, thread: Mutex::new(Some(thread)) })
-    }
-
-    fn stop(&self) {
-        let (lock, cvar) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cvar.notify_all();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = t.join();
         }
     }
 }
