@@ -54,6 +54,9 @@ pub struct ImportOptions {
     pub format: Option<ImportFormat>,
     /// Import the good lines and report the bad ones (default: all or nothing).
     pub skip_bad: bool,
+    /// Parse and render at a lower CPU priority, so annotators at work keep
+    /// theirs (the server's imports; the CLI alone takes full speed).
+    pub yield_cpu: bool,
 }
 
 /// Where the file's bytes are: read twice (validation, then writing).
@@ -102,6 +105,7 @@ fn prepare(item: ImportItem) -> Prepared {
 /// never take the CPU from the requests of annotators at work.
 /// The thread starts at once; the future answers with what `f` returned.
 fn in_background<T: Send + 'static>(
+    yield_cpu: bool,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> impl std::future::Future<Output = Result<T>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -109,11 +113,15 @@ fn in_background<T: Send + 'static>(
         .name("arbiter-import".into())
         .spawn(move || {
             #[cfg(target_os = "linux")]
-            // SAFETY: plain syscalls on the calling thread, no memory passed.
-            unsafe {
-                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-                libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+            if yield_cpu {
+                // SAFETY: plain syscalls on the calling thread, no memory passed.
+                unsafe {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+                }
             }
+            #[cfg(not(target_os = "linux"))]
+            let _ = yield_cpu;
             let _ = tx.send(f());
         })
         .map_err(|e| Error::Internal(e.into()));
@@ -339,9 +347,10 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let ft = file_type(&source, filename, options.format);
     let src = source.clone();
-    let checked = in_background(move || check(&src, ft, options.format)).await??;
+    let checked = in_background(options.yield_cpu, move || check(&src, ft, options.format)).await??;
     let ok = checked.error_count == 0 || (options.skip_bad && checked.lines > checked.error_count);
-    let added = if ok { write(db, project.id, source, ft, checked.format).await? } else { Added::default() };
+    let added =
+        if ok { write(db, project.id, source, ft, checked.format, options.yield_cpu).await? } else { Added::default() };
     let mut report = ImportReport {
         import_id: String::new(),
         ok,
@@ -367,9 +376,16 @@ pub async fn import(
 
 /// The second pass: parse and render on a blocking thread, write in short
 /// writer jobs as batches arrive. Bad lines (with `skip_bad`) are left out.
-async fn write(db: &Db, project_id: i64, source: Source, ft: FileType, format: ImportFormat) -> Result<Added> {
+async fn write(
+    db: &Db,
+    project_id: i64,
+    source: Source,
+    ft: FileType,
+    format: ImportFormat,
+    yield_cpu: bool,
+) -> Result<Added> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared>>(2);
-    let reader = in_background(move || -> Result<()> {
+    let reader = in_background(yield_cpu, move || -> Result<()> {
         let mut batch = Vec::with_capacity(BATCH);
         let mut closed = false;
         read_records(&source, ft, Some(format), &mut |_, parsed| {

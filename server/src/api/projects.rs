@@ -108,6 +108,7 @@ pub async fn import(
     let options = import::ImportOptions {
         format: q.format.as_deref().map(ImportFormat::parse).transpose().map_err(Error::from)?,
         skip_bad: q.skip_bad,
+        yield_cpu: true,
     };
     let file = spool(body, state.config.max_import_bytes).await?;
     let source = import::Source::File(file.path().to_path_buf());

@@ -144,6 +144,7 @@ async fn import_file(
     let options = import::ImportOptions {
         format: format.map(arbiter_core::domain::preference::ImportFormat::parse).transpose()?,
         skip_bad,
+        yield_cpu: false,
     };
     let source = if file.as_os_str() == "-" {
         let mut v = Vec::new();

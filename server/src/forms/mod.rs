@@ -334,7 +334,7 @@ async fn upload(
         Err(e) => return PageError(e).into_response(),
     };
     let mut file = None;
-    let mut options = import::ImportOptions::default();
+    let mut options = import::ImportOptions { yield_cpu: true, ..Default::default() };
     loop {
         match form.next_field().await {
             Ok(Some(field)) if field.name() == Some("format") => match field.text().await {
