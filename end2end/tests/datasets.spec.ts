@@ -25,7 +25,7 @@ test('an admin uploads a preference set in the browser, sees the upload progress
   await form.getByLabel('Format').selectOption('trl');
   await form.getByLabel('Skip bad lines').check();
   await form.getByLabel('File to import').setInputFiles(file);
-  await form.getByRole('button', { name: 'Import' }).click();
+  await form.getByRole('button', { name: 'Import', exact: true }).click();
   await expect(page.getByTestId('upload-progress')).toBeVisible();
   await expect(page.getByTestId('upload-progress').locator('progress')).toHaveAttribute('value', /\d/);
 

@@ -83,7 +83,7 @@ async fn spool(body: axum::body::Body, limit: usize) -> Result<tempfile::NamedTe
         let chunk = chunk.map_err(|e| Error::bad(format!("reading the upload: {e}")))?;
         size += chunk.len();
         if size > limit {
-            return Err(Error::TooLarge(format!("the file is larger than {} MiB (--max-import-mb)", limit / (1024 * 1024))));
+            return Err(Error::TooLarge(format!("the file is too large: at most {} MiB (--max-import-mb)", limit / (1024 * 1024))));
         }
         out.write_all(&chunk).await.map_err(|e| Error::Internal(e.into()))?;
     }

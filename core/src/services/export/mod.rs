@@ -80,8 +80,10 @@ pub struct Options {
     until_ms: Option<i64>,
 }
 
+/// A comma-separated list of names; an empty one is no filter.
 fn names(list: &Option<String>) -> Option<Vec<String>> {
-    list.as_ref().map(|s| s.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
+    let v: Vec<String> = list.as_deref()?.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect();
+    (!v.is_empty()).then_some(v)
 }
 
 /// `2026-11-29` (midnight UTC) or an RFC 3339 time → ms since the epoch.
