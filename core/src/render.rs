@@ -27,7 +27,8 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
 
 /// Addresses a link may keep: absolute http(s) and mailto only.
 fn allowed_link(dest: &str, link_type: LinkType) -> bool {
-    let d = dest.trim_start().to_ascii_lowercase();
+    // As written: a leading space would make the written href relative.
+    let d = dest.to_ascii_lowercase();
     link_type == LinkType::Email || d.starts_with("http://") || d.starts_with("https://") || d.starts_with("mailto:")
 }
 

@@ -167,16 +167,17 @@ fn Project(d: AdminProjectData) -> impl IntoView {
 #[component]
 fn ImportForm(action: String) -> impl IntoView {
     let progress = RwSignal::new(None::<f64>);
+    let failed = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
-            if upload::start(&ev, progress) {
+            if upload::start(&ev, progress, failed) {
                 ev.prevent_default();
             }
         }
         #[cfg(not(feature = "hydrate"))]
         {
-            let _ = (ev, progress);
+            let _ = (ev, progress, failed);
         }
     };
     view! {
@@ -206,6 +207,7 @@ fn ImportForm(action: String) -> impl IntoView {
                     " " {format!("{p:.0}% uploaded")} {if p >= 100.0 { " — importing…" } else { "" }}
                 </p>
             })}
+            {move || failed.get().map(|e| view! { <p class="error" role="alert" data-testid="upload-error">{e}</p> })}
         </form>
     }
 }
@@ -218,7 +220,7 @@ mod upload {
 
     /// Sends the form by XMLHttpRequest, reporting upload progress; false
     /// when that cannot be done here (the plain post goes ahead instead).
-    pub fn start(ev: &leptos::ev::SubmitEvent, progress: RwSignal<Option<f64>>) -> bool {
+    pub fn start(ev: &leptos::ev::SubmitEvent, progress: RwSignal<Option<f64>>, failed: RwSignal<Option<String>>) -> bool {
         let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return false };
         let (Ok(data), Ok(xhr)) = (web_sys::FormData::new_with_form(&form), web_sys::XmlHttpRequest::new()) else {
             return false;
@@ -235,21 +237,31 @@ mod upload {
             up.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
             on_progress.forget();
         }
-        // Answered: go where the server sent the post (the report); anything
-        // else, post the plain way so the server's own page says what happened.
+        // Answered: go where the server sent the post (the report). Anything
+        // else is said on the page; the file is not sent a second time (the
+        // server may have imported it already).
         let (x, f) = (xhr.clone(), form.clone());
         let on_load = Closure::<dyn FnMut()>::new(move || {
             let url = x.response_url();
-            let ok = x.status().is_ok_and(|s| (200..300).contains(&s)) && !url.is_empty() && url != f.action();
+            let status = x.status().unwrap_or(0);
             match web_sys::window() {
-                Some(w) if ok => drop(w.location().assign(&url)),
-                _ => drop(f.submit()),
+                Some(w) if (200..300).contains(&status) && !url.is_empty() && url != f.action() => {
+                    drop(w.location().assign(&url))
+                }
+                _ => {
+                    progress.set(None);
+                    failed.set(Some(format!(
+                        "The upload was answered with HTTP {status}; see the project's import report before trying again."
+                    )));
+                }
             }
         });
         xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
         on_load.forget();
-        let f = form.clone();
-        let on_error = Closure::<dyn FnMut()>::new(move || drop(f.submit()));
+        let on_error = Closure::<dyn FnMut()>::new(move || {
+            progress.set(None);
+            failed.set(Some("The upload did not reach the server (network error).".into()));
+        });
         xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
         progress.set(Some(0.0));

@@ -141,7 +141,8 @@ fn prepare_all(items: Vec<ImportItem>) -> Vec<Prepared> {
     std::thread::scope(|s| {
         let other = s.spawn(move || second.into_iter().map(prepare).collect::<Vec<_>>());
         let mut first: Vec<Prepared> = items.into_iter().map(prepare).collect();
-        first.extend(other.join().unwrap_or_default());
+        // A panic while rendering fails the import rather than losing half a batch.
+        first.extend(other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         first
     })
 }
@@ -169,11 +170,20 @@ fn read_records(
     let mut chosen: Option<(ImportFormat, bool)> = format.map(|f| (f, false));
     match file_type {
         FileType::Csv => {
-            let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(source.open()?);
+            let newlines = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let counted = LineIndex { inner: source.open()?, offset: 0, newlines: newlines.clone() };
+            let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(counted);
             let mut at = None;
             let mut header_error = None;
             for (i, rec) in r.records().enumerate() {
-                let line = rec.as_ref().ok().and_then(|r| r.position()).map(|p| p.line()).unwrap_or(i as u64 + 1);
+                let byte = match &rec {
+                    Ok(r) => r.position().map(|p| p.byte()),
+                    Err(e) => e.position().map(|p| p.byte()),
+                };
+                let line = match byte {
+                    Some(b) => line_of(&newlines.lock().unwrap_or_else(|e| e.into_inner()), b),
+                    None => i as u64 + 1,
+                };
                 let rec = match rec {
                     Ok(rec) => rec,
                     Err(e) => {
@@ -192,10 +202,8 @@ fn read_records(
                 if cells.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
-                match (&at, &header_error) {
-                    (Some(at), _) => visit(line, csv_record(line, at, &cells)),
-                    (None, Some(e)) => visit(line, Err(e.clone())),
-                    (None, None) => {}
+                if let Some(at) = &at {
+                    visit(line, csv_record(line, at, &cells));
                 }
             }
             if let (None, Some(e)) = (&at, header_error) {
@@ -216,6 +224,7 @@ fn read_records(
                 line += 1;
                 let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                let raw = if line == 1 { raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw) } else { raw };
                 if raw.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
@@ -284,6 +293,34 @@ fn read_records(
             Ok(chosen.unwrap_or((ImportFormat::Native, true)))
         }
     }
+}
+
+/// Notes where the file's newlines are as the CSV reader reads it, so a
+/// record's line is told from its byte offset (csv's own line count is off
+/// by one in CRLF files and after blank lines).
+struct LineIndex<R> {
+    inner: R,
+    offset: u64,
+    newlines: Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl<R: Read> Read for LineIndex<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut v = self.newlines.lock().unwrap_or_else(|e| e.into_inner());
+        v.extend(buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| self.offset + i as u64));
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// The 1-based line of the record starting at `byte`. A start that sits on
+/// a newline (the `\n` of a CRLF, blank lines) moves past it first.
+fn line_of(newlines: &[u64], mut byte: u64) -> u64 {
+    while newlines.binary_search(&byte).is_ok() {
+        byte += 1;
+    }
+    newlines.partition_point(|&o| o < byte) as u64 + 1
 }
 
 fn bytes_reader(b: Arc<Vec<u8>>) -> bytes::Bytes {
@@ -490,6 +527,36 @@ mod tests {
         let c = check_bytes(b"\n\xff\xfe\n");
         assert_eq!(c.errors[0].line, 2);
         assert!(c.errors[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn csv_lines_are_numbered_as_in_the_file_with_crlf_and_blank_lines() {
+        for data in [
+            "prompt,model_a,completion_a,model_b,completion_b\r\nq,m1,a,m2,b\r\nq2,m1,,m2,b\r\n",
+            "prompt,model_a,completion_a,model_b,completion_b\nq,m1,a,m2,b\n\n\nq2,m1,,m2,b\n",
+        ] {
+            let c = check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv))
+                .unwrap();
+            let want = data.lines().position(|l| l.starts_with("q2")).unwrap() as u64 + 1;
+            assert_eq!((c.lines, c.error_count), (2, 1), "{data:?}");
+            assert_eq!(c.errors[0].line, want, "{data:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_csv_header_is_one_error() {
+        let data = "prompt,answer\nq,a\nq,b\n";
+        let c =
+            check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv)).unwrap();
+        assert_eq!(c.error_count, 1);
+        assert_eq!(c.errors[0].field.as_deref(), Some("answer"));
+    }
+
+    #[test]
+    fn a_jsonl_file_may_start_with_a_byte_order_mark() {
+        let good = r#"{"prompt":"q","completions":[{"model":"a","text":"x"},{"model":"b","text":"y"}]}"#;
+        let c = check_bytes(format!("\u{feff}{good}\n").as_bytes());
+        assert_eq!((c.lines, c.error_count), (1, 0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use super::{Cli, Command, ProjectCommand, ServeArgs, TokenCommand, UserCommand};
+use crate::security::TrustedProxies;
 use crate::startup::{Application, Config};
 use anyhow::{bail, Context};
-use crate::security::TrustedProxies;
 use arbiter_core::domain::SettingsInput;
 use arbiter_core::services::{accounts, auth, demo, export, import, projects, Role};
 use arbiter_core::storage::Db;
@@ -69,7 +69,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             ExitCode::SUCCESS
         }
-        Command::Import { project, file, format, skip_bad } => import_file(&db, &project, &file, format.as_deref(), skip_bad).await?,
+        Command::Import { project, file, format, skip_bad } => {
+            import_file(&db, &project, &file, format.as_deref(), skip_bad).await?
+        }
         Command::Export(args) => export_file(&db, &args).await?,
         Command::Token(TokenCommand::Create { user, name }) => {
             let token = accounts::create_token(&db, "cli", &user, &name).await?;
@@ -205,41 +207,34 @@ async fn export_file(db: &Db, args: &super::ExportArgs) -> anyhow::Result<ExitCo
     let targets: Vec<(export::Split, Option<PathBuf>)> = match &args.hf_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir.join("data")).with_context(|| format!("Failed to create {}", dir.display()))?;
-            vec![
-                (export::Split::Train, Some(dir.join("data/train-00000-of-00001.parquet"))),
-                (export::Split::Test, Some(dir.join("data/test-00000-of-00001.parquet"))),
-            ]
+            let mut t = vec![(export::Split::Train, Some(dir.join("data/train-00000-of-00001.parquet")))];
+            if args.split.is_some() {
+                t.push((export::Split::Test, Some(dir.join("data/test-00000-of-00001.parquet"))));
+            }
+            t
         }
         None => vec![(export::Split::Train, args.output.clone())],
     };
-    let mut sinks: Vec<(export::Split, Box<dyn Write + Send>)> = Vec::new();
-    for (split, path) in &targets {
-        let sink: Box<dyn Write + Send> = match path {
-            Some(path) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(tmp_name(path)).with_context(|| format!("Failed to create {}", path.display()))?,
-            )),
-            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-        };
-        sinks.push((*split, sink));
-    }
-    let mut seen = std::collections::HashSet::new();
-    while let Some(chunk) = running.chunks.recv().await {
-        seen.insert(chunk.split);
-        let sink = sinks.iter_mut().find(|(s, _)| *s == chunk.split).map(|(_, w)| w).context("no file for a split")?;
-        sink.write_all(&chunk.bytes).context("Failed to write the export")?;
-    }
-    for (_, sink) in &mut sinks {
-        sink.flush()?;
-    }
-    drop(sinks);
-    let card = running.done.await??;
-    for (split, path) in &targets {
-        let Some(path) = path else { continue };
-        if seen.contains(split) {
-            std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
-        } else {
-            let _ = std::fs::remove_file(tmp_name(path));
+    let written = write_export(&mut running, &targets).await;
+    let card: anyhow::Result<export::Card> = match written {
+        Ok(()) => running.done.await?.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    let card = match card {
+        Ok(card) => card,
+        Err(e) => {
+            // Nothing half-written stays behind.
+            for (_, path) in &targets {
+                if let Some(path) = path {
+                    let _ = std::fs::remove_file(tmp_name(path));
+                }
+            }
+            return Err(e);
         }
+    };
+    for (_, path) in &targets {
+        let Some(path) = path else { continue };
+        std::fs::rename(tmp_name(path), path).with_context(|| format!("Failed to write {}", path.display()))?;
     }
     if let Some(dir) = &args.hf_dir {
         std::fs::write(dir.join("README.md"), export::hf_readme(&card, format, margin))?;
@@ -254,6 +249,33 @@ async fn export_file(db: &Db, args: &super::ExportArgs) -> anyhow::Result<ExitCo
         eprintln!("form: {} ({})", card.form, card.form_reason);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes every chunk to its split's file (under its temporary name) or to
+/// standard output.
+async fn write_export(
+    running: &mut export::Export,
+    targets: &[(export::Split, Option<PathBuf>)],
+) -> anyhow::Result<()> {
+    let mut sinks: Vec<(export::Split, Box<dyn Write + Send>)> = Vec::new();
+    for (split, path) in targets {
+        let sink: Box<dyn Write + Send> = match path {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(tmp_name(path))
+                    .with_context(|| format!("Failed to create {}", path.display()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        sinks.push((*split, sink));
+    }
+    while let Some(chunk) = running.chunks.recv().await {
+        let sink = sinks.iter_mut().find(|(s, _)| *s == chunk.split).map(|(_, w)| w).context("no file for a split")?;
+        sink.write_all(&chunk.bytes).context("Failed to write the export")?;
+    }
+    for (_, sink) in &mut sinks {
+        sink.flush().context("Failed to write the export")?;
+    }
+    Ok(())
 }
 
 fn tmp_name(path: &std::path::Path) -> std::path::PathBuf {
