@@ -235,22 +235,7 @@ fn read_records(
                 }
                 let parsed = std::str::from_utf8(raw)
                     .map_err(|_| LineError { line, field: None, message: "not valid UTF-8".into() })
-                    .and_then(|text| json_object(line, text).map(|o| (text, o)))
-                    .and_then(|(text, obj)| {
-                        let format = match chosen {
-                            Some((f, _)) => f,
-                            None => {
-                                let f = ImportFormat::guess(&obj).ok_or_else(|| LineError {
-                                    line,
-                                    field: None,
-                                    message: "cannot tell the format from this line's fields; give format=native|trl|hh-rlhf|arena".into(),
-                                })?;
-                                chosen = Some((f, true));
-                                f
-                            }
-                        };
-                        format.parse_object(line, obj, text)
-                    });
+                    .and_then(|text| parse_json_record(&mut chosen, line, text));
                 visit(line, parsed);
             }
             Ok(chosen.unwrap_or((ImportFormat::Native, true)))
@@ -272,27 +257,37 @@ fn read_records(
                     .map_err(|_| Error::bad("the Parquet file has text that is not UTF-8"))?;
                 for row in text.lines() {
                     line += 1;
-                    let parsed = json_object(line, row).and_then(|obj| {
-                        let format = match chosen {
-                            Some((f, _)) => f,
-                            None => {
-                                let f = ImportFormat::guess(&obj).ok_or_else(|| LineError {
-                                    line,
-                                    field: None,
-                                    message: "cannot tell the format from this row's columns; give format=trl|hh-rlhf|arena|native".into(),
-                                })?;
-                                chosen = Some((f, true));
-                                f
-                            }
-                        };
-                        format.parse_object(line, obj, row)
-                    });
+                    let parsed = parse_json_record(&mut chosen, line, row);
                     visit(line, parsed);
                 }
             }
             Ok(chosen.unwrap_or((ImportFormat::Native, true)))
         }
     }
+}
+
+/// One JSON record (a JSONL line, a Parquet row) parsed with the file's
+/// format; the first record decides it when none was given.
+fn parse_json_record(
+    chosen: &mut Option<(ImportFormat, bool)>,
+    line: u64,
+    text: &str,
+) -> std::result::Result<ImportItem, LineError> {
+    let obj = json_object(line, text)?;
+    let format = match *chosen {
+        Some((f, _)) => f,
+        None => {
+            let f = ImportFormat::guess(&obj).ok_or_else(|| LineError {
+                line,
+                field: None,
+                message: "cannot tell the format from this record's fields; give format=native|trl|hh-rlhf|arena"
+                    .into(),
+            })?;
+            *chosen = Some((f, true));
+            f
+        }
+    };
+    format.parse_object(line, obj, text)
 }
 
 /// Notes where the file's newlines are as the CSV reader reads it, so a
