@@ -378,9 +378,9 @@ async fn assets_are_served_whole_while_other_requests_answer_404() {
             c.get(format!("{}/annotate/no-such-project-{i}", app.url)).send(),
             c.get(format!("{}/favicon.ico", app.url)).send(),
         );
-        let asset = asset.unwrap_or_else(|e| panic!("round {i}: the asset did not come: {e}"));
-        let page = page.unwrap_or_else(|e| panic!("round {i}: the 404 page did not come: {e}"));
-        let icon = icon.unwrap_or_else(|e| panic!("round {i}: the icon did not come: {e}"));
+        let asset = asset.unwrap_or_else(|e| panic!("round {i}: the asset did not come: {e:?}"));
+        let page = page.unwrap_or_else(|e| panic!("round {i}: the 404 page did not come: {e:?}"));
+        let icon = icon.unwrap_or_else(|e| panic!("round {i}: the icon did not come: {e:?}"));
         assert_eq!(page.status(), reqwest::StatusCode::NOT_FOUND);
         assert_eq!(asset.status(), reqwest::StatusCode::OK, "round {i}");
         assert_eq!(asset.headers()["content-type"], "application/wasm");
