@@ -62,6 +62,23 @@ pub fn serve(bin: &Path, db_url: &str, site_root: &Path) -> anyhow::Result<Serve
     Ok(Server { url, db_url: db_url.to_owned(), child })
 }
 
+/// `n` annotators (`{prefix}0`, `{prefix}1`, …) who are members of `project`,
+/// each with an API token; returns the tokens.
+pub fn annotators(bin: &Path, db_url: &str, project: &str, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    (0..n)
+        .map(|i| {
+            let name = format!("{prefix}{i}");
+            cli(
+                bin,
+                db_url,
+                &["user", "add", &name, "--role", "annotator", "--project", project],
+                "benchmark password\n",
+            )?;
+            cli(bin, db_url, &["token", "create", &name], "")
+        })
+        .collect()
+}
+
 pub fn default_bin() -> PathBuf {
     PathBuf::from("target/release/arbiter")
 }

@@ -625,3 +625,34 @@ async fn an_annotator_keeps_submitting_while_a_large_import_runs() {
     assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 30_300);
     assert!(during >= 20, "only {during} submissions were answered while the import ran (done at {done_at:?})");
 }
+
+#[tokio::test]
+async fn the_cli_imports_by_extension_and_format_and_skips_bad_lines_when_asked() {
+    let (app, _admin, _) = setup("cli").await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv_file = dir.path().join("pairs.csv");
+    std::fs::write(&csv_file, "prompt,model_a,completion_a,model_b,completion_b\r\nq1,m1,a,m2,b\r\nq2,m1,,m2,b\r\n").unwrap();
+    let path = csv_file.to_str().unwrap();
+    // All or nothing by default: the bad line is named and nothing goes in.
+    let out = arbiter(&app.db_url, &["import", "cli", path], "");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("line 3: completion_a"), "{err}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM pairs").await, 0);
+    // --skip-bad: the good line goes in, and the CLI says what it left out.
+    let out = arbiter(&app.db_url, &["import", "cli", path, "--skip-bad"], "");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("format: csv (guessed") && err.contains("skipped 1 bad lines"), "{err}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM pairs").await, 1);
+    // --format names the format; a JSONL of TRL rows keeps its preference as the prior.
+    let trl = dir.path().join("prefs.jsonl");
+    std::fs::write(&trl, json!({"prompt": "q", "chosen": "yes", "rejected": "no"}).to_string() + "\n").unwrap();
+    let out = arbiter(&app.db_url, &["import", "cli", trl.to_str().unwrap(), "--format", "trl"], "");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success() && !err.contains("guessed"), "{err}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM pairs WHERE prior = 1").await, 1);
+    let out = arbiter(&app.db_url, &["import", "cli", path, "--format", "parquet"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown import format"));
+}

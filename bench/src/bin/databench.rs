@@ -257,16 +257,7 @@ async fn main() -> anyhow::Result<()> {
         let load_file = dir.join("load.jsonl");
         std::fs::write(&load_file, bench::dataset(300_000))?;
         cli(&args.bin, &db_url, &["import", "load", load_file.to_str().unwrap()], "")?;
-        for i in 0..args.annotators {
-            let name = format!("ann{i}");
-            cli(
-                &args.bin,
-                &db_url,
-                &["user", "add", &name, "--role", "annotator", "--project", "load"],
-                "benchmark password\n",
-            )?;
-            tokens.push(cli(&args.bin, &db_url, &["token", "create", &name], "")?);
-        }
+        tokens = bench::annotators(&args.bin, &db_url, "load", "ann", args.annotators)?;
         cli(&args.bin, &db_url, &["user", "add", "boss", "--role", "admin"], "benchmark password\n")?;
         admin = cli(&args.bin, &db_url, &["token", "create", "boss"], "")?;
         Some(serve_big(&args.bin, &db_url, &dir)?)

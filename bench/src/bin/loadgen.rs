@@ -48,17 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let file = dir.path().join("load.jsonl");
     std::fs::write(&file, dataset(args.pairs))?;
     cli(&args.bin, &db_url, &["import", "load", file.to_str().unwrap()], "")?;
-    let mut tokens = Vec::new();
-    for i in 0..args.annotators {
-        let name = format!("load{i}");
-        cli(
-            &args.bin,
-            &db_url,
-            &["user", "add", &name, "--role", "annotator", "--project", "load"],
-            "benchmark password\n",
-        )?;
-        tokens.push(cli(&args.bin, &db_url, &["token", "create", &name], "")?);
-    }
+    let tokens = bench::annotators(&args.bin, &db_url, "load", "load", args.annotators)?;
     eprintln!("setup: {} pairs, {} annotators in {:.1}s", args.pairs, args.annotators, t0.elapsed().as_secs_f64());
 
     let server = serve(&args.bin, &db_url, dir.path())?;

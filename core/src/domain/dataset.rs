@@ -476,13 +476,7 @@ pub fn in_test_split(prompt_key: &str, test_share: f64) -> bool {
 mod tests {
     use super::*;
 
-    fn tally(votes: &[(i8, bool)]) -> PairTally {
-        let mut t = PairTally::default();
-        for &(c, bad) in votes {
-            t.add(c, bad, false);
-        }
-        t
-    }
+    use crate::domain::verdict::tally_of as tally;
 
     #[test]
     fn formats_parse_by_name_and_unknown_ones_list_the_rest() {

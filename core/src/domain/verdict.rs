@@ -111,6 +111,16 @@ pub enum Verdict {
     Unlabelled,
 }
 
+/// A tally of (canonical choice, both bad) votes, for tests.
+#[cfg(test)]
+pub(crate) fn tally_of(votes: &[(i8, bool)]) -> PairTally {
+    let mut t = PairTally::default();
+    for &(c, bad) in votes {
+        t.add(c, bad, false);
+    }
+    t
+}
+
 /// Round for output so 2/3 prints as 0.667, not 0.6666666666666666.
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
@@ -120,13 +130,7 @@ pub fn round3(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn tally(votes: &[(i8, bool)]) -> PairTally {
-        let mut t = PairTally::default();
-        for &(c, bad) in votes {
-            t.add(c, bad, false);
-        }
-        t
-    }
+    use super::tally_of as tally;
 
     #[test]
     fn single_vote_margins_follow_the_llama2_levels() {
