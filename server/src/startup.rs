@@ -112,8 +112,18 @@ impl Application {
     }
 }
 
+/// The pages' route list, generated once per process. Generating it sets a
+/// process-wide flag in leptos (`SuppressResourceLoad`) under which every
+/// resource created anywhere in the process never loads: a second app built
+/// in the same process (tests, benchmarks) froze pages the first one was
+/// rendering at that moment (docs/decisions.md).
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let (db, reveal, public_url) = (state.db.clone(), state.reveal.clone(), state.config.public_url.clone());
     let pages: Router<AppState> = Router::new()
         .leptos_routes_with_context(

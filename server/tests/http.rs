@@ -388,3 +388,35 @@ async fn assets_are_served_whole_while_other_requests_answer_404() {
         assert_eq!(icon.status(), reqwest::StatusCode::OK, "round {i}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_app_starts_in_the_same_process() {
+    // Building an app generated its route list, which suspends every leptos
+    // resource created in the process meanwhile: a page the first app was
+    // rendering at that moment never answered.
+    let app = common::spawn_app().await;
+    app.user("ann", Role::Annotator).await;
+    let c = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    c.post(format!("{}/login", app.url)).form(&[("username", "ann"), ("password", PASSWORD)]).send().await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pages = tokio::spawn({
+        let (c, url, stop) = (c.clone(), app.url.clone(), stop.clone());
+        async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = c.get(format!("{url}/annotate/no-such-project-{i}")).send().await;
+                let r = r.unwrap_or_else(|e| panic!("page {i} did not come: {e:?}"));
+                assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "page {i}");
+                i += 1;
+            }
+            i
+        }
+    });
+    let mut others = Vec::new();
+    for _ in 0..20 {
+        others.push(common::spawn_app().await);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rendered = pages.await.unwrap();
+    assert!(rendered > 0, "pages were rendered while the other apps started");
+}
