@@ -78,14 +78,6 @@ impl std::fmt::Display for LineError {
     }
 }
 
-/// A parsed line with its markdown rendered to sanitized HTML (by the
-/// server, when the import goes ahead), ready for storage.
-pub struct Prepared {
-    pub item: ImportItem,
-    pub messages_html: Vec<String>,
-    pub completions_html: Vec<String>,
-}
-
 pub const MAX_COMPLETIONS: usize = 16;
 /// The longest line an import accepts (a prompt with all its completions).
 pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;

@@ -6,7 +6,7 @@
 //! completed by running it again: items are found again by their id (or
 //! content) and only what is missing is added.
 use crate::domain::dataset::FileType;
-use crate::domain::import::{json_object, ImportItem, LineError, Prepared, MAX_LINE_BYTES};
+use crate::domain::import::{json_object, ImportItem, LineError, MAX_LINE_BYTES};
 use crate::domain::preference::{csv_header, csv_record, ImportFormat};
 use crate::storage::projects::Project;
 use crate::storage::prompts::{self, Added};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// At most this many bad lines are listed; the count covers them all.
 const MAX_LISTED_ERRORS: usize = 100;
-/// Items parsed and rendered together before they go to the writer.
+/// Items parsed together before they go to the writer.
 const BATCH: usize = 1024;
 /// One writer job stops after this long when other jobs (annotators'
 /// submissions) wait behind it, so they wait at most about this much...
@@ -54,7 +54,7 @@ pub struct ImportOptions {
     pub format: Option<ImportFormat>,
     /// Import the good lines and report the bad ones (default: all or nothing).
     pub skip_bad: bool,
-    /// Parse and render at a lower CPU priority, so annotators at work keep
+    /// Parse at a lower CPU priority, so annotators at work keep
     /// theirs (the server's imports; the CLI alone takes full speed).
     pub yield_cpu: bool,
 }
@@ -92,17 +92,9 @@ impl AsRef<[u8]> for ArcBytes {
     }
 }
 
-/// Renders a parsed line's markdown, so no request ever renders a stored
-/// text again.
-fn prepare(item: ImportItem) -> Prepared {
-    let messages_html = item.messages.iter().map(|m| crate::render::markdown(&m.content)).collect();
-    let completions_html = item.completions.iter().map(|c| crate::render::markdown(&c.text)).collect();
-    Prepared { item, messages_html, completions_html }
-}
-
 /// Runs `f` on a new thread at a lower CPU priority (Linux: nice 10 for this
-/// thread and the threads it starts), so parsing and rendering a large file
-/// never take the CPU from the requests of annotators at work.
+/// thread and the threads it starts), so parsing a large file never takes
+/// the CPU from the requests of annotators at work.
 /// The thread starts at once; the future answers with what `f` returned.
 fn in_background<T: Send + 'static>(
     yield_cpu: bool,
@@ -129,22 +121,6 @@ fn in_background<T: Send + 'static>(
         started?;
         rx.await.map_err(|_| Error::Internal(anyhow::anyhow!("the import thread ended early")))
     }
-}
-
-/// Renders a batch on two threads.
-fn prepare_all(items: Vec<ImportItem>) -> Vec<Prepared> {
-    if items.len() < 64 {
-        return items.into_iter().map(prepare).collect();
-    }
-    let mut items = items;
-    let second = items.split_off(items.len() / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(move || second.into_iter().map(prepare).collect::<Vec<_>>());
-        let mut first: Vec<Prepared> = items.into_iter().map(prepare).collect();
-        // A panic while rendering fails the import rather than losing half a batch.
-        first.extend(other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        first
-    })
 }
 
 /// The file type: Parquet by its magic bytes, CSV by the format or name, else JSONL.
@@ -406,7 +382,7 @@ pub async fn import(
     Ok(report)
 }
 
-/// The second pass: parse and render on a blocking thread, write in short
+/// The second pass: parse on a background thread, write in short
 /// writer jobs as batches arrive. Bad lines (with `skip_bad`) are left out.
 async fn write(
     db: &Db,
@@ -416,7 +392,7 @@ async fn write(
     format: ImportFormat,
     yield_cpu: bool,
 ) -> Result<Added> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ImportItem>>(2);
     let reader = in_background(yield_cpu, move || -> Result<()> {
         let mut batch = Vec::with_capacity(BATCH);
         let mut closed = false;
@@ -428,11 +404,11 @@ async fn write(
                 batch.push(item);
             }
             if batch.len() >= BATCH {
-                closed = tx.blocking_send(prepare_all(std::mem::take(&mut batch))).is_err();
+                closed = tx.blocking_send(std::mem::take(&mut batch)).is_err();
             }
         })?;
         if !batch.is_empty() && !closed {
-            let _ = tx.blocking_send(prepare_all(batch));
+            let _ = tx.blocking_send(batch);
         }
         Ok(())
     });
@@ -444,7 +420,7 @@ async fn write(
             let others_waiting = db.writer.others_waiting();
             let (rest, a, s) = db
                 .writer
-                .run(move |conn| {
+                .run_bulk(move |conn| {
                     let mut spread = match s {
                         Some(s) => s,
                         None => {

@@ -75,16 +75,12 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
 fn view(project: &Project, lease: &Lease, c: Content) -> Result<TaskView> {
     let messages: Vec<Message> = serde_json::from_str(&c.messages)
         .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
-    let a_html = c.a_html.unwrap_or_else(|| markdown(&c.a));
-    let b_html = c.b_html.unwrap_or_else(|| markdown(&c.b));
+    // Rendered here, not stored: a few tens of µs per text, and a stored
+    // copy doubled the rows every import writes and every export reads.
+    let (a_html, b_html) = (markdown(&c.a), markdown(&c.b));
     let ((left, left_html), (right, right_html)) =
         if lease.swapped { ((c.b, b_html), (c.a, a_html)) } else { ((c.a, a_html), (c.b, b_html)) };
-    let stored: Vec<String> = c.messages_html.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
-    let thread = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Turn { role: m.role, html: stored.get(i).cloned().unwrap_or_else(|| markdown(&m.content)) })
-        .collect();
+    let thread = messages.iter().map(|m| Turn { role: m.role, html: markdown(&m.content) }).collect();
     let (prompt, messages) =
         if c.is_chat { (None, Some(messages)) } else { (messages.into_iter().last().map(|m| m.content), None) };
     Ok(TaskView {
@@ -215,7 +211,12 @@ fn check_input(input: &AnnotationInput) -> Result<()> {
 }
 
 /// The caller's task (see `submit` for what that takes), or not found.
-fn find_task(c: &rusqlite::Connection, task_id: &str, user_id: i64, project_id: Option<i64>) -> Result<hot::Assignment> {
+fn find_task(
+    c: &rusqlite::Connection,
+    task_id: &str,
+    user_id: i64,
+    project_id: Option<i64>,
+) -> Result<hot::Assignment> {
     hot::find(c, task_id, user_id)
         .map_err(sql_err)?
         .filter(|t| project_id.is_none_or(|p| p == t.project_id))

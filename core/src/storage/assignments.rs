@@ -26,10 +26,6 @@ pub struct Content {
     pub is_chat: bool,
     pub a: String,
     pub b: String,
-    /// Rendered at import; None for rows imported before that existed.
-    pub messages_html: Option<String>,
-    pub a_html: Option<String>,
-    pub b_html: Option<String>,
 }
 
 /// Returns expired leases' pairs to the pool (a probe of the partial index
@@ -111,22 +107,12 @@ pub fn lease_next(
 /// claim is one job with no further round trip.
 pub fn content(c: &Connection, assignment_id: i64) -> Sql<Content> {
     c.prepare_cached(
-        "SELECT pr.messages, pr.is_chat, ca.body, cb.body, pr.messages_html, ca.body_html, cb.body_html
+        "SELECT pr.messages, pr.is_chat, ca.body, cb.body
          FROM assignments s JOIN pairs p ON p.id = s.pair_id JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
          WHERE s.id = ?",
     )?
-    .query_row([assignment_id], |r| {
-        Ok(Content {
-            messages: r.get(0)?,
-            is_chat: r.get(1)?,
-            a: r.get(2)?,
-            b: r.get(3)?,
-            messages_html: r.get(4)?,
-            a_html: r.get(5)?,
-            b_html: r.get(6)?,
-        })
-    })
+    .query_row([assignment_id], |r| Ok(Content { messages: r.get(0)?, is_chat: r.get(1)?, a: r.get(2)?, b: r.get(3)? }))
 }
 
 /// An assignment as submit and skip need it, found by its public id and

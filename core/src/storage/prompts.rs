@@ -1,7 +1,7 @@
 //! Writing imported prompts, their completions and the pairs between them.
 use super::{new_uuid, now_ms};
+use crate::domain::import::{pair_indices, ImportItem};
 use rusqlite::{Connection, OptionalExtension};
-use crate::domain::import::{pair_indices, Prepared};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -32,7 +32,8 @@ pub fn model_pair_counts(conn: &Connection, project_id: i64) -> rusqlite::Result
          WHERE p.project_id = ? GROUP BY ca.model, cb.model",
     )?;
     let mut out = HashMap::new();
-    let rows = stmt.query_map([project_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    let rows =
+        stmt.query_map([project_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
     for row in rows {
         let (a, b, n) = row?;
         *out.entry(model_key(&a, &b)).or_insert(0) += n;
@@ -56,10 +57,9 @@ fn model_key(a: &str, b: &str) -> (String, String) {
 pub fn add_item(
     conn: &Connection,
     project_id: i64,
-    prepared: &Prepared,
+    item: &ImportItem,
     spread: &mut HashMap<(String, String), i64>,
 ) -> rusqlite::Result<Added> {
-    let item = &prepared.item;
     let now = now_ms();
     let messages = serde_json::to_string(&item.messages).unwrap_or_default();
     let dedupe_key = match &item.external_id {
@@ -89,8 +89,8 @@ pub fn add_item(
         None => {
             added.prompts += 1;
             conn.prepare_cached(
-                "INSERT INTO prompts (uuid, project_id, dedupe_key, external_id, is_chat, messages, meta, created_at, messages_html)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO prompts (uuid, project_id, dedupe_key, external_id, is_chat, messages, meta, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )?
             .query_row(
                 rusqlite::params![
@@ -101,8 +101,7 @@ pub fn add_item(
                     item.is_chat,
                     messages,
                     meta,
-                    now,
-                    serde_json::to_string(&prepared.messages_html).unwrap_or_default()
+                    now
                 ],
                 |r| r.get(0),
             )?
@@ -114,8 +113,9 @@ pub fn add_item(
     let mut have: HashMap<String, usize> = HashMap::new();
     let mut next_position = 0i64;
     if existing.is_some() {
-        let mut stmt =
-            conn.prepare_cached("SELECT id, model, content_hash, position FROM completions WHERE prompt_id = ? ORDER BY position")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, model, content_hash, position FROM completions WHERE prompt_id = ? ORDER BY position",
+        )?;
         let rows = stmt.query_map([prompt_id], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
         })?;
@@ -126,7 +126,7 @@ pub fn add_item(
             next_position = next_position.max(position + 1);
         }
     }
-    for (index, (c, html)) in item.completions.iter().zip(&prepared.completions_html).enumerate() {
+    for (index, c) in item.completions.iter().enumerate() {
         let hash = hash_hex(&[&c.model, &c.text]);
         if let Some(&at) = have.get(&hash) {
             all[at].3.get_or_insert(index);
@@ -134,10 +134,10 @@ pub fn add_item(
         }
         let id: i64 = conn
             .prepare_cached(
-                "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash, body_html)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             )?
-            .query_row(rusqlite::params![new_uuid(), prompt_id, c.model, c.text, next_position, hash, html], |r| r.get(0))?;
+            .query_row(rusqlite::params![new_uuid(), prompt_id, c.model, c.text, next_position, hash], |r| r.get(0))?;
         have.insert(hash, all.len());
         next_position += 1;
         added.completions += 1;
@@ -162,7 +162,9 @@ pub fn add_item(
                 "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )?
-            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior], |r| r.get(0))?;
+            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior], |r| {
+                r.get(0)
+            })?;
         // Byte-for-byte HH-RLHF lines only hold for the pair in the line's order.
         if let (Some(1), Some(line)) = (first_pair, &item.source) {
             conn.prepare_cached("INSERT INTO pair_sources (pair_id, line) VALUES (?, ?)")?

@@ -33,6 +33,9 @@ const BEGIN_TRIES: u32 = 3;
 trait Job: Send {
     /// Returns false when the job failed and its savepoint must be undone.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// A long job (an import chunk): it runs in a transaction of its own,
+    /// so the short jobs of its batch never wait for it to commit theirs.
+    fn bulk(&self) -> bool;
     /// Answers the caller: its own result if `committed` is Ok, else the error.
     fn reply(self: Box<Self>, committed: std::result::Result<(), Error>);
 }
@@ -41,6 +44,7 @@ struct Call<T, F> {
     f: Option<F>,
     out: Option<Result<T>>,
     tx: oneshot::Sender<Result<T>>,
+    bulk: bool,
 }
 
 impl<T, F> Job for Call<T, F>
@@ -55,6 +59,10 @@ where
         let ok = out.is_ok();
         self.out = Some(out);
         ok
+    }
+
+    fn bulk(&self) -> bool {
+        self.bulk
     }
 
     fn reply(self: Box<Self>, committed: std::result::Result<(), Error>) {
@@ -78,7 +86,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
-    /// Jobs sent and not yet taken by the thread.
+    /// Jobs waiting behind the one running: sent and not yet taken by the
+    /// thread, or taken in the same batch as a bulk job and not yet run.
     queued: Arc<AtomicUsize>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -119,8 +128,27 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.send(f, false)
+    }
+
+    /// Like `run`, for a long job that stops early when `others_waiting`
+    /// says so: it gets a transaction of its own, committed at once, so the
+    /// jobs that came with it in one batch are committed before it starts.
+    pub fn run_bulk<T, F>(&self, f: F) -> impl std::future::Future<Output = Result<T>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.send(f, true)
+    }
+
+    fn send<T, F>(&self, f: F, bulk: bool) -> impl std::future::Future<Output = Result<T>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Box<dyn Job> = Box::new(Call { f: Some(f), out: None, tx });
+        let job: Box<dyn Job> = Box::new(Call { f: Some(f), out: None, tx, bulk });
         self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = self.jobs.send(Message::Job(job)).map_err(|_| closed());
         async move {
@@ -191,16 +219,23 @@ fn run(conn: Connection, rx: mpsc::Receiver<Message>, queued: Arc<AtomicUsize>) 
                 Err(_) => break,
             }
         }
-        run_batch(&conn, batch);
+        run_batch(&conn, batch, &queued);
     }
 }
 
-/// Runs a batch of jobs in as few transactions as it can and answers each.
-fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
+/// Runs a batch of jobs in as few transactions as it can and answers each;
+/// a bulk job gets a transaction of its own.
+fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, queued: &AtomicUsize) {
     // Jobs that ran in the open transaction, waiting for its COMMIT.
     let mut done: Vec<Box<dyn Job>> = Vec::new();
     let mut open = false;
-    for mut job in batch {
+    let total = batch.len();
+    for (index, mut job) in batch.into_iter().enumerate() {
+        let bulk = job.bulk();
+        if bulk && open {
+            commit(conn, std::mem::take(&mut done));
+            open = false;
+        }
         if !open {
             if let Err(e) = begin(conn) {
                 let err = busy_or_internal(e, "could not begin a write transaction");
@@ -213,7 +248,11 @@ fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             job.reply(Err(sql_err(e)));
             continue;
         }
+        // The jobs after a bulk job in this batch wait for it like queued ones.
+        let behind = if bulk { total - index - 1 } else { 0 };
+        queued.fetch_add(behind, Ordering::SeqCst);
         let ok = job.run(conn);
+        queued.fetch_sub(behind, Ordering::SeqCst);
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back under this job: the
             // writes of the jobs before it are gone. They may retry.
@@ -229,10 +268,18 @@ fn run_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             tracing::error!(error = %e, "savepoint end failed");
         }
         done.push(job);
+        if bulk {
+            commit(conn, std::mem::take(&mut done));
+            open = false;
+        }
     }
-    if !open {
-        return;
+    if open {
+        commit(conn, done);
     }
+}
+
+/// Commits the open transaction and answers the jobs that ran in it.
+fn commit(conn: &Connection, done: Vec<Box<dyn Job>>) {
     let committed = match conn.execute_batch("COMMIT") {
         Ok(()) => Ok(()),
         Err(e) => {
