@@ -8,6 +8,7 @@ pub mod preference;
 pub mod agreement;
 pub mod raw;
 pub mod redirect;
+pub mod reward;
 pub mod role;
 pub mod settings;
 pub mod slug;
