@@ -21,6 +21,12 @@ fn units(ratings: &[Rating]) -> (Cow<'_, [Rating]>, fn(&Rating, &Rating) -> bool
     (sorted, |a, b| a.unit == b.unit)
 }
 
+/// Units with at least two ratings (the ones agreement can speak of).
+pub fn units_with_two_or_more(ratings: &[Rating]) -> u64 {
+    let (sorted, same) = units(ratings);
+    sorted.chunk_by(same).filter(|u| u.len() >= 2).count() as u64
+}
+
 /// One judgement: which unit (pair), which coder (annotator), what value
 /// (canonical choice, −3..=3; any small integer scale works).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

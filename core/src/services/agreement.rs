@@ -1,5 +1,5 @@
 //! How far a project's annotators agree (see `domain::agreement`).
-use crate::domain::agreement::{fleiss_kappa, krippendorff_alpha, leave_one_out, Metric, Rating};
+use crate::domain::agreement::{fleiss_kappa, krippendorff_alpha, leave_one_out, units_with_two_or_more, Metric, Rating};
 use crate::services::auth::require_admin;
 use crate::storage::projects::Project;
 use crate::storage::users::User;
@@ -60,11 +60,8 @@ pub(crate) async fn compute(db: &Db, project: &Project) -> Result<Agreement> {
         .map(|(unit, coder, value)| Rating { unit, coder, value })
         .collect();
     let names: HashMap<i64, String> = export::annotator_names(&db.read, project.id).await?.into_iter().collect();
-    let mut votes: HashMap<i64, u32> = HashMap::new();
-    for r in &ratings {
-        *votes.entry(r.unit).or_default() += 1;
-    }
-    let units = votes.values().filter(|n| **n >= 2).count() as u64;
+    // Counted on the ratings in pair order: no map of a million pairs.
+    let units = units_with_two_or_more(&ratings);
     let mut seen = HashSet::new();
     let mut annotators: Vec<AnnotatorAgreement> = leave_one_out(&ratings)
         .into_iter()
