@@ -117,7 +117,7 @@ impl Application {
 /// resource created anywhere in the process never loads: a second app built
 /// in the same process (tests, benchmarks) froze pages the first one was
 /// rendering at that moment (docs/decisions.md).
-fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }

@@ -375,6 +375,7 @@ async fn every_export_format_matches_its_golden_file() {
         ("arena.jsonl", "format=arena"),
         ("raw.jsonl", "format=raw"),
         ("pairs.jsonl", "format=pairs"),
+        ("rewards.jsonl", "format=rewards"),
     ] {
         let rows = export_rows(&app, &admin, "gold", query).await;
         let mut lines: Vec<String> = rows
@@ -414,6 +415,41 @@ async fn every_export_format_matches_its_golden_file() {
         out.extend(recs);
         golden(name, &(out.join("\n") + "\n"));
     }
+}
+
+#[tokio::test]
+async fn rewards_rank_the_completions_of_a_prompt_by_their_votes_whatever_the_side_shown() {
+    let (app, admin, token) = setup("rw").await;
+    let line = json!({"id": "k3", "prompt": "Which?", "completions": [
+        {"model": "m1", "text": "plain one"}, {"model": "m2", "text": "the best [+]"}, {"model": "m3", "text": "plain two"}]});
+    import(&app, &admin, "rw", "format=native", line.to_string()).await;
+    // Three pairs: the best wins both of its pairs, the two others tie.
+    assert_eq!(judge_all(&app, &token, "rw").await, 3);
+    let rows = export_rows(&app, &admin, "rw", "format=rewards").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let by_model = |m: &str| rows.iter().find(|r| r["model"] == m).unwrap().clone();
+    let (m1, m2, m3) = (by_model("m1"), by_model("m2"), by_model("m3"));
+    assert_eq!(m2["completion"], "the best [+]");
+    assert_eq!(m2["prompt"], "Which?");
+    assert_eq!((m2["rank"].as_i64(), m1["rank"].as_i64(), m3["rank"].as_i64()), (Some(1), Some(2), Some(2)));
+    assert!(m2["reward"].as_f64().unwrap() > 0.5, "{m2}");
+    assert_eq!(m1["reward"], m3["reward"], "tied answers get equal rewards");
+    let sum: f64 = rows.iter().map(|r| r["reward"].as_f64().unwrap()).sum();
+    assert!(sum.abs() < 1e-5, "centred within the prompt: {sum}");
+    assert!(rows.iter().all(|r| r["n"] == 2 && r["stderr"].as_f64().unwrap() > 0.0), "{rows:?}");
+    // The same rows as CSV, and dropped votes counted by reason.
+    let csv = String::from_utf8(export_bytes(&app, &admin, "rw", "format=rewards&as=csv").await).unwrap();
+    assert!(csv.starts_with("prompt,completion,model,reward,stderr,n,rank\r\n"), "{csv}");
+    let ties_dropped = export_rows(&app, &admin, "rw", "format=rewards&ties=drop").await;
+    assert_eq!(ties_dropped.len(), 3, "the tie went, the two wins remain");
+    // Three exports, three cards (each stored once its export ended).
+    card_after(&app, &admin, "rw", 2).await;
+    let all = cards(&app, &admin, "rw").await;
+    let dropping: Vec<&Value> =
+        all.iter().filter(|c| !c["counts"]["dropped"].as_object().unwrap().is_empty()).collect();
+    assert_eq!(dropping.len(), 1, "only the export without ties dropped anything: {all:?}");
+    assert_eq!(dropping[0]["counts"]["dropped"]["tie"], 1, "{all:?}");
+    assert_eq!(dropping[0]["counts"]["rows"], 3);
 }
 
 #[tokio::test]
@@ -631,7 +667,8 @@ async fn the_cli_imports_by_extension_and_format_and_skips_bad_lines_when_asked(
     let (app, _admin, _) = setup("cli").await;
     let dir = tempfile::tempdir().unwrap();
     let csv_file = dir.path().join("pairs.csv");
-    std::fs::write(&csv_file, "prompt,model_a,completion_a,model_b,completion_b\r\nq1,m1,a,m2,b\r\nq2,m1,,m2,b\r\n").unwrap();
+    std::fs::write(&csv_file, "prompt,model_a,completion_a,model_b,completion_b\r\nq1,m1,a,m2,b\r\nq2,m1,,m2,b\r\n")
+        .unwrap();
     let path = csv_file.to_str().unwrap();
     // All or nothing by default: the bad line is named and nothing goes in.
     let out = arbiter(&app.db_url, &["import", "cli", path], "");

@@ -48,6 +48,7 @@ fn Project(d: AdminProjectData) -> impl IntoView {
                         <option value="arena">"Arena battles (one per annotation)"</option>
                         <option value="raw">"raw (one row per annotation)"</option>
                         <option value="pairs">"pairs (one row per pair, with votes)"</option>
+                        <option value="rewards">"rewards (one row per completion)"</option>
                     </select>
                 </label>
                 <label>"File "

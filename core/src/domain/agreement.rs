@@ -229,6 +229,14 @@ mod tests {
     }
 
     #[test]
+    fn units_with_two_or_more_count_sorted_or_not() {
+        let r = |unit, coder| Rating { unit, coder, value: 0 };
+        assert_eq!(units_with_two_or_more(&[r(1, 1), r(1, 2), r(2, 1), r(3, 1), r(3, 2), r(3, 3)]), 2);
+        assert_eq!(units_with_two_or_more(&[r(3, 1), r(1, 1), r(3, 2), r(2, 1), r(1, 2)]), 2);
+        assert_eq!(units_with_two_or_more(&[]), 0);
+    }
+
+    #[test]
     fn fleiss_kappa_matches_a_hand_computation() {
         // Two units, three raters each: (A, A, B) and (tie, tie, tie).
         // P1 = (2·1 + 0 + 0) / 6 = 1/3, P2 = 6/6 = 1 → P̄ = 2/3.

@@ -23,10 +23,22 @@ pub enum Format {
     Raw,
     /// One row per pair with its votes and statistics.
     Pairs,
+    /// One row per judged completion: its reward (Bradley–Terry over the
+    /// votes on its prompt's pairs, centred within the prompt), standard
+    /// error, number of votes and rank.
+    Rewards,
 }
 
-pub const FORMATS: [Format; 7] =
-    [Format::Trl, Format::TrlImplicit, Format::OpenaiDpo, Format::HhRlhf, Format::Arena, Format::Raw, Format::Pairs];
+pub const FORMATS: [Format; 8] = [
+    Format::Trl,
+    Format::TrlImplicit,
+    Format::OpenaiDpo,
+    Format::HhRlhf,
+    Format::Arena,
+    Format::Raw,
+    Format::Pairs,
+    Format::Rewards,
+];
 
 impl Format {
     pub fn parse(s: &str) -> Result<Format, FieldError> {
@@ -45,12 +57,18 @@ impl Format {
             Format::Arena => "arena",
             Format::Raw => "raw",
             Format::Pairs => "pairs",
+            Format::Rewards => "rewards",
         }
     }
 
-    /// One row per annotation (else one per pair).
+    /// One row per annotation (else one per pair, or per completion).
     pub fn per_annotation(self) -> bool {
         matches!(self, Format::Arena | Format::Raw)
+    }
+
+    /// One row per completion, from all the votes on its prompt.
+    pub fn per_completion(self) -> bool {
+        self == Format::Rewards
     }
 
     /// A training format: chosen/rejected rows, where ties and pairs judged
@@ -61,7 +79,7 @@ impl Format {
 
     /// Whether the admin's `form` applies (standard text or message lists).
     pub fn has_form(self) -> bool {
-        matches!(self, Format::Trl | Format::TrlImplicit)
+        matches!(self, Format::Trl | Format::TrlImplicit | Format::Rewards)
     }
 
     /// Whether a kept tie can be written: TRL rows carry it as margin 0.
@@ -69,13 +87,13 @@ impl Format {
         match self {
             Format::Trl | Format::TrlImplicit => margin != MarginMode::None,
             Format::OpenaiDpo | Format::HhRlhf => false,
-            Format::Arena | Format::Raw | Format::Pairs => true,
+            Format::Arena | Format::Raw | Format::Pairs | Format::Rewards => true,
         }
     }
 
     pub fn file_types(self) -> &'static [FileType] {
         match self {
-            Format::Raw | Format::Pairs => &[FileType::Jsonl, FileType::Csv, FileType::Parquet],
+            Format::Raw | Format::Pairs | Format::Rewards => &[FileType::Jsonl, FileType::Csv, FileType::Parquet],
             _ => &[FileType::Jsonl, FileType::Parquet],
         }
     }
@@ -218,6 +236,15 @@ pub fn columns(format: Format, form: super::form::Form, margin: MarginMode) -> V
             ("label", Str),
             ("prior", Str),
             ("agrees_with_prior", Bool),
+        ],
+        Format::Rewards => vec![
+            ("prompt", text),
+            ("completion", Str),
+            ("model", Str),
+            ("reward", Float),
+            ("stderr", Float),
+            ("n", Int),
+            ("rank", Int),
         ],
     };
     if matches!(format, Format::Trl | Format::TrlImplicit) && margin != MarginMode::None {

@@ -38,6 +38,31 @@ fn with_margin(mut row: Value, outcome: Outcome) -> Value {
     row
 }
 
+/// One `rewards` row: a completion of a prompt with its reward (centred
+/// within the prompt), standard error, votes it took part in and rank.
+pub struct RewardRecord<'a> {
+    pub messages: &'a [Message],
+    pub is_chat: bool,
+    pub completion: &'a str,
+    pub model: &'a str,
+    pub reward: super::reward::Reward,
+    pub n: i64,
+    pub rank: u32,
+}
+
+pub fn reward(r: &RewardRecord<'_>, form: Form) -> Result<Value, NotFlattenable> {
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    Ok(json!({
+        "prompt": prompt_value(r.messages, r.is_chat, form)?,
+        "completion": r.completion,
+        "model": r.model,
+        "reward": round(r.reward.reward),
+        "stderr": round(r.reward.stderr),
+        "n": r.n,
+        "rank": r.rank,
+    }))
+}
+
 /// TRL, explicit prompt: `{"prompt","chosen","rejected"[,"margin"]}`.
 pub fn trl(texts: &PairTexts<'_>, outcome: Outcome, form: Form) -> Result<Value, NotFlattenable> {
     let (chosen, rejected) = texts.ordered(outcome);

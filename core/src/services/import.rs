@@ -25,9 +25,13 @@ const MAX_LISTED_ERRORS: usize = 100;
 const BATCH: usize = 1024;
 /// One writer job stops after this long when other jobs (annotators'
 /// submissions) wait behind it, so they wait at most about this much...
-const JOB_BUDGET: Duration = Duration::from_millis(8);
+const JOB_BUDGET: Duration = Duration::from_millis(4);
 /// ...and after this long when none do, so an import alone commits rarely.
 const JOB_BUDGET_ALONE: Duration = Duration::from_millis(250);
+/// After a job that handed over, the import rests this long before its next
+/// one: while annotators are at work it takes at most about half of the
+/// writer (and of a core), so their saves keep their speed.
+const REST_AFTER_HANDOVER: Duration = Duration::from_millis(8);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
@@ -418,7 +422,7 @@ async fn write(
         while !items.is_empty() {
             let s = spread.take();
             let others_waiting = db.writer.others_waiting();
-            let (rest, a, s) = db
+            let (rest, a, s, handed_over) = db
                 .writer
                 .run_bulk(move |conn| {
                     let mut spread = match s {
@@ -430,6 +434,7 @@ async fn write(
                     let start = Instant::now();
                     let mut added = Added::default();
                     let mut done = 0;
+                    let mut handed_over = false;
                     for p in &items {
                         let a = prompts::add_item(conn, project_id, p, &mut spread)
                             .map_err(crate::storage::writer::sql_err)?;
@@ -439,14 +444,21 @@ async fn write(
                         added.pairs += a.pairs;
                         done += 1;
                         let spent = start.elapsed();
-                        if spent >= JOB_BUDGET_ALONE || spent >= JOB_BUDGET && others_waiting() {
+                        if spent >= JOB_BUDGET && others_waiting() {
+                            handed_over = true;
+                            break;
+                        }
+                        if spent >= JOB_BUDGET_ALONE {
                             break;
                         }
                     }
                     items.drain(..done);
-                    Ok((items, added, spread))
+                    Ok((items, added, spread, handed_over))
                 })
                 .await?;
+            if handed_over {
+                tokio::time::sleep(REST_AFTER_HANDOVER).await;
+            }
             items = rest;
             spread = Some(s);
             added.prompts += a.prompts;

@@ -67,10 +67,23 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
         })
         .await?;
     match lease {
+        // Rendering long texts (up to 2 MB; raw HTML goes through the
+        // sanitizer) would hold a runtime thread: they go to the blocking pool.
+        Some((lease, content)) if content.messages.len() + content.a.len() + content.b.len() > RENDER_INLINE_BYTES => {
+            let project = project.clone();
+            tokio::task::spawn_blocking(move || view(&project, &lease, content))
+                .await
+                .map_err(|e| Error::Internal(e.into()))?
+                .map(Some)
+        }
         Some((lease, content)) => view(project, &lease, content).map(Some),
         None => Ok(None),
     }
 }
+
+/// Texts up to this size (prompt and both answers) are rendered on the
+/// request's own thread: tens of microseconds.
+const RENDER_INLINE_BYTES: usize = 64 * 1024;
 
 fn view(project: &Project, lease: &Lease, c: Content) -> Result<TaskView> {
     let messages: Vec<Message> = serde_json::from_str(&c.messages)

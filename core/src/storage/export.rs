@@ -288,6 +288,114 @@ pub fn annotations_page(
     Ok(rows)
 }
 
+/// One vote on a pair of a prompt (rewards rows).
+pub struct Vote {
+    pub pair_id: i64,
+    /// Completion ids, canonical order.
+    pub a: i64,
+    pub b: i64,
+    pub choice: i64,
+    pub both_bad: bool,
+    pub flagged: bool,
+}
+
+/// A prompt with its completions and every vote in scope on its pairs.
+pub struct PromptVotes {
+    pub prompt_uuid: String,
+    pub external_id: Option<String>,
+    pub is_chat: bool,
+    pub messages: String,
+    /// (id, model, text), in import order.
+    pub completions: Vec<(i64, String, String)>,
+    pub votes: Vec<Vote>,
+}
+
+/// The prompts of the next page of the project's prompts after prompt
+/// `after` that have votes in scope, and the last prompt id of the page
+/// (None at the end).
+pub fn prompt_votes_page(
+    conn: &rusqlite::Connection,
+    scope: &Scope,
+    after: i64,
+) -> rusqlite::Result<(Vec<PromptVotes>, Option<i64>)> {
+    let ids: Vec<i64> = conn
+        .prepare(&format!(
+            "SELECT id FROM prompts WHERE project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
+            scope.project_id
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
+    let sql = format!(
+        "SELECT p.prompt_id, n.pair_id, p.completion_a, p.completion_b, n.choice, n.both_bad, n.flags <> '[]'
+         FROM pairs p JOIN annotations n ON n.pair_id = p.id
+         WHERE p.prompt_id IN ({}) AND {} ORDER BY p.prompt_id, n.pair_id, n.id",
+        id_list(ids.into_iter()),
+        scope.clause()
+    );
+    let mut votes: Vec<(i64, Vote)> = conn
+        .prepare(&sql)?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                Vote {
+                    pair_id: r.get(1)?,
+                    a: r.get(2)?,
+                    b: r.get(3)?,
+                    choice: r.get(4)?,
+                    both_bad: r.get(5)?,
+                    flagged: r.get(6)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    if votes.is_empty() {
+        return Ok((Vec::new(), Some(last)));
+    }
+    let mut voted: Vec<i64> = votes.iter().map(|v| v.0).collect();
+    voted.dedup();
+    let list = id_list(voted.iter().copied());
+    let mut prompts: Vec<(i64, PromptVotes)> = conn
+        .prepare(&format!(
+            "SELECT id, uuid, external_id, is_chat, messages FROM prompts WHERE id IN ({list}) ORDER BY id"
+        ))?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                PromptVotes {
+                    prompt_uuid: r.get(1)?,
+                    external_id: r.get(2)?,
+                    is_chat: r.get(3)?,
+                    messages: r.get(4)?,
+                    completions: Vec::new(),
+                    votes: Vec::new(),
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT prompt_id, id, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
+    ))?;
+    let completions = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
+    // All three lists are in prompt order.
+    let mut at = 0;
+    for c in completions {
+        let (prompt, c) = c?;
+        while prompts[at].0 != prompt {
+            at += 1;
+        }
+        prompts[at].1.completions.push(c);
+    }
+    let mut at = 0;
+    for (prompt, v) in votes.drain(..) {
+        while prompts[at].0 != prompt {
+            at += 1;
+        }
+        prompts[at].1.votes.push(v);
+    }
+    Ok((prompts.into_iter().map(|p| p.1).collect(), Some(last)))
+}
+
 /// (annotations in scope, annotations of the project, annotators in scope).
 pub fn scope_counts(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<(i64, i64, i64)> {
     let sql = format!(

@@ -4,7 +4,9 @@
 //! statement. Jobs that arrive together are committed together (group
 //! commit): each runs inside its own SAVEPOINT, so one job's error undoes
 //! only that job, and every caller hears back only after the COMMIT that
-//! made its work durable.
+//! made its work durable. A bulk job (an import chunk, `run_bulk`) is the
+//! exception: it gets a transaction of its own, so the short jobs of its
+//! batch never wait for it to commit theirs.
 //!
 //! Should SQLite roll the whole transaction back under a job (a full disk,
 //! an I/O error: it leaves autocommit mode), the jobs before it in the
@@ -150,7 +152,10 @@ impl Writer {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let job: Box<dyn Job> = Box::new(Call { f: Some(f), out: None, tx, bulk });
         self.queued.fetch_add(1, Ordering::SeqCst);
-        let queued = self.jobs.send(Message::Job(job)).map_err(|_| closed());
+        let queued = self.jobs.send(Message::Job(job)).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            closed()
+        });
         async move {
             queued?;
             rx.await.map_err(|_| closed())?

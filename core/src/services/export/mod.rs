@@ -14,7 +14,8 @@ use crate::domain::dataset::{
 use crate::domain::form::{flatten, Form, FormChoice};
 use crate::domain::import::Message;
 use crate::domain::rows::{self, PairTexts};
-use crate::domain::{raw, FieldError};
+use crate::domain::verdict::PairTally;
+use crate::domain::{raw, reward, FieldError};
 use crate::storage::export::{self as store, Scope};
 use crate::storage::projects::Project;
 use crate::storage::{rfc3339, Db};
@@ -421,6 +422,9 @@ impl Job {
                     Ok((page, last))
                 });
                 self.annotation_rows(pages, &mut out, &mut counts)
+            } else if self.options.format.per_completion() {
+                let pages = read_ahead(s, snapshot, move |c, after| store::prompt_votes_page(c, scope, after));
+                self.reward_rows(pages, &plan, &mut out, &mut counts)
             } else {
                 let pages = read_ahead(s, snapshot, move |c, after| {
                     let page = store::pairs_page(c, scope, with_texts, after)?;
@@ -461,7 +465,7 @@ impl Job {
             file_name: file_name.clone(),
         };
         match o.format {
-            Format::Trl | Format::TrlImplicit | Format::HhRlhf => {}
+            Format::Trl | Format::TrlImplicit | Format::HhRlhf | Format::Rewards => {}
             Format::OpenaiDpo | Format::Arena => {
                 return Ok(plan(Form::Conversational, "the format holds message lists"))
             }
@@ -572,7 +576,9 @@ impl Job {
                         };
                         enc.push(rows::pairs(&record, outcome))?
                     }
-                    Format::Arena | Format::Raw => unreachable!("per-annotation formats"),
+                    Format::Arena | Format::Raw | Format::Rewards => {
+                        unreachable!("per-annotation and per-completion formats")
+                    }
                 }
                 counts.rows += 1;
                 let sign = match outcome {
@@ -584,6 +590,92 @@ impl Job {
                 counts.record(&row.model_a, &row.model_b, sign);
                 if !out.flush(split) {
                     return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// `rewards`: per prompt, a Bradley–Terry fit over the votes on its
+    /// pairs that pass the filters (the pair-level ones on each pair's
+    /// votes, the others vote by vote, as for `raw`); one row per completion
+    /// that took part in a kept vote. Dropped votes are counted by reason.
+    fn reward_rows(
+        &self,
+        pages: impl Iterator<Item = Result<Page<store::PromptVotes>>>,
+        plan: &Plan,
+        out: &mut Outputs,
+        counts: &mut Counts,
+    ) -> Result<bool> {
+        let o = &self.options;
+        for page in pages {
+            for p in page?.iter() {
+                let mut tallies: std::collections::HashMap<i64, PairTally> = std::collections::HashMap::new();
+                for v in &p.votes {
+                    let t = tallies.entry(v.pair_id).or_default();
+                    t.counts[(v.choice.clamp(-3, 3) + 3) as usize] += 1;
+                    t.both_bad += i64::from(v.both_bad);
+                    t.flagged += i64::from(v.flagged);
+                }
+                let position: std::collections::HashMap<i64, usize> =
+                    p.completions.iter().enumerate().map(|(i, c)| (c.0, i)).collect();
+                // Completions that took part in a kept vote, numbered in import order.
+                let mut kept: Vec<(usize, usize, i64)> = Vec::new();
+                for v in &p.votes {
+                    let decided = pair_gate(&tallies[&v.pair_id], &o.filters)
+                        .and_then(|()| decide_annotation(v.choice, v.both_bad, v.flagged, &o.filters));
+                    if let Err(reason) = decided {
+                        counts.drop(reason);
+                        continue;
+                    }
+                    if let (Some(&a), Some(&b)) = (position.get(&v.a), position.get(&v.b)) {
+                        kept.push((a, b, v.choice));
+                        let (ma, mb) = (&p.completions[a].1, &p.completions[b].1);
+                        counts.record(ma, mb, if v.both_bad { 0 } else { v.choice });
+                    }
+                }
+                if kept.is_empty() {
+                    continue;
+                }
+                let mut judged: Vec<usize> = kept.iter().flat_map(|&(a, b, _)| [a, b]).collect();
+                judged.sort_unstable();
+                judged.dedup();
+                let slot = |c: usize| judged.binary_search(&c).unwrap_or_default();
+                let comparisons: Vec<reward::Comparison> =
+                    kept.iter().map(|&(a, b, choice)| reward::from_vote(slot(a), slot(b), choice)).collect();
+                let mut n = vec![0i64; judged.len()];
+                for &(a, b, _) in &kept {
+                    n[slot(a)] += 1;
+                    n[slot(b)] += 1;
+                }
+                let fit = reward::bradley_terry(judged.len(), &comparisons);
+                let ranks = reward::ranks(&fit);
+                let messages = parse_messages(&p.messages)?;
+                let split = if out.test.is_some()
+                    && in_test_split(p.external_id.as_deref().unwrap_or(&p.prompt_uuid), o.test_share)
+                {
+                    Split::Test
+                } else {
+                    Split::Train
+                };
+                for (s, &c) in judged.iter().enumerate() {
+                    let record = rows::RewardRecord {
+                        messages: &messages,
+                        is_chat: p.is_chat,
+                        completion: &p.completions[c].2,
+                        model: &p.completions[c].1,
+                        reward: fit[s],
+                        n: n[s],
+                        rank: ranks[s],
+                    };
+                    let row = rows::reward(&record, plan.form).map_err(|e| {
+                        Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"))
+                    })?;
+                    out.pick(split).push(row)?;
+                    counts.rows += 1;
+                    if !out.flush(split) {
+                        return Ok(false);
+                    }
                 }
             }
         }
