@@ -57,10 +57,10 @@ pub enum Command {
 pub struct ExportArgs {
     /// Project slug.
     pub project: String,
-    /// trl, trl-implicit, openai-dpo, hh-rlhf, arena, raw or pairs.
+    /// trl, trl-implicit, openai-dpo, hh-rlhf, arena, raw, pairs or rewards.
     #[arg(long, default_value = "trl")]
     pub format: String,
-    /// File type: jsonl, csv (raw, pairs) or parquet. Default: by the -o
+    /// File type: jsonl, csv (raw, pairs, rewards) or parquet. Default: by the -o
     /// file's extension, else jsonl.
     #[arg(long = "as")]
     pub as_: Option<String>,
