@@ -476,6 +476,8 @@ async fn parquet_exports_load_with_pyarrow_and_datasets_and_equal_the_jsonl() {
         "format=arena",
         "format=raw",
         "format=pairs",
+        "format=rewards",
+        "format=rewards&form=standard",
     ] {
         let name = query.replace(['=', '&'], "_");
         let jsonl = dir.path().join(format!("{name}.jsonl"));
