@@ -346,6 +346,12 @@ fn sql(e: rusqlite::Error) -> Error {
     crate::storage::writer::sql_err(e)
 }
 
+/// A conversation that no longer flattens: the data changed after the
+/// plan checked it (the snapshot makes this a bug, not a user error).
+fn changed(e: crate::domain::form::NotFlattenable) -> Error {
+    Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"))
+}
+
 fn parse_messages(json: &str) -> Result<Vec<Message>> {
     serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored messages")))
 }
@@ -365,6 +371,15 @@ struct Outputs {
 }
 
 impl Outputs {
+    /// The split of a prompt's rows (by its id), when the export splits.
+    fn split_of(&self, prompt: &str, test_share: f64) -> Split {
+        if self.test.is_some() && in_test_split(prompt, test_share) {
+            Split::Test
+        } else {
+            Split::Train
+        }
+    }
+
     fn pick(&mut self, split: Split) -> &mut Encoder {
         match (split, self.test.as_mut()) {
             (Split::Test, Some(t)) => t,
@@ -545,15 +560,7 @@ impl Job {
                     a: row.a.as_deref().unwrap_or_default(),
                     b: row.b.as_deref().unwrap_or_default(),
                 };
-                let split = if out.test.is_some()
-                    && in_test_split(row.external_id.as_deref().unwrap_or(&row.prompt_uuid), o.test_share)
-                {
-                    Split::Test
-                } else {
-                    Split::Train
-                };
-                let changed =
-                    |e| Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"));
+                let split = out.split_of(row.external_id.as_deref().unwrap_or(&row.prompt_uuid), o.test_share);
                 let enc = out.pick(split);
                 match o.format {
                     Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
@@ -651,13 +658,7 @@ impl Job {
                 let fit = reward::bradley_terry(judged.len(), &comparisons);
                 let ranks = reward::ranks(&fit);
                 let messages = parse_messages(&p.messages)?;
-                let split = if out.test.is_some()
-                    && in_test_split(p.external_id.as_deref().unwrap_or(&p.prompt_uuid), o.test_share)
-                {
-                    Split::Test
-                } else {
-                    Split::Train
-                };
+                let split = out.split_of(p.external_id.as_deref().unwrap_or(&p.prompt_uuid), o.test_share);
                 for (s, &c) in judged.iter().enumerate() {
                     let record = rows::RewardRecord {
                         messages: &messages,
@@ -668,9 +669,7 @@ impl Job {
                         n: n[s],
                         rank: ranks[s],
                     };
-                    let row = rows::reward(&record, plan.form).map_err(|e| {
-                        Error::Internal(anyhow::Error::new(e).context("a conversation changed since the plan"))
-                    })?;
+                    let row = rows::reward(&record, plan.form).map_err(changed)?;
                     out.pick(split).push(row)?;
                     counts.rows += 1;
                     if !out.flush(split) {
@@ -703,13 +702,7 @@ impl Job {
                 } else {
                     pseudonym(&self.project.uuid, &r.annotator_uuid)
                 };
-                let split = if out.test.is_some()
-                    && in_test_split(r.external_id.as_deref().unwrap_or(&r.prompt_uuid), o.test_share)
-                {
-                    Split::Test
-                } else {
-                    Split::Train
-                };
+                let split = out.split_of(r.external_id.as_deref().unwrap_or(&r.prompt_uuid), o.test_share);
                 let row = if o.format == Format::Arena {
                     let messages = parse_messages(r.messages.as_deref().unwrap_or("[]"))?;
                     let texts = PairTexts {
