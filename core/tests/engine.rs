@@ -19,7 +19,13 @@ async fn env() -> Env {
     Env { dir, db }
 }
 
-async fn submit(db: &Db, u: &User, task: &str, key: &str, v: &AnnotationInput) -> Result<(AnnotationReceipt, bool), Error> {
+async fn submit(
+    db: &Db,
+    u: &User,
+    task: &str,
+    key: &str,
+    v: &AnnotationInput,
+) -> Result<(AnnotationReceipt, bool), Error> {
     tasks::submit(db, u, None, TaskId::parse(task).unwrap(), &ClientKey::parse(key).unwrap(), v).await
 }
 
@@ -299,7 +305,8 @@ async fn closing_the_database_finishes_every_queued_write() {
     let jobs: Vec<_> = (0..200)
         .map(|i| {
             e.db.writer.run(move |c| {
-                c.execute("INSERT INTO audit_log (at, actor, action) VALUES (?, 'close', 'x')", [i]).map_err(sql_err)?;
+                c.execute("INSERT INTO audit_log (at, actor, action) VALUES (?, 'close', 'x')", [i])
+                    .map_err(sql_err)?;
                 Ok(())
             })
         })
@@ -353,4 +360,43 @@ async fn a_prefetched_task_is_a_second_lease_that_becomes_current_after_a_submit
     assert!(tasks::prefetch(&e.db, &p, &b).await.unwrap().is_none());
     submit(&e.db, &a, &current.task_id.to_string(), "k1", &vote(1)).await.unwrap();
     assert_eq!(tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id, ahead.task_id);
+}
+
+#[tokio::test]
+async fn adaptive_selection_settles_a_clear_order_with_fewer_judgements_than_all_pairs() {
+    let e = env().await;
+    let mut s = SettingsInput::titled("A");
+    s.annotations_per_pair = Some(5);
+    s.pair_selection = Some("adaptive".into());
+    let p = projects::create(&e.db, "test", "a", s).await.unwrap();
+    // One prompt, four answers; "answer 3" is the best, "answer 0" the worst.
+    let report = import::import_jsonl(&e.db, &p, None, "a.jsonl", line("q", 4).into_bytes()).await.unwrap();
+    assert!(report.ok);
+    let quality = |text: &str| text.rsplit(' ').next().unwrap().parse::<i64>().unwrap();
+    let mut judged = 0;
+    for a in 0..10 {
+        let u = annotator(&e.db, &format!("ann{a}"), &p).await;
+        while let Some(t) = tasks::next(&e.db, &p, &u).await.unwrap() {
+            // Much better for the better answer, wherever it is shown.
+            let c = if quality(&t.left.text) > quality(&t.right.text) { -3 } else { 3 };
+            submit(&e.db, &u, &t.task_id.to_string(), &format!("k-{a}-{judged}"), &vote(c)).await.unwrap();
+            judged += 1;
+        }
+    }
+    let all_pairs = 6 * 5;
+    assert!(judged < all_pairs * 7 / 10, "adaptive took {judged} judgements; all pairs take {all_pairs}");
+    assert_eq!(count(&e.db, "SELECT settled FROM prompts").await, 1, "the order was settled");
+    // The rewards put the four answers in their true order.
+    let input = export::OptionsInput { format: Some("rewards".into()), ..Default::default() };
+    let mut running = export::start(&e.db, "test", &p, export::Options::parse(&input, None).unwrap()).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = running.chunks.recv().await {
+        out.extend(chunk.bytes);
+    }
+    running.done.await.unwrap().unwrap();
+    let rows: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut by_reward: Vec<(f64, i64)> =
+        rows.iter().map(|r| (r["reward"].as_f64().unwrap(), quality(r["completion"].as_str().unwrap()))).collect();
+    by_reward.sort_by(|x, y| y.0.total_cmp(&x.0));
+    assert_eq!(by_reward.iter().map(|x| x.1).collect::<Vec<_>>(), vec![3, 2, 1, 0], "{rows:?}");
 }

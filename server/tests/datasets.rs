@@ -455,7 +455,14 @@ async fn rewards_rank_the_completions_of_a_prompt_by_their_votes_whatever_the_si
 #[tokio::test]
 async fn the_same_data_and_options_give_the_same_bytes() {
     let (app, admin) = golden_project().await;
-    for query in ["format=trl", "format=pairs&as=csv", "format=trl&as=parquet", "format=arena&as=parquet"] {
+    for query in [
+        "format=trl",
+        "format=pairs&as=csv",
+        "format=trl&as=parquet",
+        "format=arena&as=parquet",
+        "format=rewards",
+        "format=rewards&as=parquet",
+    ] {
         let a = export_bytes(&app, &admin, "gold", query).await;
         let b = export_bytes(&app, &admin, "gold", query).await;
         assert!(!a.is_empty());

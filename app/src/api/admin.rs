@@ -20,6 +20,8 @@ pub struct AdminProjectData {
     pub annotations_per_pair: i64,
     pub lease_seconds: i64,
     pub flags: Vec<String>,
+    /// `all` or `adaptive`.
+    pub pair_selection: String,
     pub prompts: i64,
     pub pairs: i64,
     pub complete_pairs: i64,
@@ -121,6 +123,7 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         annotations_per_pair: p.annotations_per_pair,
         lease_seconds: p.lease_seconds,
         flags: p.flags,
+        pair_selection: p.pair_selection.name().to_owned(),
         prompts: c.prompts,
         pairs: c.pairs,
         complete_pairs: c.complete_pairs,

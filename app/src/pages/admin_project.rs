@@ -156,6 +156,12 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <label>"Annotations per pair" <input name="annotations_per_pair" type="number" min="1" max="100" value=d.annotations_per_pair.to_string() /></label>
             <label>"Lease (seconds)" <input name="lease_seconds" type="number" min="10" max="86400" value=d.lease_seconds.to_string() /></label>
             <label>"Flags (one a line)" <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
+            <label>"Pairs offered "
+                <select name="pair_selection">
+                    <option value="all" selected=d.pair_selection == "all">"all pairs, each N times"</option>
+                    <option value="adaptive" selected=d.pair_selection == "adaptive">"adaptive: the least certain pair of a prompt, until its order is settled"</option>
+                </select>
+            </label>
             <button type="submit" class="primary">"Save settings"</button>
         </form>
     }

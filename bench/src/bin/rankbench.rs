@@ -197,7 +197,11 @@ fn rating(w: &World, k: usize, budget: usize, z: bool, rng: &mut StdRng) -> Vec<
                 .map(|_| {
                     let who = rng.gen_range(0..w.people.len());
                     (0..k)
-                        .map(|c| Rating { annotator: who as i64, completion: c, value: w.people[who].rate(rng, truth[c]) })
+                        .map(|c| Rating {
+                            annotator: who as i64,
+                            completion: c,
+                            value: w.people[who].rate(rng, truth[c]),
+                        })
                         .collect()
                 })
                 .collect()
@@ -259,7 +263,14 @@ fn svg(panels: &[(usize, Vec<Curve>)]) -> String {
         let _ = write!(
             s,
             r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#,
-            px(0.0), py(0.0), px(max_x), py(0.0), px(0.0), py(0.0), px(0.0), py(1.0)
+            px(0.0),
+            py(0.0),
+            px(max_x),
+            py(0.0),
+            px(0.0),
+            py(0.0),
+            px(0.0),
+            py(1.0)
         );
         for t in 0..=5 {
             let y = t as f64 / 5.0;
@@ -299,17 +310,20 @@ fn svg(panels: &[(usize, Vec<Curve>)]) -> String {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut rng = StdRng::seed_from_u64(args.seed);
     let mut panels = Vec::new();
     for k in [4usize, 8] {
-        let w = world(&args, k, &mut rng);
+        // A random stream per method, so one method's draws never shift
+        // another's; raw and z-scored ratings share theirs: the same
+        // judgements, normalized two ways.
+        let stream = |method: u64| StdRng::seed_from_u64(args.seed.wrapping_mul(1000) + 10 * k as u64 + method);
+        let w = world(&args, k, &mut stream(0));
         let budget = args.n * k * (k - 1) / 2;
-        let all = pairwise(&w, k, budget, false, &mut rng);
-        let adaptive = pairwise(&w, k, budget, true, &mut rng);
+        let all = pairwise(&w, k, budget, false, &mut stream(1));
+        let adaptive = pairwise(&w, k, budget, true, &mut stream(2));
         let tasks = 12;
-        let ranked = ranking(&w, k, tasks, &mut rng);
-        let raw = rating(&w, k, tasks, false, &mut rng);
-        let z = rating(&w, k, tasks, true, &mut rng);
+        let ranked = ranking(&w, k, tasks, &mut stream(3));
+        let raw = rating(&w, k, tasks, false, &mut stream(4));
+        let z = rating(&w, k, tasks, true, &mut stream(4));
         let target = all.last().map(|p| p.1).unwrap_or(0.0);
         println!("K = {k}, {} prompts, {} annotators, N = {}:", args.prompts, args.annotators, args.n);
         println!(
@@ -332,7 +346,13 @@ fn main() -> anyhow::Result<()> {
         }
         for (name, c) in [("ranking", &ranked), ("rating, raw", &raw), ("rating, z-scored", &z)] {
             let at = |b: usize| c.get(b - 1).map(|p| p.1).unwrap_or(0.0);
-            println!("  {name}: ρ after 1 / 3 / 6 / 12 tasks = {:.3} / {:.3} / {:.3} / {:.3}", at(1), at(3), at(6), at(12));
+            println!(
+                "  {name}: ρ after 1 / 3 / 6 / 12 tasks = {:.3} / {:.3} / {:.3} / {:.3}",
+                at(1),
+                at(3),
+                at(6),
+                at(12)
+            );
         }
         let z_wins = z.iter().zip(&raw).filter(|(a, b)| a.1 > b.1).count();
         println!("  z-scored beats raw at {z_wins} of {tasks} task counts");

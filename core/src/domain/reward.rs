@@ -9,8 +9,8 @@
 //!   its K·(K−1)/2 pairwise outcomes, each of weight 1 (equal ranks: ties).
 //!   A Gaussian prior θ ~ N(0, 1/λ) with `PRIOR_PRECISION` λ keeps perfect
 //!   separation (one answer always preferred) finite; it also centres the
-//!   rewards (their sum is 0 at the optimum). Standard errors are the square
-//!   roots of the diagonal of the inverse of the negative Hessian there.
+//!   rewards (their sum is 0 at the optimum). Standard errors are those of
+//!   the centred rewards, from the inverse of the negative Hessian there.
 //! - Ratings → each annotator's ratings z-scored over all their ratings in
 //!   the project (removing personal offset and spread), averaged per
 //!   completion, centred to mean 0 within the prompt.
@@ -90,16 +90,21 @@ fn terms(comparisons: &[Comparison]) -> Vec<(usize, usize, f64)> {
 }
 
 /// A Bradley–Terry fit: centred rewards with standard errors, and the
-/// covariance of the strengths (for the certainty of an order).
+/// covariance used to judge how certain an order is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
     pub rewards: Vec<Reward>,
+    /// The inverse of the information at θ = 0 (no preference): what the
+    /// votes' number and spread alone say. Taken at the fit instead, a
+    /// unanimous pair's information vanishes as its strengths part (p(1−p)
+    /// → 0), and a clear order would never count as settled.
     pub covariance: Vec<Vec<f64>>,
 }
 
 impl Fit {
     /// How sure the fit is of the order of `i` and `j`: the difference of
-    /// their strengths in standard errors of that difference (≥ 0).
+    /// their strengths in standard errors of that difference (≥ 0), the
+    /// errors taken at no preference (see `covariance`).
     pub fn certainty(&self, i: usize, j: usize) -> f64 {
         let c = &self.covariance;
         let var = (c[i][i] + c[j][j] - 2.0 * c[i][j]).max(1e-300);
@@ -152,14 +157,17 @@ pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
             break;
         }
     }
-    let info = information(k, &terms, &theta);
-    let covariance: Vec<Vec<f64>> = (0..k)
-        .map(|i| {
-            let mut e = vec![0.0; k];
-            e[i] = 1.0;
-            solve(&info, &e) // symmetric: column i is row i
-        })
-        .collect();
+    let inverse = |info: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        (0..k)
+            .map(|i| {
+                let mut e = vec![0.0; k];
+                e[i] = 1.0;
+                solve(info, &e) // symmetric: column i is row i
+            })
+            .collect()
+    };
+    let covariance = inverse(&information(k, &terms, &theta));
+    let at_no_preference = inverse(&information(k, &terms, &vec![0.0; k]));
     let mean = theta.iter().sum::<f64>() / k.max(1) as f64;
     // The rewards are centred, so their errors are those of θᵢ − mean(θ):
     // Cᵢᵢ − 2·meanⱼ Cᵢⱼ + mean Cⱼₗ. (Cᵢᵢ alone keeps the prior's uncertainty
@@ -173,7 +181,7 @@ pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
             stderr: (covariance[i][i] - 2.0 * row_means[i] + all_mean).max(0.0).sqrt(),
         })
         .collect();
-    Fit { rewards, covariance }
+    Fit { rewards, covariance: at_no_preference }
 }
 
 /// A prompt's order is settled when every two neighbours in the fitted

@@ -23,6 +23,34 @@ pub const MAX_GUIDELINES: usize = 100_000;
 pub const MAX_FLAG_LEN: usize = 60;
 pub const MAX_FLAGS: usize = 20;
 
+/// Which pairs a pairwise project offers: every pair N times, or per
+/// prompt the pair whose order is least certain until the order is settled
+/// (`domain::reward::next_pair`), N times per pair at most.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairSelection {
+    #[default]
+    All,
+    Adaptive,
+}
+
+impl PairSelection {
+    pub fn parse(s: &str) -> Result<PairSelection, FieldError> {
+        match s.trim() {
+            "all" => Ok(PairSelection::All),
+            "adaptive" => Ok(PairSelection::Adaptive),
+            other => Err(FieldError::new("pair_selection", format!("{other:?} is not all or adaptive"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PairSelection::All => "all",
+            PairSelection::Adaptive => "adaptive",
+        }
+    }
+}
+
 /// What an admin sets on a project; only `Settings::parse` makes one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -31,6 +59,7 @@ pub struct Settings {
     pub annotations_per_pair: i64,
     pub lease_seconds: i64,
     pub flags: Vec<String>,
+    pub pair_selection: PairSelection,
 }
 
 /// Settings as they arrive: every field but the title optional (defaults apply).
@@ -45,6 +74,9 @@ pub struct SettingsInput {
     pub lease_seconds: Option<i64>,
     #[serde(default)]
     pub flags: Option<Vec<String>>,
+    /// `all` (default) or `adaptive`.
+    #[serde(default)]
+    pub pair_selection: Option<String>,
 }
 
 impl SettingsInput {
@@ -89,7 +121,8 @@ impl Settings {
                 flags.push(f.to_owned());
             }
         }
-        Ok(Settings { title, guidelines, annotations_per_pair, lease_seconds, flags })
+        let pair_selection = input.pair_selection.as_deref().map(PairSelection::parse).transpose()?.unwrap_or_default();
+        Ok(Settings { title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection })
     }
 }
 
@@ -125,6 +158,7 @@ mod tests {
         assert_eq!(bad(|i| i.title = "x".repeat(201)), "title");
         assert_eq!(bad(|i| i.title = "a\u{1c}b".into()), "title");
         assert_eq!(bad(|i| i.annotations_per_pair = Some(0)), "annotations_per_pair");
+        assert_eq!(bad(|i| i.pair_selection = Some("smart".into())), "pair_selection");
         assert_eq!(bad(|i| i.lease_seconds = Some(5)), "lease_seconds");
         assert_eq!(bad(|i| i.flags = Some(vec!["x".repeat(61)])), "flags");
         assert_eq!(bad(|i| i.flags = Some((0..21).map(|n| n.to_string()).collect())), "flags");

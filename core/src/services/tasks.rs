@@ -42,6 +42,7 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
     let now = now_ms();
     let (project_id, user_id) = (project.id, user.id);
     let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
+    let adaptive = project.pair_selection == crate::domain::PairSelection::Adaptive;
     let swapped = rand::random::<bool>();
     let lease = db
         .writer
@@ -55,7 +56,12 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
             let lease = if held.len() > wanted {
                 held.swap_remove(wanted)
             } else if held.len() == wanted {
-                match hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)? {
+                let next = if adaptive {
+                    lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
+                } else {
+                    hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
+                };
+                match next {
                     Some(new) => new,
                     None => return Ok(None),
                 }
@@ -79,6 +85,51 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
         Some((lease, content)) => view(project, &lease, content).map(Some),
         None => Ok(None),
     }
+}
+
+/// Adaptive selection (inside the writer's job): the prompt of the pair
+/// `all` would offer (least load first), fitted on its votes so far; the
+/// pair of it whose order is least certain among those this annotator may
+/// take. A prompt whose order is settled is marked so and passed over.
+fn lease_adaptive(
+    c: &rusqlite::Connection,
+    project_id: i64,
+    user_id: i64,
+    per_pair: i64,
+    now: i64,
+    lease_ms: i64,
+    swapped: bool,
+) -> rusqlite::Result<Option<hot::Lease>> {
+    use crate::domain::reward;
+    while let Some((_, prompt)) = hot::least_loaded(c, project_id, user_id, per_pair, true)? {
+        let pairs = hot::prompt_pairs(c, prompt, user_id, per_pair)?;
+        let mut completions: Vec<i64> = pairs.iter().flat_map(|p| [p.a, p.b]).collect();
+        completions.sort_unstable();
+        completions.dedup();
+        let at = |id: i64| completions.binary_search(&id).unwrap_or_default();
+        let votes: Vec<reward::Comparison> = hot::prompt_votes(c, prompt)?
+            .into_iter()
+            .map(|(a, b, choice)| reward::from_vote(at(a), at(b), choice))
+            .collect();
+        let fit = reward::fit(completions.len(), &votes);
+        // A pair as two indices, smaller first.
+        let key = |p: &hot::OpenPair| {
+            let (x, y) = (at(p.a), at(p.b));
+            (x.min(y), x.max(y))
+        };
+        let open = |i: usize, j: usize| pairs.iter().find(|p| p.offerable && key(p) == (i.min(j), i.max(j)));
+        match reward::next_pair(&fit, |i, j| open(i, j).is_some()) {
+            Some((i, j)) => {
+                let pair = open(i, j).map(|p| p.id);
+                return match pair {
+                    Some(pair) => hot::lease_pair(c, project_id, pair, user_id, now, lease_ms, swapped).map(Some),
+                    None => Ok(None),
+                };
+            }
+            None => hot::settle(c, prompt)?,
+        }
+    }
+    Ok(None)
 }
 
 /// Texts up to this size (prompt and both answers) are rendered on the

@@ -73,17 +73,88 @@ pub fn lease_next(
     lease_ms: i64,
     swapped: bool,
 ) -> Sql<Option<Lease>> {
-    let pair: Option<i64> = c
-        .prepare_cached(
-            "SELECT p.id FROM pairs p
-             WHERE p.project_id = ?1 AND p.load < ?2
-               AND NOT EXISTS (SELECT 1 FROM assignments a
-                               WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
-             ORDER BY p.load, p.spread LIMIT 1",
-        )?
-        .query_row(params![project_id, per_pair, annotator_id], |r| r.get(0))
-        .optional()?;
-    let Some(pair) = pair else { return Ok(None) };
+    match least_loaded(c, project_id, annotator_id, per_pair, false)? {
+        Some((pair, _)) => lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The (pair, prompt) `lease_next` would take; with `open_prompts_only`,
+/// among prompts whose order is not settled yet (adaptive selection).
+pub fn least_loaded(
+    c: &Connection,
+    project_id: i64,
+    annotator_id: i64,
+    per_pair: i64,
+    open_prompts_only: bool,
+) -> Sql<Option<(i64, i64)>> {
+    let sql = if open_prompts_only {
+        "SELECT p.id, p.prompt_id FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id
+         WHERE p.project_id = ?1 AND p.load < ?2 AND pr.settled = 0
+           AND NOT EXISTS (SELECT 1 FROM assignments a
+                           WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
+         ORDER BY p.load, p.spread LIMIT 1"
+    } else {
+        "SELECT p.id, p.prompt_id FROM pairs p
+         WHERE p.project_id = ?1 AND p.load < ?2
+           AND NOT EXISTS (SELECT 1 FROM assignments a
+                           WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
+         ORDER BY p.load, p.spread LIMIT 1"
+    };
+    c.prepare_cached(sql)?
+        .query_row(params![project_id, per_pair, annotator_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// A pair of a prompt, for adaptive selection: its completions (canonical
+/// order) and whether this annotator may be offered it (under N, not yet
+/// judged, skipped or leased by them).
+pub struct OpenPair {
+    pub id: i64,
+    pub a: i64,
+    pub b: i64,
+    pub offerable: bool,
+}
+
+pub fn prompt_pairs(c: &Connection, prompt_id: i64, annotator_id: i64, per_pair: i64) -> Sql<Vec<OpenPair>> {
+    c.prepare_cached(
+        "SELECT p.id, p.completion_a, p.completion_b,
+                p.load < ?3 AND NOT EXISTS (SELECT 1 FROM assignments a
+                                            WHERE a.pair_id = p.id AND a.annotator_id = ?2 AND a.state <> 'expired')
+         FROM pairs p WHERE p.prompt_id = ?1 ORDER BY p.id",
+    )?
+    .query_map(params![prompt_id, annotator_id, per_pair], |r| {
+        Ok(OpenPair { id: r.get(0)?, a: r.get(1)?, b: r.get(2)?, offerable: r.get(3)? })
+    })?
+    .collect()
+}
+
+/// Every vote on a prompt's pairs: (completion a, completion b, canonical choice).
+pub fn prompt_votes(c: &Connection, prompt_id: i64) -> Sql<Vec<(i64, i64, i64)>> {
+    c.prepare_cached(
+        "SELECT p.completion_a, p.completion_b, n.choice FROM annotations n JOIN pairs p ON p.id = n.pair_id
+         WHERE p.prompt_id = ? ORDER BY n.id",
+    )?
+    .query_map([prompt_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
+}
+
+/// Marks a prompt's order settled: adaptive selection offers none of its pairs again.
+pub fn settle(c: &Connection, prompt_id: i64) -> Sql<()> {
+    c.prepare_cached("UPDATE prompts SET settled = 1 WHERE id = ?")?.execute([prompt_id])?;
+    Ok(())
+}
+
+/// Leases `pair` to the annotator.
+pub fn lease_pair(
+    c: &Connection,
+    project_id: i64,
+    pair: i64,
+    annotator_id: i64,
+    now: i64,
+    lease_ms: i64,
+    swapped: bool,
+) -> Sql<Lease> {
     let expires = now + lease_ms;
     // An expired lease of the same annotator on this pair is renewed in
     // place; it keeps its id and its shown order, so a page still open on
@@ -100,7 +171,7 @@ pub fn lease_next(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
     c.prepare_cached("UPDATE pairs SET load = load + 1 WHERE id = ?")?.execute([pair])?;
-    Ok(Some(Lease { id, uuid, swapped, lease_expires_at: expires }))
+    Ok(Lease { id, uuid, swapped, lease_expires_at: expires })
 }
 
 /// What the page shows for a lease, read on the writer's connection so a

@@ -320,7 +320,8 @@ pub fn prompt_votes_page(
 ) -> rusqlite::Result<(Vec<PromptVotes>, Option<i64>)> {
     let ids: Vec<i64> = conn
         .prepare(&format!(
-            "SELECT id FROM prompts WHERE project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
+            // `+`: walk prompts by id (not the (project, key) index and a sort).
+            "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
             scope.project_id
         ))?
         .query_map([], |r| r.get(0))?
@@ -328,7 +329,7 @@ pub fn prompt_votes_page(
     let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
     let sql = format!(
         "SELECT p.prompt_id, n.pair_id, p.completion_a, p.completion_b, n.choice, n.both_bad, n.flags <> '[]'
-         FROM pairs p JOIN annotations n ON n.pair_id = p.id
+         FROM pairs p CROSS JOIN annotations n ON n.pair_id = p.id
          WHERE p.prompt_id IN ({}) AND {} ORDER BY p.prompt_id, n.pair_id, n.id",
         id_list(ids.into_iter()),
         scope.clause()

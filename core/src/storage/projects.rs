@@ -14,13 +14,15 @@ pub struct Project {
     pub annotations_per_pair: i64,
     pub lease_seconds: i64,
     pub flags: Vec<String>,
+    pub pair_selection: crate::domain::PairSelection,
 }
 
+type ProjectRow = (i64, String, String, String, String, i64, i64, String, String);
+const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection";
 
-type ProjectRow = (i64, String, String, String, String, i64, i64, String);
-const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags";
-
-fn from_row((id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags): ProjectRow) -> Project {
+fn from_row(
+    (id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection): ProjectRow,
+) -> Project {
     Project {
         id,
         uuid,
@@ -30,13 +32,15 @@ fn from_row((id, uuid, slug, title, guidelines, annotations_per_pair, lease_seco
         annotations_per_pair,
         lease_seconds,
         flags: serde_json::from_str(&flags).unwrap_or_default(),
+        // The column's CHECK allows only the two names.
+        pair_selection: crate::domain::PairSelection::parse(&pair_selection).unwrap_or_default(),
     }
 }
 
 pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sqlx::Result<Project> {
     let row: ProjectRow = sqlx::query_as(&format!(
-        "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at, pair_selection)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -46,6 +50,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(s.lease_seconds)
     .bind(serde_json::to_string(&s.flags).unwrap_or_else(|_| "[]".into()))
     .bind(now_ms())
+    .bind(s.pair_selection.name())
     .fetch_one(db)
     .await?;
     Ok(from_row(row))
@@ -53,13 +58,15 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
 
 pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE projects SET title = ?, guidelines = ?, annotations_per_pair = ?, lease_seconds = ?, flags = ? WHERE id = ?",
+        "UPDATE projects SET title = ?, guidelines = ?, annotations_per_pair = ?, lease_seconds = ?, flags = ?,
+                             pair_selection = ? WHERE id = ?",
     )
     .bind(&s.title)
     .bind(&s.guidelines)
     .bind(s.annotations_per_pair)
     .bind(s.lease_seconds)
     .bind(serde_json::to_string(&s.flags).unwrap_or_else(|_| "[]".into()))
+    .bind(s.pair_selection.name())
     .bind(id)
     .execute(db)
     .await?;

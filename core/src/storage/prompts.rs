@@ -144,6 +144,10 @@ pub fn add_item(
         all.push((id, c.model.clone(), true, Some(index)));
     }
 
+    if existing.is_some() && added.completions > 0 {
+        // New answers reopen a prompt whose order adaptive selection had settled.
+        conn.prepare_cached("UPDATE prompts SET settled = 0 WHERE id = ?")?.execute([prompt_id])?;
+    }
     for (i, j) in pair_indices(all.len()) {
         let (a, b) = (&all[i], &all[j]);
         if !a.2 && !b.2 {

@@ -2,8 +2,8 @@ use super::{JsonBody, QueryParams};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use arbiter_core::domain::SettingsInput;
 use arbiter_core::domain::preference::ImportFormat;
+use arbiter_core::domain::SettingsInput;
 use arbiter_core::services::{agreement, import, projects};
 use arbiter_core::Error;
 use axum::extract::{Path, State};
@@ -29,6 +29,7 @@ pub struct NewProject {
     #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
     lease_seconds: Option<i64>,
     flags: Option<Vec<String>>,
+    pair_selection: Option<String>,
 }
 
 pub async fn create(
@@ -43,6 +44,7 @@ pub async fn create(
         annotations_per_pair: b.annotations_per_pair,
         lease_seconds: b.lease_seconds,
         flags: b.flags,
+        pair_selection: b.pair_selection,
     };
     let project = projects::create(&state.db, &user.username, &b.slug, settings).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())
@@ -83,7 +85,10 @@ async fn spool(body: axum::body::Body, limit: usize) -> Result<tempfile::NamedTe
         let chunk = chunk.map_err(|e| Error::bad(format!("reading the upload: {e}")))?;
         size += chunk.len();
         if size > limit {
-            return Err(Error::TooLarge(format!("the file is too large: at most {} MiB (--max-import-mb)", limit / (1024 * 1024))));
+            return Err(Error::TooLarge(format!(
+                "the file is too large: at most {} MiB (--max-import-mb)",
+                limit / (1024 * 1024)
+            )));
         }
         out.write_all(&chunk).await.map_err(|e| Error::Internal(e.into()))?;
     }

@@ -33,8 +33,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lease_seconds,
             guidelines,
             flags,
+            pair_selection,
         }) => {
             let mut s = SettingsInput::titled(&title);
+            s.pair_selection = Some(pair_selection);
             s.annotations_per_pair = Some(annotations_per_pair);
             s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {

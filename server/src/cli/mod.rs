@@ -212,6 +212,10 @@ pub enum ProjectCommand {
         /// Flags annotators can set (repeat the option); default: unsafe, factually wrong, off-topic.
         #[arg(long = "flag")]
         flags: Vec<String>,
+        /// Which pairs are offered: all (each N times) or adaptive (per prompt the
+        /// least certain pair, until the prompt's order is settled).
+        #[arg(long, default_value = "all")]
+        pair_selection: String,
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },

@@ -250,6 +250,7 @@ struct SettingsForm {
     lease_seconds: Option<String>,
     #[serde(default)]
     flags: String,
+    pair_selection: Option<String>,
 }
 
 async fn project_settings(
@@ -267,6 +268,8 @@ async fn project_settings(
             annotations_per_pair: parse_int_field("annotations_per_pair", f.annotations_per_pair.as_deref())?,
             lease_seconds: parse_int_field("lease_seconds", f.lease_seconds.as_deref())?,
             flags: Some(f.flags.lines().map(str::to_owned).collect()),
+            // A form without the field keeps what the project has.
+            pair_selection: Some(f.pair_selection.unwrap_or_else(|| project.pair_selection.name().to_owned())),
         };
         projects::update(&state.db, &user.username, &project, settings).await
     }

@@ -489,7 +489,7 @@ impl Job {
         // No conversation anywhere: nothing to decide or to check row by row.
         if !store::has_conversations(conn, self.project.id).map_err(sql)? {
             return Ok(match (o.format, o.form) {
-                (Format::Trl | Format::TrlImplicit, FormChoice::Conversational) => {
+                (Format::Trl | Format::TrlImplicit | Format::Rewards, FormChoice::Conversational) => {
                     plan(Form::Conversational, "asked for conversational")
                 }
                 (Format::HhRlhf, _) => plan(Form::Standard, "HH-RLHF is text"),
@@ -509,7 +509,9 @@ impl Job {
             let Some(last) = page.last() else { break };
             after = last.pair_id;
             for row in page {
-                if decide_pair(&row.tally, &o.filters, o.format, o.margin).is_err() {
+                // `rewards` keeps or drops vote by vote: its form is decided
+                // over every annotated prompt (a superset of those written).
+                if o.format != Format::Rewards && decide_pair(&row.tally, &o.filters, o.format, o.margin).is_err() {
                     continue;
                 }
                 let key = prompt_key(&row.prompt_uuid);
