@@ -348,10 +348,20 @@ async fn the_settings_form_updates_the_project_and_names_a_bad_field() {
         (Some("Renamed"), Some(4), Some(120))
     );
     assert_eq!(p["flags"], json!(["rude", "wrong"]), "blank and repeated flags are dropped");
+    assert_eq!(p["pair_selection"], "all", "a form without the field keeps the project's");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'project.settings' AND actor = 'boss'").await,
         1
     );
+    let select = |v: &'static str| {
+        let form = [("title", "Renamed"), ("pair_selection", v)];
+        c.post(format!("{}/admin/projects/t/settings", app.url)).form(&form).send()
+    };
+    let bad = select("smart").await.unwrap();
+    assert!(bad.headers()["location"].to_str().unwrap().contains("pair_selection"), "the bad field is named");
+    select("adaptive").await.unwrap();
+    let list: Value = c.get(app.api("/projects")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["projects"][0]["pair_selection"], "adaptive");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
