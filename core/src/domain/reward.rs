@@ -90,25 +90,34 @@ fn terms(comparisons: &[Comparison]) -> Vec<(usize, usize, f64)> {
 }
 
 /// A Bradley–Terry fit: centred rewards with standard errors, and the
-/// covariance used to judge how certain an order is.
+/// covariances that say how certain an order is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
     pub rewards: Vec<Reward>,
-    /// The inverse of the information at θ = 0 (no preference): what the
-    /// votes' number and spread alone say. Taken at the fit instead, a
-    /// unanimous pair's information vanishes as its strengths part (p(1−p)
-    /// → 0), and a clear order would never count as settled.
+    /// The inverse of the information at the fit.
     pub covariance: Vec<Vec<f64>>,
+    /// The inverse of the information at θ = 0 (no preference): what the
+    /// votes' number and spread alone say. At the fit, a unanimous pair's
+    /// information vanishes as its strengths part (p(1−p) → 0), so a clear
+    /// order would never count as settled by it.
+    pub null_covariance: Vec<Vec<f64>>,
+}
+
+fn z(rewards: &[Reward], c: &[Vec<f64>], i: usize, j: usize) -> f64 {
+    let var = (c[i][i] + c[j][j] - 2.0 * c[i][j]).max(1e-300);
+    (rewards[i].reward - rewards[j].reward).abs() / var.sqrt()
 }
 
 impl Fit {
     /// How sure the fit is of the order of `i` and `j`: the difference of
-    /// their strengths in standard errors of that difference (≥ 0), the
-    /// errors taken at no preference (see `covariance`).
+    /// their strengths in standard errors of that difference (≥ 0).
     pub fn certainty(&self, i: usize, j: usize) -> f64 {
-        let c = &self.covariance;
-        let var = (c[i][i] + c[j][j] - 2.0 * c[i][j]).max(1e-300);
-        (self.rewards[i].reward - self.rewards[j].reward).abs() / var.sqrt()
+        z(&self.rewards, &self.covariance, i, j)
+    }
+
+    /// The same with the errors taken at no preference (for `settled`).
+    pub fn evidence(&self, i: usize, j: usize) -> f64 {
+        z(&self.rewards, &self.null_covariance, i, j)
     }
 }
 
@@ -181,7 +190,7 @@ pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
             stderr: (covariance[i][i] - 2.0 * row_means[i] + all_mean).max(0.0).sqrt(),
         })
         .collect();
-    Fit { rewards, covariance: at_no_preference }
+    Fit { rewards, covariance, null_covariance: at_no_preference }
 }
 
 /// A prompt's order is settled when every two neighbours in the fitted
@@ -192,7 +201,7 @@ pub const SETTLED_AT: f64 = 1.645;
 pub fn settled(fit: &Fit) -> bool {
     let mut order: Vec<usize> = (0..fit.rewards.len()).collect();
     order.sort_by(|&a, &b| fit.rewards[b].reward.total_cmp(&fit.rewards[a].reward));
-    order.windows(2).all(|w| fit.certainty(w[0], w[1]) >= SETTLED_AT)
+    order.windows(2).all(|w| fit.evidence(w[0], w[1]) >= SETTLED_AT)
 }
 
 /// Adaptive pair selection: the pair whose order is least certain under the
