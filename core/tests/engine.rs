@@ -386,6 +386,9 @@ async fn adaptive_selection_settles_a_clear_order_with_fewer_judgements_than_all
     let all_pairs = 6 * 5;
     assert!(judged < all_pairs * 7 / 10, "adaptive took {judged} judgements; all pairs take {all_pairs}");
     assert_eq!(count(&e.db, "SELECT settled FROM prompts").await, 1, "the order was settled");
+    let admin = auth::create_user(&e.db, "test", "boss", "a long enough password", Role::Admin).await.unwrap();
+    let progress = projects::progress(&e.db, &admin, &p).await.unwrap();
+    assert_eq!((progress.pairs_complete, progress.pairs_total), (6, 6), "a settled prompt's pairs are complete");
     // The rewards put the four answers in their true order.
     let input = export::OptionsInput { format: Some("rewards".into()), ..Default::default() };
     let mut running = export::start(&e.db, "test", &p, export::Options::parse(&input, None).unwrap()).await.unwrap();

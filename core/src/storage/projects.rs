@@ -127,7 +127,9 @@ pub async fn counts(db: impl SqliteExecutor<'_>, project: &Project) -> sqlx::Res
         "SELECT
            (SELECT COUNT(*) FROM prompts WHERE project_id = ?1),
            (SELECT COUNT(*) FROM pairs WHERE project_id = ?1),
-           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted >= ?2),
+           -- complete: N votes, or its prompt's order settled (adaptive selection)
+           (SELECT COUNT(*) FROM pairs p WHERE p.project_id = ?1
+              AND (p.submitted >= ?2 OR EXISTS (SELECT 1 FROM prompts pr WHERE pr.id = p.prompt_id AND pr.settled))),
            (SELECT COUNT(*) FROM annotations WHERE project_id = ?1),
            (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND state = 'leased' AND lease_expires_at > ?3),
            (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted > ?2)",
