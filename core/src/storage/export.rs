@@ -334,7 +334,7 @@ pub fn prompt_votes_page(
         id_list(ids.into_iter()),
         scope.clause()
     );
-    let mut votes: Vec<(i64, Vote)> = conn
+    let votes: Vec<(i64, Vote)> = conn
         .prepare(&sql)?
         .query_map([], |r| {
             Ok((
@@ -378,23 +378,27 @@ pub fn prompt_votes_page(
         "SELECT prompt_id, id, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
     ))?;
     let completions = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
-    // All three lists are in prompt order.
-    let mut at = 0;
-    for c in completions {
-        let (prompt, c) = c?;
-        while prompts[at].0 != prompt {
-            at += 1;
-        }
-        prompts[at].1.completions.push(c);
-    }
-    let mut at = 0;
-    for (prompt, v) in votes.drain(..) {
-        while prompts[at].0 != prompt {
-            at += 1;
-        }
-        prompts[at].1.votes.push(v);
-    }
+    attach(&mut prompts, completions, |p, c| p.completions.push(c))?;
+    attach(&mut prompts, votes.into_iter().map(Ok), |p, v| p.votes.push(v))?;
     Ok((prompts.into_iter().map(|p| p.1).collect(), Some(last)))
+}
+
+/// Hands rows keyed by prompt id to their prompts; both lists are in
+/// prompt order, and every row's prompt is in the list.
+fn attach<T>(
+    prompts: &mut [(i64, PromptVotes)],
+    rows: impl IntoIterator<Item = rusqlite::Result<(i64, T)>>,
+    mut put: impl FnMut(&mut PromptVotes, T),
+) -> rusqlite::Result<()> {
+    let mut at = 0;
+    for row in rows {
+        let (prompt, row) = row?;
+        while prompts[at].0 != prompt {
+            at += 1;
+        }
+        put(&mut prompts[at].1, row);
+    }
+    Ok(())
 }
 
 /// (annotations in scope, annotations of the project, annotators in scope).
