@@ -310,18 +310,34 @@ pub fn ranks(rewards: &[Reward]) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    /// A plain reference: gradient ascent on the same log posterior.
+    /// A plain reference, independent of the fit's gradient and Hessian:
+    /// the log posterior written out, climbed by gradient ascent with
+    /// numerical derivatives.
     fn reference(k: usize, comparisons: &[Comparison]) -> Vec<f64> {
-        let terms = terms(comparisons);
-        let mut theta = vec![0.0; k];
-        for _ in 0..200_000 {
-            let mut grad: Vec<f64> = theta.iter().map(|t| -PRIOR_PRECISION * t).collect();
-            for &(i, j, w) in &terms {
-                let p = sigmoid(theta[i] - theta[j]);
-                grad[i] += w * (1.0 - p);
-                grad[j] -= w * (1.0 - p);
+        let log_posterior = |theta: &[f64]| -> f64 {
+            let mut l = -PRIOR_PRECISION / 2.0 * theta.iter().map(|t| t * t).sum::<f64>();
+            for c in comparisons {
+                l += match *c {
+                    Comparison::Win { winner, loser, weight } => weight * sigmoid(theta[winner] - theta[loser]).ln(),
+                    Comparison::Tie { i, j, weight } => {
+                        weight / 2.0 * (sigmoid(theta[i] - theta[j]).ln() + sigmoid(theta[j] - theta[i]).ln())
+                    }
+                };
             }
-            if grad.iter().all(|g| g.abs() < 1e-12) {
+            l
+        };
+        let mut theta = vec![0.0; k];
+        let h = 1e-6;
+        for _ in 0..200_000 {
+            let grad: Vec<f64> = (0..k)
+                .map(|i| {
+                    let (mut up, mut down) = (theta.clone(), theta.clone());
+                    up[i] += h;
+                    down[i] -= h;
+                    (log_posterior(&up) - log_posterior(&down)) / (2.0 * h)
+                })
+                .collect();
+            if grad.iter().all(|g| g.abs() < 1e-10) {
                 break;
             }
             for (t, g) in theta.iter_mut().zip(&grad) {
