@@ -339,6 +339,23 @@ async fn tasks_serve_their_markdown_rendered_and_sanitized() {
 }
 
 #[tokio::test]
+async fn a_long_answer_is_served_rendered_whole() {
+    // Over 64 KB of text: rendered on the blocking pool, not the request's thread.
+    let e = env().await;
+    let long = "**word** ".repeat(10_000);
+    let p = project(
+        &e.db,
+        1,
+        &format!(r#"{{"prompt":"q","completions":[{{"model":"a","text":"{long}"}},{{"model":"b","text":"short"}}]}}"#),
+    )
+    .await;
+    let u = annotator(&e.db, "ann", &p).await;
+    let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+    let html = if t.left.text.len() > t.right.text.len() { t.left.html } else { t.right.html };
+    assert_eq!(html.matches("<strong>word</strong>").count(), 10_000);
+}
+
+#[tokio::test]
 async fn a_prefetched_task_is_a_second_lease_that_becomes_current_after_a_submit() {
     let e = env().await;
     let p = project(&e.db, 1, &format!("{}\n{}\n{}\n", line("a", 2), line("b", 2), line("c", 2))).await;

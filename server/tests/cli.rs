@@ -88,6 +88,20 @@ fn create_import_export_from_the_command_line() {
     let out = arbiter(&db, &["token", "create", "ann"], "");
     let token = text(&out.stdout);
     assert!(token.trim().starts_with("arb_") && token.lines().count() == 1, "only the token on stdout: {token:?}");
+
+    // The pair selection: a bad name is refused naming the field, a good one is kept.
+    let out = arbiter(&db, &["project", "create", "ad", "--title", "A", "--pair-selection", "smart"], "");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("pair_selection"), "{}", text(&out.stderr));
+    let out = arbiter(&db, &["project", "create", "ad", "--title", "A", "--pair-selection", "adaptive"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let selection = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = arbiter_core::storage::Db::connect(&db).await.unwrap();
+        let p = arbiter_core::storage::projects::by_slug(&db.read, "ad").await.unwrap().unwrap();
+        db.close().await;
+        p.pair_selection
+    });
+    assert_eq!(selection, arbiter_core::domain::PairSelection::Adaptive);
 }
 
 #[test]
