@@ -55,7 +55,9 @@ fn line(id: &str, k: usize) -> String {
 
 fn vote(c: i64) -> AnnotationInput {
     AnnotationInput {
-        choice: Choice::new(c).unwrap(),
+        choice: Some(Choice::new(c).unwrap()),
+        ranks: None,
+        ratings: None,
         both_bad: false,
         flags: vec![],
         rationale: String::new(),
@@ -209,8 +211,8 @@ async fn export_writes_chosen_and_rejected_by_canonical_score_whatever_the_side(
     let rows: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(card.counts.rows, 1);
-    assert_eq!(rows[0]["chosen"], t.left.text);
-    assert_eq!(rows[0]["rejected"], t.right.text);
+    assert_eq!(rows[0]["chosen"], t.left.as_ref().unwrap().text);
+    assert_eq!(rows[0]["rejected"], t.right.as_ref().unwrap().text);
     assert_eq!(rows[0]["prompt"], "question a");
     assert_eq!(rows[0]["margin"], 1.0);
 }
@@ -332,7 +334,7 @@ async fn tasks_serve_their_markdown_rendered_and_sanitized() {
     .await;
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
-    let html = format!("{}{}", t.left.html, t.right.html);
+    let html = format!("{}{}", t.left.as_ref().unwrap().html, t.right.as_ref().unwrap().html);
     assert!(html.contains("<strong>bold</strong>") && html.contains("<code>code</code>"), "{html}");
     assert!(!html.contains("<script"), "{html}");
     assert!(t.thread[0].html.contains("<strong>hi</strong>"));
@@ -351,7 +353,7 @@ async fn a_long_answer_is_served_rendered_whole() {
     .await;
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
-    let html = if t.left.text.len() > t.right.text.len() { t.left.html } else { t.right.html };
+    let html = if t.left.as_ref().unwrap().text.len() > t.right.as_ref().unwrap().text.len() { t.left.as_ref().unwrap().html.clone() } else { t.right.as_ref().unwrap().html.clone() };
     assert_eq!(html.matches("<strong>word</strong>").count(), 10_000);
 }
 
@@ -395,7 +397,7 @@ async fn adaptive_selection_settles_a_clear_order_with_fewer_judgements_than_all
         let u = annotator(&e.db, &format!("ann{a}"), &p).await;
         while let Some(t) = tasks::next(&e.db, &p, &u).await.unwrap() {
             // Much better for the better answer, wherever it is shown.
-            let c = if quality(&t.left.text) > quality(&t.right.text) { -3 } else { 3 };
+            let c = if quality(&t.left.as_ref().unwrap().text) > quality(&t.right.as_ref().unwrap().text) { -3 } else { 3 };
             submit(&e.db, &u, &t.task_id.to_string(), &format!("k-{a}-{judged}"), &vote(c)).await.unwrap();
             judged += 1;
         }

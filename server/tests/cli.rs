@@ -53,7 +53,9 @@ fn create_import_export_from_the_command_line() {
         for (i, choice) in [-3, 2].into_iter().enumerate() {
             let t = tasks::next(&db, &p, &ann).await.unwrap().unwrap();
             let input = AnnotationInput {
-                choice: Choice::new(choice).unwrap(),
+                choice: Some(Choice::new(choice).unwrap()),
+        ranks: None,
+        ratings: None,
                 both_bad: false,
                 flags: vec![],
                 rationale: String::new(),
@@ -62,7 +64,7 @@ fn create_import_export_from_the_command_line() {
             let key = ClientKey::parse(&format!("cli-{i}")).unwrap();
             tasks::submit(&db, &ann, None, arbiter_core::domain::TaskId(t.task_id), &key, &input).await.unwrap();
             // Negative favours the left side: (chosen, rejected) as shown.
-            let (l, r) = (t.left.text.clone(), t.right.text.clone());
+            let (l, r) = (t.left.as_ref().unwrap().text.clone(), t.right.as_ref().unwrap().text.clone());
             judged.push(if choice < 0 { (l, r) } else { (r, l) });
         }
         db.close().await;

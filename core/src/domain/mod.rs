@@ -19,5 +19,5 @@ pub mod views;
 pub use choice::{Choice, Side};
 pub use ids::{ClientKey, TaskId, Username};
 pub use role::Role;
-pub use settings::{FieldError, PairSelection, Settings, SettingsInput};
+pub use settings::{FieldError, PairSelection, Scale, Settings, SettingsInput, TaskType};
 pub use slug::ProjectSlug;

@@ -51,6 +51,152 @@ impl PairSelection {
     }
 }
 
+/// What an annotator is asked for: the better of two completions, an order
+/// of all of a prompt's completions, or a rating of each (issue 9).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskType {
+    #[default]
+    Pairwise,
+    Ranking,
+    Rating,
+}
+
+impl TaskType {
+    pub fn parse(s: &str) -> Result<TaskType, FieldError> {
+        match s.trim() {
+            "pairwise" => Ok(TaskType::Pairwise),
+            "ranking" => Ok(TaskType::Ranking),
+            "rating" => Ok(TaskType::Rating),
+            other => Err(FieldError::new("task_type", format!("{other:?} is not pairwise, ranking or rating"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskType::Pairwise => "pairwise",
+            TaskType::Ranking => "ranking",
+            TaskType::Rating => "rating",
+        }
+    }
+
+    /// A task of this type is a whole prompt (not one pair of it).
+    pub fn per_prompt(self) -> bool {
+        self != TaskType::Pairwise
+    }
+
+    /// The fewest completions a prompt needs to make a task of this type.
+    pub fn min_completions(self) -> i64 {
+        match self {
+            TaskType::Rating => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// The most completions a ranking task shows: typed as one digit each.
+pub const MAX_RANKED: usize = 9;
+pub const MAX_ASPECTS: usize = 8;
+pub const MAX_ASPECT_LEN: usize = 40;
+pub const DEFAULT_ASPECT: &str = "overall";
+
+/// A rating scale: whole numbers `min..=max` (0 ≤ min < max ≤ 10, so one
+/// key rates: digits, and 0 for 10), with an optional label per point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scale {
+    pub min: i64,
+    pub max: i64,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+impl Default for Scale {
+    fn default() -> Scale {
+        Scale { min: 1, max: 7, labels: Vec::new() }
+    }
+}
+
+impl Scale {
+    /// `"1-7"` (labels come separately).
+    pub fn parse(s: &str, labels: Vec<String>) -> Result<Scale, FieldError> {
+        let bad =
+            || FieldError::new("scale", format!("{s:?}: expected MIN-MAX, whole numbers with 0 ≤ MIN < MAX ≤ 10"));
+        let (min, max) = s.trim().split_once('-').ok_or_else(bad)?;
+        let (min, max): (i64, i64) = (min.trim().parse().map_err(|_| bad())?, max.trim().parse().map_err(|_| bad())?);
+        if !(0..=10).contains(&min) || !(0..=10).contains(&max) || min >= max {
+            return Err(bad());
+        }
+        Scale::new(min, max, labels)
+    }
+
+    pub fn new(min: i64, max: i64, labels: Vec<String>) -> Result<Scale, FieldError> {
+        if !(0..=10).contains(&min) || !(0..=10).contains(&max) || min >= max {
+            return Err(FieldError::new("scale", format!("{min}-{max}: expected 0 ≤ MIN < MAX ≤ 10")));
+        }
+        let labels: Vec<String> = labels.into_iter().map(|l| l.trim().to_owned()).collect();
+        let points = (max - min + 1) as usize;
+        if !(labels.is_empty() || labels.len() == points) {
+            return Err(FieldError::new(
+                "scale_labels",
+                format!("{} labels for {points} points: give one per point ({min} to {max}) or none", labels.len()),
+            ));
+        }
+        if let Some(l) = labels.iter().find(|l| l.chars().count() > MAX_FLAG_LEN || l.chars().any(char::is_control)) {
+            return Err(FieldError::new(
+                "scale_labels",
+                format!("{l:?}: at most {MAX_FLAG_LEN} characters, no control characters"),
+            ));
+        }
+        Ok(Scale { min, max, labels })
+    }
+
+    pub fn contains(&self, v: i64) -> bool {
+        (self.min..=self.max).contains(&v)
+    }
+
+    /// The label of a point, if labels were given.
+    pub fn label(&self, v: i64) -> Option<&str> {
+        self.labels.get(usize::try_from(v - self.min).ok()?).map(String::as_str)
+    }
+
+    /// The value a digit key rates: the digit, or 10 for `0` on a scale without 0.
+    pub fn from_key(&self, digit: u8) -> Option<i64> {
+        let v = if digit == 0 && self.min > 0 { 10 } else { i64::from(digit) };
+        self.contains(v).then_some(v)
+    }
+}
+
+impl std::fmt::Display for Scale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.min, self.max)
+    }
+}
+
+/// Aspect names as given: trimmed, none blank or repeated, 1 to `MAX_ASPECTS`.
+pub fn parse_aspects(given: &[String]) -> Result<Vec<String>, FieldError> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in given {
+        let a = raw.trim();
+        if a.is_empty() {
+            continue;
+        }
+        if a.chars().count() > MAX_ASPECT_LEN || a.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "aspects",
+                format!("{a:?}: at most {MAX_ASPECT_LEN} characters, no control characters"),
+            ));
+        }
+        if out.iter().any(|o| o == a) {
+            return Err(FieldError::new("aspects", format!("{a:?} is given twice")));
+        }
+        out.push(a.to_owned());
+    }
+    if out.is_empty() || out.len() > MAX_ASPECTS {
+        return Err(FieldError::new("aspects", format!("give 1 to {MAX_ASPECTS} aspect names")));
+    }
+    Ok(out)
+}
+
 /// What an admin sets on a project; only `Settings::parse` makes one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -60,6 +206,10 @@ pub struct Settings {
     pub lease_seconds: i64,
     pub flags: Vec<String>,
     pub pair_selection: PairSelection,
+    pub task_type: TaskType,
+    /// What a rating task rates each completion on (rating projects).
+    pub aspects: Vec<String>,
+    pub scale: Scale,
 }
 
 /// Settings as they arrive: every field but the title optional (defaults apply).
@@ -77,6 +227,18 @@ pub struct SettingsInput {
     /// `all` (default) or `adaptive`.
     #[serde(default)]
     pub pair_selection: Option<String>,
+    /// `pairwise` (default), `ranking` or `rating`.
+    #[serde(default)]
+    pub task_type: Option<String>,
+    /// Rating projects: aspect names (default `["overall"]`).
+    #[serde(default)]
+    pub aspects: Option<Vec<String>>,
+    /// Rating projects: `"MIN-MAX"` (default `"1-7"`).
+    #[serde(default)]
+    pub scale: Option<String>,
+    /// Rating projects: one label per point of the scale, or none.
+    #[serde(default)]
+    pub scale_labels: Option<Vec<String>>,
 }
 
 impl SettingsInput {
@@ -122,7 +284,27 @@ impl Settings {
             }
         }
         let pair_selection = input.pair_selection.as_deref().map(PairSelection::parse).transpose()?.unwrap_or_default();
-        Ok(Settings { title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection })
+        let task_type = input.task_type.as_deref().map(TaskType::parse).transpose()?.unwrap_or_default();
+        let aspects = match &input.aspects {
+            Some(given) => parse_aspects(given)?,
+            None => vec![DEFAULT_ASPECT.to_owned()],
+        };
+        let labels = input.scale_labels.unwrap_or_default();
+        let scale = match input.scale.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Scale::parse(s, labels)?,
+            None => Scale::new(1, 7, labels)?,
+        };
+        Ok(Settings {
+            title,
+            guidelines,
+            annotations_per_pair,
+            lease_seconds,
+            flags,
+            pair_selection,
+            task_type,
+            aspects,
+            scale,
+        })
     }
 }
 
@@ -163,6 +345,35 @@ mod tests {
         assert_eq!(bad(|i| i.flags = Some(vec!["x".repeat(61)])), "flags");
         assert_eq!(bad(|i| i.flags = Some((0..21).map(|n| n.to_string()).collect())), "flags");
         assert_eq!(bad(|i| i.guidelines = Some("x".repeat(MAX_GUIDELINES + 1))), "guidelines");
+        assert_eq!(bad(|i| i.task_type = Some("sorting".into())), "task_type");
+        assert_eq!(bad(|i| i.aspects = Some(vec!["a".into(), " a".into()])), "aspects");
+        assert_eq!(bad(|i| i.aspects = Some(vec![" ".into()])), "aspects");
+        assert_eq!(bad(|i| i.scale = Some("7-1".into())), "scale");
+        assert_eq!(bad(|i| i.scale = Some("1-11".into())), "scale");
+        assert_eq!(bad(|i| i.scale = Some("1 to 5".into())), "scale");
+        assert_eq!(bad(|i| i.scale_labels = Some(vec!["bad".into(), "good".into()])), "scale_labels");
+    }
+
+    #[test]
+    fn rating_settings_parse_and_default() {
+        let s = Settings::parse(SettingsInput::titled("T")).unwrap();
+        assert_eq!(
+            (s.task_type, s.aspects.clone(), s.scale.clone()),
+            (TaskType::Pairwise, vec!["overall".into()], Scale::default())
+        );
+        let mut i = SettingsInput::titled("T");
+        i.task_type = Some("rating".into());
+        i.aspects = Some(vec![" helpfulness".into(), "honesty ".into()]);
+        i.scale = Some("1-5".into());
+        i.scale_labels = Some(["awful", "poor", "ok", "good", "great"].map(String::from).to_vec());
+        let s = Settings::parse(i).unwrap();
+        assert_eq!(s.task_type, TaskType::Rating);
+        assert_eq!(s.aspects, vec!["helpfulness", "honesty"]);
+        assert_eq!((s.scale.min, s.scale.max, s.scale.label(5)), (1, 5, Some("great")));
+        assert_eq!((s.scale.from_key(3), s.scale.from_key(6)), (Some(3), None));
+        let ten = Scale::parse("1-10", Vec::new()).unwrap();
+        assert_eq!(ten.from_key(0), Some(10));
+        assert_eq!(Scale::parse("0-4", Vec::new()).unwrap().from_key(0), Some(0));
     }
 
     #[test]

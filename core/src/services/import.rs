@@ -318,9 +318,31 @@ struct Checked {
     guessed: bool,
 }
 
-fn check(source: &Source, file_type: FileType, format: Option<ImportFormat>) -> Result<Checked> {
+/// A ranking task shows every completion of its prompt, each typed as one
+/// digit: a line with more is refused there (the prompt's other completions
+/// already stored are checked when the project's task type is set).
+fn within_limit(
+    parsed: std::result::Result<ImportItem, LineError>,
+    line: u64,
+    max: usize,
+) -> std::result::Result<ImportItem, LineError> {
+    match parsed {
+        Ok(item) if item.completions.len() > max => Err(LineError {
+            line,
+            field: Some("completions".into()),
+            message: format!(
+                "a ranking project shows at most {max} completions per prompt, got {}",
+                item.completions.len()
+            ),
+        }),
+        other => other,
+    }
+}
+
+fn check(source: &Source, file_type: FileType, format: Option<ImportFormat>, max: usize) -> Result<Checked> {
     let (mut lines, mut errors, mut error_count) = (0u64, Vec::new(), 0u64);
-    let (format, guessed) = read_records(source, file_type, format, &mut |_, parsed| {
+    let (format, guessed) = read_records(source, file_type, format, &mut |line, parsed| {
+        let parsed = within_limit(parsed, line, max);
         lines += 1;
         if let Err(e) = parsed {
             error_count += 1;
@@ -359,10 +381,18 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let ft = file_type(&source, filename, options.format);
     let src = source.clone();
-    let checked = in_background(options.yield_cpu, move || check(&src, ft, options.format)).await??;
+    let max = if project.task_type == crate::domain::TaskType::Ranking {
+        crate::domain::settings::MAX_RANKED
+    } else {
+        crate::domain::import::MAX_COMPLETIONS
+    };
+    let checked = in_background(options.yield_cpu, move || check(&src, ft, options.format, max)).await??;
     let ok = checked.error_count == 0 || (options.skip_bad && checked.lines > checked.error_count);
-    let added =
-        if ok { write(db, project.id, source, ft, checked.format, options.yield_cpu).await? } else { Added::default() };
+    let added = if ok {
+        write(db, project.id, source, ft, checked.format, options.yield_cpu, max).await?
+    } else {
+        Added::default()
+    };
     let mut report = ImportReport {
         import_id: String::new(),
         ok,
@@ -395,16 +425,17 @@ async fn write(
     ft: FileType,
     format: ImportFormat,
     yield_cpu: bool,
+    max: usize,
 ) -> Result<Added> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ImportItem>>(2);
     let reader = in_background(yield_cpu, move || -> Result<()> {
         let mut batch = Vec::with_capacity(BATCH);
         let mut closed = false;
-        read_records(&source, ft, Some(format), &mut |_, parsed| {
+        read_records(&source, ft, Some(format), &mut |line, parsed| {
             if closed {
                 return;
             }
-            if let Ok(item) = parsed {
+            if let Ok(item) = within_limit(parsed, line, max) {
                 batch.push(item);
             }
             if batch.len() >= BATCH {
@@ -474,9 +505,10 @@ async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::import::MAX_COMPLETIONS;
 
     fn check_bytes(data: &[u8]) -> Checked {
-        check(&Source::Bytes(Arc::new(data.to_vec())), FileType::Jsonl, None).unwrap()
+        check(&Source::Bytes(Arc::new(data.to_vec())), FileType::Jsonl, None, MAX_COMPLETIONS).unwrap()
     }
 
     #[test]
@@ -518,8 +550,13 @@ mod tests {
             "prompt,model_a,completion_a,model_b,completion_b\r\nq,m1,a,m2,b\r\nq2,m1,,m2,b\r\n",
             "prompt,model_a,completion_a,model_b,completion_b\nq,m1,a,m2,b\n\n\nq2,m1,,m2,b\n",
         ] {
-            let c = check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv))
-                .unwrap();
+            let c = check(
+                &Source::Bytes(Arc::new(data.as_bytes().to_vec())),
+                FileType::Csv,
+                Some(ImportFormat::Csv),
+                MAX_COMPLETIONS,
+            )
+            .unwrap();
             let want = data.lines().position(|l| l.starts_with("q2")).unwrap() as u64 + 1;
             assert_eq!((c.lines, c.error_count), (2, 1), "{data:?}");
             assert_eq!(c.errors[0].line, want, "{data:?}");
@@ -529,8 +566,13 @@ mod tests {
     #[test]
     fn a_bad_csv_header_is_one_error() {
         let data = "prompt,answer\nq,a\nq,b\n";
-        let c =
-            check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv)).unwrap();
+        let c = check(
+            &Source::Bytes(Arc::new(data.as_bytes().to_vec())),
+            FileType::Csv,
+            Some(ImportFormat::Csv),
+            MAX_COMPLETIONS,
+        )
+        .unwrap();
         assert_eq!(c.error_count, 1);
         assert_eq!(c.errors[0].field.as_deref(), Some("answer"));
     }
@@ -545,8 +587,13 @@ mod tests {
     #[test]
     fn csv_lines_are_numbered_as_in_the_file_even_with_multiline_cells() {
         let data = "prompt,model_a,completion_a,model_b,completion_b\n\"two\nlines\",m1,a,m2,b\nq,m1,,m2,b\n";
-        let c =
-            check(&Source::Bytes(Arc::new(data.as_bytes().to_vec())), FileType::Csv, Some(ImportFormat::Csv)).unwrap();
+        let c = check(
+            &Source::Bytes(Arc::new(data.as_bytes().to_vec())),
+            FileType::Csv,
+            Some(ImportFormat::Csv),
+            MAX_COMPLETIONS,
+        )
+        .unwrap();
         assert_eq!((c.lines, c.error_count), (2, 1));
         assert_eq!((c.errors[0].line, c.errors[0].field.as_deref()), (4, Some("completion_a")));
     }

@@ -1,4 +1,5 @@
-use crate::domain::{ProjectSlug, Role, Settings, SettingsInput};
+use crate::domain::settings::MAX_RANKED;
+use crate::domain::{ProjectSlug, Role, Settings, SettingsInput, TaskType};
 use crate::services::accounts::record;
 use crate::services::auth::require_admin;
 use crate::storage::assignments::{self, AnnotatorCount};
@@ -26,7 +27,20 @@ pub async fn create(db: &Db, actor: &str, slug: &str, input: SettingsInput) -> R
 
 pub async fn update(db: &Db, actor: &str, project: &Project, input: SettingsInput) -> Result<()> {
     let settings = Settings::parse(input)?;
-    projects::update(&db.write, project.id, &settings).await?;
+    if settings.task_type == TaskType::Ranking {
+        if let Some((prompt, n)) = projects::most_completions(&db.read, project.id).await? {
+            if n as usize > MAX_RANKED {
+                return Err(Error::bad(format!(
+                    "task_type: ranking shows at most {MAX_RANKED} completions, and prompt {prompt:?} has {n}"
+                )));
+            }
+        }
+    }
+    if !projects::update(&db.write, project.id, &settings).await? {
+        return Err(Error::Conflict(
+            "task_type: the project has annotations; its task type, aspects and scale can no longer change".into(),
+        ));
+    }
     record(db, actor, "project.settings", &project.slug, json!({"settings": settings})).await
 }
 

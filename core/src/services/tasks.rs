@@ -1,9 +1,12 @@
 //! The hot path: next task, submit (exactly once), skip.
 use crate::domain::import::Message;
-use crate::domain::views::{AnnotationInput, AnnotationReceipt, MyProgress, Shown, TaskView, Turn};
+use crate::domain::settings::TaskType;
+use crate::domain::views::{
+    task_completion_id, AnnotationInput, AnnotationReceipt, Entries, MyProgress, Shown, ShownCompletion, TaskView, Turn,
+};
 use crate::domain::{ClientKey, TaskId};
 use crate::render::markdown;
-use crate::storage::assignments::{self as hot, Content, Lease};
+use crate::storage::assignments::{self as hot, Content as PairContent, Lease};
 use crate::storage::projects::Project;
 use crate::storage::users::User;
 use crate::storage::writer::sql_err;
@@ -43,6 +46,7 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
     let (project_id, user_id) = (project.id, user.id);
     let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
     let adaptive = project.pair_selection == crate::domain::PairSelection::Adaptive;
+    let task_type = project.task_type;
     let swapped = rand::random::<bool>();
     let lease = db
         .writer
@@ -56,7 +60,21 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
             let lease = if held.len() > wanted {
                 held.swap_remove(wanted)
             } else if held.len() == wanted {
-                let next = if adaptive {
+                let next = if task_type.per_prompt() {
+                    // The shown order: a uniform shuffle, recorded with the lease.
+                    let shuffle = |ids: &mut [i64]| rand::seq::SliceRandom::shuffle(ids, &mut rand::thread_rng());
+                    hot::lease_next_prompt(
+                        c,
+                        project_id,
+                        user_id,
+                        per_pair,
+                        task_type.min_completions(),
+                        now,
+                        lease_ms,
+                        shuffle,
+                    )
+                    .map_err(sql_err)?
+                } else if adaptive {
                     lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
                 } else {
                     hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
@@ -68,14 +86,18 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
             } else {
                 return Ok(None); // nothing to be ahead of
             };
-            let content = hot::content(c, lease.id).map_err(sql_err)?;
+            let content = if lease.shown.is_some() {
+                Content::Prompt(hot::prompt_content(c, lease.id).map_err(sql_err)?)
+            } else {
+                Content::Pair(hot::content(c, lease.id).map_err(sql_err)?)
+            };
             Ok(Some((lease, content)))
         })
         .await?;
     match lease {
         // Rendering long texts (up to 2 MB; raw HTML goes through the
         // sanitizer) would hold a runtime thread: they go to the blocking pool.
-        Some((lease, content)) if content.messages.len() + content.a.len() + content.b.len() > RENDER_INLINE_BYTES => {
+        Some((lease, content)) if content.len() > RENDER_INLINE_BYTES => {
             let project = project.clone();
             tokio::task::spawn_blocking(move || view(&project, &lease, content))
                 .await
@@ -136,37 +158,88 @@ fn lease_adaptive(
 /// request's own thread: tens of microseconds.
 const RENDER_INLINE_BYTES: usize = 64 * 1024;
 
-fn view(project: &Project, lease: &Lease, c: Content) -> Result<TaskView> {
-    let messages: Vec<Message> = serde_json::from_str(&c.messages)
+/// What a lease shows: a pair, or a prompt's completions.
+enum Content {
+    Pair(PairContent),
+    Prompt(hot::PromptContent),
+}
+
+impl Content {
+    fn len(&self) -> usize {
+        match self {
+            Content::Pair(c) => c.messages.len() + c.a.len() + c.b.len(),
+            Content::Prompt(c) => c.messages.len() + c.completions.iter().map(|c| c.2.len()).sum::<usize>(),
+        }
+    }
+}
+
+fn view(project: &Project, lease: &Lease, content: Content) -> Result<TaskView> {
+    let (messages, is_chat) = match &content {
+        Content::Pair(c) => (&c.messages, c.is_chat),
+        Content::Prompt(c) => (&c.messages, c.is_chat),
+    };
+    let messages: Vec<Message> = serde_json::from_str(messages)
         .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
-    // Rendered here, not stored: a few tens of µs per text, and a stored
-    // copy doubled the rows every import writes and every export reads.
-    let (a_html, b_html) = (markdown(&c.a), markdown(&c.b));
-    let ((left, left_html), (right, right_html)) =
-        if lease.swapped { ((c.b, b_html), (c.a, a_html)) } else { ((c.a, a_html), (c.b, b_html)) };
     let thread = messages.iter().map(|m| Turn { role: m.role, html: markdown(&m.content) }).collect();
     let (prompt, messages) =
-        if c.is_chat { (None, Some(messages)) } else { (messages.into_iter().last().map(|m| m.content), None) };
-    Ok(TaskView {
+        if is_chat { (None, Some(messages)) } else { (messages.into_iter().last().map(|m| m.content), None) };
+    let mut view = TaskView {
         task_id: lease.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+        task_type: project.task_type,
         lease_expires_at: rfc3339(lease.lease_expires_at),
         prompt,
         messages,
         thread,
-        left: Shown { html: left_html, text: left },
-        right: Shown { html: right_html, text: right },
+        left: None,
+        right: None,
+        completions: Vec::new(),
+        aspects: None,
+        scale: None,
         guidelines: project.guidelines.clone(),
-    })
+    };
+    // Rendered here, not stored: a few tens of µs per text, and a stored
+    // copy doubled the rows every import writes and every export reads.
+    match content {
+        Content::Pair(c) => {
+            let (a, b) = (Shown { html: markdown(&c.a), text: c.a }, Shown { html: markdown(&c.b), text: c.b });
+            let (left, right) = if lease.swapped { (b, a) } else { (a, b) };
+            view.left = Some(left);
+            view.right = Some(right);
+        }
+        Content::Prompt(c) => {
+            view.task_type = if project.task_type.per_prompt() { project.task_type } else { TaskType::Ranking };
+            view.completions = c
+                .completions
+                .into_iter()
+                .map(|(_, uuid, text)| ShownCompletion {
+                    id: task_completion_id(&lease.uuid, &uuid),
+                    html: markdown(&text),
+                    text,
+                })
+                .collect();
+            if view.task_type == TaskType::Rating {
+                view.aspects = Some(project.aspects.clone());
+                view.scale = Some(project.scale.clone());
+            }
+        }
+    }
+    Ok(view)
 }
 
 pub async fn progress(db: &Db, project: &Project, user: &User) -> Result<MyProgress> {
-    Ok(hot::progress(&db.read, user.id, project.id, project.annotations_per_pair).await?)
+    let per_prompt = project.task_type.per_prompt().then(|| project.task_type.min_completions());
+    Ok(hot::progress(&db.read, user.id, project.id, project.annotations_per_pair, per_prompt).await?)
 }
 
 fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
     let mut flags = input.flags.clone();
     flags.sort();
-    let canonical = serde_json::json!([task_id, input.choice, input.both_bad, flags, input.rationale, input.time_ms]);
+    let mut canonical =
+        serde_json::json!([task_id, input.choice, input.both_bad, flags, input.rationale, input.time_ms]);
+    if let (Some(list), true) = (canonical.as_array_mut(), input.choice.is_none()) {
+        list.push(serde_json::json!(input.ranks));
+        list.push(serde_json::json!(input.ratings));
+    }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -195,8 +268,13 @@ pub async fn submit(
         .run(move |c| {
             let now = now_ms();
             let task = find_task(c, &task_id, user_id, project_id)?;
-            if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
+            if let Some((owner, stored_hash, mut receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
                 return if owner == user_id && stored_hash == hash {
+                    if receipt.choice.is_none() {
+                        let (ranks, ratings) =
+                            hot::judgement(c, &receipt.annotation_id.to_string()).map_err(sql_err)?;
+                        (receipt.ranks, receipt.ratings) = judgement_entries(ranks, ratings);
+                    }
                     Ok((receipt, false))
                 } else {
                     Err(Error::Conflict("client_key: already used for a different submission".into()))
@@ -218,6 +296,7 @@ pub async fn submit(
                     allowed.join(", ")
                 )));
             }
+            let judged = judge(c, &task, &input)?;
             let late = task.state == "expired" || task.lease_expires_at <= now;
             let mut flags: Vec<String> = Vec::with_capacity(input.flags.len());
             for f in &input.flags {
@@ -235,6 +314,8 @@ pub async fn submit(
                     client_key: &client_key,
                     request_hash: &hash,
                     choice_shown: input.choice,
+                    ranks: &judged.ranks,
+                    ratings: &judged.ratings.iter().map(|(c, a, v)| (*c, a.as_str(), *v)).collect::<Vec<_>>(),
                     both_bad: input.both_bad,
                     flags: &flags,
                     rationale: &input.rationale,
@@ -249,6 +330,8 @@ pub async fn submit(
                 annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
                 task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
                 choice: input.choice,
+                ranks: input.ranks,
+                ratings: input.ratings,
                 both_bad: input.both_bad,
                 flags,
                 rationale: input.rationale,
@@ -259,6 +342,104 @@ pub async fn submit(
             Ok((receipt, true))
         })
         .await
+}
+
+/// A submission's ranking or rating in storage terms: completion ids.
+#[derive(Default)]
+struct Judged {
+    ranks: Vec<(i64, i64)>,
+    ratings: Vec<(i64, String, i64)>,
+}
+
+/// Checks that the submission is the kind the task asks for and, for a
+/// ranking or rating, that it covers every completion shown (and every
+/// aspect) with values in range; any other entry is a 400 naming it.
+fn judge(c: &rusqlite::Connection, task: &hot::Assignment, input: &AnnotationInput) -> Result<Judged> {
+    let kind = TaskType::parse(&task.task_type).unwrap_or_default();
+    let kind = if task.pair_id.is_some() { TaskType::Pairwise } else { kind };
+    let given =
+        [("choice", input.choice.is_some()), ("ranks", input.ranks.is_some()), ("ratings", input.ratings.is_some())];
+    let wanted = match kind {
+        TaskType::Pairwise => "choice",
+        TaskType::Ranking => "ranks",
+        TaskType::Rating => "ratings",
+    };
+    if let Some((other, _)) = given.iter().find(|(f, g)| *g && *f != wanted) {
+        return Err(Error::bad(format!("{other}: a {} task takes {wanted}, not {other}", kind.name())));
+    }
+    if !given.iter().any(|(f, g)| *g && *f == wanted) {
+        return Err(Error::bad(format!("{wanted}: required for a {} task", kind.name())));
+    }
+    if kind == TaskType::Pairwise {
+        return Ok(Judged::default());
+    }
+    let shown: Vec<(String, i64)> = hot::shown_completions(c, task.id)
+        .map_err(sql_err)?
+        .into_iter()
+        .map(|(id, uuid)| (task_completion_id(&task.uuid, &uuid), id))
+        .collect();
+    let lookup = |field: &str, key: &str| {
+        shown
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, id)| *id)
+            .ok_or_else(|| Error::bad(format!("{field}: {key:?} is not a completion of this task")))
+    };
+    let missing = |field: &str, have: &dyn Fn(&str) -> bool| match shown.iter().find(|(k, _)| !have(k)) {
+        Some((k, _)) => Err(Error::bad(format!("{field}: completion {k:?} is missing"))),
+        None => Ok(()),
+    };
+    let mut judged = Judged::default();
+    if let Some(Entries(ranks)) = &input.ranks {
+        let k = shown.len() as i64;
+        for (key, &rank) in ranks {
+            let id = lookup("ranks", key)?;
+            if !(1..=k).contains(&rank) {
+                return Err(Error::bad(format!("ranks: {key:?} has rank {rank}; ranks go from 1 (best) to {k}")));
+            }
+            judged.ranks.push((id, rank));
+        }
+        missing("ranks", &|k| ranks.contains_key(k))?;
+    }
+    if let Some(Entries(ratings)) = &input.ratings {
+        let aspects: Vec<String> = serde_json::from_str(&task.aspects).unwrap_or_default();
+        let (min, max) = task.scale;
+        for (key, Entries(values)) in ratings {
+            let id = lookup("ratings", key)?;
+            for (aspect, &v) in values {
+                if !aspects.contains(aspect) {
+                    return Err(Error::bad(format!(
+                        "ratings: {key:?}: {aspect:?} is not an aspect of this project ({})",
+                        aspects.join(", ")
+                    )));
+                }
+                if !(min..=max).contains(&v) {
+                    return Err(Error::bad(format!("ratings: {key:?}: {aspect} {v} is outside the scale {min}-{max}")));
+                }
+                judged.ratings.push((id, aspect.clone(), v));
+            }
+            if let Some(a) = aspects.iter().find(|a| !values.contains_key(*a)) {
+                return Err(Error::bad(format!("ratings: {key:?}: aspect {a:?} is missing")));
+            }
+        }
+        missing("ratings", &|k| ratings.contains_key(k))?;
+    }
+    Ok(judged)
+}
+
+/// A stored ranking or rating as the receipt's entries.
+fn judgement_entries(
+    ranks: Vec<(String, i64)>,
+    ratings: Vec<(String, String, i64)>,
+) -> (Option<Entries<i64>>, Option<Entries<Entries<i64>>>) {
+    if !ranks.is_empty() {
+        return (Some(Entries(ranks.into_iter().collect())), None);
+    }
+    let mut out: std::collections::BTreeMap<String, Entries<i64>> = Default::default();
+    for (id, aspect, v) in ratings {
+        out.entry(id).or_default().0.insert(aspect, v);
+    }
+    (None, (!out.is_empty()).then_some(Entries(out)))
 }
 
 fn check_input(input: &AnnotationInput) -> Result<()> {

@@ -10,13 +10,23 @@ use sqlx::SqliteExecutor;
 
 type Sql<T> = rusqlite::Result<T>;
 
-/// A live lease as the page and API show it.
+/// A live lease as the page and API show it. `shown`: for a ranking or
+/// rating task, its completions' ids in the order shown (JSON array).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub id: i64,
     pub uuid: String,
     pub swapped: bool,
+    pub shown: Option<String>,
     pub lease_expires_at: i64,
+}
+
+/// What the page shows for a ranking or rating lease: the prompt and its
+/// completions (id, uuid, text) in the shown order.
+pub struct PromptContent {
+    pub messages: String,
+    pub is_chat: bool,
+    pub completions: Vec<(i64, String, String)>,
 }
 
 /// What the annotator page shows for a lease: the prompt and both texts in
@@ -32,31 +42,51 @@ pub struct Content {
 /// on live leases; usually finds nothing).
 pub fn expire_due(c: &Connection, now: i64) -> Sql<usize> {
     let mut st = c.prepare_cached(
-        "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= ? RETURNING pair_id",
+        "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= ?
+         RETURNING pair_id, prompt_id",
     )?;
-    let pairs: Vec<i64> = st.query_map([now], |r| r.get(0))?.collect::<Sql<_>>()?;
-    give_back(c, &pairs)
+    let items: Vec<Item> = st.query_map([now], item)?.collect::<Sql<_>>()?;
+    give_back(c, &items)
 }
 
-/// Frees one slot of each pair whose lease just ended.
-fn give_back(c: &Connection, pairs: &[i64]) -> Sql<usize> {
-    let mut dec = c.prepare_cached("UPDATE pairs SET load = load - 1 WHERE id = ?")?;
-    for p in pairs {
-        dec.execute([p])?;
+/// What a task leases: a pair, or (ranking and rating) a whole prompt.
+type Item = (Option<i64>, i64);
+
+fn item(r: &rusqlite::Row<'_>) -> Sql<Item> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// Adds to the load (and submitted count) of a task's pair or prompt.
+fn count(c: &Connection, (pair, prompt): Item, load: i64, submitted: i64) -> Sql<()> {
+    match pair {
+        Some(pair) => c
+            .prepare_cached("UPDATE pairs SET load = load + ?, submitted = submitted + ? WHERE id = ?")?
+            .execute(params![load, submitted, pair])?,
+        None => c
+            .prepare_cached("UPDATE prompts SET load = load + ?, submitted = submitted + ? WHERE id = ?")?
+            .execute(params![load, submitted, prompt])?,
+    };
+    Ok(())
+}
+
+/// Frees one slot of each pair or prompt whose lease just ended.
+fn give_back(c: &Connection, items: &[Item]) -> Sql<usize> {
+    for &i in items {
+        count(c, i, -1, 0)?;
     }
-    Ok(pairs.len())
+    Ok(items.len())
 }
 
 /// The annotator's live leases in the project, oldest first: the current
 /// task, then the prefetched one if any.
 pub fn held_leases(c: &Connection, project_id: i64, annotator_id: i64, now: i64) -> Sql<Vec<Lease>> {
     c.prepare_cached(
-        "SELECT id, uuid, swapped, lease_expires_at FROM assignments
+        "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
          WHERE annotator_id = ? AND project_id = ? AND state = 'leased' AND lease_expires_at > ?
          ORDER BY leased_at, id LIMIT 2",
     )?
     .query_map(params![annotator_id, project_id, now], |r| {
-        Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, lease_expires_at: r.get(3)? })
+        Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
     })?
     .collect()
 }
@@ -159,19 +189,103 @@ pub fn lease_pair(
     // An expired lease of the same annotator on this pair is renewed in
     // place; it keeps its id and its shown order, so a page still open on
     // the old lease submits into the same task with the same sides.
-    let (id, uuid, swapped): (i64, String, bool) = c
+    let (id, uuid, swapped, prompt): (i64, String, bool, i64) = c
         .prepare_cached(
-            "INSERT INTO assignments (uuid, project_id, pair_id, annotator_id, swapped, state, leased_at, lease_expires_at)
-             VALUES (?, ?, ?, ?, ?, 'leased', ?, ?)
+            "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
+                                      lease_expires_at)
+             SELECT ?1, ?2, p.prompt_id, p.id, ?4, ?5, 'leased', ?6, ?7 FROM pairs p WHERE p.id = ?3
              ON CONFLICT (pair_id, annotator_id) DO UPDATE
                SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
-             RETURNING id, uuid, swapped",
+             RETURNING id, uuid, swapped, prompt_id",
         )?
         .query_row(params![new_uuid(), project_id, pair, annotator_id, swapped, now, expires], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    count(c, (Some(pair), prompt), 1, 0)?;
+    Ok(Lease { id, uuid, swapped, shown: None, lease_expires_at: expires })
+}
+
+/// Ranking and rating tasks: picks the prompt with the least load that
+/// still needs annotations, has at least `min_completions` completions and
+/// that this annotator has not judged, skipped or leased, and leases it with
+/// its completions in the order `shuffle` gives them.
+#[allow(clippy::too_many_arguments)]
+pub fn lease_next_prompt(
+    c: &Connection,
+    project_id: i64,
+    annotator_id: i64,
+    per_prompt: i64,
+    min_completions: i64,
+    now: i64,
+    lease_ms: i64,
+    shuffle: impl FnOnce(&mut [i64]),
+) -> Sql<Option<Lease>> {
+    let prompt: Option<i64> = c
+        .prepare_cached(
+            "SELECT pr.id FROM prompts pr
+             WHERE pr.project_id = ?1 AND pr.load < ?2
+               AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= ?4
+               AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.prompt_id = pr.id AND a.annotator_id = ?3
+                                 AND a.pair_id IS NULL AND a.state <> 'expired')
+             ORDER BY pr.load, pr.id LIMIT 1",
+        )?
+        .query_row(params![project_id, per_prompt, annotator_id, min_completions], |r| r.get(0))
+        .optional()?;
+    let Some(prompt) = prompt else { return Ok(None) };
+    let mut ids: Vec<i64> = c
+        .prepare_cached("SELECT id FROM completions WHERE prompt_id = ? ORDER BY position, id")?
+        .query_map([prompt], |r| r.get(0))?
+        .collect::<Sql<_>>()?;
+    shuffle(&mut ids);
+    let shown = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let expires = now + lease_ms;
+    // As for pairs, an expired lease of the same annotator is renewed in
+    // place with its shown order.
+    let (id, uuid, shown): (i64, String, String) = c
+        .prepare_cached(
+            "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state, leased_at,
+                                      lease_expires_at)
+             VALUES (?, ?, ?, NULL, ?, 0, ?, 'leased', ?, ?)
+             ON CONFLICT (prompt_id, annotator_id) WHERE pair_id IS NULL DO UPDATE
+               SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
+             RETURNING id, uuid, shown",
+        )?
+        .query_row(params![new_uuid(), project_id, prompt, annotator_id, shown, now, expires], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    c.prepare_cached("UPDATE pairs SET load = load + 1 WHERE id = ?")?.execute([pair])?;
-    Ok(Lease { id, uuid, swapped, lease_expires_at: expires })
+    count(c, (None, prompt), 1, 0)?;
+    Ok(Some(Lease { id, uuid, swapped: false, shown: Some(shown), lease_expires_at: expires }))
+}
+
+/// The prompt and completions of a ranking or rating lease, in its shown order.
+pub fn prompt_content(c: &Connection, assignment_id: i64) -> Sql<PromptContent> {
+    let (messages, is_chat, prompt, shown): (String, bool, i64, String) = c
+        .prepare_cached(
+            "SELECT pr.messages, pr.is_chat, pr.id, s.shown FROM assignments s JOIN prompts pr ON pr.id = s.prompt_id
+             WHERE s.id = ?",
+        )?
+        .query_row([assignment_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let order: Vec<i64> = serde_json::from_str(&shown).unwrap_or_default();
+    let mut all: Vec<(i64, String, String)> = c
+        .prepare_cached("SELECT id, uuid, body FROM completions WHERE prompt_id = ?")?
+        .query_map([prompt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Sql<_>>()?;
+    let mut completions = Vec::with_capacity(order.len());
+    for id in order {
+        if let Some(at) = all.iter().position(|c| c.0 == id) {
+            completions.push(all.swap_remove(at));
+        }
+    }
+    Ok(PromptContent { messages, is_chat, completions })
+}
+
+/// A ranking or rating task's completions: (id, uuid) in the shown order.
+pub fn shown_completions(c: &Connection, assignment_id: i64) -> Sql<Vec<(i64, String)>> {
+    let shown: String =
+        c.prepare_cached("SELECT shown FROM assignments WHERE id = ?")?.query_row([assignment_id], |r| r.get(0))?;
+    let order: Vec<i64> = serde_json::from_str(&shown).unwrap_or_default();
+    let mut st = c.prepare_cached("SELECT uuid FROM completions WHERE id = ?")?;
+    order.into_iter().map(|id| st.query_row([id], |r| r.get(0)).map(|u| (id, u))).collect()
 }
 
 /// What the page shows for a lease, read on the writer's connection so a
@@ -195,17 +309,24 @@ pub struct Assignment {
     pub id: i64,
     pub uuid: String,
     pub project_id: i64,
-    pub pair_id: i64,
+    pub prompt_id: i64,
+    /// None: a ranking or rating task (of the whole prompt).
+    pub pair_id: Option<i64>,
     pub swapped: bool,
     pub state: String,
     pub leased_at: i64,
     pub lease_expires_at: i64,
     pub project_flags: String,
+    /// What the project asks for: task type, aspects (JSON), scale.
+    pub task_type: String,
+    pub aspects: String,
+    pub scale: (i64, i64),
 }
 
 pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignment>> {
     c.prepare_cached(
-        "SELECT a.id, a.uuid, a.project_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at, p.flags
+        "SELECT a.id, a.uuid, a.project_id, a.prompt_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at,
+                p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max
          FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
          WHERE a.uuid = ?1 AND a.annotator_id = ?2 AND u.active = 1
            AND (u.role = 'admin'
@@ -216,12 +337,16 @@ pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignm
             id: r.get(0)?,
             uuid: r.get(1)?,
             project_id: r.get(2)?,
-            pair_id: r.get(3)?,
-            swapped: r.get(4)?,
-            state: r.get(5)?,
-            leased_at: r.get(6)?,
-            lease_expires_at: r.get(7)?,
-            project_flags: r.get(8)?,
+            prompt_id: r.get(3)?,
+            pair_id: r.get(4)?,
+            swapped: r.get(5)?,
+            state: r.get(6)?,
+            leased_at: r.get(7)?,
+            lease_expires_at: r.get(8)?,
+            project_flags: r.get(9)?,
+            task_type: r.get(10)?,
+            aspects: r.get(11)?,
+            scale: (r.get(12)?, r.get(13)?),
         })
     })
     .optional()
@@ -238,12 +363,7 @@ pub fn finish(c: &Connection, a: &Assignment, state: &str, reason: Option<&str>,
         (_, true) => (-1, 0),           // skipped while leased: free the slot
         _ => (0, 0),
     };
-    c.prepare_cached("UPDATE pairs SET load = load + ?, submitted = submitted + ? WHERE id = ?")?.execute(params![
-        load_delta,
-        submitted_delta,
-        a.pair_id
-    ])?;
-    Ok(())
+    count(c, (a.pair_id, a.prompt_id), load_delta, submitted_delta)
 }
 
 pub struct NewAnnotation<'a> {
@@ -251,7 +371,12 @@ pub struct NewAnnotation<'a> {
     pub annotator_id: i64,
     pub client_key: &'a str,
     pub request_hash: &'a str,
-    pub choice_shown: Choice,
+    /// Pairwise tasks.
+    pub choice_shown: Option<Choice>,
+    /// Ranking tasks: (completion id, rank).
+    pub ranks: &'a [(i64, i64)],
+    /// Rating tasks: (completion id, aspect, value).
+    pub ratings: &'a [(i64, &'a str, i64)],
     pub both_bad: bool,
     pub flags: &'a [String],
     pub rationale: &'a str,
@@ -263,28 +388,67 @@ pub struct NewAnnotation<'a> {
 pub fn insert_annotation(c: &Connection, n: &NewAnnotation<'_>) -> Sql<String> {
     let uuid = new_uuid();
     c.prepare_cached(
-        "INSERT INTO annotations (uuid, assignment_id, project_id, pair_id, annotator_id, client_key, request_hash,
-                                  choice_shown, choice, both_bad, flags, rationale, time_ms, late, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id, client_key,
+                                  request_hash, choice_shown, choice, both_bad, flags, rationale, time_ms, late, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )?
-    .execute(params![
+    .query_row(params![
         uuid,
         n.assignment.id,
         n.assignment.project_id,
+        n.assignment.prompt_id,
         n.assignment.pair_id,
         n.annotator_id,
         n.client_key,
         n.request_hash,
-        i64::from(n.choice_shown),
-        n.choice_shown.canonical(n.assignment.swapped),
+        n.choice_shown.map(i64::from),
+        n.choice_shown.map(|c| c.canonical(n.assignment.swapped)),
         n.both_bad,
         serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
         n.rationale,
         n.time_ms,
         n.late,
         n.now,
-    ])?;
-    Ok(uuid)
+    ], |r| r.get::<_, i64>(0))
+    .and_then(|id| {
+        let mut rank = c.prepare_cached("INSERT INTO ranks (annotation_id, completion_id, rank) VALUES (?, ?, ?)")?;
+        for (completion, r) in n.ranks {
+            rank.execute(params![id, completion, r])?;
+        }
+        let mut rate = c.prepare_cached(
+            "INSERT INTO ratings (annotation_id, completion_id, aspect, value) VALUES (?, ?, ?, ?)",
+        )?;
+        for (completion, aspect, v) in n.ratings {
+            rate.execute(params![id, completion, aspect, v])?;
+        }
+        Ok(uuid)
+    })
+}
+
+/// A stored ranking or rating keyed by the task's own completion ids, for
+/// the receipt a retry gets back.
+pub fn judgement(c: &Connection, annotation_uuid: &str) -> Sql<(Vec<(String, i64)>, Vec<(String, String, i64)>)> {
+    let task: String = c
+        .prepare_cached(
+            "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE n.uuid = ?",
+        )?
+        .query_row([annotation_uuid], |r| r.get(0))?;
+    let id = |completion: String| crate::domain::views::task_completion_id(&task, &completion);
+    let ranks = c
+        .prepare_cached(
+            "SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id
+             WHERE k.annotation_id = (SELECT id FROM annotations WHERE uuid = ?)",
+        )?
+        .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?)))?
+        .collect::<Sql<_>>()?;
+    let ratings = c
+        .prepare_cached(
+            "SELECT c.uuid, g.aspect, g.value FROM ratings g JOIN completions c ON c.id = g.completion_id
+             WHERE g.annotation_id = (SELECT id FROM annotations WHERE uuid = ?)",
+        )?
+        .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?, r.get(2)?)))?
+        .collect::<Sql<_>>()?;
+    Ok((ranks, ratings))
 }
 
 /// The stored annotation for a client key: its owner, request hash and the
@@ -299,14 +463,16 @@ pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, Anno
         let uuid: String = r.get(2)?;
         let task: String = r.get(3)?;
         let flags: String = r.get(6)?;
-        let choice: i64 = r.get(4)?;
+        let choice: Option<i64> = r.get(4)?;
         Ok((
             r.get(0)?,
             r.get(1)?,
             AnnotationReceipt {
                 annotation_id: uuid.parse().unwrap_or_default(),
                 task_id: task.parse().unwrap_or_default(),
-                choice: Choice::new(choice).unwrap_or(Choice::TIE),
+                choice: choice.map(|c| Choice::new(c).unwrap_or(Choice::TIE)),
+                ranks: None,
+                ratings: None,
                 both_bad: r.get(5)?,
                 flags: serde_json::from_str(&flags).unwrap_or_default(),
                 rationale: r.get(7)?,
@@ -324,10 +490,10 @@ pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, Anno
 pub fn release_leases(c: &Connection, user_id: i64, project_id: Option<i64>) -> Sql<usize> {
     let mut st = c.prepare_cached(
         "UPDATE assignments SET state = 'expired', lease_expires_at = ?1
-         WHERE annotator_id = ?2 AND state = 'leased' AND (?3 IS NULL OR project_id = ?3) RETURNING pair_id",
+         WHERE annotator_id = ?2 AND state = 'leased' AND (?3 IS NULL OR project_id = ?3) RETURNING pair_id, prompt_id",
     )?;
-    let pairs: Vec<i64> = st.query_map(params![now_ms(), user_id, project_id], |r| r.get(0))?.collect::<Sql<_>>()?;
-    give_back(c, &pairs)
+    let items: Vec<Item> = st.query_map(params![now_ms(), user_id, project_id], item)?.collect::<Sql<_>>()?;
+    give_back(c, &items)
 }
 
 /// How far this annotator is in a project: pairs judged or skipped, and
@@ -337,20 +503,34 @@ pub async fn progress(
     user_id: i64,
     project_id: i64,
     per_pair: i64,
+    per_prompt: Option<i64>,
 ) -> sqlx::Result<MyProgress> {
-    let (done, open, mine_open, leased): (i64, i64, i64, i64) = sqlx::query_as(
+    // Ranking and rating tasks (`per_prompt`: the fewest completions a
+    // prompt needs to be one) count prompts instead of pairs.
+    let sql = if per_prompt.is_some() {
+        "SELECT
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
+           (SELECT COUNT(*) FROM prompts pr WHERE pr.project_id = ?2 AND pr.load < ?3
+              AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= ?4),
+           (SELECT COUNT(*) FROM assignments a JOIN prompts pr ON pr.id = a.prompt_id
+             WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.pair_id IS NULL
+               AND a.state IN ('submitted', 'skipped', 'leased') AND pr.load < ?3),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')"
+    } else {
         "SELECT
            (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
            (SELECT COUNT(*) FROM pairs WHERE project_id = ?2 AND load < ?3),
            (SELECT COUNT(*) FROM assignments a JOIN pairs p ON p.id = a.pair_id
              WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.state IN ('submitted', 'skipped', 'leased') AND p.load < ?3),
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')",
-    )
-    .bind(user_id)
-    .bind(project_id)
-    .bind(per_pair)
-    .fetch_one(db)
-    .await?;
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')"
+    };
+    let (done, open, mine_open, leased): (i64, i64, i64, i64) = sqlx::query_as(sql)
+        .bind(user_id)
+        .bind(project_id)
+        .bind(per_pair)
+        .bind(per_prompt.unwrap_or(0))
+        .fetch_one(db)
+        .await?;
     // Held leases are still to do: add them back whether or not their pair is full.
     Ok(MyProgress { done, remaining: (open - mine_open).max(0) + leased })
 }

@@ -1,5 +1,10 @@
 use super::{new_uuid, now_ms};
 pub use crate::domain::Settings;
+use crate::domain::{Scale, TaskType};
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteExecutor;
 
@@ -15,15 +20,43 @@ pub struct Project {
     pub lease_seconds: i64,
     pub flags: Vec<String>,
     pub pair_selection: crate::domain::PairSelection,
+    pub task_type: TaskType,
+    pub aspects: Vec<String>,
+    pub scale: Scale,
 }
 
-type ProjectRow = (i64, String, String, String, String, i64, i64, String, String);
-const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection";
+type ProjectRow = (i64, String, String, String, String, i64, i64, String, String, String, String, i64, i64, String);
+const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection,
+                       task_type, aspects, scale_min, scale_max, scale_labels";
 
 fn from_row(
-    (id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection): ProjectRow,
+    (
+        id,
+        uuid,
+        slug,
+        title,
+        guidelines,
+        annotations_per_pair,
+        lease_seconds,
+        flags,
+        pair_selection,
+        task_type,
+        aspects,
+        scale_min,
+        scale_max,
+        scale_labels,
+    ): ProjectRow,
 ) -> Project {
     Project {
+        // The columns' CHECKs allow only the names; the rest was checked when stored.
+        task_type: TaskType::parse(&task_type).unwrap_or_default(),
+        aspects: serde_json::from_str(&aspects)
+            .unwrap_or_else(|_| vec![crate::domain::settings::DEFAULT_ASPECT.into()]),
+        scale: Scale {
+            min: scale_min,
+            max: scale_max,
+            labels: serde_json::from_str(&scale_labels).unwrap_or_default(),
+        },
         id,
         uuid,
         slug,
@@ -39,8 +72,9 @@ fn from_row(
 
 pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sqlx::Result<Project> {
     let row: ProjectRow = sqlx::query_as(&format!(
-        "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at, pair_selection)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at,
+                               pair_selection, task_type, aspects, scale_min, scale_max, scale_labels)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -51,26 +85,55 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(serde_json::to_string(&s.flags).unwrap_or_else(|_| "[]".into()))
     .bind(now_ms())
     .bind(s.pair_selection.name())
+    .bind(s.task_type.name())
+    .bind(json(&s.aspects))
+    .bind(s.scale.min)
+    .bind(s.scale.max)
+    .bind(json(&s.scale.labels))
     .fetch_one(db)
     .await?;
     Ok(from_row(row))
 }
 
-pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE projects SET title = ?, guidelines = ?, annotations_per_pair = ?, lease_seconds = ?, flags = ?,
-                             pair_selection = ? WHERE id = ?",
+/// Stores new settings; `false` (nothing changed) when they would change
+/// what the project's tasks ask for (task type, aspects, scale) while it
+/// has annotations: those would no longer match their project.
+pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE projects SET title = ?1, guidelines = ?2, annotations_per_pair = ?3, lease_seconds = ?4, flags = ?5,
+                             pair_selection = ?6, task_type = ?7, aspects = ?8, scale_min = ?9, scale_max = ?10,
+                             scale_labels = ?11
+         WHERE id = ?12
+           AND ((task_type = ?7 AND aspects = ?8 AND scale_min = ?9 AND scale_max = ?10)
+                OR NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12))",
     )
     .bind(&s.title)
     .bind(&s.guidelines)
     .bind(s.annotations_per_pair)
     .bind(s.lease_seconds)
-    .bind(serde_json::to_string(&s.flags).unwrap_or_else(|_| "[]".into()))
+    .bind(json(&s.flags))
     .bind(s.pair_selection.name())
+    .bind(s.task_type.name())
+    .bind(json(&s.aspects))
+    .bind(s.scale.min)
+    .bind(s.scale.max)
+    .bind(json(&s.scale.labels))
     .bind(id)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
+}
+
+/// The prompt of the project with the most completions: (its imported id
+/// or uuid, how many), for the limit of ranking tasks.
+pub async fn most_completions(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Option<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT COALESCE(pr.external_id, pr.uuid), COUNT(*) AS n FROM completions c JOIN prompts pr ON pr.id = c.prompt_id
+         WHERE pr.project_id = ? GROUP BY pr.id ORDER BY n DESC LIMIT 1",
+    )
+    .bind(project_id)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn by_slug(db: impl SqliteExecutor<'_>, slug: &str) -> sqlx::Result<Option<Project>> {

@@ -145,8 +145,11 @@ pub fn add_item(
     }
 
     if existing.is_some() && added.completions > 0 {
-        // New answers reopen a prompt whose order adaptive selection had settled.
-        conn.prepare_cached("UPDATE prompts SET settled = 0 WHERE id = ?")?.execute([prompt_id])?;
+        // New answers reopen a prompt whose order adaptive selection had
+        // settled, and ask for N new rankings or ratings that cover them
+        // (the counters of prompt-level tasks; live leases stay counted).
+        conn.prepare_cached("UPDATE prompts SET settled = 0, load = load - submitted, submitted = 0 WHERE id = ?")?
+            .execute([prompt_id])?;
     }
     for (i, j) in pair_indices(all.len()) {
         let (a, b) = (&all[i], &all[j]);

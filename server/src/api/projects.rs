@@ -30,6 +30,10 @@ pub struct NewProject {
     lease_seconds: Option<i64>,
     flags: Option<Vec<String>>,
     pair_selection: Option<String>,
+    task_type: Option<String>,
+    aspects: Option<Vec<String>>,
+    scale: Option<String>,
+    scale_labels: Option<Vec<String>>,
 }
 
 pub async fn create(
@@ -45,6 +49,10 @@ pub async fn create(
         lease_seconds: b.lease_seconds,
         flags: b.flags,
         pair_selection: b.pair_selection,
+        task_type: b.task_type,
+        aspects: b.aspects,
+        scale: b.scale,
+        scale_labels: b.scale_labels,
     };
     let project = projects::create(&state.db, &user.username, &b.slug, settings).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())

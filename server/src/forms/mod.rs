@@ -7,7 +7,7 @@ use crate::security::ClientAddr;
 use crate::startup::AppState;
 use arbiter_core::domain::redirect::safe_next;
 use arbiter_core::domain::settings::parse_int_field;
-use arbiter_core::domain::views::AnnotationInput;
+use arbiter_core::domain::views::{AnnotationInput, Entries};
 use arbiter_core::domain::{Choice, ClientKey, SettingsInput, TaskId};
 use arbiter_core::services::{auth, import, projects, tasks, Role, User};
 use arbiter_core::Error;
@@ -159,26 +159,92 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     (jar, Redirect::to("/login?ok=Logged%20out")).into_response()
 }
 
-#[derive(Deserialize)]
+/// The annotator page's plain form (no JavaScript): `choice` for a pairwise
+/// task, `rank_<id>` per completion for a ranking, `rate_<id>_<aspect
+/// number>` per completion and aspect for a rating; read as a list because
+/// those names depend on the task.
+#[derive(Default)]
 struct AnnotateForm {
     task_id: String,
     client_key: String,
     choice: Option<String>,
-    both_bad: Option<String>,
-    #[serde(default)]
+    both_bad: bool,
     flags: Vec<String>,
-    #[serde(default)]
     rationale: String,
-    #[serde(default)]
     action: String,
+    ranks: Vec<(String, String)>,
+    ratings: Vec<(String, usize, String)>,
+}
+
+impl AnnotateForm {
+    fn read(fields: Vec<(String, String)>) -> AnnotateForm {
+        let mut f = AnnotateForm::default();
+        for (k, v) in fields {
+            match k.as_str() {
+                "task_id" => f.task_id = v,
+                "client_key" => f.client_key = v,
+                "choice" => f.choice = Some(v),
+                "both_bad" => f.both_bad = true,
+                "flags" => f.flags.push(v),
+                "rationale" => f.rationale = v,
+                "action" => f.action = v,
+                _ => {
+                    if let Some(id) = k.strip_prefix("rank_") {
+                        f.ranks.push((id.to_owned(), v));
+                    } else if let Some((id, aspect)) = k.strip_prefix("rate_").and_then(|r| r.rsplit_once('_')) {
+                        if let Ok(a) = aspect.parse() {
+                            f.ratings.push((id.to_owned(), a, v));
+                        }
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// The judgement the form carries, for the task type it came from.
+    fn judgement(&self, project: &arbiter_core::storage::projects::Project) -> Result<AnnotationInput, String> {
+        let number =
+            |field: &str, v: &str| v.trim().parse::<i64>().map_err(|_| format!("{field}: {v:?} is not a number"));
+        let mut input = AnnotationInput {
+            choice: None,
+            ranks: None,
+            ratings: None,
+            both_bad: self.both_bad,
+            flags: self.flags.clone(),
+            rationale: self.rationale.clone(),
+            time_ms: None,
+        };
+        if !self.ranks.is_empty() {
+            let mut ranks = std::collections::BTreeMap::new();
+            for (id, v) in &self.ranks {
+                ranks.insert(id.clone(), number("ranks", v)?);
+            }
+            input.ranks = Some(Entries(ranks));
+        } else if !self.ratings.is_empty() {
+            let mut all: std::collections::BTreeMap<String, Entries<i64>> = Default::default();
+            for (id, a, v) in &self.ratings {
+                let aspect = project.aspects.get(*a).ok_or_else(|| format!("ratings: no aspect number {a}"))?;
+                all.entry(id.clone()).or_default().0.insert(aspect.clone(), number("ratings", v)?);
+            }
+            input.ratings = Some(Entries(all));
+        } else {
+            input.choice = match self.choice.as_deref().map(str::parse::<i64>) {
+                Some(Ok(c)) => Some(Choice::new(c).map_err(|e| format!("choice: {e}"))?),
+                _ => return Err("choice: pick one of the seven options".into()),
+            };
+        }
+        Ok(input)
+    }
 }
 
 async fn annotate(
     State(state): State<AppState>,
     FormUser(user): FormUser,
     Path(slug): Path<String>,
-    Form(f): Form<AnnotateForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
+    let f = AnnotateForm::read(fields);
     let page = format!("/annotate/{slug}");
     let project = match projects::visible(&state.db, &user, &slug).await {
         Ok(p) => p,
@@ -197,19 +263,9 @@ async fn annotate(
         Ok(k) => k,
         Err(e) => return back(&page, "error", &e.to_string()),
     };
-    let choice = match f.choice.as_deref().map(str::parse::<i64>) {
-        Some(Ok(c)) => match Choice::new(c) {
-            Ok(c) => c,
-            Err(e) => return back(&page, "error", &format!("choice: {e}")),
-        },
-        _ => return back(&page, "error", "choice: pick one of the seven options"),
-    };
-    let input = AnnotationInput {
-        choice,
-        both_bad: f.both_bad.is_some(),
-        flags: f.flags,
-        rationale: f.rationale,
-        time_ms: None,
+    let input = match f.judgement(&project) {
+        Ok(i) => i,
+        Err(m) => return back(&page, "error", &m),
     };
     match tasks::submit(&state.db, &user, Some(&project), task_id, &key, &input).await {
         Ok(_) => back(&page, "ok", "Saved"),
@@ -222,6 +278,7 @@ struct NewProjectForm {
     slug: String,
     title: String,
     annotations_per_pair: Option<String>,
+    task_type: Option<String>,
 }
 
 async fn create_project(
@@ -232,6 +289,7 @@ async fn create_project(
     let result = async {
         let mut settings = SettingsInput::titled(&f.title);
         settings.annotations_per_pair = parse_int_field("annotations_per_pair", f.annotations_per_pair.as_deref())?;
+        settings.task_type = f.task_type.filter(|t| !t.trim().is_empty());
         projects::create(&state.db, &admin.username, f.slug.trim(), settings).await
     }
     .await;
@@ -251,6 +309,17 @@ struct SettingsForm {
     #[serde(default)]
     flags: String,
     pair_selection: Option<String>,
+    task_type: Option<String>,
+    /// Comma-separated.
+    aspects: Option<String>,
+    scale: Option<String>,
+    /// Comma-separated, one per point of the scale (or empty).
+    scale_labels: Option<String>,
+}
+
+/// A comma-separated form field as a list (blanks dropped).
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect()
 }
 
 async fn project_settings(
@@ -270,6 +339,12 @@ async fn project_settings(
             flags: Some(f.flags.lines().map(str::to_owned).collect()),
             // A form without the field keeps what the project has.
             pair_selection: Some(f.pair_selection.unwrap_or_else(|| project.pair_selection.name().to_owned())),
+            task_type: Some(f.task_type.unwrap_or_else(|| project.task_type.name().to_owned())),
+            aspects: Some(f.aspects.as_deref().map(comma_list).unwrap_or_else(|| project.aspects.clone())),
+            scale: Some(f.scale.unwrap_or_else(|| project.scale.to_string())),
+            scale_labels: Some(
+                f.scale_labels.as_deref().map(comma_list).unwrap_or_else(|| project.scale.labels.clone()),
+            ),
         };
         projects::update(&state.db, &user.username, &project, settings).await
     }

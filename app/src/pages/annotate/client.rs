@@ -14,7 +14,16 @@ pub struct Draft {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
-    Choice(i8),
+    /// 0–9: a point of the pairwise scale (1–7), a completion to rank next,
+    /// or a rating.
+    Digit(u8),
+    /// Ties the next ranked completion with the one before.
+    Equals,
+    /// Undoes the last ranked completion.
+    Undo,
+    /// Tab / arrows: the next or previous completion (rating).
+    Next,
+    Prev,
     BothBad,
     Skip,
     Submit,
@@ -91,7 +100,9 @@ mod imp {
 
     /// Keys act unless the annotator is typing (a textarea or text field);
     /// there Ctrl/⌘+Enter still submits and Escape leaves the field.
-    pub fn on_keys(handler: impl Fn(Key) + 'static) {
+    /// `tabs`: Tab and the arrows move between completions (rating tasks)
+    /// instead of the browser's focus.
+    pub fn on_keys(tabs: impl Fn() -> bool + 'static, handler: impl Fn(Key) + 'static) {
         let handle = window_event_listener(leptos::ev::keydown, move |e: web_sys::KeyboardEvent| {
             let typing = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()).map(|el| {
                 let tag = el.tag_name();
@@ -112,8 +123,16 @@ mod imp {
             if modified || e.alt_key() {
                 return;
             }
+            let on_control = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()).is_some_and(|el| {
+                matches!(el.tag_name().as_str(), "SELECT" | "BUTTON" | "SUMMARY" | "A")
+            });
             let key = match e.key().as_str() {
-                k @ ("1" | "2" | "3" | "4" | "5" | "6" | "7") => Key::Choice(k.parse::<i8>().unwrap_or(4) - 4),
+                k if k.len() == 1 && k.as_bytes()[0].is_ascii_digit() => Key::Digit(k.as_bytes()[0] - b'0'),
+                "=" => Key::Equals,
+                "Backspace" => Key::Undo,
+                "Tab" if tabs() && e.shift_key() => Key::Prev,
+                "Tab" | "ArrowDown" | "ArrowRight" if tabs() && !on_control => Key::Next,
+                "ArrowUp" | "ArrowLeft" if tabs() && !on_control => Key::Prev,
                 "b" | "B" => Key::BothBad,
                 "s" | "S" => Key::Skip,
                 "Enter" => Key::Submit,
@@ -145,7 +164,7 @@ mod imp {
     pub fn submitter_value(_ev: &leptos::ev::SubmitEvent) -> Option<String> {
         None
     }
-    pub fn on_keys(_handler: impl Fn(Key) + 'static) {}
+    pub fn on_keys(_tabs: impl Fn() -> bool + 'static, _handler: impl Fn(Key) + 'static) {}
 }
 
 pub use imp::*;

@@ -4,13 +4,16 @@
 //! client key, drafts survive in local storage until the server acknowledges
 //! them, and failed sends are retried with the same key.
 mod client;
+mod ranking;
 
 use crate::api::{load_annotate, prefetch_task, skip_and_next, submit_and_next, AnnotateData, NextData};
 use std::collections::VecDeque;
 use crate::components::{loaded, message, Flash, Nav};
 use arbiter_core::domain::import::Role;
-use arbiter_core::domain::views::{AnnotationInput, MyProgress, TaskView};
-use arbiter_core::domain::Choice;
+use arbiter_core::domain::views::{AnnotationInput, Entries, MyProgress, ShownCompletion, TaskView};
+use arbiter_core::domain::{Choice, Scale, TaskType};
+use ranking::Ranking;
+use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnError;
 use leptos_meta::Title;
@@ -62,6 +65,11 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let progress = RwSignal::new(data.progress);
     let client_key = RwSignal::new(data.client_key.clone());
     let choice = RwSignal::new(None::<i8>);
+    // Ranking tasks: the order typed so far. Rating tasks: the values given
+    // per (completion, aspect), and the (completion, aspect) keys go to.
+    let ranking = RwSignal::new(Ranking::default());
+    let ratings = RwSignal::new(BTreeMap::<(usize, usize), i64>::new());
+    let cursor = RwSignal::new(0usize);
     let both_bad = RwSignal::new(false);
     let flags = RwSignal::new(Vec::<String>::new());
     let rationale = RwSignal::new(String::new());
@@ -94,6 +102,9 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let show = move |next: Option<TaskView>| {
         task.set(next);
         choice.set(None);
+        ranking.set(Ranking::default());
+        ratings.set(BTreeMap::new());
+        cursor.set(0);
         both_bad.set(false);
         flags.set(Vec::new());
         rationale.set(String::new());
@@ -200,17 +211,57 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         let input = match action {
             Action::Skip => None,
             Action::Submit => {
-                let Some(c) = choice.get_untracked() else {
-                    status.set(Status::Failed("Choose 1–7 first.".into()));
-                    return;
-                };
-                Some(AnnotationInput {
-                    choice: Choice::new(i64::from(c)).unwrap_or(Choice::TIE),
+                let mut input = AnnotationInput {
+                    choice: None,
+                    ranks: None,
+                    ratings: None,
                     both_bad: both_bad.get_untracked(),
                     flags: flags.get_untracked(),
                     rationale: rationale.get_untracked(),
                     time_ms: Some((client::now_ms() - started.get_value()).max(0.0) as i64),
-                })
+                };
+                let ids: Vec<String> = t.completions.iter().map(|c| c.id.clone()).collect();
+                let missing = match t.task_type {
+                    TaskType::Pairwise => match choice.get_untracked() {
+                        Some(c) => {
+                            input.choice = Some(Choice::new(i64::from(c)).unwrap_or(Choice::TIE));
+                            None
+                        }
+                        None => Some("Choose 1–7 first."),
+                    },
+                    TaskType::Ranking => match ranking.get_untracked().complete(ids.len()) {
+                        Some(ranks) => {
+                            input.ranks = Some(Entries(ids.into_iter().zip(ranks).collect()));
+                            None
+                        }
+                        None => Some("Rank every answer first: type their numbers, best first."),
+                    },
+                    TaskType::Rating => {
+                        let aspects = t.aspects.clone().unwrap_or_default();
+                        let given = ratings.get_untracked();
+                        let mut all = BTreeMap::new();
+                        for (i, id) in ids.iter().enumerate() {
+                            let mut per = BTreeMap::new();
+                            for (a, name) in aspects.iter().enumerate() {
+                                if let Some(v) = given.get(&(i, a)) {
+                                    per.insert(name.clone(), *v);
+                                }
+                            }
+                            all.insert(id.clone(), Entries(per));
+                        }
+                        if given.len() == ids.len() * aspects.len() {
+                            input.ratings = Some(Entries(all));
+                            None
+                        } else {
+                            Some("Rate every answer first.")
+                        }
+                    }
+                };
+                if let Some(m) = missing {
+                    status.set(Status::Failed(m.into()));
+                    return;
+                }
+                Some(input)
             }
         };
         let draft = client::Draft { task_id: t.task_id.to_string(), client_key: client_key.get_untracked(), input };
@@ -232,8 +283,36 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         run(pump);
     };
 
+    // What a key does depends on the task shown.
+    let cells = move || {
+        task.with_untracked(|t| t.as_ref().map(|t| (t.completions.len(), t.aspects.as_ref().map_or(0, Vec::len))))
+            .unwrap_or_default()
+    };
     let apply_key = move |key: client::Key| match key {
-        client::Key::Choice(c) => choice.set(Some(c)),
+        client::Key::Digit(d) => match task.with_untracked(|t| t.as_ref().map(|t| (t.task_type, t.scale.clone()))) {
+            Some((TaskType::Pairwise, _)) if (1..=7).contains(&d) => choice.set(Some(d as i8 - 4)),
+            Some((TaskType::Ranking, _)) if d >= 1 && usize::from(d) <= cells().0 => {
+                ranking.update(|r| r.press(usize::from(d) - 1))
+            }
+            Some((TaskType::Rating, Some(scale))) => {
+                let (k, aspects) = cells();
+                if let (Some(v), true) = (scale.from_key(d), aspects > 0) {
+                    let at = cursor.get_untracked();
+                    ratings.update(|r| {
+                        r.insert((at / aspects, at % aspects), v);
+                    });
+                    cursor.set((at + 1).min(k * aspects - 1));
+                }
+            }
+            _ => {}
+        },
+        client::Key::Equals => ranking.update(Ranking::tie),
+        client::Key::Undo => ranking.update(Ranking::undo),
+        client::Key::Next => {
+            let (k, aspects) = cells();
+            cursor.update(|c| *c = (*c + 1).min((k * aspects).saturating_sub(1)));
+        }
+        client::Key::Prev => cursor.update(|c| *c = c.saturating_sub(1)),
         client::Key::BothBad => both_bad.update(|b| *b = !*b),
         client::Key::Skip => act(Action::Skip),
         client::Key::Submit => act(Action::Submit),
@@ -262,7 +341,8 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
             run(pump);
         }
     });
-    client::on_keys(move |key| {
+    let tabs = move || task.with_untracked(|t| t.as_ref().is_some_and(|t| t.task_type == TaskType::Rating));
+    client::on_keys(tabs, move |key| {
         typeahead.update_value(|q| q.push_back(key));
         run(drain_keys);
     });
@@ -300,37 +380,25 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                         <input type="hidden" name="task_id" value=t.task_id.to_string() />
                         <input type="hidden" name="client_key" value=move || client_key.get() />
                         <Thread task=t.clone() />
-                        <div class="sides">
-                            <article class="side" data-side="left">
-                                <h2>"A"</h2>
-                                <div class="md" inner_html=t.left.html.clone()></div>
-                            </article>
-                            <article class="side" data-side="right">
-                                <h2>"B"</h2>
-                                <div class="md" inner_html=t.right.html.clone()></div>
-                            </article>
-                        </div>
-                        <fieldset class="scale">
-                            <legend>"Which response is better?"</legend>
-                            {Choice::all().map(|c| {
-                                let v = c.value();
-                                view! {
-                                    <label class="opt" class:picked=move || choice.get() == Some(v)>
-                                        <input type="radio" name="choice" value=v.to_string() required
-                                            prop:checked=move || choice.get() == Some(v)
-                                            on:change=move |_| choice.set(Some(v)) />
-                                        <kbd>{c.key().to_string()}</kbd>
-                                        <span>{c.label()}</span>
-                                    </label>
-                                }
-                            }).collect_view()}
-                        </fieldset>
+                        {match t.task_type {
+                            TaskType::Pairwise => view! { <PairSides task=t.clone() choice /> }.into_any(),
+                            TaskType::Ranking => view! { <RankCards completions=t.completions.clone() ranking /> }.into_any(),
+                            TaskType::Rating => view! {
+                                <RateCards
+                                    completions=t.completions.clone()
+                                    aspects=t.aspects.clone().unwrap_or_default()
+                                    scale=t.scale.clone().unwrap_or_default()
+                                    ratings
+                                    cursor
+                                />
+                            }.into_any(),
+                        }}
                         <div class="extras">
                             <label class="check">
                                 <input type="checkbox" name="both_bad" value="true"
                                     prop:checked=move || both_bad.get()
                                     on:change=move |ev| both_bad.set(event_target_checked(&ev)) />
-                                <kbd>"b"</kbd> " Both are bad"
+                                <kbd>"b"</kbd> {if t.task_type == TaskType::Pairwise { " Both are bad" } else { " All are bad" }}
                             </label>
                             {all_flags.into_iter().map(|f| {
                                 let name = f.clone();
@@ -365,6 +433,157 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                 }.into_any()
             }
         }}
+    }
+}
+
+/// A pairwise task: the two answers side by side and the 7-point scale.
+#[component]
+fn PairSides(task: TaskView, choice: RwSignal<Option<i8>>) -> impl IntoView {
+    let html = |s: Option<arbiter_core::domain::views::Shown>| s.map(|s| s.html).unwrap_or_default();
+    let (left, right) = (html(task.left), html(task.right));
+    view! {
+                        <div class="sides">
+                            <article class="side" data-side="left">
+                                <h2>"A"</h2>
+                                <div class="md" inner_html=left></div>
+                            </article>
+                            <article class="side" data-side="right">
+                                <h2>"B"</h2>
+                                <div class="md" inner_html=right></div>
+                            </article>
+                        </div>
+                        <fieldset class="scale">
+                            <legend>"Which response is better?"</legend>
+                            {Choice::all().map(|c| {
+                                let v = c.value();
+                                view! {
+                                    <label class="opt" class:picked=move || choice.get() == Some(v)>
+                                        <input type="radio" name="choice" value=v.to_string() required
+                                            prop:checked=move || choice.get() == Some(v)
+                                            on:change=move |_| choice.set(Some(v)) />
+                                        <kbd>{c.key().to_string()}</kbd>
+                                        <span>{c.label()}</span>
+                                    </label>
+                                }
+                            }).collect_view()}
+                        </fieldset>
+    }
+}
+
+/// A ranking task: every answer numbered in the shown order. Keys type the
+/// order (`3 1 4 2`, `=` ties, Backspace undoes); a card can be dragged
+/// onto another's place; without JavaScript each card's rank selector
+/// posts the order.
+#[component]
+fn RankCards(completions: Vec<ShownCompletion>, ranking: RwSignal<Ranking>) -> impl IntoView {
+    let k = completions.len();
+    let dragged = StoredValue::new(None::<usize>);
+    let order_line = move || {
+        let r = ranking.get();
+        let mut text: Vec<String> = r
+            .groups()
+            .iter()
+            .map(|g| g.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(" = "))
+            .collect();
+        if r.ties_next() {
+            if let Some(last) = text.last_mut() {
+                last.push_str(" = …");
+            }
+        }
+        if text.is_empty() { "Type the numbers of the answers, best first.".to_owned() } else { text.join("  ›  ") }
+    };
+    view! {
+        <p class="order-line" data-testid="order"><kbd>"1"</kbd>"–"<kbd>{k.to_string()}</kbd>" best first · "<kbd>"="</kbd>" tie · "<kbd>"⌫"</kbd>" undo — "<strong>{order_line}</strong></p>
+        <div class="cards">
+            {completions.into_iter().enumerate().map(|(i, c)| {
+                let rank = move || ranking.with(|r| r.ranks(k)[i]);
+                view! {
+                    <article class="side card" data-testid="completion" data-id=c.id.clone() draggable="true"
+                        class:ranked=move || rank().is_some()
+                        on:dragstart=move |_| dragged.set_value(Some(i))
+                        on:dragover=move |ev| ev.prevent_default()
+                        on:drop=move |ev| {
+                            ev.prevent_default();
+                            if let Some(from) = dragged.get_value() {
+                                ranking.update(|r| r.move_before(from, i, k));
+                            }
+                            dragged.set_value(None);
+                        }>
+                        <h2>
+                            <kbd>{(i + 1).to_string()}</kbd>
+                            <span class="rank-badge" data-testid="rank">{move || rank().map(|r| format!("#{r}")).unwrap_or_default()}</span>
+                        </h2>
+                        <div class="md" inner_html=c.html.clone()></div>
+                        <label class="rank-select">"Rank "
+                            <select name=format!("rank_{}", c.id) required
+                                prop:value=move || rank().map(|r| r.to_string()).unwrap_or_default()
+                                on:change=move |ev| {
+                                    if let Ok(r) = event_target_value(&ev).parse::<i64>() {
+                                        ranking.update(|x| x.set_rank(i, r, k));
+                                    }
+                                }>
+                                <option value="">"–"</option>
+                                {(1..=k).map(|r| view! { <option value=r.to_string()>{r.to_string()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    </article>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// A rating task: each answer rated on each aspect. Tab and the arrows move
+/// between answers (and aspects), a digit rates the one in focus and moves
+/// on; without JavaScript the radio buttons post the ratings.
+#[component]
+fn RateCards(
+    completions: Vec<ShownCompletion>,
+    aspects: Vec<String>,
+    scale: Scale,
+    ratings: RwSignal<BTreeMap<(usize, usize), i64>>,
+    cursor: RwSignal<usize>,
+) -> impl IntoView {
+    let n = aspects.len().max(1);
+    let key = |v: i64| if v == 10 { "0".to_owned() } else { v.to_string() };
+    view! {
+        <p class="order-line"><kbd>"Tab"</kbd>" / arrows: next answer · digits rate"</p>
+        <div class="cards">
+            {completions.into_iter().enumerate().map(|(i, c)| {
+                let aspects = aspects.clone();
+                let scale = scale.clone();
+                view! {
+                    <article class="side card" data-testid="completion" data-id=c.id.clone()
+                        class:focused=move || cursor.get() / n == i>
+                        <h2><kbd>{(i + 1).to_string()}</kbd></h2>
+                        <div class="md" inner_html=c.html.clone()></div>
+                        {aspects.into_iter().enumerate().map(|(a, aspect)| {
+                            let scale = scale.clone();
+                            view! {
+                                <fieldset class="scale rate" class:focused=move || cursor.get() == i * n + a>
+                                    <legend>{aspect}</legend>
+                                    {(scale.min..=scale.max).map(|v| {
+                                        let picked = move || ratings.with(|r| r.get(&(i, a)) == Some(&v));
+                                        view! {
+                                            <label class="opt" class:picked=picked>
+                                                <input type="radio" name=format!("rate_{}_{}", c.id, a) value=v.to_string() required
+                                                    prop:checked=picked
+                                                    on:change=move |_| {
+                                                        ratings.update(|r| { r.insert((i, a), v); });
+                                                        cursor.set(i * n + a);
+                                                    } />
+                                                <kbd>{key(v)}</kbd>
+                                                <span>{scale.label(v).map(str::to_owned).unwrap_or_else(|| v.to_string())}</span>
+                                            </label>
+                                        }
+                                    }).collect_view()}
+                                </fieldset>
+                            }
+                        }).collect_view()}
+                    </article>
+                }
+            }).collect_view()}
+        </div>
     }
 }
 
