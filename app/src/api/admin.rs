@@ -22,6 +22,14 @@ pub struct AdminProjectData {
     pub flags: Vec<String>,
     /// `all` or `adaptive`.
     pub pair_selection: String,
+    /// `pairwise`, `ranking` or `rating`.
+    pub task_type: String,
+    pub aspects: Vec<String>,
+    /// `MIN-MAX`.
+    pub scale: String,
+    pub scale_labels: Vec<String>,
+    /// What a task is: `pairs` or `prompts`.
+    pub unit: String,
     pub prompts: i64,
     pub pairs: i64,
     pub complete_pairs: i64,
@@ -124,6 +132,11 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         lease_seconds: p.lease_seconds,
         flags: p.flags,
         pair_selection: p.pair_selection.name().to_owned(),
+        task_type: p.task_type.name().to_owned(),
+        aspects: p.aspects.clone(),
+        scale: p.scale.to_string(),
+        scale_labels: p.scale.labels.clone(),
+        unit: c.unit.clone(),
         prompts: c.prompts,
         pairs: c.pairs,
         complete_pairs: c.complete_pairs,

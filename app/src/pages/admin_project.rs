@@ -28,9 +28,11 @@ fn Project(d: AdminProjectData) -> impl IntoView {
     let export = format!("/api/v1/projects/{}/export", d.slug);
     view! {
         <h1>{d.title.clone()} " " <code>{d.slug.clone()}</code></h1>
+        <p data-testid="task-type">"Task: " <strong>{d.task_type.clone()}</strong>
+            {(d.task_type == "rating").then(|| format!(" · {} on a {} scale", d.aspects.join(", "), d.scale))}</p>
         <section class="stats" data-testid="counts">
             <div><strong>{d.prompts}</strong>" prompts"</div>
-            <div><strong>{d.pairs}</strong>" pairs"</div>
+            <div><strong>{d.pairs}</strong>{if d.unit == "prompts" { " tasks (prompts)" } else { " pairs" }}</div>
             <div><strong>{d.complete_pairs}</strong>" complete"</div>
             <div><strong>{d.annotations}</strong>" annotations"</div>
             <div><strong>{d.live_leases}</strong>" live leases"</div>
@@ -162,6 +164,16 @@ fn Project(d: AdminProjectData) -> impl IntoView {
                     <option value="adaptive" selected=d.pair_selection == "adaptive">"adaptive: the least certain pair of a prompt, until its order is settled"</option>
                 </select>
             </label>
+            <label>"Task type (fixed once there are annotations) "
+                <select name="task_type">
+                    <option value="pairwise" selected=d.task_type == "pairwise">"pairwise: the better of two answers"</option>
+                    <option value="ranking" selected=d.task_type == "ranking">"ranking: order all answers of a prompt"</option>
+                    <option value="rating" selected=d.task_type == "rating">"rating: rate each answer on a scale"</option>
+                </select>
+            </label>
+            <label>"Aspects rated (comma-separated)" <input name="aspects" value=d.aspects.join(", ") /></label>
+            <label>"Rating scale (MIN-MAX)" <input name="scale" value=d.scale.clone() /></label>
+            <label>"Scale labels (comma-separated, one per point, optional)" <input name="scale_labels" value=d.scale_labels.join(", ") /></label>
             <button type="submit" class="primary">"Save settings"</button>
         </form>
     }

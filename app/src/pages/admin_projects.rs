@@ -34,6 +34,13 @@ pub fn AdminProjectsPage() -> impl IntoView {
                 <label>"Slug (used in URLs)" <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,63}" placeholder="rm-v2" /></label>
                 <label>"Title" <input name="title" required /></label>
                 <label>"Annotations per pair" <input name="annotations_per_pair" type="number" min="1" max="100" value="3" /></label>
+                <label>"Task type "
+                    <select name="task_type">
+                        <option value="pairwise" selected>"pairwise"</option>
+                        <option value="ranking">"ranking"</option>
+                        <option value="rating">"rating"</option>
+                    </select>
+                </label>
                 <button type="submit" class="primary">"Create project"</button>
             </form>
         </main>

@@ -385,10 +385,10 @@ pub fn prompt_votes_page(
 
 /// Hands rows keyed by prompt id to their prompts; both lists are in
 /// prompt order, and every row's prompt is in the list.
-fn attach<T>(
-    prompts: &mut [(i64, PromptVotes)],
+fn attach<P, T>(
+    prompts: &mut [(i64, P)],
     rows: impl IntoIterator<Item = rusqlite::Result<(i64, T)>>,
-    mut put: impl FnMut(&mut PromptVotes, T),
+    mut put: impl FnMut(&mut P, T),
 ) -> rusqlite::Result<()> {
     let mut at = 0;
     for row in rows {
@@ -399,6 +399,178 @@ fn attach<T>(
         put(&mut prompts[at].1, row);
     }
     Ok(())
+}
+
+/// One ranking or rating (ranking and rating projects).
+pub struct Judgement {
+    pub id: i64,
+    pub uuid: String,
+    pub annotator_id: i64,
+    pub annotator_uuid: String,
+    pub annotator_name: String,
+    pub both_bad: bool,
+    pub flags: String,
+    pub rationale: String,
+    pub time_ms: Option<i64>,
+    pub leased_at: i64,
+    pub submitted_at: i64,
+    pub late: bool,
+    /// Completion ids in the order shown (JSON array).
+    pub shown: String,
+    /// (completion id, rank).
+    pub ranks: Vec<(i64, i64)>,
+    /// (completion id, aspect, value).
+    pub ratings: Vec<(i64, String, i64)>,
+}
+
+/// A prompt of a ranking or rating project with its completions, pairs and
+/// every judgement of it in scope.
+pub struct PromptJudgements {
+    pub prompt_uuid: String,
+    pub external_id: Option<String>,
+    pub is_chat: bool,
+    pub messages: String,
+    pub meta: Option<String>,
+    /// (id, uuid, model, text), in import order.
+    pub completions: Vec<(i64, String, String, String)>,
+    /// (uuid, completion a, completion b), canonical order.
+    pub pairs: Vec<(String, i64, i64)>,
+    pub judgements: Vec<Judgement>,
+}
+
+impl PromptJudgements {
+    pub fn label(&self) -> &str {
+        self.external_id.as_deref().unwrap_or(&self.prompt_uuid)
+    }
+}
+
+/// The prompts of the next page of the project's prompts after prompt
+/// `after` that have rankings or ratings in scope, and the last prompt id
+/// of the page (None at the end).
+pub fn prompt_judgements_page(
+    conn: &rusqlite::Connection,
+    scope: &Scope,
+    after: i64,
+) -> rusqlite::Result<(Vec<PromptJudgements>, Option<i64>)> {
+    let ids: Vec<i64> = conn
+        .prepare(&format!(
+            "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
+            scope.project_id
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
+    let sql = format!(
+        "SELECT n.prompt_id, n.id, n.uuid, n.annotator_id, u.uuid, u.username, n.both_bad, n.flags, n.rationale,
+                n.time_ms, s.leased_at, n.created_at, n.late, s.shown
+         FROM annotations n JOIN assignments s ON s.id = n.assignment_id JOIN users u ON u.id = n.annotator_id
+         WHERE n.prompt_id IN ({}) AND n.pair_id IS NULL AND {} ORDER BY n.prompt_id, n.id",
+        id_list(ids.into_iter()),
+        scope.clause()
+    );
+    let judgements: Vec<(i64, Judgement)> = conn
+        .prepare(&sql)?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                Judgement {
+                    id: r.get(1)?,
+                    uuid: r.get(2)?,
+                    annotator_id: r.get(3)?,
+                    annotator_uuid: r.get(4)?,
+                    annotator_name: r.get(5)?,
+                    both_bad: r.get(6)?,
+                    flags: r.get(7)?,
+                    rationale: r.get(8)?,
+                    time_ms: r.get(9)?,
+                    leased_at: r.get(10)?,
+                    submitted_at: r.get(11)?,
+                    late: r.get(12)?,
+                    shown: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                    ranks: Vec::new(),
+                    ratings: Vec::new(),
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    if judgements.is_empty() {
+        return Ok((Vec::new(), Some(last)));
+    }
+    let mut voted: Vec<i64> = judgements.iter().map(|j| j.0).collect();
+    voted.dedup();
+    let list = id_list(voted.iter().copied());
+    let annotations = id_list(judgements.iter().map(|j| j.1.id));
+    let mut prompts: Vec<(i64, PromptJudgements)> = conn
+        .prepare(&format!(
+            "SELECT id, uuid, external_id, is_chat, messages, meta FROM prompts WHERE id IN ({list}) ORDER BY id"
+        ))?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                PromptJudgements {
+                    prompt_uuid: r.get(1)?,
+                    external_id: r.get(2)?,
+                    is_chat: r.get(3)?,
+                    messages: r.get(4)?,
+                    meta: r.get(5)?,
+                    completions: Vec::new(),
+                    pairs: Vec::new(),
+                    judgements: Vec::new(),
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT prompt_id, id, uuid, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
+    ))?;
+    let completions = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?;
+    attach(&mut prompts, completions, |p, c| p.completions.push(c))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT prompt_id, uuid, completion_a, completion_b FROM pairs WHERE prompt_id IN ({list}) ORDER BY prompt_id, id"
+    ))?;
+    let pairs = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
+    attach(&mut prompts, pairs, |p, c| p.pairs.push(c))?;
+    let mut ranks: std::collections::HashMap<i64, Vec<(i64, i64)>> = std::collections::HashMap::new();
+    let mut stmt =
+        conn.prepare(&format!("SELECT annotation_id, completion_id, rank FROM ranks WHERE annotation_id IN ({annotations})"))?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))? {
+        let (a, v) = row?;
+        ranks.entry(a).or_default().push(v);
+    }
+    let mut ratings: std::collections::HashMap<i64, Vec<(i64, String, i64)>> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT annotation_id, completion_id, aspect, value FROM ratings WHERE annotation_id IN ({annotations})"
+    ))?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))? {
+        let (a, v) = row?;
+        ratings.entry(a).or_default().push(v);
+    }
+    let judgements = judgements.into_iter().map(|(prompt, mut j)| {
+        j.ranks = ranks.remove(&j.id).unwrap_or_default();
+        j.ratings = ratings.remove(&j.id).unwrap_or_default();
+        Ok((prompt, j))
+    });
+    attach(&mut prompts, judgements, |p, j| p.judgements.push(j))?;
+    Ok((prompts.into_iter().map(|p| p.1).collect(), Some(last)))
+}
+
+/// Each annotator's (mean, standard deviation) per aspect over all their
+/// ratings in scope: what z-scoring removes.
+pub fn rating_scales(
+    conn: &rusqlite::Connection,
+    scope: &Scope,
+) -> rusqlite::Result<std::collections::HashMap<(i64, String), (f64, f64)>> {
+    let sql = format!(
+        "SELECT n.annotator_id, g.aspect, AVG(g.value), AVG(g.value * g.value)
+         FROM ratings g JOIN annotations n ON n.id = g.annotation_id WHERE {} GROUP BY n.annotator_id, g.aspect",
+        scope.clause()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        let (mean, sq): (f64, f64) = (r.get(2)?, r.get(3)?);
+        Ok(((r.get(0)?, r.get(1)?), (mean, (sq - mean * mean).max(0.0).sqrt())))
+    })?;
+    rows.collect()
 }
 
 /// (annotations in scope, annotations of the project, annotators in scope).
@@ -430,8 +602,28 @@ pub async fn annotators(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::R
 /// read this way take a fraction of what sqlx's per-row hand-off does.
 pub fn ratings(path: &std::path::Path, project_id: i64) -> rusqlite::Result<Vec<(i64, i64, i64)>> {
     let conn = snapshot(path)?;
-    let mut stmt = conn
-        .prepare("SELECT pair_id, annotator_id, choice FROM annotations WHERE project_id = ? ORDER BY pair_id, id")?;
+    // Rankings and ratings count as their pairwise outcomes (±3 or a tie):
+    // a ranking by the two ranks, a rating by the sums over the aspects.
+    let mut stmt = conn.prepare(
+        "SELECT pair_id, annotator_id, choice FROM (
+           SELECT n.pair_id AS pair_id, n.annotator_id, n.choice, n.id FROM annotations n
+           WHERE n.project_id = ?1 AND n.pair_id IS NOT NULL
+           UNION ALL
+           SELECT p.id, n.annotator_id, CASE WHEN ra.rank < rb.rank THEN 3 WHEN ra.rank > rb.rank THEN -3 ELSE 0 END, n.id
+           FROM annotations n JOIN pairs p ON p.prompt_id = n.prompt_id
+           JOIN ranks ra ON ra.annotation_id = n.id AND ra.completion_id = p.completion_a
+           JOIN ranks rb ON rb.annotation_id = n.id AND rb.completion_id = p.completion_b
+           WHERE n.project_id = ?1 AND n.pair_id IS NULL
+           UNION ALL
+           SELECT p.id, n.annotator_id, CASE WHEN va.v > vb.v THEN 3 WHEN va.v < vb.v THEN -3 ELSE 0 END, n.id
+           FROM annotations n JOIN pairs p ON p.prompt_id = n.prompt_id
+           JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings GROUP BY 1, 2) va
+             ON va.annotation_id = n.id AND va.completion_id = p.completion_a
+           JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings GROUP BY 1, 2) vb
+             ON vb.annotation_id = n.id AND vb.completion_id = p.completion_b
+           WHERE n.project_id = ?1 AND n.pair_id IS NULL)
+         ORDER BY pair_id, id",
+    )?;
     let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     rows.collect()
 }

@@ -176,6 +176,9 @@ pub async fn add_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// What a task is, and what `pairs`, `complete_pairs` and
+    /// `over_covered_pairs` count: `pairs`, or `prompts` (ranking and rating).
+    pub unit: String,
     pub prompts: i64,
     pub pairs: i64,
     pub complete_pairs: i64,
@@ -186,8 +189,16 @@ pub struct Counts {
 }
 
 pub async fn counts(db: impl SqliteExecutor<'_>, project: &Project) -> sqlx::Result<Counts> {
-    let (prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs) = sqlx::query_as(
-        "SELECT
+    // Ranking and rating tasks are prompts (with enough completions to be one).
+    let per_prompt = "SELECT
+           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1),
+           (SELECT COUNT(*) FROM prompts pr WHERE pr.project_id = ?1
+              AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= ?4),
+           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1 AND submitted >= ?2),
+           (SELECT COUNT(*) FROM annotations WHERE project_id = ?1),
+           (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND state = 'leased' AND lease_expires_at > ?3),
+           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1 AND submitted > ?2)";
+    let per_pair = "SELECT
            (SELECT COUNT(*) FROM prompts WHERE project_id = ?1),
            (SELECT COUNT(*) FROM pairs WHERE project_id = ?1),
            -- complete: N votes, or its prompt's order settled (adaptive selection)
@@ -195,14 +206,18 @@ pub async fn counts(db: impl SqliteExecutor<'_>, project: &Project) -> sqlx::Res
               AND (p.submitted >= ?2 OR EXISTS (SELECT 1 FROM prompts pr WHERE pr.id = p.prompt_id AND pr.settled))),
            (SELECT COUNT(*) FROM annotations WHERE project_id = ?1),
            (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND state = 'leased' AND lease_expires_at > ?3),
-           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted > ?2)",
-    )
-    .bind(project.id)
-    .bind(project.annotations_per_pair)
-    .bind(now_ms())
-    .fetch_one(db)
-    .await?;
-    Ok(Counts { prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs })
+           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted > ?2)";
+    let by_prompt = project.task_type.per_prompt();
+    let (prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs) =
+        sqlx::query_as(if by_prompt { per_prompt } else { per_pair })
+            .bind(project.id)
+            .bind(project.annotations_per_pair)
+            .bind(now_ms())
+            .bind(project.task_type.min_completions())
+            .fetch_one(db)
+            .await?;
+    let unit = if by_prompt { "prompts" } else { "pairs" }.to_owned();
+    Ok(Counts { unit, prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs })
 }
 
 pub async fn remove_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {

@@ -34,9 +34,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             guidelines,
             flags,
             pair_selection,
+            task_type,
+            aspects,
+            scale,
+            scale_labels,
         }) => {
+            let list = |s: &str| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
             let mut s = SettingsInput::titled(&title);
             s.pair_selection = Some(pair_selection);
+            s.task_type = Some(task_type);
+            s.aspects = aspects.as_deref().map(list);
+            s.scale = Some(scale);
+            s.scale_labels = scale_labels.as_deref().map(list);
             s.annotations_per_pair = Some(annotations_per_pair);
             s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {
@@ -47,7 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 s.flags = Some(flags);
             }
             let p = projects::create(&db, "cli", &slug, s).await?;
-            eprintln!("created project {} ({})", p.slug, p.title);
+            eprintln!("created project {} ({}, {} tasks)", p.slug, p.title, p.task_type.name());
             ExitCode::SUCCESS
         }
         Command::User(UserCommand::Invite { role, projects: slugs, hours, public_url }) => {

@@ -216,6 +216,19 @@ pub enum ProjectCommand {
         /// least certain pair, until the prompt's order is settled).
         #[arg(long, default_value = "all")]
         pair_selection: String,
+        /// What annotators do: pairwise (the better of two answers), ranking
+        /// (order all answers of a prompt) or rating (rate each answer).
+        #[arg(long, default_value = "pairwise")]
+        task_type: String,
+        /// Rating projects: the aspects rated, comma-separated (default: overall).
+        #[arg(long)]
+        aspects: Option<String>,
+        /// Rating projects: the scale, MIN-MAX with 0 <= MIN < MAX <= 10.
+        #[arg(long, default_value = "1-7")]
+        scale: String,
+        /// Rating projects: one label per point of the scale, comma-separated.
+        #[arg(long)]
+        scale_labels: Option<String>,
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },

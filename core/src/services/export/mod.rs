@@ -4,6 +4,7 @@
 //! in chunks as SQLite produces them and ends with the dataset card.
 mod card;
 mod encode;
+mod judged;
 
 pub use card::{card_markdown, hf_readme, Card, SplitFile};
 
@@ -428,9 +429,14 @@ impl Job {
         };
         // SQLite reads the next pages on one thread while this one encodes.
         let with_texts = !self.options.format.per_annotation() || self.options.format == Format::Arena;
+        let per_prompt = self.project.task_type.per_prompt();
+        let scales = if per_prompt { store::rating_scales(&snapshot, &self.scope).map_err(sql)? } else { Default::default() };
         let completed = std::thread::scope(|s| {
             let scope = &self.scope;
-            if self.options.format.per_annotation() {
+            if per_prompt {
+                let pages = read_ahead(s, snapshot, move |c, after| store::prompt_judgements_page(c, scope, after));
+                self.judged_rows(pages, &scales, &plan, &mut out, &mut counts)
+            } else if self.options.format.per_annotation() {
                 let pages = read_ahead(s, snapshot, move |c, after| {
                     let page = store::annotations_page(c, scope, with_texts, after)?;
                     let last = page.last().map(|r| r.id);
@@ -504,7 +510,23 @@ impl Job {
         let mut conversations = HashSet::new();
         let mut unflattenable: Option<(String, String)> = None;
         let mut after = 0;
-        loop {
+        // Ranking and rating projects: every judged prompt (a superset of
+        // those written).
+        while self.project.task_type.per_prompt() {
+            let (page, last) = store::prompt_judgements_page(conn, &self.scope, after).map_err(sql)?;
+            let Some(last) = last else { break };
+            after = last;
+            for p in page {
+                let key = prompt_key(&p.prompt_uuid);
+                prompts.insert(key);
+                if p.is_chat && conversations.insert(key) && unflattenable.is_none() {
+                    if let Err(e) = flatten(&parse_messages(&p.messages)?) {
+                        unflattenable = Some((p.label().to_owned(), e.to_string()));
+                    }
+                }
+            }
+        }
+        while !self.project.task_type.per_prompt() {
             let page = store::pairs_page(conn, &self.scope, false, after).map_err(sql)?;
             let Some(last) = page.last() else { break };
             after = last.pair_id;
