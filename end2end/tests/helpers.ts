@@ -51,12 +51,12 @@ export type Item = { id: string; prompt?: string; messages?: { role: string; con
  * these items and a new annotator who is a member. Returns the admin's request
  * context (for exports) and the annotator's login.
  */
-export async function setup(request: APIRequestContext, items: Item[], perPair = 1) {
+export async function setup(request: APIRequestContext, items: Item[], perPair = 1, settings: Record<string, unknown> = {}) {
   const slug = unique('e2e');
   const annotator = { username: unique('ann'), password: 'annotator-password-long' };
   const r = await request.post('/login', { form: ADMIN, maxRedirects: 0 });
   expect(r.status()).toBe(303);
-  const created = await request.post('/api/v1/projects', { data: { slug, title: `E2E ${slug}`, annotations_per_pair: perPair } });
+  const created = await request.post('/api/v1/projects', { data: { slug, title: `E2E ${slug}`, annotations_per_pair: perPair, ...settings } });
   expect(created.status()).toBe(201);
   const jsonl = items.map((i) => JSON.stringify(i)).join('\n') + '\n';
   const imported = await request.post(`/api/v1/projects/${slug}/import`, { data: jsonl, headers: { 'content-type': 'application/jsonl' } });

@@ -17,8 +17,9 @@ use std::fmt::Write;
 
 #[derive(Parser)]
 struct Args {
-    /// Prompts per simulated project.
-    #[arg(long, default_value_t = 300)]
+    /// Prompts per simulated project (the savings are read where both
+    /// curves flatten: fewer prompts make them noisy).
+    #[arg(long, default_value_t = 4000)]
     prompts: usize,
     /// Annotators in the project.
     #[arg(long, default_value_t = 12)]
@@ -28,6 +29,11 @@ struct Args {
     n: usize,
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Simulated projects (each its own annotators and prompts); curves are
+    /// averaged over them: how much adaptive pairs save depends on who
+    /// annotates.
+    #[arg(long, default_value_t = 4)]
+    worlds: u64,
     /// Write the curves as an SVG here.
     #[arg(long)]
     svg: Option<std::path::PathBuf>,
@@ -184,9 +190,36 @@ fn ranking(w: &World, k: usize, budget: usize, rng: &mut StdRng) -> Vec<(f64, f6
 }
 
 /// Each judgement one annotator rating all K completions; rewards from the
-/// raw mean rating or from z-scored ratings (each annotator's scale taken
-/// over all their ratings in the project at that point).
-fn rating(w: &World, k: usize, budget: usize, z: bool, rng: &mut StdRng) -> Vec<(f64, f64)> {
+/// raw mean rating and from z-scored ratings (each annotator's scale taken
+/// over all their ratings in the project at that point), on the same
+/// judgements. Returns both curves and, per task count, the mean per-prompt
+/// difference ρ(z) − ρ(raw) with its standard error (paired over prompts).
+struct Ratings {
+    raw: Vec<(f64, f64)>,
+    z: Vec<(f64, f64)>,
+    diff: Vec<(f64, f64)>,
+    /// Per task count, (raw, z-scored): Pearson's r over every completion of
+    /// every prompt between the exported reward (centred within its prompt)
+    /// and the true utility centred within its prompt: whether rewards of
+    /// different prompts are on one scale, as a reward model trained on
+    /// them needs.
+    pooled: Vec<(f64, f64)>,
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
+fn rating(w: &World, k: usize, budget: usize, rng: &mut StdRng) -> Ratings {
     // Every prompt's judgements, made first, so annotators' scales can be
     // estimated over the project after b judgements per prompt.
     let all: Vec<Vec<Vec<Rating>>> = w
@@ -207,24 +240,44 @@ fn rating(w: &World, k: usize, budget: usize, z: bool, rng: &mut StdRng) -> Vec<
                 .collect()
         })
         .collect();
-    (0..budget)
-        .map(|b| {
-            let upto = |p: &Vec<Vec<Rating>>| p[..=b].iter().flatten().copied().collect::<Vec<Rating>>();
-            let project: Vec<Rating> = all.iter().flat_map(upto).collect();
-            let scales = if z {
-                reward::annotator_scales(&project)
-            } else {
-                // Raw: every annotator taken as (0, 1), i.e. ratings as they are.
-                project.iter().map(|r| (r.annotator, (0.0, 1.0))).collect()
-            };
-            let rho: f64 = all
-                .iter()
-                .zip(&w.truth)
-                .map(|(p, truth)| spearman(&rewards_of(&reward::from_ratings(k, &upto(p), &scales)), truth))
-                .sum();
-            ((b + 1) as f64, rho / w.truth.len() as f64)
-        })
-        .collect()
+    let p = w.truth.len() as f64;
+    let mut out = Ratings { raw: Vec::new(), z: Vec::new(), diff: Vec::new(), pooled: Vec::new() };
+    let centred = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| x - m).collect::<Vec<f64>>()
+    };
+    let truth: Vec<f64> = w.truth.iter().flat_map(|t| centred(t)).collect();
+    for b in 0..budget {
+        let upto = |p: &Vec<Vec<Rating>>| p[..=b].iter().flatten().copied().collect::<Vec<Rating>>();
+        let project: Vec<Rating> = all.iter().flat_map(upto).collect();
+        let scales = reward::annotator_scales(&project);
+        // Raw: every annotator taken as (0, 1), i.e. ratings as they are.
+        let unit: std::collections::HashMap<i64, (f64, f64)> = project.iter().map(|r| (r.annotator, (0.0, 1.0))).collect();
+        let (mut raw, mut z, mut d, mut dd) = (0.0, 0.0, 0.0, 0.0);
+        let (mut pooled_raw, mut pooled_z) = (Vec::new(), Vec::new());
+        for (prompt, truth) in all.iter().zip(&w.truth) {
+            let (raw_rewards, z_rewards) = (
+                rewards_of(&reward::from_ratings(k, &upto(prompt), &unit)),
+                rewards_of(&reward::from_ratings(k, &upto(prompt), &scales)),
+            );
+            let r = spearman(&raw_rewards, truth);
+            let s = spearman(&z_rewards, truth);
+            pooled_raw.extend(raw_rewards);
+            pooled_z.extend(z_rewards);
+            raw += r;
+            z += s;
+            d += s - r;
+            dd += (s - r) * (s - r);
+        }
+        let x = (b + 1) as f64;
+        let mean = d / p;
+        let se = ((dd / p - mean * mean).max(0.0) / (p - 1.0).max(1.0)).sqrt();
+        out.raw.push((x, raw / p));
+        out.z.push((x, z / p));
+        out.diff.push((mean, se));
+        out.pooled.push((pearson(&pooled_raw, &truth), pearson(&pooled_z, &truth)));
+    }
+    out
 }
 
 /// The judgements `curve` needs to reach ρ ≥ target (linear between points).
@@ -240,7 +293,7 @@ fn reaches(points: &[(f64, f64)], target: f64) -> Option<f64> {
     None
 }
 
-fn svg(panels: &[(usize, Vec<Curve>)]) -> String {
+fn svg(panels: &[(String, Vec<Curve>)]) -> String {
     let (w, h, pad) = (420.0, 300.0, 45.0);
     let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
     let mut s = String::new();
@@ -250,14 +303,14 @@ fn svg(panels: &[(usize, Vec<Curve>)]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{}" font-family="sans-serif" font-size="11">"#,
         h + 40.0
     );
-    for (p, (k, curves)) in panels.iter().enumerate() {
+    for (p, (title, curves)) in panels.iter().enumerate() {
         let x0 = p as f64 * w;
         let max_x = curves.iter().flat_map(|c| c.points.iter().map(|q| q.0)).fold(1.0, f64::max);
         let px = |x: f64| x0 + pad + (x / max_x) * (w - 2.0 * pad);
         let py = |y: f64| h - pad - y.clamp(0.0, 1.0) * (h - 2.0 * pad);
         let _ = write!(
             s,
-            r#"<text x="{}" y="18" font-size="13">K = {k}: Spearman ρ with the true utilities</text>"#,
+            r#"<text x="{}" y="18" font-size="13">{title}</text>"#,
             x0 + pad
         );
         let _ = write!(
@@ -311,21 +364,67 @@ fn svg(panels: &[(usize, Vec<Curve>)]) -> String {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut panels = Vec::new();
+    let mut pooled_panel = Vec::new();
     for k in [4usize, 8] {
         // A random stream per method, so one method's draws never shift
         // another's; raw and z-scored ratings share theirs: the same
         // judgements, normalized two ways.
-        let stream = |method: u64| StdRng::seed_from_u64(args.seed.wrapping_mul(1000) + 10 * k as u64 + method);
-        let w = world(&args, k, &mut stream(0));
         let budget = args.n * k * (k - 1) / 2;
-        let all = pairwise(&w, k, budget, false, &mut stream(1));
-        let adaptive = pairwise(&w, k, budget, true, &mut stream(2));
         let tasks = 12;
-        let ranked = ranking(&w, k, tasks, &mut stream(3));
-        let raw = rating(&w, k, tasks, false, &mut stream(4));
-        let z = rating(&w, k, tasks, true, &mut stream(4));
+        // The worlds run side by side (one thread each).
+        let runs: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..args.worlds)
+                .map(|world_no| {
+                    let args = &args;
+                    scope.spawn(move || {
+                        let stream = |method: u64| {
+                            StdRng::seed_from_u64(
+                                args.seed.wrapping_mul(1000) + 10 * k as u64 + method + 100_000 * world_no,
+                            )
+                        };
+                        let w = world(args, k, &mut stream(0));
+                        let all = pairwise(&w, k, budget, false, &mut stream(1));
+                        let adaptive = pairwise(&w, k, budget, true, &mut stream(2));
+                        let ranked = ranking(&w, k, tasks, &mut stream(3));
+                        (all, adaptive, ranked, rating(&w, k, tasks, &mut stream(4)))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a world's thread")).collect()
+        });
+        let n = runs.len() as f64;
+        let average = |curve: &dyn Fn(&(Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>, Ratings)) -> &Vec<(f64, f64)>| {
+            let first = curve(&runs[0]);
+            (0..first.len())
+                .map(|i| {
+                    let (x, y) = runs.iter().map(|r| curve(r)[i]).fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+                    (x / n, y / n)
+                })
+                .collect::<Vec<(f64, f64)>>()
+        };
+        let (all, adaptive, ranked) = (average(&|r| &r.0), average(&|r| &r.1), average(&|r| &r.2));
+        let (raw, z, pooled) = (average(&|r| &r.3.raw), average(&|r| &r.3.z), average(&|r| &r.3.pooled));
+        // Paired differences: means averaged, standard errors combined.
+        let diff: Vec<(f64, f64)> = (0..tasks)
+            .map(|i| {
+                let m = runs.iter().map(|r| r.3.diff[i].0).sum::<f64>() / n;
+                let se = runs.iter().map(|r| r.3.diff[i].1.powi(2)).sum::<f64>().sqrt() / n;
+                (m, se)
+            })
+            .collect();
+        let per_world: Vec<String> = runs
+            .iter()
+            .map(|r| match reaches(&r.1, r.0.last().map(|p| p.1).unwrap_or(0.0)) {
+                Some(j) => format!("{:.0}%", 100.0 * (1.0 - j / budget as f64)),
+                None => "never".to_owned(),
+            })
+            .collect();
         let target = all.last().map(|p| p.1).unwrap_or(0.0);
-        println!("K = {k}, {} prompts, {} annotators, N = {}:", args.prompts, args.annotators, args.n);
+        println!(
+            "K = {k}, {} worlds × {} prompts, {} annotators each, N = {} (curves averaged over the worlds):",
+            args.worlds, args.prompts, args.annotators, args.n
+        );
+        println!("  adaptive's saving in each world: {}", per_world.join(", "));
         println!(
             "  all pairs: ρ = {target:.3} after {budget} judgements per prompt ({} pairs × {})",
             budget / args.n,
@@ -354,10 +453,24 @@ fn main() -> anyhow::Result<()> {
                 at(12)
             );
         }
-        let z_wins = z.iter().zip(&raw).filter(|(a, b)| a.1 > b.1).count();
-        println!("  z-scored beats raw at {z_wins} of {tasks} task counts");
+        // Significant: the paired difference over two standard errors.
+        let z_wins = diff.iter().filter(|(d, se)| *d > 2.0 * se).count();
+        let z_loses = diff.iter().filter(|(d, se)| *d < -2.0 * se).count();
+        let shown: Vec<String> = diff.iter().map(|(d, se)| format!("{d:+.3}±{se:.3}")).collect();
+        println!("  ρ(z-scored) − ρ(raw) per prompt, mean ± s.e., after 1…{tasks} tasks: {}", shown.join(" "));
+        println!(
+            "  z-scored beats raw (difference > 2 s.e.) at {z_wins} of {tasks} task counts, loses at {z_loses} (one task: identical by construction)"
+        );
+        let at = |b: usize| pooled[b - 1];
+        println!(
+            "  one scale across prompts (Pearson r of centred rewards with centred utilities), raw → z-scored, after 1 / 3 / 6 / 12 tasks: {:.3} → {:.3} / {:.3} → {:.3} / {:.3} → {:.3} / {:.3} → {:.3}",
+            at(1).0, at(1).1, at(3).0, at(3).1, at(6).0, at(6).1, at(12).0, at(12).1
+        );
+        let series = |pick: fn(&(f64, f64)) -> f64| pooled.iter().enumerate().map(|(b, p)| ((b + 1) as f64, pick(p))).collect();
+        pooled_panel.push(Curve { name: if k == 4 { "raw, K = 4" } else { "raw, K = 8" }, points: series(|p| p.0) });
+        pooled_panel.push(Curve { name: if k == 4 { "z-scored, K = 4" } else { "z-scored, K = 8" }, points: series(|p| p.1) });
         panels.push((
-            k,
+            format!("K = {k}: Spearman ρ with the true utilities (per prompt)"),
             vec![
                 Curve { name: "all pairs", points: all },
                 Curve { name: "adaptive pairs", points: adaptive },
@@ -367,6 +480,7 @@ fn main() -> anyhow::Result<()> {
             ],
         ));
     }
+    panels.push(("Ratings across prompts: Pearson r, centred rewards vs utilities".to_owned(), pooled_panel));
     if let Some(path) = &args.svg {
         std::fs::write(path, svg(&panels))?;
         println!("curves: {}", path.display());

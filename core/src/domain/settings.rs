@@ -290,7 +290,7 @@ impl Settings {
             None => vec![DEFAULT_ASPECT.to_owned()],
         };
         let labels = input.scale_labels.unwrap_or_default();
-        let scale = match input.scale.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let scale = match input.scale.as_deref() {
             Some(s) => Scale::parse(s, labels)?,
             None => Scale::new(1, 7, labels)?,
         };
@@ -351,6 +351,7 @@ mod tests {
         assert_eq!(bad(|i| i.scale = Some("7-1".into())), "scale");
         assert_eq!(bad(|i| i.scale = Some("1-11".into())), "scale");
         assert_eq!(bad(|i| i.scale = Some("1 to 5".into())), "scale");
+        assert_eq!(bad(|i| i.scale = Some("".into())), "scale");
         assert_eq!(bad(|i| i.scale_labels = Some(vec!["bad".into(), "good".into()])), "scale_labels");
     }
 

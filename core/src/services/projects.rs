@@ -97,6 +97,10 @@ pub async fn add_member(db: &Db, actor: &str, project: &Project, username: &str)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     pub project: String,
+    pub task_type: crate::domain::TaskType,
+    /// What the `pairs_*` figures count: `pairs`, or `prompts` (the tasks of
+    /// ranking and rating projects).
+    pub unit: String,
     pub annotations_per_pair: i64,
     pub pairs_total: i64,
     pub pairs_complete: i64,
@@ -113,6 +117,8 @@ pub async fn progress(db: &Db, user: &User, project: &Project) -> Result<Progres
     let annotators = assignments::per_annotator(&db.read, project.id, only).await?;
     Ok(Progress {
         project: project.slug.clone(),
+        task_type: project.task_type,
+        unit: c.unit.clone(),
         annotations_per_pair: project.annotations_per_pair,
         pairs_total: c.pairs,
         pairs_complete: c.complete_pairs,
