@@ -58,6 +58,7 @@ fn vote(c: i64) -> AnnotationInput {
         choice: Some(Choice::new(c).unwrap()),
         ranks: None,
         ratings: None,
+        completion_flags: None,
         both_bad: false,
         flags: vec![],
         rationale: String::new(),

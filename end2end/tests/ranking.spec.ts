@@ -100,3 +100,38 @@ test('an annotator rates completions with digits, Tab and Shift+Tab', async ({ p
     expect(row.rank, JSON.stringify(row)).toBe(at + 1);
   }
 });
+
+test('answers can be ranked by dragging one onto another and flagged one by one', async ({ page, request }) => {
+  const { slug, annotator } = await setup(request, rankedItems(1, 3, 'dd'), 1, { task_type: 'ranking' });
+  await login(page, annotator.username, annotator.password);
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  const cards = page.getByTestId('completion');
+  await expect(cards).toHaveCount(3);
+  const shown = (await cards.locator('.md').allInnerTexts()).map(quality);
+  // Drag the best answer onto another card's place: it goes first, and the
+  // unranked answers follow in shown order.
+  const best = shown.indexOf(2);
+  await cards.nth(best).dragTo(cards.nth(best === 0 ? 1 : 0));
+  await expect(page.getByTestId('rank').nth(best)).toHaveText('#1');
+  const order = (await page.getByTestId('rank').allInnerTexts());
+  expect(order.filter((t) => t !== '').length).toBe(3);
+  // Make the order match quality exactly with the selectors (the no-JS path, hydrated).
+  for (const [i, q] of shown.entries()) await page.locator('select[name^=rank_]').nth(i).selectOption(String(3 - q));
+  await expect(page.getByTestId('rank')).toHaveText(shown.map((q) => `#${3 - q}`));
+  // Flag the worst answer as unsafe.
+  const worst = shown.indexOf(0);
+  await cards.nth(worst).getByLabel('unsafe').check();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('all-done')).toBeVisible();
+  const raw = (await (await request.get(`/api/v1/projects/${slug}/export?format=raw`)).text())
+    .trim().split('\n').map((l) => JSON.parse(l));
+  expect(raw).toHaveLength(3);
+  for (const row of raw) {
+    const flagged = row.model_a === 'm0' || row.model_b === 'm0';
+    expect(row.flags, JSON.stringify(row)).toEqual(flagged ? ['unsafe'] : []);
+    // m2 beats m1 beats m0: canonical choice favours the better model.
+    const better = Number(row.model_a.slice(1)) > Number(row.model_b.slice(1));
+    expect(row.choice).toBe(better ? 3 : -3);
+  }
+});

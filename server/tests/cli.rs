@@ -56,6 +56,7 @@ fn create_import_export_from_the_command_line() {
                 choice: Some(Choice::new(choice).unwrap()),
         ranks: None,
         ratings: None,
+        completion_flags: None,
                 both_bad: false,
                 flags: vec![],
                 rationale: String::new(),

@@ -94,6 +94,11 @@ async fn a_ranking_task_shows_every_completion_and_refuses_what_is_not_a_full_ra
         (ranks(&[good[..3].to_vec(), vec![(ids[3].to_owned(), 5)]].concat()), "ranks go from 1 (best) to 4"),
         (ranks(&[good.clone(), vec![good[0].clone()]].concat()), "given twice"),
         (format!("{{\"ratings\":{{\"{}\":{{\"overall\":3}}}}}}", ids[0]), "a ranking task takes ranks"),
+        (
+            json!({"ranks": good.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(), "completion_flags": {ids[0]: ["rude"]}})
+                .to_string(),
+            "\"rude\" is not one of this project's flags",
+        ),
     ];
     for (i, (body, says)) in refused.iter().enumerate() {
         let (status, e) = annotate(&app, &ann, task, &format!("bad-{i}"), body.clone()).await;
@@ -101,14 +106,20 @@ async fn a_ranking_task_shows_every_completion_and_refuses_what_is_not_a_full_ra
         assert!(e["error"].as_str().unwrap_or_default().contains(says), "{body} → {e} should say {says}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 0, "nothing half-written");
-    let (status, first) = annotate(&app, &ann, task, "good", ranks(&good)).await;
+    // The first answer flagged on its own (a repeat counts once).
+    let body = json!({"ranks": good.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+                      "completion_flags": {ids[0]: ["unsafe", "unsafe"]}})
+    .to_string();
+    let (status, first) = annotate(&app, &ann, task, "good", body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, again) = annotate(&app, &ann, task, "good", ranks(&good)).await;
+    assert_eq!(first["completion_flags"], json!({ids[0]: ["unsafe"]}));
+    let (status, again) = annotate(&app, &ann, task, "good", body).await;
     assert_eq!(status, StatusCode::OK, "a retry with the same key is answered, not stored again");
     assert_eq!(first, again);
     assert_eq!(first["ranks"][ids[0]], rank_of(&shown[0]));
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM ranks").await, 4);
+    assert_eq!(app.count("SELECT COUNT(*) FROM completion_flags").await, 1);
     let (status, _) = annotate(&app, &ann, task, "other", ranks(&good)).await;
     assert_eq!(status, StatusCode::CONFLICT, "a second annotation of the task under another key");
 }

@@ -108,6 +108,10 @@ pub struct AnnotationInput {
     /// Rating tasks: every completion's value on every aspect, by its task id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratings: Option<Entries<Entries<i64>>>,
+    /// Ranking and rating tasks: flags on single answers, by task id (each
+    /// one of the project's flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_flags: Option<Entries<Vec<String>>>,
     #[serde(default)]
     pub both_bad: bool,
     #[serde(default)]
@@ -129,6 +133,8 @@ pub struct AnnotationReceipt {
     pub ranks: Option<Entries<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratings: Option<Entries<Entries<i64>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_flags: Option<Entries<Vec<String>>>,
     pub both_bad: bool,
     pub flags: Vec<String>,
     pub rationale: String,

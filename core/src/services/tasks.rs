@@ -239,6 +239,12 @@ fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
     if let (Some(list), true) = (canonical.as_array_mut(), input.choice.is_none()) {
         list.push(serde_json::json!(input.ranks));
         list.push(serde_json::json!(input.ratings));
+        if let Some(Entries(per)) = &input.completion_flags {
+            // Order and repeats within a list do not make another request.
+            let sorted: std::collections::BTreeMap<&String, std::collections::BTreeSet<&String>> =
+                per.iter().map(|(k, v)| (k, v.iter().collect())).collect();
+            list.push(serde_json::json!(sorted));
+        }
     }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
@@ -271,9 +277,10 @@ pub async fn submit(
             if let Some((owner, stored_hash, mut receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
                 return if owner == user_id && stored_hash == hash {
                     if receipt.choice.is_none() {
-                        let (ranks, ratings) =
+                        let (ranks, ratings, flags) =
                             hot::judgement(c, &receipt.annotation_id.to_string()).map_err(sql_err)?;
                         (receipt.ranks, receipt.ratings) = judgement_entries(ranks, ratings);
+                        receipt.completion_flags = flag_entries(flags);
                     }
                     Ok((receipt, false))
                 } else {
@@ -316,6 +323,7 @@ pub async fn submit(
                     choice_shown: input.choice,
                     ranks: &judged.ranks,
                     ratings: &judged.ratings.iter().map(|(c, a, v)| (*c, a.as_str(), *v)).collect::<Vec<_>>(),
+                    completion_flags: &judged.flags.iter().map(|(c, f)| (*c, f.as_str())).collect::<Vec<_>>(),
                     both_bad: input.both_bad,
                     flags: &flags,
                     rationale: &input.rationale,
@@ -332,6 +340,7 @@ pub async fn submit(
                 choice: input.choice,
                 ranks: input.ranks,
                 ratings: input.ratings,
+                completion_flags: judged.receipt_flags,
                 both_bad: input.both_bad,
                 flags,
                 rationale: input.rationale,
@@ -349,6 +358,10 @@ pub async fn submit(
 struct Judged {
     ranks: Vec<(i64, i64)>,
     ratings: Vec<(i64, String, i64)>,
+    /// (completion id, flag), each once.
+    flags: Vec<(i64, String)>,
+    /// The same as the receipt shows them (sorted, each once).
+    receipt_flags: Option<Entries<Vec<String>>>,
 }
 
 /// Checks that the submission is the kind the task asks for and, for a
@@ -371,6 +384,9 @@ fn judge(c: &rusqlite::Connection, task: &hot::Assignment, input: &AnnotationInp
         return Err(Error::bad(format!("{wanted}: required for a {} task", kind.name())));
     }
     if kind == TaskType::Pairwise {
+        if input.completion_flags.is_some() {
+            return Err(Error::bad("completion_flags: only ranking and rating tasks flag single answers"));
+        }
         return Ok(Judged::default());
     }
     let shown: Vec<(String, i64)> = hot::shown_completions(c, task.id)
@@ -424,7 +440,41 @@ fn judge(c: &rusqlite::Connection, task: &hot::Assignment, input: &AnnotationInp
         }
         missing("ratings", &|k| ratings.contains_key(k))?;
     }
+    if let Some(Entries(per)) = &input.completion_flags {
+        let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
+        let mut shown_flags = std::collections::BTreeMap::new();
+        for (key, flags) in per {
+            let id = lookup("completion_flags", key)?;
+            let mut kept: Vec<String> = Vec::new();
+            for f in flags {
+                if !allowed.contains(f) {
+                    return Err(Error::bad(format!(
+                        "completion_flags: {key:?}: {f:?} is not one of this project's flags ({})",
+                        allowed.join(", ")
+                    )));
+                }
+                if !kept.contains(f) {
+                    kept.push(f.clone());
+                }
+            }
+            kept.sort();
+            judged.flags.extend(kept.iter().map(|f| (id, f.clone())));
+            if !kept.is_empty() {
+                shown_flags.insert(key.clone(), kept);
+            }
+        }
+        judged.receipt_flags = (!shown_flags.is_empty()).then_some(Entries(shown_flags));
+    }
     Ok(judged)
+}
+
+/// Stored flags on single answers as the receipt's entries.
+fn flag_entries(flags: Vec<(String, String)>) -> Option<Entries<Vec<String>>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, f) in flags {
+        out.entry(id).or_default().push(f);
+    }
+    (!out.is_empty()).then_some(Entries(out))
 }
 
 /// A stored ranking or rating as the receipt's entries.

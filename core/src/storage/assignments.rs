@@ -377,6 +377,8 @@ pub struct NewAnnotation<'a> {
     pub ranks: &'a [(i64, i64)],
     /// Rating tasks: (completion id, aspect, value).
     pub ratings: &'a [(i64, &'a str, i64)],
+    /// Ranking and rating tasks: (completion id, flag).
+    pub completion_flags: &'a [(i64, &'a str)],
     pub both_bad: bool,
     pub flags: &'a [String],
     pub rationale: &'a str,
@@ -421,13 +423,21 @@ pub fn insert_annotation(c: &Connection, n: &NewAnnotation<'_>) -> Sql<String> {
         for (completion, aspect, v) in n.ratings {
             rate.execute(params![id, completion, aspect, v])?;
         }
+        let mut flag = c.prepare_cached(
+            "INSERT INTO completion_flags (annotation_id, completion_id, flag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )?;
+        for (completion, f) in n.completion_flags {
+            flag.execute(params![id, completion, f])?;
+        }
         Ok(uuid)
     })
 }
 
 /// A stored ranking or rating keyed by the task's own completion ids, for
 /// the receipt a retry gets back.
-pub fn judgement(c: &Connection, annotation_uuid: &str) -> Sql<(Vec<(String, i64)>, Vec<(String, String, i64)>)> {
+pub type StoredJudgement = (Vec<(String, i64)>, Vec<(String, String, i64)>, Vec<(String, String)>);
+
+pub fn judgement(c: &Connection, annotation_uuid: &str) -> Sql<StoredJudgement> {
     let task: String = c
         .prepare_cached(
             "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE n.uuid = ?",
@@ -448,7 +458,14 @@ pub fn judgement(c: &Connection, annotation_uuid: &str) -> Sql<(Vec<(String, i64
         )?
         .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?, r.get(2)?)))?
         .collect::<Sql<_>>()?;
-    Ok((ranks, ratings))
+    let flags = c
+        .prepare_cached(
+            "SELECT c.uuid, f.flag FROM completion_flags f JOIN completions c ON c.id = f.completion_id
+             WHERE f.annotation_id = (SELECT id FROM annotations WHERE uuid = ?) ORDER BY c.uuid, f.flag",
+        )?
+        .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?)))?
+        .collect::<Sql<_>>()?;
+    Ok((ranks, ratings, flags))
 }
 
 /// The stored annotation for a client key: its owner, request hash and the
@@ -473,6 +490,7 @@ pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, Anno
                 choice: choice.map(|c| Choice::new(c).unwrap_or(Choice::TIE)),
                 ranks: None,
                 ratings: None,
+                completion_flags: None,
                 both_bad: r.get(5)?,
                 flags: serde_json::from_str(&flags).unwrap_or_default(),
                 rationale: r.get(7)?,

@@ -421,6 +421,8 @@ pub struct Judgement {
     pub ranks: Vec<(i64, i64)>,
     /// (completion id, aspect, value).
     pub ratings: Vec<(i64, String, i64)>,
+    /// Flags on single answers: (completion id, flag).
+    pub completion_flags: Vec<(i64, String)>,
 }
 
 /// A prompt of a ranking or rating project with its completions, pairs and
@@ -489,6 +491,7 @@ pub fn prompt_judgements_page(
                     shown: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
                     ranks: Vec::new(),
                     ratings: Vec::new(),
+                    completion_flags: Vec::new(),
                 },
             ))
         })?
@@ -545,9 +548,19 @@ pub fn prompt_judgements_page(
         let (a, v) = row?;
         ratings.entry(a).or_default().push(v);
     }
+    let mut flags: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT annotation_id, completion_id, flag FROM completion_flags WHERE annotation_id IN ({annotations})
+         ORDER BY annotation_id, completion_id, flag"
+    ))?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))? {
+        let (a, v) = row?;
+        flags.entry(a).or_default().push(v);
+    }
     let judgements = judgements.into_iter().map(|(prompt, mut j)| {
         j.ranks = ranks.remove(&j.id).unwrap_or_default();
         j.ratings = ratings.remove(&j.id).unwrap_or_default();
+        j.completion_flags = flags.remove(&j.id).unwrap_or_default();
         Ok((prompt, j))
     });
     attach(&mut prompts, judgements, |p, j| p.judgements.push(j))?;

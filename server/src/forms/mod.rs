@@ -174,6 +174,7 @@ struct AnnotateForm {
     action: String,
     ranks: Vec<(String, String)>,
     ratings: Vec<(String, usize, String)>,
+    completion_flags: Vec<(String, String)>,
 }
 
 impl AnnotateForm {
@@ -189,7 +190,9 @@ impl AnnotateForm {
                 "rationale" => f.rationale = v,
                 "action" => f.action = v,
                 _ => {
-                    if let Some(id) = k.strip_prefix("rank_") {
+                    if let Some(id) = k.strip_prefix("cflag_") {
+                        f.completion_flags.push((id.to_owned(), v));
+                    } else if let Some(id) = k.strip_prefix("rank_") {
                         f.ranks.push((id.to_owned(), v));
                     } else if let Some((id, aspect)) = k.strip_prefix("rate_").and_then(|r| r.rsplit_once('_')) {
                         if let Ok(a) = aspect.parse() {
@@ -210,11 +213,19 @@ impl AnnotateForm {
             choice: None,
             ranks: None,
             ratings: None,
+            completion_flags: None,
             both_bad: self.both_bad,
             flags: self.flags.clone(),
             rationale: self.rationale.clone(),
             time_ms: None,
         };
+        if !self.completion_flags.is_empty() {
+            let mut per: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for (id, flag) in &self.completion_flags {
+                per.entry(id.clone()).or_default().push(flag.clone());
+            }
+            input.completion_flags = Some(Entries(per));
+        }
         if !self.ranks.is_empty() {
             let mut ranks = std::collections::BTreeMap::new();
             for (id, v) in &self.ranks {

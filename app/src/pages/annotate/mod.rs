@@ -61,6 +61,7 @@ fn is_transient(e: &ServerFnError) -> bool {
 fn Annotator(data: AnnotateData) -> impl IntoView {
     let slug = StoredValue::new(data.slug.clone());
     let all_flags = data.flags.clone();
+    let data_flags = data.flags.clone();
     let task = RwSignal::new(data.task.clone());
     let progress = RwSignal::new(data.progress);
     let client_key = RwSignal::new(data.client_key.clone());
@@ -70,6 +71,8 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let ranking = RwSignal::new(Ranking::default());
     let ratings = RwSignal::new(BTreeMap::<(usize, usize), i64>::new());
     let cursor = RwSignal::new(0usize);
+    // Flags on single answers (ranking and rating), by shown position.
+    let cflags = RwSignal::new(BTreeMap::<usize, Vec<String>>::new());
     let both_bad = RwSignal::new(false);
     let flags = RwSignal::new(Vec::<String>::new());
     let rationale = RwSignal::new(String::new());
@@ -105,6 +108,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         ranking.set(Ranking::default());
         ratings.set(BTreeMap::new());
         cursor.set(0);
+        cflags.set(BTreeMap::new());
         both_bad.set(false);
         flags.set(Vec::new());
         rationale.set(String::new());
@@ -215,12 +219,22 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                     choice: None,
                     ranks: None,
                     ratings: None,
+                    completion_flags: None,
                     both_bad: both_bad.get_untracked(),
                     flags: flags.get_untracked(),
                     rationale: rationale.get_untracked(),
                     time_ms: Some((client::now_ms() - started.get_value()).max(0.0) as i64),
                 };
                 let ids: Vec<String> = t.completions.iter().map(|c| c.id.clone()).collect();
+                let marked: BTreeMap<String, Vec<String>> = cflags
+                    .get_untracked()
+                    .into_iter()
+                    .filter(|(i, f)| !f.is_empty() && *i < ids.len())
+                    .map(|(i, f)| (ids[i].clone(), f))
+                    .collect();
+                if !marked.is_empty() {
+                    input.completion_flags = Some(Entries(marked));
+                }
                 let missing = match t.task_type {
                     TaskType::Pairwise => match choice.get_untracked() {
                         Some(c) => {
@@ -382,7 +396,9 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                         <Thread task=t.clone() />
                         {match t.task_type {
                             TaskType::Pairwise => view! { <PairSides task=t.clone() choice /> }.into_any(),
-                            TaskType::Ranking => view! { <RankCards completions=t.completions.clone() ranking /> }.into_any(),
+                            TaskType::Ranking => view! {
+                                <RankCards completions=t.completions.clone() ranking flags=data_flags.clone() cflags />
+                            }.into_any(),
                             TaskType::Rating => view! {
                                 <RateCards
                                     completions=t.completions.clone()
@@ -390,6 +406,8 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                                     scale=t.scale.clone().unwrap_or_default()
                                     ratings
                                     cursor
+                                    flags=data_flags.clone()
+                                    cflags
                                 />
                             }.into_any(),
                         }}
@@ -475,7 +493,12 @@ fn PairSides(task: TaskView, choice: RwSignal<Option<i8>>) -> impl IntoView {
 /// onto another's place; without JavaScript each card's rank selector
 /// posts the order.
 #[component]
-fn RankCards(completions: Vec<ShownCompletion>, ranking: RwSignal<Ranking>) -> impl IntoView {
+fn RankCards(
+    completions: Vec<ShownCompletion>,
+    ranking: RwSignal<Ranking>,
+    flags: Vec<String>,
+    cflags: RwSignal<BTreeMap<usize, Vec<String>>>,
+) -> impl IntoView {
     let k = completions.len();
     let dragged = StoredValue::new(None::<usize>);
     let order_line = move || {
@@ -519,13 +542,14 @@ fn RankCards(completions: Vec<ShownCompletion>, ranking: RwSignal<Ranking>) -> i
                                 prop:value=move || rank().map(|r| r.to_string()).unwrap_or_default()
                                 on:change=move |ev| {
                                     if let Ok(r) = event_target_value(&ev).parse::<i64>() {
-                                        ranking.update(|x| x.set_rank(i, r, k));
+                                        ranking.update(|x| x.set_rank(i, r));
                                     }
                                 }>
                                 <option value="">"–"</option>
                                 {(1..=k).map(|r| view! { <option value=r.to_string()>{r.to_string()}</option> }).collect_view()}
                             </select>
                         </label>
+                        <CardFlags id=c.id.clone() at=i flags=flags.clone() cflags />
                     </article>
                 }
             }).collect_view()}
@@ -543,6 +567,8 @@ fn RateCards(
     scale: Scale,
     ratings: RwSignal<BTreeMap<(usize, usize), i64>>,
     cursor: RwSignal<usize>,
+    flags: Vec<String>,
+    cflags: RwSignal<BTreeMap<usize, Vec<String>>>,
 ) -> impl IntoView {
     let n = aspects.len().max(1);
     let key = |v: i64| if v == 10 { "0".to_owned() } else { v.to_string() };
@@ -580,7 +606,36 @@ fn RateCards(
                                 </fieldset>
                             }
                         }).collect_view()}
+                        <CardFlags id=c.id.clone() at=i flags=flags.clone() cflags />
                     </article>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// The project's flags for one answer of a ranking or rating task (posted
+/// as `cflag_<id>` by the plain form).
+#[component]
+fn CardFlags(id: String, at: usize, flags: Vec<String>, cflags: RwSignal<BTreeMap<usize, Vec<String>>>) -> impl IntoView {
+    view! {
+        <div class="card-flags">
+            {flags.into_iter().map(|f| {
+                let (name, name2) = (f.clone(), f.clone());
+                view! {
+                    <label class="check small">
+                        <input type="checkbox" name=format!("cflag_{id}") value=f.clone()
+                            prop:checked=move || cflags.with(|m| m.get(&at).is_some_and(|v| v.contains(&name)))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                cflags.update(|m| {
+                                    let v = m.entry(at).or_default();
+                                    v.retain(|x| x != &name2);
+                                    if on { v.push(name2.clone()); }
+                                });
+                            } />
+                        " " {f}
+                    </label>
                 }
             }).collect_view()}
         </div>

@@ -85,12 +85,26 @@ impl Ranking {
         r.ranks(k).into_iter().collect()
     }
 
-    /// Sets completion `i`'s rank outright (a rank selector or a drop):
-    /// the order is rebuilt from every placed completion's rank.
-    pub fn set_rank(&mut self, i: usize, rank: i64, k: usize) {
-        let mut ranks = self.ranks(k);
-        ranks[i] = Some(rank);
-        self.rebuild(&ranks);
+    /// A rank selector: completion `i` moves to the place where its rank
+    /// is `rank` (the others keep their order). Ties are typed with `=`;
+    /// the plain form (no JavaScript) posts the numbers as chosen, where
+    /// equal numbers tie.
+    pub fn set_rank(&mut self, i: usize, rank: i64) {
+        for g in &mut self.groups {
+            g.retain(|&x| x != i);
+        }
+        self.groups.retain(|g| !g.is_empty());
+        let before = usize::try_from(rank - 1).unwrap_or(0);
+        let (mut seen, mut at) = (0, self.groups.len());
+        for (n, g) in self.groups.iter().enumerate() {
+            if seen >= before {
+                at = n;
+                break;
+            }
+            seen += g.len();
+        }
+        self.groups.insert(at, vec![i]);
+        self.tie_next = false;
         self.history.retain(|&x| x != i);
         self.history.push(i);
     }
@@ -116,21 +130,6 @@ impl Ranking {
         self.groups = order;
         self.tie_next = false;
         self.history = self.groups.iter().flatten().copied().collect();
-    }
-
-    fn rebuild(&mut self, ranks: &[Option<i64>]) {
-        let mut placed: Vec<(i64, usize)> = ranks.iter().enumerate().filter_map(|(i, r)| r.map(|r| (r, i))).collect();
-        placed.sort();
-        self.groups.clear();
-        let mut last = None;
-        for (r, i) in placed {
-            match self.groups.last_mut() {
-                Some(g) if last == Some(r) => g.push(i),
-                _ => self.groups.push(vec![i]),
-            }
-            last = Some(r);
-        }
-        self.tie_next = false;
     }
 }
 
@@ -182,9 +181,15 @@ mod tests {
 
     #[test]
     fn selectors_and_drops_reorder() {
+        // Selectors move an answer to a place, one after another.
         let mut r = typed("123");
-        r.set_rank(2, 1, 3);
-        assert_eq!(r.ranks(3), vec![Some(1), Some(3), Some(1)], "1 and 3 tie for first; 2 comes third");
+        r.set_rank(0, 3);
+        r.set_rank(1, 2);
+        r.set_rank(2, 1);
+        assert_eq!(r.ranks(3), vec![Some(3), Some(2), Some(1)]);
+        let mut r = Ranking::default();
+        r.set_rank(1, 1);
+        assert_eq!(r.ranks(3), vec![None, Some(1), None], "the first one placed");
         let mut r = Ranking::default();
         r.move_before(2, 0, 3);
         assert_eq!(r.complete(3), Some(vec![2, 3, 1]));

@@ -56,6 +56,13 @@ fn flagged(j: &Judgement) -> bool {
     j.flags != "[]"
 }
 
+/// An outcome is flagged when its judgement is, or either of its two
+/// answers was flagged on its own.
+fn vote_flagged(p: &PromptJudgements, j: &Judgement, v: &Derived) -> bool {
+    let (a, b) = (p.completions[v.a].0, p.completions[v.b].0);
+    flagged(j) || j.completion_flags.iter().any(|(c, _)| *c == a || *c == b)
+}
+
 impl Job {
     pub(super) fn judged_rows(
         &self,
@@ -76,13 +83,13 @@ impl Job {
                 for (n, vs) in &votes {
                     let j = &p.judgements[*n];
                     for v in vs {
-                        tallies[v.pair].add(v.choice as i8, j.both_bad, flagged(j));
+                        tallies[v.pair].add(v.choice as i8, j.both_bad, vote_flagged(p, j, v));
                     }
                 }
                 // The filters, vote by vote (as `raw` and `rewards` apply them).
                 let keep = |j: &Judgement, v: &Derived| {
                     pair_gate(&tallies[v.pair], &o.filters).and_then(|()| {
-                        decide_annotation(v.choice, j.both_bad, flagged(j), &o.filters)
+                        decide_annotation(v.choice, j.both_bad, vote_flagged(p, j, v), &o.filters)
                     })
                 };
                 let messages = parse_messages(&p.messages)?;
@@ -114,7 +121,8 @@ impl Job {
                     let mut ratings = Vec::new();
                     let mut local: HashMap<i64, (f64, f64)> = HashMap::new();
                     for j in &p.judgements {
-                        if let Err(reason) = decide_annotation(1, j.both_bad, flagged(j), &o.filters) {
+                        let any_flag = flagged(j) || !j.completion_flags.is_empty();
+                        if let Err(reason) = decide_annotation(1, j.both_bad, any_flag, &o.filters) {
                             counts.drop(reason);
                             continue;
                         }
@@ -311,7 +319,16 @@ impl Job {
             choice: v.choice,
             swapped,
             both_bad: j.both_bad,
-            flags: serde_json::from_str(&j.flags).unwrap_or_default(),
+            flags: {
+                // The judgement's flags, then those on either answer.
+                let mut flags: Vec<String> = serde_json::from_str(&j.flags).unwrap_or_default();
+                for (c, f) in &j.completion_flags {
+                    if (*c == a.0 || *c == b.0) && !flags.contains(f) {
+                        flags.push(f.clone());
+                    }
+                }
+                flags
+            },
             rationale: &j.rationale,
             time_ms: j.time_ms,
             leased_at: rfc3339(j.leased_at),
