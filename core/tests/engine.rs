@@ -354,7 +354,11 @@ async fn a_long_answer_is_served_rendered_whole() {
     .await;
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
-    let html = if t.left.as_ref().unwrap().text.len() > t.right.as_ref().unwrap().text.len() { t.left.as_ref().unwrap().html.clone() } else { t.right.as_ref().unwrap().html.clone() };
+    let html = if t.left.as_ref().unwrap().text.len() > t.right.as_ref().unwrap().text.len() {
+        t.left.as_ref().unwrap().html.clone()
+    } else {
+        t.right.as_ref().unwrap().html.clone()
+    };
     assert_eq!(html.matches("<strong>word</strong>").count(), 10_000);
 }
 
@@ -398,7 +402,8 @@ async fn adaptive_selection_settles_a_clear_order_with_fewer_judgements_than_all
         let u = annotator(&e.db, &format!("ann{a}"), &p).await;
         while let Some(t) = tasks::next(&e.db, &p, &u).await.unwrap() {
             // Much better for the better answer, wherever it is shown.
-            let c = if quality(&t.left.as_ref().unwrap().text) > quality(&t.right.as_ref().unwrap().text) { -3 } else { 3 };
+            let c =
+                if quality(&t.left.as_ref().unwrap().text) > quality(&t.right.as_ref().unwrap().text) { -3 } else { 3 };
             submit(&e.db, &u, &t.task_id.to_string(), &format!("k-{a}-{judged}"), &vote(c)).await.unwrap();
             judged += 1;
         }
@@ -422,4 +427,66 @@ async fn adaptive_selection_settles_a_clear_order_with_fewer_judgements_than_all
         rows.iter().map(|r| (r["reward"].as_f64().unwrap(), quality(r["completion"].as_str().unwrap()))).collect();
     by_reward.sort_by(|x, y| y.0.total_cmp(&x.0));
     assert_eq!(by_reward.iter().map(|x| x.1).collect::<Vec<_>>(), vec![3, 2, 1, 0], "{rows:?}");
+}
+
+/// A ranking of every shown completion, best first as shown.
+fn ranked_as_shown(t: &arbiter_core::domain::views::TaskView) -> AnnotationInput {
+    let ranks = t.completions.iter().enumerate().map(|(i, c)| (c.id.clone(), i as i64 + 1)).collect();
+    AnnotationInput {
+        choice: None,
+        ranks: Some(arbiter_core::domain::views::Entries(ranks)),
+        ratings: None,
+        completion_flags: None,
+        both_bad: false,
+        flags: vec![],
+        rationale: String::new(),
+        time_ms: Some(10),
+    }
+}
+
+#[tokio::test]
+async fn prompt_tasks_are_leased_n_times_never_twice_to_one_annotator_and_skips_and_expiries_free_them() {
+    let e = env().await;
+    let mut s = SettingsInput::titled("T");
+    s.annotations_per_pair = Some(2);
+    s.task_type = Some("ranking".into());
+    let p = projects::create(&e.db, "test", "t", s).await.unwrap();
+    let lines = format!("{}\n{}\n", line("a", 3), line("b", 3));
+    let report = import::import_jsonl(&e.db, &p, None, "t.jsonl", lines.into_bytes()).await.unwrap();
+    assert!(report.ok, "{:?}", report.errors);
+    let (a, b, c) = (annotator(&e.db, "a", &p).await, annotator(&e.db, "b", &p).await, annotator(&e.db, "c", &p).await);
+    assert_eq!(tasks::progress(&e.db, &p, &a).await.unwrap().remaining, 2, "prompts, not pairs");
+    // a: the current task and a prefetched one, on the two prompts.
+    let ta = tasks::next(&e.db, &p, &a).await.unwrap().unwrap();
+    let ta2 = tasks::prefetch(&e.db, &p, &a).await.unwrap().expect("a second prompt leased ahead");
+    assert_eq!(ta.completions.len(), 3);
+    assert_ne!(ta.prompt, ta2.prompt);
+    assert!(
+        tasks::prefetch(&e.db, &p, &a).await.unwrap().is_some_and(|t| t.task_id == ta2.task_id),
+        "held, not a third"
+    );
+    // b takes both prompts too (N = 2); c finds nothing left.
+    let tb = tasks::next(&e.db, &p, &b).await.unwrap().unwrap();
+    let tb2 = tasks::prefetch(&e.db, &p, &b).await.unwrap().unwrap();
+    assert!(tasks::next(&e.db, &p, &c).await.unwrap().is_none(), "every prompt has N leases");
+    // b skips one: c may take it; a's lease expires: c may take that prompt too.
+    skip(&e.db, &b, &tb.task_id.to_string(), None).await.unwrap();
+    let tc = tasks::next(&e.db, &p, &c).await.unwrap().expect("the skipped prompt's slot is free");
+    assert_eq!(tc.prompt, tb.prompt);
+    submit(&e.db, &c, &tc.task_id.to_string(), "kc", &ranked_as_shown(&tc)).await.unwrap();
+    sqlx::query("UPDATE assignments SET lease_expires_at = 0 WHERE annotator_id = ?")
+        .bind(a.id)
+        .execute(&e.db.write)
+        .await
+        .unwrap();
+    let tc2 = tasks::next(&e.db, &p, &c).await.unwrap().expect("an expired lease frees its prompt");
+    submit(&e.db, &c, &tc2.task_id.to_string(), "kc2", &ranked_as_shown(&tc2)).await.unwrap();
+    // a's work arrives late: kept and counted.
+    let (late, _) = submit(&e.db, &a, &ta.task_id.to_string(), "ka", &ranked_as_shown(&ta)).await.unwrap();
+    assert!(late.late);
+    submit(&e.db, &b, &tb2.task_id.to_string(), "kb", &ranked_as_shown(&tb2)).await.unwrap();
+    let counts = arbiter_core::storage::projects::counts(&e.db.read, &p).await.unwrap();
+    assert_eq!((counts.unit.as_str(), counts.pairs, counts.annotations), ("prompts", 2, 4));
+    assert_eq!(counts.complete_pairs, 2, "both prompts have N = 2 rankings");
+    assert!(tasks::next(&e.db, &p, &b).await.unwrap().is_none(), "b has done or skipped both prompts");
 }

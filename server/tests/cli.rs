@@ -54,9 +54,9 @@ fn create_import_export_from_the_command_line() {
             let t = tasks::next(&db, &p, &ann).await.unwrap().unwrap();
             let input = AnnotationInput {
                 choice: Some(Choice::new(choice).unwrap()),
-        ranks: None,
-        ratings: None,
-        completion_flags: None,
+                ranks: None,
+                ratings: None,
+                completion_flags: None,
                 both_bad: false,
                 flags: vec![],
                 rationale: String::new(),
@@ -105,6 +105,25 @@ fn create_import_export_from_the_command_line() {
         p.pair_selection
     });
     assert_eq!(selection, arbiter_core::domain::PairSelection::Adaptive);
+
+    // Task types: a bad one is refused naming the field; a rating project keeps its aspects and scale.
+    let out = arbiter(&db, &["project", "create", "rt", "--title", "R", "--task-type", "sorting"], "");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("task_type"), "{}", text(&out.stderr));
+    let args =
+        ["project", "create", "rt", "--title", "R", "--task-type", "rating", "--aspects", "helpfulness, honesty"];
+    let out =
+        arbiter(&db, &[&args[..], &["--scale", "1-5", "--scale-labels", "awful,poor,fair,good,great"]].concat(), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let p = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = arbiter_core::storage::Db::connect(&db).await.unwrap();
+        let p = arbiter_core::storage::projects::by_slug(&db.read, "rt").await.unwrap().unwrap();
+        db.close().await;
+        p
+    });
+    assert_eq!(p.task_type, arbiter_core::domain::TaskType::Rating);
+    assert_eq!(p.aspects, vec!["helpfulness", "honesty"]);
+    assert_eq!((p.scale.min, p.scale.max, p.scale.label(5)), (1, 5, Some("great")));
 }
 
 #[test]

@@ -80,6 +80,8 @@ async fn a_ranking_task_shows_every_completion_and_refuses_what_is_not_a_full_ra
     assert!(!t.to_string().contains("\"m0\""), "no model names: {t}");
     assert!(shown.iter().all(|c| c["html"].as_str().unwrap().contains("answer")));
     let task = t["task_id"].as_str().unwrap();
+    let again = next_task(&app, &ann, "r").await;
+    assert_eq!(again["completions"], t["completions"], "the held task comes back in its recorded order");
     // Rank by quality: best first.
     let rank_of = |c: &Value| 4 - quality(c["text"].as_str().unwrap());
     let good: Vec<(String, i64)> = shown.iter().map(|c| (c["id"].as_str().unwrap().to_owned(), rank_of(c))).collect();
@@ -107,9 +109,10 @@ async fn a_ranking_task_shows_every_completion_and_refuses_what_is_not_a_full_ra
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 0, "nothing half-written");
     // The first answer flagged on its own (a repeat counts once).
-    let body = json!({"ranks": good.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+    let body =
+        json!({"ranks": good.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
                       "completion_flags": {ids[0]: ["unsafe", "unsafe"]}})
-    .to_string();
+        .to_string();
     let (status, first) = annotate(&app, &ann, task, "good", body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(first["completion_flags"], json!({ids[0]: ["unsafe"]}));
@@ -145,9 +148,14 @@ async fn rankings_export_as_rewards_and_as_every_ordered_pair_whatever_the_shown
                     (c["id"].as_str().unwrap().to_owned(), json!(rank))
                 })
                 .collect();
-            let (status, e) =
-                annotate(&app, &token, t["task_id"].as_str().unwrap(), &format!("{name}-{i}"), json!({"ranks": ranks}).to_string())
-                    .await;
+            let (status, e) = annotate(
+                &app,
+                &token,
+                t["task_id"].as_str().unwrap(),
+                &format!("{name}-{i}"),
+                json!({"ranks": ranks}).to_string(),
+            )
+            .await;
             assert_eq!(status, StatusCode::CREATED, "{e}");
         }
     }
@@ -175,6 +183,24 @@ async fn rankings_export_as_rewards_and_as_every_ordered_pair_whatever_the_shown
     let raw = export(&app, &admin, "r", "format=raw").await;
     assert_eq!(raw.len(), 4 * 6, "each ranking as its six pairwise outcomes");
     assert!(orders.iter().any(|o| o != &orders[0]), "shown orders differ (random): {orders:?}");
+    // Every other format, and the other file types.
+    for (query, rows) in [
+        ("format=arena", 24),
+        ("format=openai-dpo", 10),
+        ("format=hh-rlhf", 10),
+        ("format=trl-implicit", 10),
+        ("format=pairs", 12),
+    ] {
+        assert_eq!(export(&app, &admin, "r", query).await.len(), rows, "{query}");
+    }
+    let pairs = export(&app, &admin, "r", "format=pairs").await;
+    let tie = pairs.iter().find(|p| p["label"] == "tie").expect("m1 and m2 tie");
+    assert_eq!((tie["votes_tie"].as_i64(), tie["n"].as_i64()), (Some(2), Some(2)), "{tie}");
+    for query in ["format=rewards&as=csv", "format=rewards&as=parquet", "format=raw&as=csv", "format=trl&as=parquet"] {
+        let r = bearer().get(app.api(&format!("/projects/r/export?{query}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{query}");
+        assert!(!r.bytes().await.unwrap().is_empty(), "{query}");
+    }
 }
 
 #[tokio::test]
@@ -202,7 +228,10 @@ async fn rating_tasks_need_every_aspect_on_the_scale_and_z_scores_remove_each_an
                 let refused = [
                     (json!({"ratings": {id(0): {"helpfulness": 3}}}), "aspect \"honesty\" is missing"),
                     (json!({"ratings": {id(0): {"helpfulness": 3, "honesty": 6}}}), "outside the scale 1-5"),
-                    (json!({"ratings": {id(0): {"helpfulness": 3, "honesty": 3, "humour": 1}}}), "\"humour\" is not an aspect"),
+                    (
+                        json!({"ratings": {id(0): {"helpfulness": 3, "honesty": 3, "humour": 1}}}),
+                        "\"humour\" is not an aspect",
+                    ),
                     (json!({"ratings": {id(0): {"helpfulness": 3, "honesty": 3}}}), "is missing"),
                 ];
                 for (n, (body, says)) in refused.iter().enumerate() {
@@ -306,12 +335,18 @@ async fn the_task_type_is_fixed_once_a_project_has_annotations() {
         .iter()
         .map(|c| (c["id"].as_str().unwrap().to_owned(), json!({"overall": 4})))
         .collect();
-    let (status, _) = annotate(&app, &ann, t["task_id"].as_str().unwrap(), "k", json!({"ratings": ratings}).to_string()).await;
+    let (status, _) =
+        annotate(&app, &ann, t["task_id"].as_str().unwrap(), "k", json!({"ratings": ratings}).to_string()).await;
     assert_eq!(status, StatusCode::CREATED);
     let mut back = arbiter_core::domain::SettingsInput::titled("r");
     back.task_type = Some("ranking".into());
     let e = arbiter_core::services::projects::update(&app.db, "test", &p, back).await.unwrap_err();
     assert!(e.to_string().contains("task_type"), "{e}");
+    // The project's page says what its tasks are.
+    let page = login(&app, "boss", PASSWORD).await.get(format!("{}/admin/projects/r", app.url)).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let at = page.find("data-testid=\"task-type\"").expect("the task type on the admin page");
+    assert!(page[at..at + 200].contains("rating") && page[at..at + 300].contains("overall"), "{}", &page[at..at + 300]);
     // Other settings still change.
     let mut renamed = to_rating;
     renamed.title = "renamed".into();

@@ -252,7 +252,8 @@ fn rating(w: &World, k: usize, budget: usize, rng: &mut StdRng) -> Ratings {
         let project: Vec<Rating> = all.iter().flat_map(upto).collect();
         let scales = reward::annotator_scales(&project);
         // Raw: every annotator taken as (0, 1), i.e. ratings as they are.
-        let unit: std::collections::HashMap<i64, (f64, f64)> = project.iter().map(|r| (r.annotator, (0.0, 1.0))).collect();
+        let unit: std::collections::HashMap<i64, (f64, f64)> =
+            project.iter().map(|r| (r.annotator, (0.0, 1.0))).collect();
         let (mut raw, mut z, mut d, mut dd) = (0.0, 0.0, 0.0, 0.0);
         let (mut pooled_raw, mut pooled_z) = (Vec::new(), Vec::new());
         for (prompt, truth) in all.iter().zip(&w.truth) {
@@ -308,11 +309,7 @@ fn svg(panels: &[(String, Vec<Curve>)]) -> String {
         let max_x = curves.iter().flat_map(|c| c.points.iter().map(|q| q.0)).fold(1.0, f64::max);
         let px = |x: f64| x0 + pad + (x / max_x) * (w - 2.0 * pad);
         let py = |y: f64| h - pad - y.clamp(0.0, 1.0) * (h - 2.0 * pad);
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="18" font-size="13">{title}</text>"#,
-            x0 + pad
-        );
+        let _ = write!(s, r#"<text x="{}" y="18" font-size="13">{title}</text>"#, x0 + pad);
         let _ = write!(
             s,
             r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#,
@@ -393,15 +390,16 @@ fn main() -> anyhow::Result<()> {
             handles.into_iter().map(|h| h.join().expect("a world's thread")).collect()
         });
         let n = runs.len() as f64;
-        let average = |curve: &dyn Fn(&(Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>, Ratings)) -> &Vec<(f64, f64)>| {
-            let first = curve(&runs[0]);
-            (0..first.len())
-                .map(|i| {
-                    let (x, y) = runs.iter().map(|r| curve(r)[i]).fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-                    (x / n, y / n)
-                })
-                .collect::<Vec<(f64, f64)>>()
-        };
+        let average =
+            |curve: &dyn Fn(&(Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>, Ratings)) -> &Vec<(f64, f64)>| {
+                let first = curve(&runs[0]);
+                (0..first.len())
+                    .map(|i| {
+                        let (x, y) = runs.iter().map(|r| curve(r)[i]).fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+                        (x / n, y / n)
+                    })
+                    .collect::<Vec<(f64, f64)>>()
+            };
         let (all, adaptive, ranked) = (average(&|r| &r.0), average(&|r| &r.1), average(&|r| &r.2));
         let (raw, z, pooled) = (average(&|r| &r.3.raw), average(&|r| &r.3.z), average(&|r| &r.3.pooled));
         // Paired differences: means averaged, standard errors combined.
@@ -466,9 +464,11 @@ fn main() -> anyhow::Result<()> {
             "  one scale across prompts (Pearson r of centred rewards with centred utilities), raw → z-scored, after 1 / 3 / 6 / 12 tasks: {:.3} → {:.3} / {:.3} → {:.3} / {:.3} → {:.3} / {:.3} → {:.3}",
             at(1).0, at(1).1, at(3).0, at(3).1, at(6).0, at(6).1, at(12).0, at(12).1
         );
-        let series = |pick: fn(&(f64, f64)) -> f64| pooled.iter().enumerate().map(|(b, p)| ((b + 1) as f64, pick(p))).collect();
+        let series =
+            |pick: fn(&(f64, f64)) -> f64| pooled.iter().enumerate().map(|(b, p)| ((b + 1) as f64, pick(p))).collect();
         pooled_panel.push(Curve { name: if k == 4 { "raw, K = 4" } else { "raw, K = 8" }, points: series(|p| p.0) });
-        pooled_panel.push(Curve { name: if k == 4 { "z-scored, K = 4" } else { "z-scored, K = 8" }, points: series(|p| p.1) });
+        pooled_panel
+            .push(Curve { name: if k == 4 { "z-scored, K = 4" } else { "z-scored, K = 8" }, points: series(|p| p.1) });
         panels.push((
             format!("K = {k}: Spearman ρ with the true utilities (per prompt)"),
             vec![

@@ -526,7 +526,8 @@ pub fn prompt_judgements_page(
     let mut stmt = conn.prepare(&format!(
         "SELECT prompt_id, id, uuid, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
     ))?;
-    let completions = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?;
+    let completions =
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?;
     attach(&mut prompts, completions, |p, c| p.completions.push(c))?;
     let mut stmt = conn.prepare(&format!(
         "SELECT prompt_id, uuid, completion_a, completion_b FROM pairs WHERE prompt_id IN ({list}) ORDER BY prompt_id, id"
@@ -534,8 +535,9 @@ pub fn prompt_judgements_page(
     let pairs = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
     attach(&mut prompts, pairs, |p, c| p.pairs.push(c))?;
     let mut ranks: std::collections::HashMap<i64, Vec<(i64, i64)>> = std::collections::HashMap::new();
-    let mut stmt =
-        conn.prepare(&format!("SELECT annotation_id, completion_id, rank FROM ranks WHERE annotation_id IN ({annotations})"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT annotation_id, completion_id, rank FROM ranks WHERE annotation_id IN ({annotations})"
+    ))?;
     for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))? {
         let (a, v) = row?;
         ranks.entry(a).or_default().push(v);

@@ -88,9 +88,8 @@ impl Job {
                 }
                 // The filters, vote by vote (as `raw` and `rewards` apply them).
                 let keep = |j: &Judgement, v: &Derived| {
-                    pair_gate(&tallies[v.pair], &o.filters).and_then(|()| {
-                        decide_annotation(v.choice, j.both_bad, vote_flagged(p, j, v), &o.filters)
-                    })
+                    pair_gate(&tallies[v.pair], &o.filters)
+                        .and_then(|()| decide_annotation(v.choice, j.both_bad, vote_flagged(p, j, v), &o.filters))
                 };
                 let messages = parse_messages(&p.messages)?;
                 let split = out.split_of(p.label(), o.test_share);
@@ -132,7 +131,10 @@ impl Job {
                             };
                             // One scale per annotator and aspect.
                             let key = j.annotator_id * 64 + a as i64;
-                            local.insert(key, scales.get(&(j.annotator_id, aspect.clone())).copied().unwrap_or((0.0, 0.0)));
+                            local.insert(
+                                key,
+                                scales.get(&(j.annotator_id, aspect.clone())).copied().unwrap_or((0.0, 0.0)),
+                            );
                             ratings.push(reward::Rating { annotator: key, completion: i, value: *v as f64 });
                             n[i] += 1;
                         }
@@ -187,19 +189,26 @@ impl Job {
                         continue;
                     }
                     let (Some(&a), Some(&b)) = (at.get(&ca), at.get(&cb)) else { continue };
-                    let outcome = match self.judged_outcome(&tally, fit[a].reward - fit[b].reward, range, n[a] > 0 && n[b] > 0) {
-                        Ok(outcome) => outcome,
-                        Err(reason) => {
-                            counts.drop(reason);
-                            continue;
-                        }
+                    let outcome =
+                        match self.judged_outcome(&tally, fit[a].reward - fit[b].reward, range, n[a] > 0 && n[b] > 0) {
+                            Ok(outcome) => outcome,
+                            Err(reason) => {
+                                counts.drop(reason);
+                                continue;
+                            }
+                        };
+                    let texts = PairTexts {
+                        messages: &messages,
+                        is_chat: p.is_chat,
+                        a: &p.completions[a].3,
+                        b: &p.completions[b].3,
                     };
-                    let texts =
-                        PairTexts { messages: &messages, is_chat: p.is_chat, a: &p.completions[a].3, b: &p.completions[b].3 };
                     let enc = out.pick(split);
                     match o.format {
                         Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
-                        Format::TrlImplicit => enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?,
+                        Format::TrlImplicit => {
+                            enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?
+                        }
                         Format::OpenaiDpo => enc.push(rows::openai_dpo(&texts, outcome))?,
                         Format::HhRlhf => enc.push_line(&rows::hh_rlhf(&texts, outcome, None).map_err(changed)?)?,
                         Format::Pairs => {

@@ -430,7 +430,8 @@ impl Job {
         // SQLite reads the next pages on one thread while this one encodes.
         let with_texts = !self.options.format.per_annotation() || self.options.format == Format::Arena;
         let per_prompt = self.project.task_type.per_prompt();
-        let scales = if per_prompt { store::rating_scales(&snapshot, &self.scope).map_err(sql)? } else { Default::default() };
+        let scales =
+            if per_prompt { store::rating_scales(&snapshot, &self.scope).map_err(sql)? } else { Default::default() };
         let completed = std::thread::scope(|s| {
             let scope = &self.scope;
             if per_prompt {
