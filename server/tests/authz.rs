@@ -76,6 +76,9 @@ fn rows() -> Vec<Row> {
         r("POST", "/api/v1/projects/{slug}/import", ADMIN),
         r("POST", "/api/v1/tasks/{task_id}/skip", OWNER),
         r("POST", "/api/v1/tasks/{task_id}/annotation", OWNER),
+        r("GET", "/api/v1/projects/{slug}/history", MEMBER),
+        // The member's annotation of the task (stored by the rows above).
+        r("PUT", "/api/v1/annotations/{annotation_id}", OWNER),
         // Form posts
         r("POST", "/annotate/{slug}/submit", FORM_OWNER),
         r("POST", "/account/tokens", FORM_USER),
@@ -219,7 +222,19 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                     }
                 }
                 r => {
+                    let annotation: String = if r.contains("{annotation_id}") {
+                        sqlx::query_scalar(
+                            "SELECT n.uuid FROM annotations n JOIN users u ON u.id = n.annotator_id
+                             WHERE u.username = 'in' ORDER BY n.id DESC LIMIT 1",
+                        )
+                        .fetch_one(&app.db.read)
+                        .await
+                        .unwrap()
+                    } else {
+                        String::new()
+                    };
                     let path = r
+                        .replace("{annotation_id}", &annotation)
                         .replace("{slug}", "p")
                         .replace("{task_id}", &task_id)
                         .replace("{token}", &invites[i])
@@ -258,7 +273,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "/api/v1/projects" if row.method == "POST" => {
                             Some(serde_json::json!({"slug": format!("api-{i}"), "title": "Made"}))
                         }
-                        "/api/v1/tasks/{task_id}/annotation" => {
+                        "/api/v1/tasks/{task_id}/annotation" | "/api/v1/annotations/{annotation_id}" => {
                             Some(serde_json::json!({"choice": 1}))
                         }
                         _ => None,
@@ -274,7 +289,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             if *who == "revoked" {
                 req = req.bearer_auth(&revoked);
             }
-            if row.route == "/api/v1/tasks/{task_id}/annotation" {
+            if row.route == "/api/v1/tasks/{task_id}/annotation" || row.route == "/api/v1/annotations/{annotation_id}" {
                 req = req.header("Idempotency-Key", format!("authz-api-{n}-{i}"));
             }
             req = match (&json, row.route) {

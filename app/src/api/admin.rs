@@ -28,6 +28,8 @@ pub struct AdminProjectData {
     /// `MIN-MAX`.
     pub scale: String,
     pub scale_labels: Vec<String>,
+    pub undo_judgements: i64,
+    pub undo_minutes: i64,
     /// What a task is: `pairs` or `prompts`.
     pub unit: String,
     pub prompts: i64,
@@ -136,6 +138,8 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         aspects: p.aspects.clone(),
         scale: p.scale.to_string(),
         scale_labels: p.scale.labels.clone(),
+        undo_judgements: p.undo_judgements,
+        undo_minutes: p.undo_minutes,
         unit: c.unit.clone(),
         prompts: c.prompts,
         pairs: c.pairs,

@@ -157,6 +157,8 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <label>"Guidelines (markdown)" <textarea name="guidelines" rows="8">{d.guidelines}</textarea></label>
             <label>"Annotations per pair" <input name="annotations_per_pair" type="number" min="1" max="100" value=d.annotations_per_pair.to_string() /></label>
             <label>"Lease (seconds)" <input name="lease_seconds" type="number" min="10" max="86400" value=d.lease_seconds.to_string() /></label>
+            <label>"Undo: an annotator may change their last … judgements (0: no undo)" <input name="undo_judgements" type="number" min="0" max="1000" value=d.undo_judgements.to_string() /></label>
+            <label>"… for … minutes after submitting (0: no undo)" <input name="undo_minutes" type="number" min="0" max="10080" value=d.undo_minutes.to_string() /></label>
             <label>"Flags (one a line)" <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
             <label>"Pairs offered "
                 <select name="pair_selection">

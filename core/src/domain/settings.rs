@@ -17,6 +17,9 @@ impl FieldError {
 
 pub const DEFAULT_ANNOTATIONS_PER_PAIR: i64 = 3;
 pub const DEFAULT_LEASE_SECONDS: i64 = 600;
+/// Undo window: an annotator may change their last 10 judgements, for 30 minutes.
+pub const DEFAULT_UNDO_JUDGEMENTS: i64 = 10;
+pub const DEFAULT_UNDO_MINUTES: i64 = 30;
 pub const DEFAULT_FLAGS: [&str; 3] = ["unsafe", "factually wrong", "off-topic"];
 pub const MAX_TITLE: usize = 200;
 pub const MAX_GUIDELINES: usize = 100_000;
@@ -90,6 +93,14 @@ impl TaskType {
         match self {
             TaskType::Rating => 1,
             _ => 2,
+        }
+    }
+
+    /// The most completions a task of this type shows.
+    pub fn max_completions(self) -> i64 {
+        match self {
+            TaskType::Ranking => MAX_RANKED as i64,
+            _ => i64::MAX,
         }
     }
 }
@@ -210,6 +221,10 @@ pub struct Settings {
     /// What a rating task rates each completion on (rating projects).
     pub aspects: Vec<String>,
     pub scale: Scale,
+    /// How many of their latest judgements an annotator may change (0: none).
+    pub undo_judgements: i64,
+    /// For how long after submitting (0: never).
+    pub undo_minutes: i64,
 }
 
 /// Settings as they arrive: every field but the title optional (defaults apply).
@@ -239,6 +254,10 @@ pub struct SettingsInput {
     /// Rating projects: one label per point of the scale, or none.
     #[serde(default)]
     pub scale_labels: Option<Vec<String>>,
+    #[serde(default)]
+    pub undo_judgements: Option<i64>,
+    #[serde(default)]
+    pub undo_minutes: Option<i64>,
 }
 
 impl SettingsInput {
@@ -294,8 +313,18 @@ impl Settings {
             Some(s) => Scale::parse(s, labels)?,
             None => Scale::new(1, 7, labels)?,
         };
+        let undo_judgements = input.undo_judgements.unwrap_or(DEFAULT_UNDO_JUDGEMENTS);
+        if !(0..=1000).contains(&undo_judgements) {
+            return Err(FieldError::new("undo_judgements", "must be from 0 (no undo) to 1000"));
+        }
+        let undo_minutes = input.undo_minutes.unwrap_or(DEFAULT_UNDO_MINUTES);
+        if !(0..=10_080).contains(&undo_minutes) {
+            return Err(FieldError::new("undo_minutes", "must be from 0 (no undo) to 10080 (a week)"));
+        }
         Ok(Settings {
             title,
+            undo_judgements,
+            undo_minutes,
             guidelines,
             annotations_per_pair,
             lease_seconds,
@@ -346,6 +375,8 @@ mod tests {
         assert_eq!(bad(|i| i.flags = Some((0..21).map(|n| n.to_string()).collect())), "flags");
         assert_eq!(bad(|i| i.guidelines = Some("x".repeat(MAX_GUIDELINES + 1))), "guidelines");
         assert_eq!(bad(|i| i.task_type = Some("sorting".into())), "task_type");
+        assert_eq!(bad(|i| i.undo_judgements = Some(-1)), "undo_judgements");
+        assert_eq!(bad(|i| i.undo_minutes = Some(20_000)), "undo_minutes");
         assert_eq!(bad(|i| i.aspects = Some(vec!["a".into(), " a".into()])), "aspects");
         assert_eq!(bad(|i| i.aspects = Some(vec![" ".into()])), "aspects");
         assert_eq!(bad(|i| i.scale = Some("7-1".into())), "scale");

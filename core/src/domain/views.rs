@@ -142,10 +142,41 @@ pub struct AnnotationReceipt {
     /// Arrived after its lease had expired (recorded all the same).
     pub late: bool,
     pub created_at: String,
+    /// 1 for the first submission; each edit (undo) adds one.
+    #[serde(default = "first_version")]
+    pub version: i64,
+    /// When the latest edit was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+fn first_version() -> i64 {
+    1
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MyProgress {
     pub done: i64,
     pub remaining: i64,
+}
+
+/// One of an annotator's own judgements, as their history lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    pub annotation_id: Uuid,
+    pub task_id: Uuid,
+    /// The prompt's last turn, shortened.
+    pub prompt: String,
+    /// Pairwise: as shown (negative favours the left side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<i64>,
+    pub both_bad: bool,
+    pub flags: Vec<String>,
+    pub rationale: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    pub version: i64,
+    /// Inside the project's undo window: it can still be changed.
+    pub editable: bool,
 }

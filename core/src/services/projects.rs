@@ -38,7 +38,7 @@ pub async fn update(db: &Db, actor: &str, project: &Project, input: SettingsInpu
     }
     if !projects::update(&db.write, project.id, &settings).await? {
         return Err(Error::Conflict(
-            "task_type: the project has annotations; its task type, aspects and scale can no longer change".into(),
+            "task_type: the project has annotations (or tasks out with annotators); its task type, aspects and scale can no longer change".into(),
         ));
     }
     record(db, actor, "project.settings", &project.slug, json!({"settings": settings})).await

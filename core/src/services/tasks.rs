@@ -68,7 +68,7 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
                         project_id,
                         user_id,
                         per_pair,
-                        task_type.min_completions(),
+                        (task_type.min_completions(), task_type.max_completions()),
                         now,
                         lease_ms,
                         shuffle,
@@ -226,6 +226,16 @@ fn view(project: &Project, lease: &Lease, content: Content) -> Result<TaskView> 
     Ok(view)
 }
 
+/// How many judgements a history page lists.
+pub const HISTORY_LIMIT: i64 = 200;
+
+/// The caller's own judgements in the project, newest first (at most
+/// `HISTORY_LIMIT`), each saying whether it can still be changed.
+pub async fn history(db: &Db, project: &Project, user: &User) -> Result<Vec<crate::domain::views::HistoryItem>> {
+    let undo = (project.undo_judgements, project.undo_minutes);
+    Ok(hot::history(&db.read, user.id, project.id, undo, HISTORY_LIMIT).await?)
+}
+
 pub async fn progress(db: &Db, project: &Project, user: &User) -> Result<MyProgress> {
     let per_prompt = project.task_type.per_prompt().then(|| project.task_type.min_completions());
     Ok(hot::progress(&db.read, user.id, project.id, project.annotations_per_pair, per_prompt).await?)
@@ -236,7 +246,13 @@ fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
     flags.sort();
     let mut canonical =
         serde_json::json!([task_id, input.choice, input.both_bad, flags, input.rationale, input.time_ms]);
-    if let (Some(list), true) = (canonical.as_array_mut(), input.choice.is_none()) {
+    // Ranking and rating parts join the hash whenever any is given (a body
+    // with only `choice` hashes as it always did).
+    let parts = input.choice.is_none()
+        || input.ranks.is_some()
+        || input.ratings.is_some()
+        || input.completion_flags.is_some();
+    if let (Some(list), true) = (canonical.as_array_mut(), parts) {
         list.push(serde_json::json!(input.ranks));
         list.push(serde_json::json!(input.ratings));
         if let Some(Entries(per)) = &input.completion_flags {
@@ -274,15 +290,9 @@ pub async fn submit(
         .run(move |c| {
             let now = now_ms();
             let task = find_task(c, &task_id, user_id, project_id)?;
-            if let Some((owner, stored_hash, mut receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
+            if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
                 return if owner == user_id && stored_hash == hash {
-                    if receipt.choice.is_none() {
-                        let (ranks, ratings, flags) =
-                            hot::judgement(c, &receipt.annotation_id.to_string()).map_err(sql_err)?;
-                        (receipt.ranks, receipt.ratings) = judgement_entries(ranks, ratings);
-                        receipt.completion_flags = flag_entries(flags);
-                    }
-                    Ok((receipt, false))
+                    Ok((with_judgement(c, receipt)?, false))
                 } else {
                     Err(Error::Conflict("client_key: already used for a different submission".into()))
                 };
@@ -296,21 +306,9 @@ pub async fn submit(
                 "skipped" => return Err(Error::Conflict("this task was skipped".into())),
                 _ => {}
             }
-            let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
-            if let Some(bad) = input.flags.iter().find(|f| !allowed.contains(f)) {
-                return Err(Error::bad(format!(
-                    "flags: {bad:?} is not one of this project's flags ({})",
-                    allowed.join(", ")
-                )));
-            }
+            let flags = task_flags(&task, &input)?;
             let judged = judge(c, &task, &input)?;
             let late = task.state == "expired" || task.lease_expires_at <= now;
-            let mut flags: Vec<String> = Vec::with_capacity(input.flags.len());
-            for f in &input.flags {
-                if !flags.contains(f) {
-                    flags.push(f.clone());
-                }
-            }
             // Without a client clock (plain form posts) time on task is measured from the lease.
             let time_ms = input.time_ms.or(Some(now - task.leased_at));
             let annotation_id = hot::insert_annotation(
@@ -347,8 +345,121 @@ pub async fn submit(
                 time_ms,
                 late,
                 created_at: rfc3339(now),
+                version: 1,
+                updated_at: None,
             };
             Ok((receipt, true))
+        })
+        .await
+}
+
+/// The task-wide flags of a submission: each one of the project's, each once.
+fn task_flags(task: &hot::Assignment, input: &AnnotationInput) -> Result<Vec<String>> {
+    let allowed: Vec<String> = serde_json::from_str(&task.project_flags).unwrap_or_default();
+    if let Some(bad) = input.flags.iter().find(|f| !allowed.contains(f)) {
+        return Err(Error::bad(format!("flags: {bad:?} is not one of this project's flags ({})", allowed.join(", "))));
+    }
+    let mut flags: Vec<String> = Vec::with_capacity(input.flags.len());
+    for f in &input.flags {
+        if !flags.contains(f) {
+            flags.push(f.clone());
+        }
+    }
+    Ok(flags)
+}
+
+/// A stored receipt with its ranking, rating and answer flags filled in.
+fn with_judgement(c: &rusqlite::Connection, mut receipt: AnnotationReceipt) -> Result<AnnotationReceipt> {
+    if receipt.choice.is_none() {
+        let (ranks, ratings, flags) = hot::judgement(c, &receipt.annotation_id.to_string()).map_err(sql_err)?;
+        (receipt.ranks, receipt.ratings) = judgement_entries(ranks, ratings);
+        receipt.completion_flags = flag_entries(flags);
+    }
+    Ok(receipt)
+}
+
+/// What an edit names: an annotation (REST), or the task it answered (the page).
+#[derive(Debug, Clone, Copy)]
+pub enum EditTarget {
+    Annotation(uuid::Uuid),
+    Task(TaskId),
+}
+
+/// Changes a judgement (undo, history): the same body and rules as a first
+/// submission, with a key of its own. Only the annotator's own judgement,
+/// inside the project's undo window (else 409). The annotation keeps one row
+/// (now the new version); the replaced version goes to the revisions table.
+/// A retry with the same key and body answers the current version; counters,
+/// leases and N are not touched.
+pub async fn edit(
+    db: &Db,
+    user: &User,
+    project: Option<&Project>,
+    target: EditTarget,
+    client_key: &ClientKey,
+    input: &AnnotationInput,
+) -> Result<(AnnotationReceipt, bool)> {
+    check_input(input)?;
+    let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
+    let project_id = project.map(|p| p.id);
+    db.writer
+        .run(move |c| {
+            let now = now_ms();
+            let (by_annotation, by_task) = match target {
+                EditTarget::Annotation(a) => (Some(a.to_string()), None),
+                EditTarget::Task(t) => (None, Some(t.to_string())),
+            };
+            let (annotation_id, annotation_uuid, task_uuid) =
+                hot::editable(c, by_annotation.as_deref(), by_task.as_deref(), user_id)
+                    .map_err(sql_err)?
+                    .ok_or_else(|| Error::not_found("no such annotation"))?;
+            let task = find_task(c, &task_uuid, user_id, project_id)?;
+            let hash = request_hash(&task_uuid, &input);
+            if let Some((owner, stored_hash, annotation)) = hot::edit_by_key(c, &client_key).map_err(sql_err)? {
+                if owner == user_id && stored_hash == hash && annotation == annotation_uuid {
+                    let (_, _, receipt) = hot::by_uuid(c, &annotation_uuid)
+                        .map_err(sql_err)?
+                        .ok_or_else(|| Error::not_found("no such annotation"))?;
+                    return Ok((with_judgement(c, receipt)?, false));
+                }
+                return Err(Error::Conflict("client_key: already used for a different edit".into()));
+            }
+            if hot::by_client_key(c, &client_key).map_err(sql_err)?.is_some() {
+                return Err(Error::Conflict("client_key: already used for a submission".into()));
+            }
+            if !hot::in_undo_window(c, annotation_id, task.undo_judgements, task.undo_minutes, now).map_err(sql_err)? {
+                return Err(Error::Conflict(format!(
+                    "this judgement can no longer be changed: a project's annotators may change their last {} judgements for {} minutes",
+                    task.undo_judgements, task.undo_minutes
+                )));
+            }
+            let flags = task_flags(&task, &input)?;
+            let judged = judge(c, &task, &input)?;
+            let time_ms = input.time_ms;
+            hot::revise(
+                c,
+                annotation_id,
+                &hot::NewAnnotation {
+                    assignment: &task,
+                    annotator_id: user_id,
+                    client_key: &client_key,
+                    request_hash: &hash,
+                    choice_shown: input.choice,
+                    ranks: &judged.ranks,
+                    ratings: &judged.ratings.iter().map(|(c, a, v)| (*c, a.as_str(), *v)).collect::<Vec<_>>(),
+                    completion_flags: &judged.flags.iter().map(|(c, f)| (*c, f.as_str())).collect::<Vec<_>>(),
+                    both_bad: input.both_bad,
+                    flags: &flags,
+                    rationale: &input.rationale,
+                    time_ms,
+                    late: false,
+                    now,
+                },
+            )
+            .map_err(sql_err)?;
+            let (_, _, receipt) =
+                hot::by_uuid(c, &annotation_uuid).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such annotation"))?;
+            Ok((with_judgement(c, receipt)?, true))
         })
         .await
 }

@@ -206,7 +206,9 @@ pub fn lease_pair(
 }
 
 /// Ranking and rating tasks: picks the prompt with the least load that
-/// still needs annotations, has at least `min_completions` completions and
+/// still needs annotations, has from `min_completions` to `max_completions`
+/// completions (a ranking shows at most 9: a prompt that grew past that by
+/// later imports is not offered) and
 /// that this annotator has not judged, skipped or leased, and leases it with
 /// its completions in the order `shuffle` gives them.
 #[allow(clippy::too_many_arguments)]
@@ -215,7 +217,7 @@ pub fn lease_next_prompt(
     project_id: i64,
     annotator_id: i64,
     per_prompt: i64,
-    min_completions: i64,
+    (min_completions, max_completions): (i64, i64),
     now: i64,
     lease_ms: i64,
     shuffle: impl FnOnce(&mut [i64]),
@@ -224,12 +226,12 @@ pub fn lease_next_prompt(
         .prepare_cached(
             "SELECT pr.id FROM prompts pr
              WHERE pr.project_id = ?1 AND pr.load < ?2
-               AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= ?4
+               AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) BETWEEN ?4 AND ?5
                AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.prompt_id = pr.id AND a.annotator_id = ?3
                                  AND a.pair_id IS NULL AND a.state <> 'expired')
              ORDER BY pr.load, pr.id LIMIT 1",
         )?
-        .query_row(params![project_id, per_prompt, annotator_id, min_completions], |r| r.get(0))
+        .query_row(params![project_id, per_prompt, annotator_id, min_completions, max_completions], |r| r.get(0))
         .optional()?;
     let Some(prompt) = prompt else { return Ok(None) };
     let mut ids: Vec<i64> = c
@@ -321,12 +323,15 @@ pub struct Assignment {
     pub task_type: String,
     pub aspects: String,
     pub scale: (i64, i64),
+    /// The project's undo window.
+    pub undo_judgements: i64,
+    pub undo_minutes: i64,
 }
 
 pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignment>> {
     c.prepare_cached(
         "SELECT a.id, a.uuid, a.project_id, a.prompt_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at,
-                p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max
+                p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max, p.undo_judgements, p.undo_minutes
          FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
          WHERE a.uuid = ?1 AND a.annotator_id = ?2 AND u.active = 1
            AND (u.role = 'admin'
@@ -347,6 +352,8 @@ pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignm
             task_type: r.get(10)?,
             aspects: r.get(11)?,
             scale: (r.get(12)?, r.get(13)?),
+            undo_judgements: r.get(14)?,
+            undo_minutes: r.get(15)?,
         })
     })
     .optional()
@@ -412,7 +419,12 @@ pub fn insert_annotation(c: &Connection, n: &NewAnnotation<'_>) -> Sql<String> {
         n.late,
         n.now,
     ], |r| r.get::<_, i64>(0))
-    .and_then(|id| {
+    .and_then(|id| insert_parts(c, id, n).map(|()| uuid))
+}
+
+/// A ranking's ranks, a rating's values and flags on single answers.
+fn insert_parts(c: &Connection, id: i64, n: &NewAnnotation<'_>) -> Sql<()> {
+    {
         let mut rank = c.prepare_cached("INSERT INTO ranks (annotation_id, completion_id, rank) VALUES (?, ?, ?)")?;
         for (completion, r) in n.ranks {
             rank.execute(params![id, completion, r])?;
@@ -429,8 +441,8 @@ pub fn insert_annotation(c: &Connection, n: &NewAnnotation<'_>) -> Sql<String> {
         for (completion, f) in n.completion_flags {
             flag.execute(params![id, completion, f])?;
         }
-        Ok(uuid)
-    })
+        Ok(())
+    }
 }
 
 /// A stored ranking or rating keyed by the task's own completion ids, for
@@ -471,16 +483,26 @@ pub fn judgement(c: &Connection, annotation_uuid: &str) -> Sql<StoredJudgement> 
 /// The stored annotation for a client key: its owner, request hash and the
 /// receipt to answer a retry with.
 pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
-    c.prepare_cached(
+    receipt_where(c, "n.client_key = ?", key)
+}
+
+/// The same for an annotation's public id.
+pub fn by_uuid(c: &Connection, uuid: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
+    receipt_where(c, "n.uuid = ?", uuid)
+}
+
+fn receipt_where(c: &Connection, condition: &str, value: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
+    c.prepare_cached(&format!(
         "SELECT n.annotator_id, n.request_hash, n.uuid, s.uuid, n.choice_shown, n.both_bad, n.flags, n.rationale,
-                n.time_ms, n.late, n.created_at
-         FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE n.client_key = ?",
-    )?
-    .query_row([key], |r| {
+                n.time_ms, n.late, n.created_at, n.version, n.updated_at
+         FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE {condition}"
+    ))?
+    .query_row([value], |r| {
         let uuid: String = r.get(2)?;
         let task: String = r.get(3)?;
         let flags: String = r.get(6)?;
         let choice: Option<i64> = r.get(4)?;
+        let updated: Option<i64> = r.get(12)?;
         Ok((
             r.get(0)?,
             r.get(1)?,
@@ -497,10 +519,145 @@ pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, Anno
                 time_ms: r.get(8)?,
                 late: r.get(9)?,
                 created_at: rfc3339(r.get(10)?),
+                version: r.get(11)?,
+                updated_at: updated.map(rfc3339),
             },
         ))
     })
     .optional()
+}
+
+/// The annotation an edit names (by its id, or by its task's id), if it is
+/// this annotator's: (annotation id, its uuid, its task's uuid).
+pub fn editable(c: &Connection, annotation_uuid: Option<&str>, task_uuid: Option<&str>, user_id: i64) -> Sql<Option<(i64, String, String)>> {
+    c.prepare_cached(
+        "SELECT n.id, n.uuid, s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
+         WHERE n.annotator_id = ?3 AND (n.uuid = ?1 OR s.uuid = ?2)",
+    )?
+    .query_row(params![annotation_uuid, task_uuid, user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .optional()
+}
+
+/// Whether an annotation is inside its project's undo window: among its
+/// annotator's latest `judgements` in the project, and submitted less than
+/// `minutes` ago.
+pub fn in_undo_window(c: &Connection, annotation_id: i64, judgements: i64, minutes: i64, now: i64) -> Sql<bool> {
+    if judgements <= 0 || minutes <= 0 {
+        return Ok(false);
+    }
+    c.prepare_cached(
+        "SELECT n.created_at > ?2 AND (SELECT COUNT(*) FROM annotations m
+                                      WHERE m.annotator_id = n.annotator_id AND m.project_id = n.project_id
+                                        AND m.id > n.id) < ?3
+         FROM annotations n WHERE n.id = ?1",
+    )?
+    .query_row(params![annotation_id, now - minutes * 60_000, judgements], |r| r.get(0))
+}
+
+/// An earlier edit with this key: (its annotator, its request hash, the annotation's uuid).
+pub fn edit_by_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, String)>> {
+    c.prepare_cached(
+        "SELECT n.annotator_id, r.replaced_by_hash, n.uuid FROM annotation_revisions r
+         JOIN annotations n ON n.id = r.annotation_id WHERE r.replaced_by_key = ?",
+    )?
+    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .optional()
+}
+
+/// The current version of an annotation as JSON (for the revisions table):
+/// its values, and rankings, ratings and answer flags by completion uuid.
+fn current_version(c: &Connection, annotation_id: i64) -> Sql<(i64, i64, serde_json::Value)> {
+    let (version, at, mut body): (i64, i64, serde_json::Value) = c
+        .prepare_cached(
+            "SELECT version, COALESCE(updated_at, created_at), choice_shown, choice, both_bad, flags, rationale, time_ms
+             FROM annotations WHERE id = ?",
+        )?
+        .query_row([annotation_id], |r| {
+            let flags: String = r.get(5)?;
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                serde_json::json!({
+                    "choice_shown": r.get::<_, Option<i64>>(2)?,
+                    "choice": r.get::<_, Option<i64>>(3)?,
+                    "both_bad": r.get::<_, bool>(4)?,
+                    "flags": serde_json::from_str::<serde_json::Value>(&flags).unwrap_or_default(),
+                    "rationale": r.get::<_, String>(6)?,
+                    "time_ms": r.get::<_, Option<i64>>(7)?,
+                }),
+            ))
+        })?;
+    let ranks: serde_json::Map<String, serde_json::Value> = c
+        .prepare_cached("SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id WHERE k.annotation_id = ?")?
+        .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, serde_json::json!(r.get::<_, i64>(1)?))))?
+        .collect::<Sql<_>>()?;
+    let mut ratings = serde_json::Map::new();
+    for row in c
+        .prepare_cached(
+            "SELECT c.uuid, g.aspect, g.value FROM ratings g JOIN completions c ON c.id = g.completion_id
+             WHERE g.annotation_id = ? ORDER BY c.uuid, g.aspect",
+        )?
+        .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+    {
+        let (c, a, v) = row?;
+        ratings.entry(c).or_insert_with(|| serde_json::json!({}))[a] = serde_json::json!(v);
+    }
+    let mut answer_flags = serde_json::Map::new();
+    for row in c
+        .prepare_cached(
+            "SELECT c.uuid, f.flag FROM completion_flags f JOIN completions c ON c.id = f.completion_id
+             WHERE f.annotation_id = ? ORDER BY c.uuid, f.flag",
+        )?
+        .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+    {
+        let (c, f) = row?;
+        if let Some(list) = answer_flags.entry(c).or_insert_with(|| serde_json::json!([])).as_array_mut() {
+            list.push(serde_json::json!(f));
+        }
+    }
+    for (name, v) in [("ranks", ranks), ("ratings", ratings), ("completion_flags", answer_flags)] {
+        if !v.is_empty() {
+            body[name] = serde_json::Value::Object(v);
+        }
+    }
+    Ok((version, at, body))
+}
+
+/// A new version of an annotation, from an edit: the current one goes to
+/// the revisions table (with the edit's key), then the row and its parts
+/// are replaced. Counters and leases are not touched.
+pub fn revise(c: &Connection, annotation_id: i64, n: &NewAnnotation<'_>) -> Sql<()> {
+    let (version, at, body) = current_version(c, annotation_id)?;
+    c.prepare_cached(
+        "INSERT INTO annotation_revisions (annotation_id, version, body, created_at, replaced_at, replaced_by_key,
+                                           replaced_by_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![annotation_id, version, body.to_string(), at, n.now, n.client_key, n.request_hash])?;
+    for table in ["ranks", "ratings", "completion_flags"] {
+        c.prepare_cached(&format!("DELETE FROM {table} WHERE annotation_id = ?"))?.execute([annotation_id])?;
+    }
+    c.prepare_cached(
+        "UPDATE annotations SET choice_shown = ?, choice = ?, both_bad = ?, flags = ?, rationale = ?, time_ms = ?,
+                                version = version + 1, updated_at = ? WHERE id = ?",
+    )?
+    .execute(params![
+        n.choice_shown.map(i64::from),
+        n.choice_shown.map(|c| c.canonical(n.assignment.swapped)),
+        n.both_bad,
+        serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
+        n.rationale,
+        n.time_ms,
+        n.now,
+        annotation_id,
+    ])?;
+    insert_parts(c, annotation_id, n)
+}
+
+/// The stored versions an annotation replaced, oldest first: (version, stored at, body).
+pub fn revisions(c: &Connection, annotation_id: i64) -> Sql<Vec<(i64, i64, String)>> {
+    c.prepare_cached("SELECT version, created_at, body FROM annotation_revisions WHERE annotation_id = ? ORDER BY version")?
+        .query_map([annotation_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
 }
 
 /// Ends a user's live leases (in one project, or in all of them) and gives
@@ -579,5 +736,57 @@ pub async fn per_annotator(
     Ok(rows
         .into_iter()
         .map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped })
+        .collect())
+}
+
+/// The annotator's own judgements in a project, newest first, with whether
+/// each is inside the undo window.
+pub async fn history(
+    db: impl SqliteExecutor<'_>,
+    user_id: i64,
+    project_id: i64,
+    undo: (i64, i64),
+    limit: i64,
+) -> sqlx::Result<Vec<crate::domain::views::HistoryItem>> {
+    type Row = (String, String, String, Option<i64>, bool, String, String, i64, Option<i64>, i64, bool);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT n.uuid, s.uuid, pr.messages, n.choice_shown, n.both_bad, n.flags, n.rationale, n.created_at,
+                n.updated_at, n.version,
+                ?4 > 0 AND n.created_at > ?5 AND ROW_NUMBER() OVER (ORDER BY n.id DESC) <= ?4
+         FROM annotations n JOIN assignments s ON s.id = n.assignment_id JOIN prompts pr ON pr.id = n.prompt_id
+         WHERE n.annotator_id = ?1 AND n.project_id = ?2 ORDER BY n.id DESC LIMIT ?3",
+    )
+    .bind(user_id)
+    .bind(project_id)
+    .bind(limit)
+    .bind(undo.0)
+    .bind(if undo.1 > 0 { now_ms() - undo.1 * 60_000 } else { i64::MAX })
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(uuid, task, messages, choice, both_bad, flags, rationale, created, updated, version, editable)| {
+            let turns: Vec<crate::domain::import::Message> = serde_json::from_str(&messages).unwrap_or_default();
+            let last = turns.iter().rev().find(|m| m.role == crate::domain::import::Role::User).or(turns.last());
+            let text = last.map(|m| m.content.as_str()).unwrap_or_default();
+            let prompt: String = if text.chars().count() > 140 {
+                text.chars().take(139).chain(['…']).collect()
+            } else {
+                text.to_owned()
+            };
+            crate::domain::views::HistoryItem {
+                annotation_id: uuid.parse().unwrap_or_default(),
+                task_id: task.parse().unwrap_or_default(),
+                prompt,
+                choice,
+                both_bad,
+                flags: serde_json::from_str(&flags).unwrap_or_default(),
+                rationale,
+                created_at: rfc3339(created),
+                updated_at: updated.map(rfc3339),
+                version,
+                editable,
+            }
+        })
         .collect())
 }

@@ -632,9 +632,13 @@ pub fn ratings(path: &std::path::Path, project_id: i64) -> rusqlite::Result<Vec<
            UNION ALL
            SELECT p.id, n.annotator_id, CASE WHEN va.v > vb.v THEN 3 WHEN va.v < vb.v THEN -3 ELSE 0 END, n.id
            FROM annotations n JOIN pairs p ON p.prompt_id = n.prompt_id
-           JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings GROUP BY 1, 2) va
+           JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings
+                 WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = ?1 AND pair_id IS NULL)
+                 GROUP BY 1, 2) va
              ON va.annotation_id = n.id AND va.completion_id = p.completion_a
-           JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings GROUP BY 1, 2) vb
+           JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings
+                 WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = ?1 AND pair_id IS NULL)
+                 GROUP BY 1, 2) vb
              ON vb.annotation_id = n.id AND vb.completion_id = p.completion_b
            WHERE n.project_id = ?1 AND n.pair_id IS NULL)
          ORDER BY pair_id, id",

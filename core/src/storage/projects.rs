@@ -23,11 +23,14 @@ pub struct Project {
     pub task_type: TaskType,
     pub aspects: Vec<String>,
     pub scale: Scale,
+    pub undo_judgements: i64,
+    pub undo_minutes: i64,
 }
 
-type ProjectRow = (i64, String, String, String, String, i64, i64, String, String, String, String, i64, i64, String);
+type ProjectRow =
+    (i64, String, String, String, String, i64, i64, String, String, String, String, i64, i64, String, i64, i64);
 const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection,
-                       task_type, aspects, scale_min, scale_max, scale_labels";
+                       task_type, aspects, scale_min, scale_max, scale_labels, undo_judgements, undo_minutes";
 
 fn from_row(
     (
@@ -45,9 +48,13 @@ fn from_row(
         scale_min,
         scale_max,
         scale_labels,
+        undo_judgements,
+        undo_minutes,
     ): ProjectRow,
 ) -> Project {
     Project {
+        undo_judgements,
+        undo_minutes,
         // The columns' CHECKs allow only the names; the rest was checked when stored.
         task_type: TaskType::parse(&task_type).unwrap_or_default(),
         aspects: serde_json::from_str(&aspects)
@@ -73,8 +80,9 @@ fn from_row(
 pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sqlx::Result<Project> {
     let row: ProjectRow = sqlx::query_as(&format!(
         "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at,
-                               pair_selection, task_type, aspects, scale_min, scale_max, scale_labels)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                               pair_selection, task_type, aspects, scale_min, scale_max, scale_labels,
+                               undo_judgements, undo_minutes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -90,6 +98,8 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(s.scale.min)
     .bind(s.scale.max)
     .bind(json(&s.scale.labels))
+    .bind(s.undo_judgements)
+    .bind(s.undo_minutes)
     .fetch_one(db)
     .await?;
     Ok(from_row(row))
@@ -97,15 +107,17 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
 
 /// Stores new settings; `false` (nothing changed) when they would change
 /// what the project's tasks ask for (task type, aspects, scale) while it
-/// has annotations: those would no longer match their project.
+/// has annotations or live leases: those would no longer match their project.
 pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "UPDATE projects SET title = ?1, guidelines = ?2, annotations_per_pair = ?3, lease_seconds = ?4, flags = ?5,
                              pair_selection = ?6, task_type = ?7, aspects = ?8, scale_min = ?9, scale_max = ?10,
-                             scale_labels = ?11
+                             scale_labels = ?11, undo_judgements = ?13, undo_minutes = ?14
          WHERE id = ?12
            AND ((task_type = ?7 AND aspects = ?8 AND scale_min = ?9 AND scale_max = ?10)
-                OR NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12))",
+                OR (NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12)
+                    AND NOT EXISTS (SELECT 1 FROM assignments WHERE project_id = ?12 AND state = 'leased'
+                                      AND lease_expires_at > ?15)))",
     )
     .bind(&s.title)
     .bind(&s.guidelines)
@@ -119,6 +131,9 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
     .bind(s.scale.max)
     .bind(json(&s.scale.labels))
     .bind(id)
+    .bind(s.undo_judgements)
+    .bind(s.undo_minutes)
+    .bind(now_ms())
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -31,6 +31,8 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
         (Method::POST, "/projects/{slug}/import", post(projects::import).layer(DefaultBodyLimit::max(max_import))),
         (Method::POST, "/tasks/{task_id}/annotation", post(tasks::annotate).layer(small())),
         (Method::POST, "/tasks/{task_id}/skip", post(tasks::skip).layer(small())),
+        (Method::GET, "/projects/{slug}/history", get(tasks::history)),
+        (Method::PUT, "/annotations/{annotation_id}", axum::routing::put(tasks::edit).layer(small())),
     ]
 }
 

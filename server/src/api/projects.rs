@@ -34,6 +34,10 @@ pub struct NewProject {
     aspects: Option<Vec<String>>,
     scale: Option<String>,
     scale_labels: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    undo_judgements: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    undo_minutes: Option<i64>,
 }
 
 pub async fn create(
@@ -53,6 +57,8 @@ pub async fn create(
         aspects: b.aspects,
         scale: b.scale,
         scale_labels: b.scale_labels,
+        undo_judgements: b.undo_judgements,
+        undo_minutes: b.undo_minutes,
     };
     let project = projects::create(&state.db, &user.username, &b.slug, settings).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())

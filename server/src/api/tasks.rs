@@ -53,16 +53,45 @@ pub async fn annotate(
     JsonBody(input): JsonBody<AnnotationInput>,
 ) -> ApiResult<Response> {
     let id = task_id(&raw_id)?;
-    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        Some(Ok(k)) => ClientKey::parse(k).map_err(|_| {
-            Error::bad("Idempotency-Key: must be 1-128 visible ASCII characters (a UUID is best)")
-        })?,
-        Some(Err(_)) => return Err(Error::bad("Idempotency-Key: must be visible ASCII").into()),
-        None => return Err(Error::bad("Idempotency-Key: the header is required (a UUID per judgement)").into()),
-    };
+    let key = idempotency_key(&headers)?;
     let (receipt, created) = tasks::submit(&state.db, &user, None, id, &key, &input).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(receipt)).into_response())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<ClientKey, Error> {
+    match headers.get("idempotency-key").map(|v| v.to_str()) {
+        Some(Ok(k)) => ClientKey::parse(k)
+            .map_err(|_| Error::bad("Idempotency-Key: must be 1-128 visible ASCII characters (a UUID is best)")),
+        Some(Err(_)) => Err(Error::bad("Idempotency-Key: must be visible ASCII")),
+        None => Err(Error::bad("Idempotency-Key: the header is required (a UUID per judgement)")),
+    }
+}
+
+/// Changes one of your judgements inside the project's undo window: 200
+/// with the new version (and for a retry with the same key); 409 outside it.
+pub async fn edit(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(input): JsonBody<AnnotationInput>,
+) -> ApiResult<Json<arbiter_core::domain::views::AnnotationReceipt>> {
+    let id: uuid::Uuid = raw_id.parse().map_err(|_| Error::not_found("no such annotation"))?;
+    let key = idempotency_key(&headers)?;
+    let (receipt, _) = tasks::edit(&state.db, &user, None, tasks::EditTarget::Annotation(id), &key, &input).await?;
+    Ok(Json(receipt))
+}
+
+/// Your own judgements in a project, newest first.
+pub async fn history(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let project = projects::visible(&state.db, &user, &slug).await?;
+    let items = tasks::history(&state.db, &project, &user).await?;
+    Ok(Json(serde_json::json!({"judgements": items})))
 }
 
 #[derive(Deserialize, Default)]

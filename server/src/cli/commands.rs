@@ -38,6 +38,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             aspects,
             scale,
             scale_labels,
+            undo_judgements,
+            undo_minutes,
         }) => {
             let list = |s: &str| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
             let mut s = SettingsInput::titled(&title);
@@ -46,6 +48,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.aspects = aspects.as_deref().map(list);
             s.scale = Some(scale);
             s.scale_labels = scale_labels.as_deref().map(list);
+            s.undo_judgements = Some(undo_judgements);
+            s.undo_minutes = Some(undo_minutes);
             s.annotations_per_pair = Some(annotations_per_pair);
             s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {

@@ -229,6 +229,12 @@ pub enum ProjectCommand {
         /// Rating projects: one label per point of the scale, comma-separated.
         #[arg(long)]
         scale_labels: Option<String>,
+        /// Undo window: how many of their latest judgements an annotator may change (0: no undo).
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_UNDO_JUDGEMENTS)]
+        undo_judgements: i64,
+        /// Undo window: for how many minutes after submitting (0: no undo).
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_UNDO_MINUTES)]
+        undo_minutes: i64,
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },

@@ -239,6 +239,10 @@ impl AnnotateForm {
                 all.entry(id.clone()).or_default().0.insert(aspect.clone(), number("ratings", v)?);
             }
             input.ratings = Some(Entries(all));
+        } else if project.task_type == arbiter_core::domain::TaskType::Ranking {
+            return Err("ranks: give every answer a rank".into());
+        } else if project.task_type == arbiter_core::domain::TaskType::Rating {
+            return Err("ratings: rate every answer".into());
         } else {
             input.choice = match self.choice.as_deref().map(str::parse::<i64>) {
                 Some(Ok(c)) => Some(Choice::new(c).map_err(|e| format!("choice: {e}"))?),
@@ -326,6 +330,8 @@ struct SettingsForm {
     scale: Option<String>,
     /// Comma-separated, one per point of the scale (or empty).
     scale_labels: Option<String>,
+    undo_judgements: Option<String>,
+    undo_minutes: Option<String>,
 }
 
 /// A comma-separated form field as a list (blanks dropped).
@@ -356,6 +362,10 @@ async fn project_settings(
             scale_labels: Some(
                 f.scale_labels.as_deref().map(comma_list).unwrap_or_else(|| project.scale.labels.clone()),
             ),
+            undo_judgements: Some(
+                parse_int_field("undo_judgements", f.undo_judgements.as_deref())?.unwrap_or(project.undo_judgements),
+            ),
+            undo_minutes: Some(parse_int_field("undo_minutes", f.undo_minutes.as_deref())?.unwrap_or(project.undo_minutes)),
         };
         projects::update(&state.db, &user.username, &project, settings).await
     }

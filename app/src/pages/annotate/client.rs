@@ -123,14 +123,19 @@ mod imp {
             if modified || e.alt_key() {
                 return;
             }
-            let on_control = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()).is_some_and(|el| {
-                matches!(el.tag_name().as_str(), "SELECT" | "BUTTON" | "SUMMARY" | "A")
-            });
+            let focused = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()).map(|el| el.tag_name());
+            // A selector keeps its own keys (digits pick, arrows move); Tab
+            // leaves any control as the browser would.
+            let on_select = focused.as_deref() == Some("SELECT");
+            let on_control = focused.as_deref().is_some_and(|t| matches!(t, "SELECT" | "BUTTON" | "SUMMARY" | "A" | "INPUT"));
+            if on_select && e.key() != "Enter" {
+                return;
+            }
             let key = match e.key().as_str() {
                 k if k.len() == 1 && k.as_bytes()[0].is_ascii_digit() => Key::Digit(k.as_bytes()[0] - b'0'),
                 "=" => Key::Equals,
                 "Backspace" => Key::Undo,
-                "Tab" if tabs() && e.shift_key() => Key::Prev,
+                "Tab" if tabs() && !on_control && e.shift_key() => Key::Prev,
                 "Tab" | "ArrowDown" | "ArrowRight" if tabs() && !on_control => Key::Next,
                 "ArrowUp" | "ArrowLeft" if tabs() && !on_control => Key::Prev,
                 "b" | "B" => Key::BothBad,

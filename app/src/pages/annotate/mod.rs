@@ -542,7 +542,7 @@ fn RankCards(
                                 prop:value=move || rank().map(|r| r.to_string()).unwrap_or_default()
                                 on:change=move |ev| {
                                     if let Ok(r) = event_target_value(&ev).parse::<i64>() {
-                                        ranking.update(|x| x.set_rank(i, r));
+                                        ranking.update(|x| x.set_rank(i, r, k));
                                     }
                                 }>
                                 <option value="">"–"</option>

@@ -79,17 +79,25 @@ impl Ranking {
         let mut r = self.clone();
         let open: Vec<usize> = (0..k).filter(|&i| r.position(i).is_none()).collect();
         if open.len() == 1 {
-            r.tie_next = false;
+            // After a pending `=` it ties with the last one placed.
             r.press(open[0]);
         }
         r.ranks(k).into_iter().collect()
     }
 
     /// A rank selector: completion `i` moves to the place where its rank
-    /// is `rank` (the others keep their order). Ties are typed with `=`;
+    /// is `rank` (the others keep their order; unplaced ones are placed in
+    /// shown order first). Ties are typed with `=`;
     /// the plain form (no JavaScript) posts the numbers as chosen, where
     /// equal numbers tie.
-    pub fn set_rank(&mut self, i: usize, rank: i64) {
+    pub fn set_rank(&mut self, i: usize, rank: i64, k: usize) {
+        // The answers not placed yet take their places in shown order
+        // first, so each selector's number means a place in one order.
+        for j in 0..k {
+            if j != i && self.position(j).is_none() {
+                self.groups.push(vec![j]);
+            }
+        }
         for g in &mut self.groups {
             g.retain(|&x| x != i);
         }
@@ -175,6 +183,11 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_tie_holds_for_the_last_one_left() {
+        assert_eq!(typed("1=").complete(2), Some(vec![1, 1]));
+    }
+
+    #[test]
     fn a_repeated_number_is_ignored() {
         assert_eq!(typed("1121").ranks(2), vec![Some(1), Some(2)]);
     }
@@ -183,13 +196,16 @@ mod tests {
     fn selectors_and_drops_reorder() {
         // Selectors move an answer to a place, one after another.
         let mut r = typed("123");
-        r.set_rank(0, 3);
-        r.set_rank(1, 2);
-        r.set_rank(2, 1);
+        r.set_rank(0, 3, 3);
+        r.set_rank(1, 2, 3);
+        r.set_rank(2, 1, 3);
         assert_eq!(r.ranks(3), vec![Some(3), Some(2), Some(1)]);
+        // From nothing: 2 → 3, 1 → 2, 3 → 1 gives exactly that.
         let mut r = Ranking::default();
-        r.set_rank(1, 1);
-        assert_eq!(r.ranks(3), vec![None, Some(1), None], "the first one placed");
+        r.set_rank(1, 3, 3);
+        r.set_rank(0, 2, 3);
+        r.set_rank(2, 1, 3);
+        assert_eq!(r.ranks(3), vec![Some(2), Some(3), Some(1)]);
         let mut r = Ranking::default();
         r.move_before(2, 0, 3);
         assert_eq!(r.complete(3), Some(vec![2, 3, 1]));
