@@ -218,6 +218,8 @@ pub fn columns(format: Format, form: super::form::Form, margin: MarginMode) -> V
             ("submitted_at", Str),
             ("late", Bool),
             ("meta", Str),
+            ("version", Int),
+            ("latest", Bool),
         ],
         Format::Pairs => vec![
             ("pair_id", Str),

@@ -27,6 +27,10 @@ pub struct RawRow<'a> {
     pub submitted_at: String,
     pub late: bool,
     pub meta: Option<&'a str>,
+    /// 1 for the first submission; each edit (undo) adds one. Every version
+    /// is a row; `latest` marks the one exports use.
+    pub version: i64,
+    pub latest: bool,
 }
 
 pub fn row(r: &RawRow<'_>) -> Value {
@@ -51,5 +55,7 @@ pub fn row(r: &RawRow<'_>) -> Value {
         "submitted_at": r.submitted_at,
         "late": r.late,
         "meta": r.meta,
+        "version": r.version,
+        "latest": r.latest,
     })
 }

@@ -210,6 +210,27 @@ pub struct AnnotationRow {
     pub b: Option<String>,
     /// Its pair's votes within the scope.
     pub tally: PairTally,
+    /// The current version, and the versions it replaced: (version, stored at, body JSON).
+    pub version: i64,
+    pub revisions: Vec<(i64, i64, String)>,
+}
+
+/// The versions edits replaced, per annotation id (oldest first).
+fn revisions_of(
+    conn: &rusqlite::Connection,
+    ids: impl Iterator<Item = i64>,
+) -> rusqlite::Result<std::collections::HashMap<i64, Vec<(i64, i64, String)>>> {
+    let mut out: std::collections::HashMap<i64, Vec<(i64, i64, String)>> = std::collections::HashMap::new();
+    let sql = format!(
+        "SELECT annotation_id, version, created_at, body FROM annotation_revisions WHERE annotation_id IN ({})
+         ORDER BY annotation_id, version",
+        id_list(ids)
+    );
+    for row in conn.prepare(&sql)?.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))? {
+        let (a, v) = row?;
+        out.entry(a).or_default().push(v);
+    }
+    Ok(out)
 }
 
 /// The next page of annotations in scope after annotation `after`, in the
@@ -224,7 +245,7 @@ pub fn annotations_page(
     let sql = format!(
         "SELECT n.id, n.pair_id, n.uuid, p.uuid, pr.uuid, pr.external_id, ca.uuid, cb.uuid, ca.model, cb.model,
                 u.uuid, u.username, n.choice_shown, n.choice, s.swapped, n.both_bad, n.flags, n.rationale, n.time_ms,
-                s.leased_at, n.created_at, n.late, pr.meta, pr.is_chat, {texts}
+                s.leased_at, n.created_at, n.late, pr.meta, pr.is_chat, {texts}, n.version
          FROM annotations n
          JOIN assignments s ON s.id = n.assignment_id
          JOIN pairs p ON p.id = n.pair_id
@@ -267,6 +288,8 @@ pub fn annotations_page(
                 a: r.get(25)?,
                 b: r.get(26)?,
                 tally: PairTally::default(),
+                version: r.get(27)?,
+                revisions: Vec::new(),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -282,8 +305,10 @@ pub fn annotations_page(
         .query_map([], tally_row)?
         .map(|t| t.map(|t| (t.pair_id, t.tally)))
         .collect::<rusqlite::Result<_>>()?;
+    let mut revisions = revisions_of(conn, rows.iter().map(|r| r.id))?;
     for r in &mut rows {
         r.tally = by_pair.get(&r.pair_id).copied().unwrap_or_default();
+        r.revisions = revisions.remove(&r.id).unwrap_or_default();
     }
     Ok(rows)
 }
@@ -423,6 +448,8 @@ pub struct Judgement {
     pub ratings: Vec<(i64, String, i64)>,
     /// Flags on single answers: (completion id, flag).
     pub completion_flags: Vec<(i64, String)>,
+    /// The current version (earlier ones are not exported for prompt tasks).
+    pub version: i64,
 }
 
 /// A prompt of a ranking or rating project with its completions, pairs and
@@ -464,7 +491,7 @@ pub fn prompt_judgements_page(
     let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
     let sql = format!(
         "SELECT n.prompt_id, n.id, n.uuid, n.annotator_id, u.uuid, u.username, n.both_bad, n.flags, n.rationale,
-                n.time_ms, s.leased_at, n.created_at, n.late, s.shown
+                n.time_ms, s.leased_at, n.created_at, n.late, s.shown, n.version
          FROM annotations n JOIN assignments s ON s.id = n.assignment_id JOIN users u ON u.id = n.annotator_id
          WHERE n.prompt_id IN ({}) AND n.pair_id IS NULL AND {} ORDER BY n.prompt_id, n.id",
         id_list(ids.into_iter()),
@@ -489,6 +516,7 @@ pub fn prompt_judgements_page(
                     submitted_at: r.get(11)?,
                     late: r.get(12)?,
                     shown: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                    version: r.get(14)?,
                     ranks: Vec::new(),
                     ratings: Vec::new(),
                     completion_flags: Vec::new(),

@@ -344,6 +344,8 @@ impl Job {
             submitted_at: rfc3339(j.submitted_at),
             late: j.late,
             meta: p.meta.as_deref(),
+            version: j.version,
+            latest: true,
         })
     }
 }

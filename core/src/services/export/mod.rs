@@ -749,6 +749,37 @@ impl Job {
                         },
                     )
                 } else {
+                    // The versions edits replaced come first, each a row of its own.
+                    for (version, at, body) in &r.revisions {
+                        let old: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+                        let int = |k: &str| old[k].as_i64().unwrap_or_default();
+                        let row = raw::row(&raw::RawRow {
+                            annotation_id: &r.annotation_uuid,
+                            pair_id: &r.pair_uuid,
+                            prompt_id: &r.prompt_uuid,
+                            external_id: r.external_id.as_deref(),
+                            completion_a_id: &r.completion_a_uuid,
+                            completion_b_id: &r.completion_b_uuid,
+                            model_a: &r.model_a,
+                            model_b: &r.model_b,
+                            annotator: &annotator,
+                            choice_shown: int("choice_shown"),
+                            choice: int("choice"),
+                            swapped: r.swapped,
+                            both_bad: old["both_bad"].as_bool().unwrap_or_default(),
+                            flags: serde_json::from_value(old["flags"].clone()).unwrap_or_default(),
+                            rationale: old["rationale"].as_str().unwrap_or_default(),
+                            time_ms: old["time_ms"].as_i64(),
+                            leased_at: rfc3339(r.leased_at),
+                            submitted_at: rfc3339(*at),
+                            late: r.late,
+                            meta: r.meta.as_deref(),
+                            version: *version,
+                            latest: false,
+                        });
+                        out.pick(split).push(row)?;
+                        counts.rows += 1;
+                    }
                     raw::row(&raw::RawRow {
                         annotation_id: &r.annotation_uuid,
                         pair_id: &r.pair_uuid,
@@ -770,6 +801,8 @@ impl Job {
                         submitted_at: rfc3339(r.submitted_at),
                         late: r.late,
                         meta: r.meta.as_deref(),
+                        version: r.version,
+                        latest: true,
                     })
                 };
                 out.pick(split).push(row)?;
