@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/annotate/:slug") view=pages::annotate::AnnotatePage ssr=SsrMode::Async />
+                <Route path=path!("/annotate/:slug/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::admin_projects::AdminProjectsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/projects/:slug") view=pages::admin_project::AdminProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async />

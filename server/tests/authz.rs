@@ -45,6 +45,7 @@ fn rows() -> Vec<Row> {
         r("GET", "/login", PUBLIC),
         r("GET", "/invite/{token}", PUBLIC),
         r("GET", "/annotate/{slug}", ["login", "ok", "404", "ok", "401", "login"]),
+        r("GET", "/annotate/{slug}/history", ["login", "ok", "404", "ok", "401", "login"]),
         r("GET", "/account", PAGE_LOGIN),
         r("GET", "/admin", PAGE_ADMIN),
         r("GET", "/admin/projects/{slug}", PAGE_ADMIN),
@@ -59,6 +60,9 @@ fn rows() -> Vec<Row> {
         r("POST", "sfn:prefetch_task", MEMBER),
         r("POST", "sfn:skip_and_next", OWNER),
         r("POST", "sfn:submit_and_next", OWNER),
+        r("POST", "sfn:undo_last", MEMBER),
+        r("POST", "sfn:edit_and_next", OWNER),
+        r("POST", "sfn:load_history", MEMBER),
         r("POST", "sfn:admin_projects", ADMIN),
         r("POST", "sfn:admin_project", ADMIN),
         r("POST", "sfn:admin_users", ADMIN),
@@ -215,7 +219,23 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "skip_and_next" => {
                             (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null})))
                         }
-                        "load_annotate" | "prefetch_task" => (path, vec![("slug", "p".into())], None),
+                        "load_annotate" | "prefetch_task" | "load_history" => (path, vec![("slug", "p".into())], None),
+                        "undo_last" => (path, vec![], Some(serde_json::json!({"slug": "p", "before": null}))),
+                        "edit_and_next" => {
+                            // The member's latest judgement (the rows before stored some).
+                            let task: String = sqlx::query_scalar(
+                                "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
+                                 JOIN users u ON u.id = n.annotator_id WHERE u.username = 'in' ORDER BY n.id DESC LIMIT 1",
+                            )
+                            .fetch_one(&app.db.read)
+                            .await
+                            .unwrap();
+                            (
+                                path,
+                                vec![],
+                                Some(serde_json::json!({"slug": "p", "task_id": task, "client_key": format!("authz-edit-{n}-{i}"), "input": {"choice": 2}})),
+                            )
+                        }
                         "admin_project" => (path, vec![("slug", "p".into())], None),
                         "invite_info" => (path, vec![("token", "nope".into())], None),
                         _ => (path, vec![], None),

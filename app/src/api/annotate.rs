@@ -16,6 +16,9 @@ pub struct AnnotateData {
     /// Idempotency key for submitting this task; made on the server so the
     /// plain-form page and the hydrated page agree on it.
     pub client_key: String,
+    /// The task shown is an earlier judgement opened to be changed (from the
+    /// history): what was answered, and whether it can still be changed.
+    pub editing: Option<(AnnotationInput, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,11 +28,21 @@ pub struct NextData {
 }
 
 #[server(prefix = "/sfn")]
-pub async fn load_annotate(slug: String) -> Result<AnnotateData, ServerFnError> {
+pub async fn load_annotate(slug: String, edit: Option<String>) -> Result<AnnotateData, ServerFnError> {
+    use arbiter_core::domain::TaskId;
     use arbiter_core::services::{projects, tasks};
     let (db, user) = (ctx::db()?, ctx::require_user()?);
     let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
-    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
+    // `?edit=<task>`: one of the caller's judgements, to change it.
+    let judged = match edit.as_deref().map(TaskId::parse) {
+        Some(Some(id)) => tasks::judged(&db, &project, &user, Some(id), None).await.map_err(ctx::fail)?,
+        Some(None) => None,
+        None => None,
+    };
+    let (task, editing) = match judged {
+        Some(j) => (Some(j.task), Some((j.input, j.editable))),
+        None => (tasks::next(&db, &project, &user).await.map_err(ctx::fail)?, None),
+    };
     let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
     Ok(AnnotateData {
         guidelines_html: arbiter_core::render::markdown(&project.guidelines),
@@ -39,6 +52,68 @@ pub async fn load_annotate(slug: String) -> Result<AnnotateData, ServerFnError> 
         task,
         progress,
         client_key: uuid::Uuid::new_v4().to_string(),
+        editing,
+    })
+}
+
+/// Backspace on the page: the caller's latest judgement in the project
+/// (before the one of task `before`, pressing again), to change it.
+#[server(prefix = "/sfn", input = Json)]
+pub async fn undo_last(
+    slug: String,
+    before: Option<String>,
+) -> Result<Option<arbiter_core::domain::views::JudgedTask>, ServerFnError> {
+    use arbiter_core::domain::TaskId;
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let before = before.as_deref().and_then(TaskId::parse);
+    tasks::judged(&db, &project, &user, None, before).await.map_err(ctx::fail)
+}
+
+/// Changes an earlier judgement (inside the undo window) and returns the
+/// task to go on with, as `submit_and_next` does.
+#[server(prefix = "/sfn", input = Json)]
+pub async fn edit_and_next(
+    slug: String,
+    task_id: String,
+    client_key: String,
+    input: AnnotationInput,
+) -> Result<NextData, ServerFnError> {
+    use arbiter_core::domain::{ClientKey, TaskId};
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
+    let key = ClientKey::parse(&client_key).map_err(ctx::bad)?;
+    tasks::edit(&db, &user, Some(&project), tasks::EditTarget::Task(id), &key, &input).await.map_err(ctx::fail)?;
+    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
+    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
+    Ok(NextData { task, progress })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryData {
+    pub slug: String,
+    pub title: String,
+    pub undo_judgements: i64,
+    pub undo_minutes: i64,
+    pub items: Vec<arbiter_core::domain::views::HistoryItem>,
+}
+
+/// The caller's own judgements in the project, newest first.
+#[server(prefix = "/sfn")]
+pub async fn load_history(slug: String) -> Result<HistoryData, ServerFnError> {
+    use arbiter_core::services::{projects, tasks};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let items = tasks::history(&db, &project, &user).await.map_err(ctx::fail)?;
+    Ok(HistoryData {
+        slug: project.slug,
+        title: project.title,
+        undo_judgements: project.undo_judgements,
+        undo_minutes: project.undo_minutes,
+        items,
     })
 }
 

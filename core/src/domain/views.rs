@@ -180,3 +180,13 @@ pub struct HistoryItem {
     /// Inside the project's undo window: it can still be changed.
     pub editable: bool,
 }
+
+/// A judgement shown again to be changed (undo, history): its task as first
+/// shown, what was answered (the latest version) and whether it can still
+/// be changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgedTask {
+    pub task: TaskView,
+    pub input: AnnotationInput,
+    pub editable: bool,
+}

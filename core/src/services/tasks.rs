@@ -226,6 +226,68 @@ fn view(project: &Project, lease: &Lease, content: Content) -> Result<TaskView> 
     Ok(view)
 }
 
+pub use crate::domain::views::JudgedTask;
+
+/// The caller's judgement of task `task_id` in the project; or, with
+/// `task_id` None, their latest one before task `before` (Backspace on the
+/// page). None when there is none.
+pub async fn judged(
+    db: &Db,
+    project: &Project,
+    user: &User,
+    task_id: Option<TaskId>,
+    before: Option<TaskId>,
+) -> Result<Option<JudgedTask>> {
+    let (user_id, project_id) = (user.id, project.id);
+    let undo = (project.undo_judgements, project.undo_minutes);
+    let found = db
+        .writer
+        .run(move |c| {
+            let task = match task_id {
+                Some(t) => Some(t.to_string()),
+                None => hot::latest_judged(c, user_id, project_id, before.map(|b| b.to_string()).as_deref())
+                    .map_err(sql_err)?,
+            };
+            let Some(task) = task else { return Ok(None) };
+            let Some(lease) = hot::judged_task(c, &task, user_id).map_err(sql_err)? else { return Ok(None) };
+            let Some((annotation_id, annotation_uuid, _)) =
+                hot::editable(c, None, Some(&task), user_id).map_err(sql_err)?
+            else {
+                return Ok(None);
+            };
+            // Still the caller's project (membership checked as for a submit).
+            find_task(c, &task, user_id, Some(project_id))?;
+            let content = if lease.shown.is_some() {
+                Content::Prompt(hot::prompt_content(c, lease.id).map_err(sql_err)?)
+            } else {
+                Content::Pair(hot::content(c, lease.id).map_err(sql_err)?)
+            };
+            let (_, _, receipt) = hot::by_uuid(c, &annotation_uuid)
+                .map_err(sql_err)?
+                .ok_or_else(|| Error::not_found("no such annotation"))?;
+            let receipt = with_judgement(c, receipt)?;
+            let editable = hot::in_undo_window(c, annotation_id, undo.0, undo.1, now_ms()).map_err(sql_err)?;
+            Ok(Some((lease, content, receipt, editable)))
+        })
+        .await?;
+    let Some((lease, content, receipt, editable)) = found else { return Ok(None) };
+    let project = project.clone();
+    let task = tokio::task::spawn_blocking(move || view(&project, &lease, content))
+        .await
+        .map_err(|e| Error::Internal(e.into()))??;
+    let input = AnnotationInput {
+        choice: receipt.choice,
+        ranks: receipt.ranks,
+        ratings: receipt.ratings,
+        completion_flags: receipt.completion_flags,
+        both_bad: receipt.both_bad,
+        flags: receipt.flags,
+        rationale: receipt.rationale,
+        time_ms: None,
+    };
+    Ok(Some(JudgedTask { task, input, editable }))
+}
+
 /// How many judgements a history page lists.
 pub const HISTORY_LIMIT: i64 = 200;
 

@@ -790,3 +790,30 @@ pub async fn history(
         })
         .collect())
 }
+
+/// A submitted task of this annotator as a lease-shaped record (to show it
+/// again for a change): the task id and how it was shown.
+pub fn judged_task(c: &Connection, task_uuid: &str, user_id: i64) -> Sql<Option<Lease>> {
+    c.prepare_cached(
+        "SELECT s.id, s.uuid, s.swapped, s.shown, s.lease_expires_at FROM assignments s
+         WHERE s.uuid = ? AND s.annotator_id = ? AND s.state = 'submitted'",
+    )?
+    .query_row(params![task_uuid, user_id], |r| {
+        Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
+    })
+    .optional()
+}
+
+/// The task of the annotator's latest judgement in the project (before the
+/// one of task `before`, when given).
+pub fn latest_judged(c: &Connection, user_id: i64, project_id: i64, before: Option<&str>) -> Sql<Option<String>> {
+    c.prepare_cached(
+        "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
+         WHERE n.annotator_id = ?1 AND n.project_id = ?2
+           AND (?3 IS NULL OR n.id < (SELECT m.id FROM annotations m JOIN assignments t ON t.id = m.assignment_id
+                                       WHERE t.uuid = ?3 AND m.annotator_id = ?1))
+         ORDER BY n.id DESC LIMIT 1",
+    )?
+    .query_row(params![user_id, project_id, before], |r| r.get(0))
+    .optional()
+}

@@ -172,6 +172,8 @@ struct AnnotateForm {
     flags: Vec<String>,
     rationale: String,
     action: String,
+    /// The task is an earlier judgement being changed.
+    edit: bool,
     ranks: Vec<(String, String)>,
     ratings: Vec<(String, usize, String)>,
     completion_flags: Vec<(String, String)>,
@@ -189,6 +191,7 @@ impl AnnotateForm {
                 "flags" => f.flags.push(v),
                 "rationale" => f.rationale = v,
                 "action" => f.action = v,
+                "edit" => f.edit = true,
                 _ => {
                     if let Some(id) = k.strip_prefix("cflag_") {
                         f.completion_flags.push((id.to_owned(), v));
@@ -282,7 +285,12 @@ async fn annotate(
         Ok(i) => i,
         Err(m) => return back(&page, "error", &m),
     };
-    match tasks::submit(&state.db, &user, Some(&project), task_id, &key, &input).await {
+    let saved = if f.edit {
+        tasks::edit(&state.db, &user, Some(&project), tasks::EditTarget::Task(task_id), &key, &input).await
+    } else {
+        tasks::submit(&state.db, &user, Some(&project), task_id, &key, &input).await
+    };
+    match saved {
         Ok(_) => back(&page, "ok", "Saved"),
         Err(e) => back_err(&page, e),
     }

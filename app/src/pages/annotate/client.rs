@@ -9,6 +9,9 @@ pub struct Draft {
     pub task_id: String,
     pub client_key: String,
     pub input: Option<AnnotationInput>,
+    /// A change of an earlier judgement (undo, history), not a first submission.
+    #[serde(default)]
+    pub edit: bool,
 }
 
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

@@ -6,7 +6,9 @@
 mod client;
 mod ranking;
 
-use crate::api::{load_annotate, prefetch_task, skip_and_next, submit_and_next, AnnotateData, NextData};
+use crate::api::{
+    edit_and_next, load_annotate, prefetch_task, skip_and_next, submit_and_next, undo_last, AnnotateData, NextData,
+};
 use std::collections::VecDeque;
 use crate::components::{loaded, message, Flash, Nav};
 use arbiter_core::domain::import::Role;
@@ -22,8 +24,11 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn AnnotatePage() -> impl IntoView {
     let params = use_params_map();
+    let query = leptos_router::hooks::use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let data = Resource::new(slug, load_annotate);
+    // `?edit=<task>`: one of your judgements, opened from the history to change it.
+    let edit = move || query.read().get("edit");
+    let data = Resource::new(move || (slug(), edit()), |(slug, edit)| load_annotate(slug, edit));
     view! {
         <Title text="Annotate · Arbiter" />
         <Nav />
@@ -73,6 +78,13 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let cursor = RwSignal::new(0usize);
     // Flags on single answers (ranking and rating), by shown position.
     let cflags = RwSignal::new(BTreeMap::<usize, Vec<String>>::new());
+    // The task shown is an earlier judgement being changed: (its task id,
+    // whether it can still be changed). `resume` keeps the task that was
+    // shown before Backspace, to go back to.
+    let editing = RwSignal::new(
+        data.editing.as_ref().zip(data.task.as_ref()).map(|((_, ok), t)| (t.task_id.to_string(), *ok)),
+    );
+    let resume = StoredValue::new(None::<TaskView>);
     let both_bad = RwSignal::new(false);
     let flags = RwSignal::new(Vec::<String>::new());
     let rationale = RwSignal::new(String::new());
@@ -112,6 +124,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         both_bad.set(false);
         flags.set(Vec::new());
         rationale.set(String::new());
+        editing.set(None);
         client_key.set(client::new_key());
         started.set_value(client::now_ms());
         waiting.set(false);
@@ -157,6 +170,9 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
 
     let send = move |draft: client::Draft| async move {
         match &draft.input {
+            Some(input) if draft.edit => {
+                edit_and_next(slug.get_value(), draft.task_id, draft.client_key, input.clone()).await
+            }
             Some(input) => submit_and_next(slug.get_value(), draft.task_id, draft.client_key, input.clone()).await,
             None => skip_and_next(slug.get_value(), draft.task_id, None).await,
         }
@@ -194,7 +210,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                         failed = Some(message(&e));
                         if waiting.get_untracked() && outbox.with_value(VecDeque::is_empty) {
                             // Nothing else will bring the next pair: ask for it.
-                            if let Ok(next) = load_annotate(slug.get_value()).await {
+                            if let Ok(next) = load_annotate(slug.get_value(), None).await {
                                 show(next.task);
                             }
                         }
@@ -212,6 +228,31 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
 
     let act = move |action: Action| {
         let Some(t) = task.get_untracked() else { return };
+        let edit = editing.get_untracked();
+        if let Some((_, ok)) = &edit {
+            if action == Action::Skip || !ok {
+                // Leaving an earlier judgement as it is: back to the task before.
+                if action == Action::Submit {
+                    status.set(Status::Failed("This judgement can no longer be changed.".into()));
+                    return;
+                }
+                let back = resume.try_update_value(Option::take).flatten().or_else(|| upcoming.get_untracked());
+                upcoming.set(None);
+                match back {
+                    Some(next) => show(Some(next)),
+                    None => {
+                        task.set(None);
+                        waiting.set(true);
+                        leptos::task::spawn_local(async move {
+                            if let Ok(next) = load_annotate(slug.get_value(), None).await {
+                                show(next.task);
+                            }
+                        });
+                    }
+                }
+                return;
+            }
+        }
         let input = match action {
             Action::Skip => None,
             Action::Submit => {
@@ -278,10 +319,23 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                 Some(input)
             }
         };
-        let draft = client::Draft { task_id: t.task_id.to_string(), client_key: client_key.get_untracked(), input };
+        let draft = client::Draft {
+            task_id: t.task_id.to_string(),
+            client_key: client_key.get_untracked(),
+            input,
+            edit: edit.is_some(),
+        };
         generation.update_value(|g| *g += 1);
         outbox.update_value(|q| q.push_back(draft));
         persist();
+        // A change saved: back to the task shown before Backspace.
+        if edit.is_some() {
+            if let Some(back) = resume.try_update_value(Option::take).flatten() {
+                show(Some(back));
+                run(pump);
+                return;
+            }
+        }
         // Show the prefetched pair now; the answer is saved meanwhile. With
         // none at hand, wait for the server's next one.
         match upcoming.get_untracked() {
@@ -296,6 +350,86 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         }
         run(pump);
     };
+
+    // Backspace: bring back the judgement just submitted (pressing again,
+    // the one before), as it was, to change it. Waits for what is still
+    // being saved: the server must know it first.
+    let preload = move |t: &TaskView, input: &AnnotationInput| {
+        choice.set(input.choice.map(|c| c.value()));
+        both_bad.set(input.both_bad);
+        flags.set(input.flags.clone());
+        rationale.set(input.rationale.clone());
+        let ids: Vec<&str> = t.completions.iter().map(|c| c.id.as_str()).collect();
+        let at = |id: &str| ids.iter().position(|x| *x == id);
+        if let Some(Entries(ranks)) = &input.ranks {
+            let mut r = Ranking::default();
+            let mut by_rank: Vec<(i64, usize)> = ranks.iter().filter_map(|(id, k)| Some((*k, at(id)?))).collect();
+            by_rank.sort();
+            let mut last = None;
+            for (k, i) in by_rank {
+                if last == Some(k) {
+                    r.tie();
+                }
+                r.press(i);
+                last = Some(k);
+            }
+            ranking.set(r);
+        }
+        if let Some(Entries(rated)) = &input.ratings {
+            let aspects = t.aspects.clone().unwrap_or_default();
+            let mut m = BTreeMap::new();
+            for (id, Entries(values)) in rated {
+                for (a, name) in aspects.iter().enumerate() {
+                    if let (Some(i), Some(v)) = (at(id), values.get(name)) {
+                        m.insert((i, a), *v);
+                    }
+                }
+            }
+            ratings.set(m);
+        }
+        if let Some(Entries(per)) = &input.completion_flags {
+            cflags.set(per.iter().filter_map(|(id, f)| Some((at(id)?, f.clone()))).collect());
+        }
+    };
+    let undo = move || {
+        if sending.get_value() || !outbox.with_value(VecDeque::is_empty) {
+            status.set(Status::Failed("Still saving: press Backspace again in a moment.".into()));
+            return;
+        }
+        let before = editing.get_untracked().map(|(id, _)| id);
+        leptos::task::spawn_local(async move {
+            match undo_last(slug.get_value(), before.clone()).await {
+                Ok(Some(j)) => {
+                    if before.is_none() {
+                        // Keep the task shown now, to come back to.
+                        resume.set_value(task.get_untracked());
+                    }
+                    let id = j.task.task_id.to_string();
+                    task.set(Some(j.task.clone()));
+                    choice.set(None);
+                    ranking.set(Ranking::default());
+                    ratings.set(BTreeMap::new());
+                    cflags.set(BTreeMap::new());
+                    cursor.set(0);
+                    client_key.set(client::new_key());
+                    started.set_value(client::now_ms());
+                    preload(&j.task, &j.input);
+                    editing.set(Some((id, j.editable)));
+                    status.set(if j.editable {
+                        Status::Idle
+                    } else {
+                        Status::Failed("This judgement can no longer be changed.".into())
+                    });
+                }
+                Ok(None) => status.set(Status::Failed("Nothing earlier to change.".into())),
+                Err(e) => status.set(Status::Failed(message(&e))),
+            }
+        });
+    };
+    // Opened from the history: what was answered.
+    if let (Some((input, _)), Some(t)) = (data.editing.clone(), data.task.clone()) {
+        preload(&t, &input);
+    }
 
     // What a key does depends on the task shown.
     let cells = move || {
@@ -321,7 +455,14 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
             _ => {}
         },
         client::Key::Equals => ranking.update(Ranking::tie),
-        client::Key::Undo => ranking.update(Ranking::undo),
+        client::Key::Undo => {
+            let typed = ranking.with_untracked(|r| !r.groups().is_empty() || r.ties_next());
+            if typed {
+                ranking.update(Ranking::undo);
+            } else {
+                undo();
+            }
+        }
         client::Key::Next => {
             let (k, aspects) = cells();
             cursor.update(|c| *c = (*c + 1).min((k * aspects).saturating_sub(1)));
@@ -371,6 +512,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         <div class="annotate-head">
             <h1>{data.title.clone()}</h1>
             <ProgressLine progress />
+            <a class="history-link" href=format!("/annotate/{}/history", data.slug)>"History"</a>
         </div>
         <details class="guidelines">
             <summary>"Guidelines"</summary>
@@ -393,6 +535,16 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                     <form method="post" action=format!("/annotate/{}/submit", slug.get_value()) class="annotate" on:submit=on_submit>
                         <input type="hidden" name="task_id" value=t.task_id.to_string() />
                         <input type="hidden" name="client_key" value=move || client_key.get() />
+                        {move || editing.get().map(|(_, ok)| view! {
+                            <input type="hidden" name="edit" value="1" />
+                            <p class="editing" data-testid="editing">
+                                {if ok {
+                                    "Changing an earlier judgement: Submit saves the change, Skip (s) leaves it as it was. Backspace goes one further back."
+                                } else {
+                                    "This judgement can no longer be changed (the project's undo window has closed). Skip (s) goes back."
+                                }}
+                            </p>
+                        })}
                         <Thread task=t.clone() />
                         {match t.task_type {
                             TaskType::Pairwise => view! { <PairSides task=t.clone() choice /> }.into_any(),
@@ -517,7 +669,7 @@ fn RankCards(
     };
     view! {
         <p class="order-line" data-testid="order"><kbd>"1"</kbd>"–"<kbd>{k.to_string()}</kbd>" best first · "<kbd>"="</kbd>" tie · "<kbd>"⌫"</kbd>" undo — "<strong>{order_line}</strong></p>
-        <div class="cards">
+        <div class="answers">
             {completions.into_iter().enumerate().map(|(i, c)| {
                 let rank = move || ranking.with(|r| r.ranks(k)[i]);
                 view! {
@@ -574,7 +726,7 @@ fn RateCards(
     let key = |v: i64| if v == 10 { "0".to_owned() } else { v.to_string() };
     view! {
         <p class="order-line"><kbd>"Tab"</kbd>" / arrows: next answer · digits rate"</p>
-        <div class="cards">
+        <div class="answers">
             {completions.into_iter().enumerate().map(|(i, c)| {
                 let aspects = aspects.clone();
                 let scale = scale.clone();
