@@ -21,7 +21,8 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
     vec![
         (Method::GET, "/audit", get(audit::export)),
         (Method::GET, "/projects", get(projects::list)),
-        (Method::POST, "/projects", post(projects::create).layer(small())),
+        // Guidelines may be 100,000 characters, each up to 12 bytes as JSON escapes.
+        (Method::POST, "/projects", post(projects::create).layer(DefaultBodyLimit::max(PROJECT_LIMIT))),
         (Method::GET, "/projects/{slug}/progress", get(projects::progress)),
         (Method::GET, "/projects/{slug}/agreement", get(projects::agreement)),
         (Method::POST, "/projects/{slug}/tasks/next", post(tasks::next).layer(small())),
@@ -45,6 +46,9 @@ pub fn router(max_import: usize) -> Router<AppState> {
 }
 
 pub const JSON_LIMIT: usize = 256 * 1024;
+/// A new project's body: its guidelines (100,000 characters) may take up to
+/// 12 bytes a character written as JSON escapes.
+pub const PROJECT_LIMIT: usize = 2 * 1024 * 1024;
 
 async fn not_found(uri: axum::http::Uri) -> crate::error::ApiError {
     crate::error::ApiError(arbiter_core::Error::not_found(format!("no API route {}", uri.path())))
