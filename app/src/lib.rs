@@ -18,9 +18,15 @@ pub struct PublicUrl(pub String);
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_csp();
+    // The user's theme and text size, on the root element (no inline style:
+    // the CSP allows none).
+    #[cfg(feature = "ssr")]
+    let prefs = api::ctx::user().map(|u| u.prefs).unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let prefs = arbiter_core::domain::prefs::Prefs::default();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=prefs.theme.name() class=prefs.size_class()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

@@ -58,3 +58,30 @@ test('the check itself finds a violation when there is one', async ({ page }) =>
   const ids = result.violations.filter((v) => v.impact === 'critical').map((v) => v.id);
   expect(ids).toEqual(expect.arrayContaining(['button-name', 'image-alt']));
 });
+
+test('dark mode follows the browser, the switch keeps a choice per user, and text size steps', async ({ browser, request }) => {
+  const { slug, annotator } = await setup(request, plainItems(1, 'dark'), 1);
+  const context = await browser.newContext({ colorScheme: 'dark' });
+  const page = await context.newPage();
+  await login(page, annotator.username, annotator.password);
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'auto');
+  expect(await background()).toBe('rgb(20, 23, 28)');
+  await accessible(page, 'annotator, dark');
+  // The switch: light from now on, in every browser of this user.
+  await page.getByTestId('theme-toggle').click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await page.getByTestId('theme-toggle').click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+  expect(await background()).toBe('rgb(246, 247, 249)');
+  expect(page.url()).toContain(`/annotate/${slug}`);
+  // A+ twice: 120%.
+  await page.getByRole('button', { name: 'Larger text' }).click();
+  await page.getByRole('button', { name: 'Larger text' }).click();
+  await expect(page.locator('html')).toHaveClass('text-120');
+  const size = await page.evaluate(() => getComputedStyle(document.body).fontSize);
+  expect(size).toBe('18px');
+  await context.close();
+});

@@ -86,6 +86,7 @@ fn rows() -> Vec<Row> {
         // Form posts
         r("POST", "/annotate/{slug}/submit", FORM_OWNER),
         r("POST", "/account/tokens", FORM_USER),
+        r("POST", "/account/display", FORM_USER),
         r("POST", "/account/tokens/{uuid}/revoke", FORM_USER),
         r("POST", "/admin/projects", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/settings", FORM_ADMIN),
@@ -214,7 +215,9 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "submit_and_next" => (
                             path,
                             vec![],
-                            Some(serde_json::json!({"slug": "p", "task_id": task_id, "client_key": format!("authz-{n}-{i}"), "input": {"choice": 1}})),
+                            Some(
+                                serde_json::json!({"slug": "p", "task_id": task_id, "client_key": format!("authz-{n}-{i}"), "input": {"choice": 1}}),
+                            ),
                         ),
                         "skip_and_next" => {
                             (path, vec![], Some(serde_json::json!({"slug": "p", "task_id": task_id, "reason": null})))
@@ -233,7 +236,9 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                             (
                                 path,
                                 vec![],
-                                Some(serde_json::json!({"slug": "p", "task_id": task, "client_key": format!("authz-edit-{n}-{i}"), "input": {"choice": 2}})),
+                                Some(
+                                    serde_json::json!({"slug": "p", "task_id": task, "client_key": format!("authz-edit-{n}-{i}"), "input": {"choice": 2}}),
+                                ),
                             )
                         }
                         "admin_project" => (path, vec![("slug", "p".into())], None),
@@ -274,6 +279,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                             ("choice", "1".into()),
                         ],
                         "/account/tokens" => vec![("name", "authz".into())],
+                        "/account/display" => vec![("size", "larger".into()), ("next", "/".into())],
                         "/admin/projects" => vec![("slug", format!("made-{i}")), ("title", "Made".into())],
                         "/admin/projects/{slug}/settings" => vec![("title", "Renamed".into())],
                         "/admin/projects/{slug}/members" | "/admin/projects/{slug}/members/remove" => {

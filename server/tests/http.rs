@@ -430,3 +430,32 @@ async fn pages_render_while_another_app_starts_in_the_same_process() {
     let rendered = pages.await.unwrap();
     assert!(rendered > 0, "pages were rendered while the other apps started");
 }
+
+#[tokio::test]
+async fn display_preferences_are_kept_per_user_and_shape_every_page() {
+    let app = spawn_app().await;
+    app.user("ann", Role::Annotator).await;
+    let c = common::login(&app, "ann", PASSWORD).await;
+    let html = |c: reqwest::Client| {
+        let url = format!("{}/", app.url);
+        async move { c.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(html(c.clone()).await.contains(r#"<html lang="en" data-theme="auto" class="text-100""#));
+    let post = |form: Vec<(&'static str, &'static str)>| {
+        let (c, url) = (c.clone(), format!("{}/account/display", app.url));
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    let r = post(vec![("theme", "toggle"), ("next", "/account")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/account");
+    post(vec![("size", "larger"), ("next", "/")]).await;
+    let page = html(c.clone()).await;
+    assert!(page.contains(r#"data-theme="dark" class="text-110""#), "{}", &page[..300]);
+    // Another browser of the same user sees the same.
+    let other = common::login(&app, "ann", PASSWORD).await;
+    assert!(html(other).await.contains(r#"data-theme="dark" class="text-110""#));
+    let bad = post(vec![("theme", "blue"), ("next", "/")]).await;
+    assert!(bad.headers()["location"].to_str().unwrap().contains("theme"), "the bad field is named");
+    let offsite = post(vec![("size", "reset"), ("next", "https://evil.example/")]).await;
+    assert_eq!(offsite.headers()["location"], "/", "only paths on this site");
+}

@@ -45,7 +45,8 @@ async fn three(app: &TestApp, ann: &str) -> Vec<Value> {
         let (_, task) = post(app, ann, "/projects/u/tasks/next", None, json!({})).await;
         let task_id = task["task_id"].as_str().unwrap().to_owned();
         let (status, r) =
-            post(app, ann, &format!("/tasks/{task_id}/annotation"), Some(&format!("k{i}")), json!({"choice": choice})).await;
+            post(app, ann, &format!("/tasks/{task_id}/annotation"), Some(&format!("k{i}")), json!({"choice": choice}))
+                .await;
         assert_eq!(status, StatusCode::CREATED);
         receipts.push(r);
     }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub struct Me {
     pub username: String,
     pub is_admin: bool,
+    pub prefs: arbiter_core::domain::prefs::Prefs,
 }
 
 #[cfg(feature = "ssr")]
@@ -76,5 +77,5 @@ pub(crate) mod ctx {
 #[server(prefix = "/sfn")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     use arbiter_core::services::Role;
-    Ok(ctx::user().map(|u| Me { username: u.username, is_admin: u.role == Role::Admin }))
+    Ok(ctx::user().map(|u| Me { username: u.username, is_admin: u.role == Role::Admin, prefs: u.prefs }))
 }

@@ -29,6 +29,7 @@ pub fn Nav() -> impl IntoView {
                                     <a href="/admin/audit">"Audit"</a>
                                 })}
                                 <a class="who" href="/account">{me.username}</a>
+                                <DisplaySwitch dark=me.prefs.theme == arbiter_core::domain::prefs::Theme::Dark />
                                 <form method="post" action="/logout" class="inline">
                                     <button type="submit" class="link">"Log out"</button>
                                 </form>
@@ -39,6 +40,26 @@ pub fn Nav() -> impl IntoView {
                 })}
             </Suspense>
         </header>
+    }
+}
+
+/// Text size (A−, A+) and the dark / light switch, kept per user; plain
+/// form posts that come back to this page.
+#[component]
+fn DisplaySwitch(dark: bool) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let here = move || location.pathname.get();
+    view! {
+        <form method="post" action="/account/display" class="inline display-switch">
+            <input type="hidden" name="next" value=here />
+            <button type="submit" name="size" value="smaller" class="link" aria-label="A− smaller text" title="Smaller text">"A−"</button>
+            <button type="submit" name="size" value="larger" class="link" aria-label="A+ larger text" title="Larger text">"A+"</button>
+            <button type="submit" name="theme" value="toggle" class="link" data-testid="theme-toggle"
+                aria-label=if dark { "Light theme" } else { "Dark theme" }
+                title=if dark { "Light theme" } else { "Dark theme" }>
+                {if dark { "☀" } else { "☾" }}
+            </button>
+        </form>
     }
 }
 

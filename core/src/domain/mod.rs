@@ -5,6 +5,7 @@ pub mod ids;
 pub mod import;
 pub mod integral;
 pub mod preference;
+pub mod prefs;
 pub mod agreement;
 pub mod raw;
 pub mod redirect;

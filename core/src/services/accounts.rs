@@ -1,5 +1,6 @@
 //! Invites, password resets, roles, deactivation, tokens and memberships:
 //! the admin side of accounts. Every change lands in the audit log.
+use crate::domain::prefs::Prefs;
 use crate::domain::Role;
 use crate::services::auth::{self, NewSession};
 use crate::storage::invites::{self, Kind};
@@ -104,14 +105,8 @@ pub async fn reset_link(db: &Db, actor: &User, username: &str, revoke_tokens: bo
     )
     .await?;
     let revoked = if revoke_tokens { tokens::revoke_all_of(&mut *tx, user.id).await? } else { 0 };
-    audit::record(
-        &mut *tx,
-        &actor.username,
-        "user.reset_password",
-        username,
-        &json!({"tokens_revoked": revoked}),
-    )
-    .await?;
+    audit::record(&mut *tx, &actor.username, "user.reset_password", username, &json!({"tokens_revoked": revoked}))
+        .await?;
     tx.commit().await?;
     db.caches.clear_all();
     Ok(token)
@@ -226,7 +221,9 @@ pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> 
     db.caches.clear_all();
     if !active {
         let id = target.id;
-        db.writer.run(move |c| assignments::release_leases(c, id, None).map_err(crate::storage::writer::sql_err)).await?;
+        db.writer
+            .run(move |c| assignments::release_leases(c, id, None).map_err(crate::storage::writer::sql_err))
+            .await?;
     }
     Ok(())
 }
@@ -273,7 +270,9 @@ pub async fn remove_member(db: &Db, actor: &str, slug: &str, username: &str) -> 
     record(db, actor, "project.remove_member", slug, json!({"user": username})).await?;
     let (user_id, project_id) = (u.id, p.id);
     db.writer
-        .run(move |c| assignments::release_leases(c, user_id, Some(project_id)).map_err(crate::storage::writer::sql_err))
+        .run(move |c| {
+            assignments::release_leases(c, user_id, Some(project_id)).map_err(crate::storage::writer::sql_err)
+        })
         .await?;
     Ok(())
 }
@@ -295,4 +294,31 @@ pub async fn list_users(db: &Db, reader: &User) -> Result<Vec<(users::UserSummar
 /// Whether an active admin exists (the first-run link is offered otherwise).
 pub async fn has_admin(db: &Db) -> Result<bool> {
     Ok(users::count_admins(&db.read).await? > 0)
+}
+
+/// Changes the caller's display preferences: `theme` (`auto`, `light`,
+/// `dark`, or `toggle` between light and dark) and `size` (`larger`,
+/// `smaller`, `reset`). Unknown values are a 400 naming the field.
+pub async fn set_display(db: &Db, user: &User, theme: Option<&str>, size: Option<&str>) -> Result<Prefs> {
+    use crate::domain::prefs::Theme;
+    let mut prefs = user.prefs;
+    match theme.map(str::trim).filter(|t| !t.is_empty()) {
+        None => {}
+        Some("toggle") => prefs.theme = if prefs.theme == Theme::Dark { Theme::Light } else { Theme::Dark },
+        Some(t) => {
+            prefs.theme =
+                Theme::parse(t).ok_or_else(|| Error::bad(format!("theme: {t:?} is not auto, light, dark or toggle")))?
+        }
+    }
+    match size.map(str::trim).filter(|s| !s.is_empty()) {
+        None => {}
+        Some("larger") => prefs = prefs.step(1),
+        Some("smaller") => prefs = prefs.step(-1),
+        Some("reset") => prefs.text_size = Prefs::default().text_size,
+        Some(s) => return Err(Error::bad(format!("size: {s:?} is not larger, smaller or reset"))),
+    }
+    crate::storage::users::set_prefs(&db.write, user.id, prefs).await?;
+    // Sessions and tokens carry the user (and so the preferences) for a few seconds.
+    db.caches.principals.clear();
+    Ok(prefs)
 }

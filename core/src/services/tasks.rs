@@ -310,10 +310,8 @@ fn request_hash(task_id: &str, input: &AnnotationInput) -> String {
         serde_json::json!([task_id, input.choice, input.both_bad, flags, input.rationale, input.time_ms]);
     // Ranking and rating parts join the hash whenever any is given (a body
     // with only `choice` hashes as it always did).
-    let parts = input.choice.is_none()
-        || input.ranks.is_some()
-        || input.ratings.is_some()
-        || input.completion_flags.is_some();
+    let parts =
+        input.choice.is_none() || input.ranks.is_some() || input.ratings.is_some() || input.completion_flags.is_some();
     if let (Some(list), true) = (canonical.as_array_mut(), parts) {
         list.push(serde_json::json!(input.ranks));
         list.push(serde_json::json!(input.ratings));

@@ -429,9 +429,8 @@ fn insert_parts(c: &Connection, id: i64, n: &NewAnnotation<'_>) -> Sql<()> {
         for (completion, r) in n.ranks {
             rank.execute(params![id, completion, r])?;
         }
-        let mut rate = c.prepare_cached(
-            "INSERT INTO ratings (annotation_id, completion_id, aspect, value) VALUES (?, ?, ?, ?)",
-        )?;
+        let mut rate =
+            c.prepare_cached("INSERT INTO ratings (annotation_id, completion_id, aspect, value) VALUES (?, ?, ?, ?)")?;
         for (completion, aspect, v) in n.ratings {
             rate.execute(params![id, completion, aspect, v])?;
         }
@@ -529,7 +528,12 @@ fn receipt_where(c: &Connection, condition: &str, value: &str) -> Sql<Option<(i6
 
 /// The annotation an edit names (by its id, or by its task's id), if it is
 /// this annotator's: (annotation id, its uuid, its task's uuid).
-pub fn editable(c: &Connection, annotation_uuid: Option<&str>, task_uuid: Option<&str>, user_id: i64) -> Sql<Option<(i64, String, String)>> {
+pub fn editable(
+    c: &Connection,
+    annotation_uuid: Option<&str>,
+    task_uuid: Option<&str>,
+    user_id: i64,
+) -> Sql<Option<(i64, String, String)>> {
     c.prepare_cached(
         "SELECT n.id, n.uuid, s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
          WHERE n.annotator_id = ?3 AND (n.uuid = ?1 OR s.uuid = ?2)",
@@ -588,7 +592,9 @@ fn current_version(c: &Connection, annotation_id: i64) -> Sql<(i64, i64, serde_j
             ))
         })?;
     let ranks: serde_json::Map<String, serde_json::Value> = c
-        .prepare_cached("SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id WHERE k.annotation_id = ?")?
+        .prepare_cached(
+            "SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id WHERE k.annotation_id = ?",
+        )?
         .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, serde_json::json!(r.get::<_, i64>(1)?))))?
         .collect::<Sql<_>>()?;
     let mut ratings = serde_json::Map::new();
@@ -655,9 +661,11 @@ pub fn revise(c: &Connection, annotation_id: i64, n: &NewAnnotation<'_>) -> Sql<
 
 /// The stored versions an annotation replaced, oldest first: (version, stored at, body).
 pub fn revisions(c: &Connection, annotation_id: i64) -> Sql<Vec<(i64, i64, String)>> {
-    c.prepare_cached("SELECT version, created_at, body FROM annotation_revisions WHERE annotation_id = ? ORDER BY version")?
-        .query_map([annotation_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect()
+    c.prepare_cached(
+        "SELECT version, created_at, body FROM annotation_revisions WHERE annotation_id = ? ORDER BY version",
+    )?
+    .query_map([annotation_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
 }
 
 /// Ends a user's live leases (in one project, or in all of them) and gives

@@ -2,35 +2,24 @@ use super::now_ms;
 use super::users::{user_from_row, User};
 use sqlx::SqliteExecutor;
 
-pub async fn insert(
-    db: impl SqliteExecutor<'_>,
-    id_hash: &str,
-    user_id: i64,
-    expires_at: i64,
-) -> sqlx::Result<()> {
+pub async fn insert(db: impl SqliteExecutor<'_>, id_hash: &str, user_id: i64, expires_at: i64) -> sqlx::Result<()> {
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id_hash)
-    .bind(user_id)
-    .bind(now)
-    .bind(now)
-    .bind(expires_at)
-    .execute(db)
-    .await?;
+    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(now)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
 /// The active user behind a live session, and when the session was last
 /// seen (to refresh that at most once a minute).
-pub async fn lookup(
-    db: impl SqliteExecutor<'_>,
-    id_hash: &str,
-    idle_cutoff: i64,
-) -> sqlx::Result<Option<(User, i64)>> {
-    let row: Option<(i64, String, String, String, bool, i64)> = sqlx::query_as(
-        "SELECT u.id, u.uuid, u.username, u.role, u.active, s.last_seen_at
+pub async fn lookup(db: impl SqliteExecutor<'_>, id_hash: &str, idle_cutoff: i64) -> sqlx::Result<Option<(User, i64)>> {
+    let row: Option<(i64, String, String, String, bool, String, i64, i64)> = sqlx::query_as(
+        "SELECT u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size, s.last_seen_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.active = 1",
     )
@@ -39,7 +28,9 @@ pub async fn lookup(
     .bind(idle_cutoff)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, uuid, name, role, active, seen)| (user_from_row((id, uuid, name, role, active)), seen)))
+    Ok(row.map(|(id, uuid, name, role, active, theme, size, seen)| {
+        (user_from_row((id, uuid, name, role, active, theme, size)), seen)
+    }))
 }
 
 pub async fn touch(db: impl SqliteExecutor<'_>, id_hash: &str) -> sqlx::Result<()> {

@@ -10,12 +10,20 @@ pub struct User {
     pub username: String,
     pub role: Role,
     pub active: bool,
+    pub prefs: crate::domain::prefs::Prefs,
 }
 
-type UserRow = (i64, String, String, String, bool);
+/// The columns every user lookup reads, in `UserRow` order (`u.` prefixed).
+pub const USER_COLUMNS: &str = "u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size";
 
-fn from_row((id, uuid, username, role, active): UserRow) -> User {
-    User { id, uuid, username, role: Role::parse(&role).unwrap_or(Role::Annotator), active }
+pub type UserRow = (i64, String, String, String, bool, String, i64);
+
+fn from_row((id, uuid, username, role, active, theme, text_size): UserRow) -> User {
+    let prefs = crate::domain::prefs::Prefs {
+        theme: crate::domain::prefs::Theme::parse(&theme).unwrap_or_default(),
+        text_size,
+    };
+    User { id, uuid, username, role: Role::parse(&role).unwrap_or(Role::Annotator), active, prefs }
 }
 
 pub async fn insert(
@@ -35,17 +43,19 @@ pub async fn insert(
     .bind(now_ms())
     .fetch_one(db)
     .await?;
-    Ok(User { id, uuid, username: username.to_owned(), role, active: true })
+    Ok(User { id, uuid, username: username.to_owned(), role, active: true, prefs: Default::default() })
 }
 
 /// The user and their password hash, for login.
 pub async fn by_username(db: impl SqliteExecutor<'_>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
-    let row: Option<(i64, String, String, String, bool, Option<String>)> =
-        sqlx::query_as("SELECT id, uuid, username, role, active, password_hash FROM users WHERE username = ?")
+    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>)> =
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?"))
             .bind(username)
             .fetch_optional(db)
             .await?;
-    Ok(row.map(|(id, uuid, name, role, active, hash)| (from_row((id, uuid, name, role, active)), hash)))
+    Ok(row.map(|(id, uuid, name, role, active, theme, size, hash)| {
+        (from_row((id, uuid, name, role, active, theme, size)), hash)
+    }))
 }
 
 pub async fn list(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<UserSummary>> {
@@ -115,4 +125,19 @@ pub async fn memberships(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<(Strin
     )
     .fetch_all(db)
     .await
+}
+
+/// Stores a user's display preferences.
+pub async fn set_prefs(
+    db: impl SqliteExecutor<'_>,
+    user_id: i64,
+    prefs: crate::domain::prefs::Prefs,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET theme = ?, text_size = ? WHERE id = ?")
+        .bind(prefs.theme.name())
+        .bind(prefs.text_size)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }

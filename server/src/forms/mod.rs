@@ -31,6 +31,7 @@ pub fn routes(max_import: usize) -> Vec<(&'static str, MethodRouter<AppState>)> 
         ("/invite/{token}", post(accounts::accept_invite).layer(small())),
         ("/annotate/{slug}/submit", post(annotate).layer(small())),
         ("/account/tokens", post(accounts::create_token).layer(small())),
+        ("/account/display", post(accounts::display).layer(small())),
         ("/account/tokens/{uuid}/revoke", post(accounts::revoke_token).layer(small())),
         ("/account/logout-everywhere", post(accounts::logout_everywhere).layer(small())),
         ("/admin/projects", post(create_project).layer(small())),
