@@ -28,6 +28,8 @@ pub enum Key {
     Next,
     Prev,
     BothBad,
+    /// Marks the words that differ between the two answers.
+    Diff,
     Skip,
     Submit,
 }
@@ -142,6 +144,7 @@ mod imp {
                 "Tab" | "ArrowDown" | "ArrowRight" if tabs() && !on_control => Key::Next,
                 "ArrowUp" | "ArrowLeft" if tabs() && !on_control => Key::Prev,
                 "b" | "B" => Key::BothBad,
+                "d" | "D" => Key::Diff,
                 "s" | "S" => Key::Skip,
                 "Enter" => Key::Submit,
                 _ => return,

@@ -4,6 +4,7 @@
 //! client key, drafts survive in local storage until the server acknowledges
 //! them, and failed sends are retried with the same key.
 mod client;
+mod diff;
 mod ranking;
 
 use crate::api::{
@@ -71,6 +72,10 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     let progress = RwSignal::new(data.progress);
     let client_key = RwSignal::new(data.client_key.clone());
     let choice = RwSignal::new(None::<i8>);
+    // Reading aids for pairs: the differing words marked (key `d`), and the
+    // two answers scrolled together.
+    let show_diff = RwSignal::new(false);
+    let linked = RwSignal::new(false);
     // Ranking tasks: the order typed so far. Rating tasks: the values given
     // per (completion, aspect), and the (completion, aspect) keys go to.
     let ranking = RwSignal::new(Ranking::default());
@@ -469,6 +474,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         }
         client::Key::Prev => cursor.update(|c| *c = c.saturating_sub(1)),
         client::Key::BothBad => both_bad.update(|b| *b = !*b),
+        client::Key::Diff => show_diff.update(|d| *d = !*d),
         client::Key::Skip => act(Action::Skip),
         client::Key::Submit => act(Action::Submit),
     };
@@ -547,7 +553,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                         })}
                         <Thread task=t.clone() />
                         {match t.task_type {
-                            TaskType::Pairwise => view! { <PairSides task=t.clone() choice /> }.into_any(),
+                            TaskType::Pairwise => view! { <PairSides task=t.clone() choice show_diff linked /> }.into_any(),
                             TaskType::Ranking => view! {
                                 <RankCards completions=t.completions.clone() ranking flags=data_flags.clone() cflags />
                             }.into_any(),
@@ -608,18 +614,71 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
 
 /// A pairwise task: the two answers side by side and the 7-point scale.
 #[component]
-fn PairSides(task: TaskView, choice: RwSignal<Option<i8>>) -> impl IntoView {
+fn PairSides(
+    task: TaskView,
+    choice: RwSignal<Option<i8>>,
+    show_diff: RwSignal<bool>,
+    linked: RwSignal<bool>,
+) -> impl IntoView {
     let html = |s: Option<arbiter_core::domain::views::Shown>| s.map(|s| s.html).unwrap_or_default();
     let (left, right) = (html(task.left), html(task.right));
+    let (left_md, right_md) = (NodeRef::<leptos::html::Div>::new(), NodeRef::<leptos::html::Div>::new());
+    let (left_side, right_side) = (NodeRef::<leptos::html::Article>::new(), NodeRef::<leptos::html::Article>::new());
+    // Differences on: mark the words; off: the answers as rendered.
+    let (left_html, right_html) = (StoredValue::new(left.clone()), StoredValue::new(right.clone()));
+    Effect::new(move |was: Option<bool>| {
+        let on = show_diff.get();
+        #[cfg(feature = "hydrate")]
+        if let (Some(l), Some(r)) = (left_md.get(), right_md.get()) {
+            if on {
+                diff::mark(&l, &r);
+            } else if was == Some(true) {
+                diff::unmark(&l, &left_html.get_value());
+                diff::unmark(&r, &right_html.get_value());
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (was, left_md, right_md, left_html, right_html);
+        on
+    });
+    // Linked scrolling: the other answer follows to the same share of its length.
+    let follow = move |from: NodeRef<leptos::html::Article>, to: NodeRef<leptos::html::Article>| {
+        if !linked.get_untracked() {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        if let (Some(a), Some(b)) = (from.get_untracked(), to.get_untracked()) {
+            let room = |e: &web_sys::HtmlElement| (e.scroll_height() - e.client_height()).max(1) as f64;
+            let share = f64::from(a.scroll_top()) / room(&a);
+            let target = (share * room(&b)).round() as i32;
+            if (b.scroll_top() - target).abs() > 2 {
+                b.set_scroll_top(target);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (from, to);
+    };
     view! {
+                        <div class="reading">
+                            <label class="check">
+                                <input type="checkbox" prop:checked=move || show_diff.get()
+                                    on:change=move |ev| show_diff.set(event_target_checked(&ev)) />
+                                <kbd>"d"</kbd> " Differences"
+                            </label>
+                            <label class="check">
+                                <input type="checkbox" prop:checked=move || linked.get()
+                                    on:change=move |ev| linked.set(event_target_checked(&ev)) />
+                                " Scroll together"
+                            </label>
+                        </div>
                         <div class="sides">
-                            <article class="side" data-side="left">
+                            <article class="side" data-side="left" node_ref=left_side on:scroll=move |_| follow(left_side, right_side)>
                                 <h2>"A"</h2>
-                                <div class="md" inner_html=left></div>
+                                <div class="md" node_ref=left_md inner_html=left></div>
                             </article>
-                            <article class="side" data-side="right">
+                            <article class="side" data-side="right" node_ref=right_side on:scroll=move |_| follow(right_side, left_side)>
                                 <h2>"B"</h2>
-                                <div class="md" inner_html=right></div>
+                                <div class="md" node_ref=right_md inner_html=right></div>
                             </article>
                         </div>
                         <fieldset class="scale">
