@@ -7,7 +7,7 @@
 //! markdown image with an `https:` address becomes a plain link to it, any
 //! other becomes its alt text. Links keep only absolute `http(s):` and
 //! `mailto:` addresses: relative and same-origin-looking URLs are dropped.
-use pulldown_cmark::{html, Event, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -15,8 +15,10 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     CLEANER.get_or_init(|| {
         let mut b = ammonia::Builder::default();
-        // Keep fenced-code languages (class="language-rust") for styling.
+        // Keep fenced-code languages (class="language-rust") and the
+        // highlighter's classes (`hl-…`) for styling.
         b.add_tag_attributes("code", &["class"]);
+        b.add_tag_attributes("span", &["class"]);
         b.rm_tags(&["img"]);
         b.url_schemes(HashSet::from(["http", "https", "mailto"]));
         b.url_relative(ammonia::UrlRelative::Deny);
@@ -33,6 +35,73 @@ fn allowed_link(dest: &str, link_type: LinkType) -> bool {
 }
 
 const LINK_REL: &str = "noopener noreferrer nofollow";
+
+/// Code blocks longer than this are shown plain: highlighting costs time on
+/// the request's thread, and such blocks are rare.
+const HIGHLIGHT_MAX_BYTES: usize = 64 * 1024;
+
+fn syntaxes() -> &'static syntect::parsing::SyntaxSet {
+    static SET: OnceLock<syntect::parsing::SyntaxSet> = OnceLock::new();
+    SET.get_or_init(syntect::parsing::SyntaxSet::load_defaults_newlines)
+}
+
+/// A fenced code block in a language the highlighter knows, as HTML whose
+/// spans carry `hl-` classes (the stylesheet colours them, light and dark);
+/// None for anything else (the block is rendered plain).
+fn highlight(lang: &str, code: &str) -> Option<String> {
+    let lang = lang.split_whitespace().next()?;
+    if code.len() > HIGHLIGHT_MAX_BYTES {
+        return None;
+    }
+    let set = syntaxes();
+    let syntax = set.find_syntax_by_token(lang)?;
+    let mut gen = syntect::html::ClassedHTMLGenerator::new_with_class_style(
+        syntax,
+        set,
+        syntect::html::ClassStyle::SpacedPrefixed { prefix: "hl-" },
+    );
+    for line in syntect::util::LinesWithEndings::from(code) {
+        gen.parse_html_for_line_which_includes_newline(line).ok()?;
+    }
+    let mut class = String::new();
+    let _ = pulldown_cmark_escape::escape_html(&mut class, lang);
+    Some(format!("<pre><code class=\"language-{class}\">{}</code></pre>\n", gen.finalize()))
+}
+
+/// Replaces each fenced code block whose language is known by its
+/// highlighted HTML.
+fn highlighted<'a>(events: Vec<Event<'a>>) -> Vec<Event<'a>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut block: Option<(CowStr<'a>, String, Vec<Event<'a>>)> = None;
+    for ev in events {
+        match (block.as_mut(), ev) {
+            (None, Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang)))) if !lang.is_empty() => {
+                let start = Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang.clone())));
+                block = Some((lang, String::new(), vec![start]));
+            }
+            (Some((_, code, raw)), Event::Text(t)) => {
+                code.push_str(&t);
+                raw.push(Event::Text(t));
+            }
+            (Some(_), Event::End(TagEnd::CodeBlock)) => {
+                let Some((lang, code, mut raw)) = block.take() else { continue };
+                match highlight(&lang, &code) {
+                    Some(html) => out.push(Event::Html(html.into())),
+                    None => {
+                        raw.push(Event::End(TagEnd::CodeBlock));
+                        out.extend(raw);
+                    }
+                }
+            }
+            (Some((_, _, raw)), other) => raw.push(other),
+            (None, other) => out.push(other),
+        }
+    }
+    if let Some((_, _, raw)) = block {
+        out.extend(raw);
+    }
+    out
+}
 
 pub fn markdown(src: &str) -> String {
     let mut opts = Options::empty();
@@ -53,7 +122,12 @@ pub fn markdown(src: &str) -> String {
         })
         .collect();
     let mut out = String::with_capacity(src.len() + src.len() / 4);
-    if events.iter().any(|ev| matches!(ev, Event::Html(_) | Event::InlineHtml(_))) {
+    let raw_html = events.iter().any(|ev| matches!(ev, Event::Html(_) | Event::InlineHtml(_)));
+    // The highlighter's output is escaped text in `<span class>`: trusted,
+    // and it goes through the sanitizer with everything else when the text
+    // has raw HTML of its own.
+    let events = highlighted(events);
+    if raw_html {
         // Raw HTML in the text: the sanitizer decides what of it may stay.
         html::push_html(&mut out, events.into_iter());
         return sanitizer().clean(&out).to_string();
@@ -94,6 +168,20 @@ mod tests {
         assert!(html.contains("<li>one</li>"), "{html}");
         assert!(html.contains("<code class=\"language-rust\">"), "{html}");
         assert!(html.contains("<table>"), "{html}");
+    }
+
+    #[test]
+    fn known_languages_are_highlighted_and_stay_escaped() {
+        let html = markdown("```rust\nfn main() { let s = \"<b>\"; }\n```\n");
+        assert!(html.contains("<code class=\"language-rust\">"), "{html}");
+        assert!(html.contains("class=\"hl-"), "spans with highlighter classes: {html}");
+        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"), "{html}");
+        // With raw HTML elsewhere the sanitizer keeps the classes.
+        let mixed = markdown("<em>x</em>\n\n```python\nprint(1)\n```\n");
+        assert!(mixed.contains("class=\"hl-"), "{mixed}");
+        // Unknown languages and plain blocks are left as they were.
+        assert!(markdown("```nolang\nx\n```\n").contains("<code class=\"language-nolang\">x\n</code>"));
+        assert!(markdown("    indented\n").contains("<pre><code>indented"));
     }
 
     #[test]

@@ -45,3 +45,22 @@ test('d marks the words that differ; long answers scroll on their own or togethe
   // The scale stays in view while the answers are long.
   await expect(page.locator('fieldset.scale')).toBeInViewport();
 });
+
+test('code blocks are highlighted without loading anything from elsewhere', async ({ page, request }) => {
+  const code = '```python\ndef f(x):\n    # double it\n    return x * 2  # "<b>"\n```';
+  const { slug, annotator } = await setup(request, [
+    { id: 'code', prompt: 'Code?', completions: [{ model: 'a', text: code }, { model: 'b', text: 'plain' }] },
+  ], 1);
+  const outside: string[] = [];
+  page.on('request', (r) => { if (!r.url().startsWith('http://127.0.0.1')) outside.push(r.url()); });
+  await login(page, annotator.username, annotator.password);
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  const comment = page.locator('.side .hl-comment').first();
+  await expect(comment).toContainText('# double it');
+  const colour = await comment.evaluate((e) => getComputedStyle(e).color);
+  expect(colour).toBe('rgb(106, 115, 125)');
+  await expect(page.locator('.side .hl-keyword', { hasText: 'return' })).toHaveCount(1);
+  await expect(page.locator('.side b')).toHaveCount(0);
+  expect(outside).toEqual([]);
+});

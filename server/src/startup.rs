@@ -68,6 +68,9 @@ impl Application {
     }
 
     pub async fn with_db(mut config: Config, db: Db) -> anyhow::Result<Application> {
+        // The code highlighter's grammars load once (tens of ms): not on
+        // the first annotator's request.
+        tokio::task::spawn_blocking(|| arbiter_core::render::markdown("```rust\nfn warm() {}\n```\n"));
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("Failed to listen on {}", config.addr))?;
         if config.public_url.is_empty() {
