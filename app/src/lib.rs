@@ -3,6 +3,7 @@
 //! JavaScript; hydration adds the keyboard-driven annotator on top.
 pub mod api;
 mod components;
+pub mod i18n;
 mod pages;
 
 use leptos::prelude::*;
@@ -24,9 +25,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let prefs = api::ctx::user().map(|u| u.prefs).unwrap_or_default();
     #[cfg(not(feature = "ssr"))]
     let prefs = arbiter_core::domain::prefs::Prefs::default();
+    let lang = i18n::current();
     view! {
         <!DOCTYPE html>
-        <html lang="en" data-theme=prefs.theme.name() class=prefs.size_class()>
+        <html lang=lang.code() data-theme=prefs.theme.name() class=prefs.size_class()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -59,6 +61,7 @@ fn set_page_csp() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(i18n::current());
     view! {
         <Stylesheet id="leptos" href="/pkg/arbiter.css" />
         <Title text="Arbiter" />

@@ -1,4 +1,5 @@
 use crate::api::whoami;
+use crate::i18n::t;
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnError;
 use leptos_router::hooks::use_query_map;
@@ -22,20 +23,20 @@ pub fn Nav() -> impl IntoView {
                     match me.await {
                         Ok(Some(me)) => view! {
                             <nav>
-                                <a href="/">"Projects"</a>
+                                <a href="/">{t("nav.projects")}</a>
                                 {me.is_admin.then(|| view! {
-                                    <a href="/admin">"Admin"</a>
-                                    <a href="/admin/users">"Users"</a>
-                                    <a href="/admin/audit">"Audit"</a>
+                                    <a href="/admin">{t("nav.admin")}</a>
+                                    <a href="/admin/users">{t("nav.users")}</a>
+                                    <a href="/admin/audit">{t("nav.audit")}</a>
                                 })}
                                 <a class="who" href="/account">{me.username}</a>
                                 <DisplaySwitch dark=me.prefs.theme == arbiter_core::domain::prefs::Theme::Dark />
                                 <form method="post" action="/logout" class="inline">
-                                    <button type="submit" class="link">"Log out"</button>
+                                    <button type="submit" class="link">{t("nav.logout")}</button>
                                 </form>
                             </nav>
                         }.into_any(),
-                        _ => view! { <nav><a href="/login">"Log in"</a></nav> }.into_any(),
+                        _ => view! { <nav><a href="/login">{t("nav.login")}</a></nav> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -47,18 +48,22 @@ pub fn Nav() -> impl IntoView {
 /// form posts that come back to this page.
 #[component]
 fn DisplaySwitch(dark: bool) -> impl IntoView {
+    let other = if crate::i18n::lang() == crate::i18n::Lang::De { crate::i18n::Lang::En } else { crate::i18n::Lang::De };
     let location = leptos_router::hooks::use_location();
     let here = move || location.pathname.get();
     view! {
         <form method="post" action="/account/display" class="inline display-switch">
             <input type="hidden" name="next" value=here />
-            <button type="submit" name="size" value="smaller" class="link" aria-label="A− smaller text" title="Smaller text">"A−"</button>
-            <button type="submit" name="size" value="larger" class="link" aria-label="A+ larger text" title="Larger text">"A+"</button>
+            <button type="submit" name="size" value="smaller" class="link" aria-label=t("nav.smaller") title=t("nav.smaller_title")>"A−"</button>
+            <button type="submit" name="size" value="larger" class="link" aria-label=t("nav.larger") title=t("nav.larger_title")>"A+"</button>
             <button type="submit" name="theme" value="toggle" class="link" data-testid="theme-toggle"
-                aria-label=if dark { "Light theme" } else { "Dark theme" }
-                title=if dark { "Light theme" } else { "Dark theme" }>
+                aria-label=if dark { t("nav.light") } else { t("nav.dark") }
+                title=if dark { t("nav.light") } else { t("nav.dark") }>
                 {if dark { "☀" } else { "☾" }}
             </button>
+            // The other language (kept per user).
+            <button type="submit" name="language" value=other.code() class="link" data-testid="language-toggle"
+                lang=other.code() aria-label=t("nav.language_label")>{t("nav.language")}</button>
         </form>
     }
 }

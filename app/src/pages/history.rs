@@ -4,6 +4,7 @@
 use crate::api::load_history;
 use crate::components::{loaded, Flash, Nav};
 use arbiter_core::domain::Choice;
+use crate::i18n::{t, tf};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -14,36 +15,33 @@ pub fn HistoryPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let data = Resource::new(slug, load_history);
     view! {
-        <Title text="History · Arbiter" />
+        <Title text=t("history.title") />
         <Nav />
         <main class="page">
             <Flash />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
                 {move || Suspend::new(async move {
                     loaded(data.await, |d| {
                         let back = format!("/annotate/{}", d.slug);
                         view! {
-                            <h1>"Your judgements · " {d.title.clone()}</h1>
+                            <h1>{t("history.heading")} {d.title.clone()}</h1>
                             <p class="muted">
-                                {format!(
-                                    "Newest first. Your last {} judgements can be changed for {} minutes after you submit them.",
-                                    d.undo_judgements, d.undo_minutes
-                                )}
-                                " " <a href=back.clone()>"Back to annotating"</a>
+                                {tf("history.window", &[("n", &d.undo_judgements), ("m", &d.undo_minutes)])}
+                                " " <a href=back.clone()>{t("history.back")}</a>
                             </p>
                             {if d.items.is_empty() {
-                                view! { <p data-testid="history-empty">"Nothing judged yet."</p> }.into_any()
+                                view! { <p data-testid="history-empty">{t("history.empty")}</p> }.into_any()
                             } else {
                                 view! {
                                     <table class="history" data-testid="history">
-                                        <thead><tr><th>"When"</th><th>"Prompt"</th><th>"Judgement"</th><th>"Version"</th><th></th></tr></thead>
+                                        <thead><tr><th>{t("history.when")}</th><th>{t("history.prompt")}</th><th>{t("history.judgement")}</th><th>{t("history.version")}</th><th></th></tr></thead>
                                         <tbody>
                                             {d.items.into_iter().map(|j| {
                                                 let judgement = match j.choice.and_then(|c| Choice::new(c).ok()) {
-                                                    Some(c) => format!("{} {}", c.key(), c.label()),
-                                                    None => "ranking / rating".to_owned(),
+                                                    Some(c) => format!("{} {}", c.key(), t(&format!("choice.{}", c.value()))),
+                                                    None => t("history.ranking_rating").to_owned(),
                                                 };
-                                                let extra = if j.both_bad { " · both bad" } else { "" };
+                                                let extra = if j.both_bad { t("history.both_bad") } else { "" };
                                                 let open = format!("{back}?edit={}", j.task_id);
                                                 view! {
                                                     <tr data-testid="history-item">
@@ -53,9 +51,9 @@ pub fn HistoryPage() -> impl IntoView {
                                                         <td>{j.version}</td>
                                                         <td>
                                                             {if j.editable {
-                                                                view! { <a href=open>"Change"</a> }.into_any()
+                                                                view! { <a href=open>{t("history.change")}</a> }.into_any()
                                                             } else {
-                                                                view! { <a href=open class="muted">"View"</a> }.into_any()
+                                                                view! { <a href=open class="muted">{t("history.view")}</a> }.into_any()
                                                             }}
                                                         </td>
                                                     </tr>

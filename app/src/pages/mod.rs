@@ -20,6 +20,6 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <Nav />
-        <main class="page"><h1>"Not found"</h1><p><a href="/">"Back to the projects"</a></p></main>
+        <main class="page"><h1>{crate::i18n::t("notfound.heading")}</h1><p><a href="/">{crate::i18n::t("annotate.back_to_projects")}</a></p></main>
     }
 }

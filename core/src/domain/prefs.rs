@@ -30,6 +30,50 @@ impl Theme {
     }
 }
 
+/// An interface language Arbiter speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    De,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::De => "de",
+        }
+    }
+
+    /// `de`, `de-DE`, `DE_at`… → German; unknown → None.
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().split(['-', '_']).next()? {
+            "en" => Some(Lang::En),
+            "de" => Some(Lang::De),
+            _ => None,
+        }
+    }
+
+    /// The first language of an `Accept-Language` header Arbiter speaks
+    /// (by the header's weights), else English.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut offers: Vec<(f32, Lang)> = header
+            .split(',')
+            .filter_map(|part| {
+                let mut bits = part.split(';');
+                let lang = Lang::parse(bits.next()?)?;
+                let q =
+                    bits.find_map(|b| b.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+                Some((q, lang))
+            })
+            .collect();
+        offers.sort_by(|a, b| b.0.total_cmp(&a.0));
+        offers.first().map(|o| o.1).unwrap_or_default()
+    }
+}
+
 /// Text size in percent of the default, in steps of 10.
 pub const TEXT_SIZES: std::ops::RangeInclusive<i64> = 80..=160;
 pub const TEXT_STEP: i64 = 10;
@@ -38,11 +82,13 @@ pub const TEXT_STEP: i64 = 10;
 pub struct Prefs {
     pub theme: Theme,
     pub text_size: i64,
+    /// None: the browser's language.
+    pub language: Option<Lang>,
 }
 
 impl Default for Prefs {
     fn default() -> Prefs {
-        Prefs { theme: Theme::Auto, text_size: 100 }
+        Prefs { theme: Theme::Auto, text_size: 100, language: None }
     }
 }
 
@@ -72,5 +118,14 @@ mod tests {
         assert_eq!(p.size_class(), "text-100");
         assert_eq!(Theme::parse("dark"), Some(Theme::Dark));
         assert_eq!(Theme::parse("blue"), None);
+    }
+
+    #[test]
+    fn accept_language_picks_the_first_language_arbiter_speaks() {
+        assert_eq!(Lang::from_accept_language("de-DE,de;q=0.9,en;q=0.8"), Lang::De);
+        assert_eq!(Lang::from_accept_language("fr-FR,fr;q=0.9,de;q=0.5,en;q=0.6"), Lang::En);
+        assert_eq!(Lang::from_accept_language("fr"), Lang::En);
+        assert_eq!(Lang::from_accept_language("en;q=0.1, de"), Lang::De);
+        assert_eq!(Lang::parse("DE_at"), Some(Lang::De));
     }
 }

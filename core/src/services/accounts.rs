@@ -297,9 +297,15 @@ pub async fn has_admin(db: &Db) -> Result<bool> {
 }
 
 /// Changes the caller's display preferences: `theme` (`auto`, `light`,
-/// `dark`, or `toggle` between light and dark) and `size` (`larger`,
-/// `smaller`, `reset`). Unknown values are a 400 naming the field.
-pub async fn set_display(db: &Db, user: &User, theme: Option<&str>, size: Option<&str>) -> Result<Prefs> {
+/// `dark`, or `toggle` between light and dark), `size` (`larger`,
+/// `smaller`, `reset`) and `language` (`en`, `de`, or `auto`: the browser's). Unknown values are a 400 naming the field.
+pub async fn set_display(
+    db: &Db,
+    user: &User,
+    theme: Option<&str>,
+    size: Option<&str>,
+    language: Option<&str>,
+) -> Result<Prefs> {
     use crate::domain::prefs::Theme;
     let mut prefs = user.prefs;
     match theme.map(str::trim).filter(|t| !t.is_empty()) {
@@ -316,6 +322,16 @@ pub async fn set_display(db: &Db, user: &User, theme: Option<&str>, size: Option
         Some("smaller") => prefs = prefs.step(-1),
         Some("reset") => prefs.text_size = Prefs::default().text_size,
         Some(s) => return Err(Error::bad(format!("size: {s:?} is not larger, smaller or reset"))),
+    }
+    match language.map(str::trim).filter(|l| !l.is_empty()) {
+        None => {}
+        Some("auto") => prefs.language = None,
+        Some(l) => {
+            prefs.language = Some(
+                crate::domain::prefs::Lang::parse(l)
+                    .ok_or_else(|| Error::bad(format!("language: {l:?} is not en, de or auto")))?,
+            )
+        }
     }
     crate::storage::users::set_prefs(&db.write, user.id, prefs).await?;
     // Sessions and tokens carry the user (and so the preferences) for a few seconds.

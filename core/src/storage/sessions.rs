@@ -18,8 +18,8 @@ pub async fn insert(db: impl SqliteExecutor<'_>, id_hash: &str, user_id: i64, ex
 /// The active user behind a live session, and when the session was last
 /// seen (to refresh that at most once a minute).
 pub async fn lookup(db: impl SqliteExecutor<'_>, id_hash: &str, idle_cutoff: i64) -> sqlx::Result<Option<(User, i64)>> {
-    let row: Option<(i64, String, String, String, bool, String, i64, i64)> = sqlx::query_as(
-        "SELECT u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size, s.last_seen_at
+    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, i64)> = sqlx::query_as(
+        "SELECT u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size, u.language, s.last_seen_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.active = 1",
     )
@@ -28,8 +28,8 @@ pub async fn lookup(db: impl SqliteExecutor<'_>, id_hash: &str, idle_cutoff: i64
     .bind(idle_cutoff)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, uuid, name, role, active, theme, size, seen)| {
-        (user_from_row((id, uuid, name, role, active, theme, size)), seen)
+    Ok(row.map(|(id, uuid, name, role, active, theme, size, language, seen)| {
+        (user_from_row((id, uuid, name, role, active, theme, size, language)), seen)
     }))
 }
 

@@ -17,16 +17,16 @@ pub async fn insert(db: impl SqliteExecutor<'_>, user_id: i64, name: &str, token
 
 /// The active user behind a live (unrevoked) token, and when it was last used.
 pub async fn lookup(db: impl SqliteExecutor<'_>, token_hash: &str) -> sqlx::Result<Option<(User, Option<i64>)>> {
-    let row: Option<(i64, String, String, String, bool, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size, t.last_used_at
+    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size, u.language, t.last_used_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.active = 1",
     )
     .bind(token_hash)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, uuid, name, role, active, theme, size, used)| {
-        (user_from_row((id, uuid, name, role, active, theme, size)), used)
+    Ok(row.map(|(id, uuid, name, role, active, theme, size, language, used)| {
+        (user_from_row((id, uuid, name, role, active, theme, size, language)), used)
     }))
 }
 

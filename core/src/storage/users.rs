@@ -14,14 +14,15 @@ pub struct User {
 }
 
 /// The columns every user lookup reads, in `UserRow` order (`u.` prefixed).
-pub const USER_COLUMNS: &str = "u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size";
+pub const USER_COLUMNS: &str = "u.id, u.uuid, u.username, u.role, u.active, u.theme, u.text_size, u.language";
 
-pub type UserRow = (i64, String, String, String, bool, String, i64);
+pub type UserRow = (i64, String, String, String, bool, String, i64, Option<String>);
 
-fn from_row((id, uuid, username, role, active, theme, text_size): UserRow) -> User {
+fn from_row((id, uuid, username, role, active, theme, text_size, language): UserRow) -> User {
     let prefs = crate::domain::prefs::Prefs {
         theme: crate::domain::prefs::Theme::parse(&theme).unwrap_or_default(),
         text_size,
+        language: language.as_deref().and_then(crate::domain::prefs::Lang::parse),
     };
     User { id, uuid, username, role: Role::parse(&role).unwrap_or(Role::Annotator), active, prefs }
 }
@@ -48,13 +49,13 @@ pub async fn insert(
 
 /// The user and their password hash, for login.
 pub async fn by_username(db: impl SqliteExecutor<'_>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
-    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>)> =
+    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, Option<String>)> =
         sqlx::query_as(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?"))
             .bind(username)
             .fetch_optional(db)
             .await?;
-    Ok(row.map(|(id, uuid, name, role, active, theme, size, hash)| {
-        (from_row((id, uuid, name, role, active, theme, size)), hash)
+    Ok(row.map(|(id, uuid, name, role, active, theme, size, language, hash)| {
+        (from_row((id, uuid, name, role, active, theme, size, language)), hash)
     }))
 }
 
@@ -133,9 +134,10 @@ pub async fn set_prefs(
     user_id: i64,
     prefs: crate::domain::prefs::Prefs,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET theme = ?, text_size = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET theme = ?, text_size = ?, language = ? WHERE id = ?")
         .bind(prefs.theme.name())
         .bind(prefs.text_size)
+        .bind(prefs.language.map(|l| l.code()))
         .bind(user_id)
         .execute(db)
         .await?;

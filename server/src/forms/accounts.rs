@@ -167,6 +167,7 @@ pub async fn remove_member(
 pub struct DisplayForm {
     theme: Option<String>,
     size: Option<String>,
+    language: Option<String>,
     /// The page to go back to (a path on this site).
     #[serde(default)]
     next: String,
@@ -175,7 +176,7 @@ pub struct DisplayForm {
 /// Theme and text size, kept per user; back to the page the form was on.
 pub async fn display(State(state): State<AppState>, FormUser(user): FormUser, Form(f): Form<DisplayForm>) -> Response {
     let next = arbiter_core::domain::redirect::safe_next(&f.next);
-    match accounts::set_display(&state.db, &user, f.theme.as_deref(), f.size.as_deref()).await {
+    match accounts::set_display(&state.db, &user, f.theme.as_deref(), f.size.as_deref(), f.language.as_deref()).await {
         Ok(_) => Redirect::to(&next).into_response(),
         Err(e) => back_err(&next, e),
     }

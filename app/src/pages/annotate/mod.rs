@@ -17,6 +17,7 @@ use arbiter_core::domain::views::{AnnotationInput, Entries, MyProgress, ShownCom
 use arbiter_core::domain::{Choice, Scale, TaskType};
 use ranking::Ranking;
 use std::collections::BTreeMap;
+use crate::i18n::{t, tf};
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnError;
 use leptos_meta::Title;
@@ -31,11 +32,11 @@ pub fn AnnotatePage() -> impl IntoView {
     let edit = move || query.read().get("edit");
     let data = Resource::new(move || (slug(), edit()), |(slug, edit)| load_annotate(slug, edit));
     view! {
-        <Title text="Annotate · Arbiter" />
+        <Title text=t("annotate.title") />
         <Nav />
         <main class="page wide">
             <Flash />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
                 {move || Suspend::new(async move { loaded(data.await, |d| view! { <Annotator data=d /> }) })}
             </Suspense>
         </main>
@@ -232,13 +233,13 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     })));
 
     let act = move |action: Action| {
-        let Some(t) = task.get_untracked() else { return };
+        let Some(shown) = task.get_untracked() else { return };
         let edit = editing.get_untracked();
         if let Some((_, ok)) = &edit {
             if action == Action::Skip || !ok {
                 // Leaving an earlier judgement as it is: back to the task before.
                 if action == Action::Submit {
-                    status.set(Status::Failed("This judgement can no longer be changed.".into()));
+                    status.set(Status::Failed(t("error.closed").into()));
                     return;
                 }
                 let back = resume.try_update_value(Option::take).flatten().or_else(|| upcoming.get_untracked());
@@ -271,7 +272,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                     rationale: rationale.get_untracked(),
                     time_ms: Some((client::now_ms() - started.get_value()).max(0.0) as i64),
                 };
-                let ids: Vec<String> = t.completions.iter().map(|c| c.id.clone()).collect();
+                let ids: Vec<String> = shown.completions.iter().map(|c| c.id.clone()).collect();
                 let marked: BTreeMap<String, Vec<String>> = cflags
                     .get_untracked()
                     .into_iter()
@@ -281,23 +282,23 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                 if !marked.is_empty() {
                     input.completion_flags = Some(Entries(marked));
                 }
-                let missing = match t.task_type {
+                let missing = match shown.task_type {
                     TaskType::Pairwise => match choice.get_untracked() {
                         Some(c) => {
                             input.choice = Some(Choice::new(i64::from(c)).unwrap_or(Choice::TIE));
                             None
                         }
-                        None => Some("Choose 1–7 first."),
+                        None => Some(t("error.choose")),
                     },
                     TaskType::Ranking => match ranking.get_untracked().complete(ids.len()) {
                         Some(ranks) => {
                             input.ranks = Some(Entries(ids.into_iter().zip(ranks).collect()));
                             None
                         }
-                        None => Some("Rank every answer first: type their numbers, best first."),
+                        None => Some(t("error.rank_all")),
                     },
                     TaskType::Rating => {
-                        let aspects = t.aspects.clone().unwrap_or_default();
+                        let aspects = shown.aspects.clone().unwrap_or_default();
                         let given = ratings.get_untracked();
                         let mut all = BTreeMap::new();
                         for (i, id) in ids.iter().enumerate() {
@@ -313,7 +314,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                             input.ratings = Some(Entries(all));
                             None
                         } else {
-                            Some("Rate every answer first.")
+                            Some(t("error.rate_all"))
                         }
                     }
                 };
@@ -325,7 +326,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
             }
         };
         let draft = client::Draft {
-            task_id: t.task_id.to_string(),
+            task_id: shown.task_id.to_string(),
             client_key: client_key.get_untracked(),
             input,
             edit: edit.is_some(),
@@ -398,7 +399,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     };
     let undo = move || {
         if sending.get_value() || !outbox.with_value(VecDeque::is_empty) {
-            status.set(Status::Failed("Still saving: press Backspace again in a moment.".into()));
+            status.set(Status::Failed(t("error.still_saving").into()));
             return;
         }
         let before = editing.get_untracked().map(|(id, _)| id);
@@ -423,10 +424,10 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                     status.set(if j.editable {
                         Status::Idle
                     } else {
-                        Status::Failed("This judgement can no longer be changed.".into())
+                        Status::Failed(t("error.closed").into())
                     });
                 }
-                Ok(None) => status.set(Status::Failed("Nothing earlier to change.".into())),
+                Ok(None) => status.set(Status::Failed(t("error.nothing_earlier").into())),
                 Err(e) => status.set(Status::Failed(message(&e))),
             }
         });
@@ -518,50 +519,46 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
         <div class="annotate-head">
             <h1>{data.title.clone()}</h1>
             <ProgressLine progress />
-            <a class="history-link" href=format!("/annotate/{}/history", data.slug)>"History"</a>
+            <a class="history-link" href=format!("/annotate/{}/history", data.slug)>{t("annotate.history")}</a>
         </div>
         <details class="guidelines">
-            <summary>"Guidelines"</summary>
+            <summary>{t("annotate.guidelines")}</summary>
             <div class="md" inner_html=data.guidelines_html.clone()></div>
         </details>
         {move || match task.get() {
             None if waiting.get() => view! {
-                <div class="panel" data-testid="loading-next"><p>"Loading the next pair…"</p></div>
+                <div class="panel" data-testid="loading-next"><p>{t("annotate.loading_next")}</p></div>
             }.into_any(),
             None => view! {
                 <div class="panel done" data-testid="all-done">
-                    <h2>"All done"</h2>
-                    <p>"Nothing is left for you in this project right now. Thank you!"</p>
-                    <a href="/">"Back to the projects"</a>
+                    <h2>{t("annotate.done_heading")}</h2>
+                    <p>{t("annotate.done_text")}</p>
+                    <a href="/">{t("annotate.back_to_projects")}</a>
                 </div>
             }.into_any(),
-            Some(t) => {
+            Some(task) => {
                 let all_flags = all_flags.clone();
                 view! {
                     <form method="post" action=format!("/annotate/{}/submit", slug.get_value()) class="annotate" on:submit=on_submit>
-                        <input type="hidden" name="task_id" value=t.task_id.to_string() />
+                        <input type="hidden" name="task_id" value=task.task_id.to_string() />
                         <input type="hidden" name="client_key" value=move || client_key.get() />
                         {move || editing.get().map(|(_, ok)| view! {
                             <input type="hidden" name="edit" value="1" />
                             <p class="editing" data-testid="editing">
-                                {if ok {
-                                    "Changing an earlier judgement: Submit saves the change, Skip (s) leaves it as it was. Backspace goes one further back."
-                                } else {
-                                    "This judgement can no longer be changed (the project's undo window has closed). Skip (s) goes back."
-                                }}
+                                {if ok { t("annotate.editing") } else { t("annotate.editing_closed") }}
                             </p>
                         })}
-                        <Thread task=t.clone() />
-                        {match t.task_type {
-                            TaskType::Pairwise => view! { <PairSides task=t.clone() choice show_diff linked /> }.into_any(),
+                        <Thread task=task.clone() />
+                        {match task.task_type {
+                            TaskType::Pairwise => view! { <PairSides task=task.clone() choice show_diff linked /> }.into_any(),
                             TaskType::Ranking => view! {
-                                <RankCards completions=t.completions.clone() ranking flags=data_flags.clone() cflags />
+                                <RankCards completions=task.completions.clone() ranking flags=data_flags.clone() cflags />
                             }.into_any(),
                             TaskType::Rating => view! {
                                 <RateCards
-                                    completions=t.completions.clone()
-                                    aspects=t.aspects.clone().unwrap_or_default()
-                                    scale=t.scale.clone().unwrap_or_default()
+                                    completions=task.completions.clone()
+                                    aspects=task.aspects.clone().unwrap_or_default()
+                                    scale=task.scale.clone().unwrap_or_default()
                                     ratings
                                     cursor
                                     flags=data_flags.clone()
@@ -574,7 +571,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                                 <input type="checkbox" name="both_bad" value="true"
                                     prop:checked=move || both_bad.get()
                                     on:change=move |ev| both_bad.set(event_target_checked(&ev)) />
-                                <kbd>"b"</kbd> {if t.task_type == TaskType::Pairwise { " Both are bad" } else { " All are bad" }}
+                                <kbd>"b"</kbd> " " {if task.task_type == TaskType::Pairwise { t("annotate.both_bad") } else { t("annotate.all_bad") }}
                             </label>
                             {all_flags.into_iter().map(|f| {
                                 let name = f.clone();
@@ -596,13 +593,13 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                             }).collect_view()}
                         </div>
                         <label class="rationale">
-                            "Rationale (optional)"
+                            {t("annotate.rationale")}
                             <textarea name="rationale" rows="2" prop:value=move || rationale.get()
                                 on:input=move |ev| rationale.set(event_target_value(&ev))></textarea>
                         </label>
                         <div class="actions">
-                            <button type="submit" name="action" value="submit" class="primary">"Submit " <kbd>"Enter"</kbd></button>
-                            <button type="submit" name="action" value="skip" formnovalidate>"Skip " <kbd>"s"</kbd></button>
+                            <button type="submit" name="action" value="submit" class="primary">{t("annotate.submit")} " " <kbd>"Enter"</kbd></button>
+                            <button type="submit" name="action" value="skip" formnovalidate>{t("annotate.skip")} " " <kbd>"s"</kbd></button>
                             <StatusLine status />
                         </div>
                     </form>
@@ -663,12 +660,12 @@ fn PairSides(
                             <label class="check">
                                 <input type="checkbox" prop:checked=move || show_diff.get()
                                     on:change=move |ev| show_diff.set(event_target_checked(&ev)) />
-                                <kbd>"d"</kbd> " Differences"
+                                <kbd>"d"</kbd> " " {t("annotate.differences")}
                             </label>
                             <label class="check">
                                 <input type="checkbox" prop:checked=move || linked.get()
                                     on:change=move |ev| linked.set(event_target_checked(&ev)) />
-                                " Scroll together"
+                                " " {t("annotate.scroll_together")}
                             </label>
                         </div>
                         <div class="sides">
@@ -682,7 +679,7 @@ fn PairSides(
                             </article>
                         </div>
                         <fieldset class="scale">
-                            <legend>"Which response is better?"</legend>
+                            <legend>{t("annotate.question")}</legend>
                             {Choice::all().map(|c| {
                                 let v = c.value();
                                 view! {
@@ -691,7 +688,7 @@ fn PairSides(
                                             prop:checked=move || choice.get() == Some(v)
                                             on:change=move |_| choice.set(Some(v)) />
                                         <kbd>{c.key().to_string()}</kbd>
-                                        <span>{c.label()}</span>
+                                        <span>{t(&format!("choice.{}", c.value()))}</span>
                                     </label>
                                 }
                             }).collect_view()}
@@ -724,10 +721,10 @@ fn RankCards(
                 last.push_str(" = …");
             }
         }
-        if text.is_empty() { "Type the numbers of the answers, best first.".to_owned() } else { text.join("  ›  ") }
+        if text.is_empty() { t("annotate.rank_prompt").to_owned() } else { text.join("  ›  ") }
     };
     view! {
-        <p class="order-line" data-testid="order"><kbd>"1"</kbd>"–"<kbd>{k.to_string()}</kbd>" best first · "<kbd>"="</kbd>" tie · "<kbd>"⌫"</kbd>" undo — "<strong>{order_line}</strong></p>
+        <p class="order-line" data-testid="order"><kbd>"1"</kbd>"–"<kbd>{k.to_string()}</kbd>" " {tf("annotate.rank_help", &[("eq", &"="), ("bs", &"⌫")])}<strong>{order_line}</strong></p>
         <div class="answers">
             {completions.into_iter().enumerate().map(|(i, c)| {
                 let rank = move || ranking.with(|r| r.ranks(k)[i]);
@@ -748,7 +745,7 @@ fn RankCards(
                             <span class="rank-badge" data-testid="rank">{move || rank().map(|r| format!("#{r}")).unwrap_or_default()}</span>
                         </h2>
                         <div class="md" inner_html=c.html.clone()></div>
-                        <label class="rank-select">"Rank "
+                        <label class="rank-select">{t("annotate.rank")} " "
                             <select name=format!("rank_{}", c.id) required
                                 prop:value=move || rank().map(|r| r.to_string()).unwrap_or_default()
                                 on:change=move |ev| {
@@ -784,7 +781,7 @@ fn RateCards(
     let n = aspects.len().max(1);
     let key = |v: i64| if v == 10 { "0".to_owned() } else { v.to_string() };
     view! {
-        <p class="order-line"><kbd>"Tab"</kbd>" / arrows: next answer · digits rate"</p>
+        <p class="order-line">{t("annotate.rate_help")}</p>
         <div class="answers">
             {completions.into_iter().enumerate().map(|(i, c)| {
                 let aspects = aspects.clone();
@@ -876,7 +873,7 @@ fn Thread(task: TaskView) -> impl IntoView {
 fn ProgressLine(progress: RwSignal<MyProgress>) -> impl IntoView {
     view! {
         <p class="progress" data-testid="progress">
-            {move || { let p = progress.get(); format!("{} done · {} to go", p.done, p.remaining) }}
+            {move || { let p = progress.get(); tf("progress.line", &[("done", &p.done), ("left", &p.remaining)]) }}
         </p>
     }
 }
@@ -887,9 +884,9 @@ fn StatusLine(status: RwSignal<Status>) -> impl IntoView {
         <span class="status" role="status" aria-live="polite" data-testid="save-status">
             {move || match status.get() {
                 Status::Idle => String::new(),
-                Status::Saving => "Saving…".into(),
-                Status::Saved => "Saved ✓".into(),
-                Status::Retrying(n) => format!("Connection lost, retrying ({n})… your answer is kept"),
+                Status::Saving => t("status.saving").into(),
+                Status::Saved => t("status.saved").into(),
+                Status::Retrying(n) => tf("status.retrying", &[("n", &n)]),
                 Status::Failed(m) => m,
             }}
         </span>
