@@ -27,6 +27,19 @@ pub struct NextData {
     pub progress: MyProgress,
 }
 
+/// The task to go on with after an action, and the caller's progress.
+#[cfg(feature = "ssr")]
+async fn next_data(
+    db: &arbiter_core::storage::Db,
+    project: &arbiter_core::storage::projects::Project,
+    user: &arbiter_core::services::User,
+) -> Result<NextData, ServerFnError> {
+    use arbiter_core::services::tasks;
+    let task = tasks::next(db, project, user).await.map_err(ctx::fail)?;
+    let progress = tasks::progress(db, project, user).await.map_err(ctx::fail)?;
+    Ok(NextData { task, progress })
+}
+
 #[server(prefix = "/sfn")]
 pub async fn load_annotate(slug: String, edit: Option<String>) -> Result<AnnotateData, ServerFnError> {
     use arbiter_core::domain::TaskId;
@@ -87,9 +100,7 @@ pub async fn edit_and_next(
     let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
     let key = ClientKey::parse(&client_key).map_err(ctx::bad)?;
     tasks::edit(&db, &user, Some(&project), tasks::EditTarget::Task(id), &key, &input).await.map_err(ctx::fail)?;
-    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
-    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
-    Ok(NextData { task, progress })
+    next_data(&db, &project, &user).await
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,9 +145,7 @@ pub async fn submit_and_next(
     let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
     let key = ClientKey::parse(&client_key).map_err(ctx::bad)?;
     tasks::submit(&db, &user, Some(&project), id, &key, &input).await.map_err(ctx::fail)?;
-    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
-    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
-    Ok(NextData { task, progress })
+    next_data(&db, &project, &user).await
 }
 
 /// The task after the current one, leased ahead: the page shows it the
@@ -157,7 +166,5 @@ pub async fn skip_and_next(slug: String, task_id: String, reason: Option<String>
     let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
     let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
     tasks::skip(&db, &user, Some(&project), id, reason.as_deref()).await.map_err(ctx::fail)?;
-    let task = tasks::next(&db, &project, &user).await.map_err(ctx::fail)?;
-    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
-    Ok(NextData { task, progress })
+    next_data(&db, &project, &user).await
 }

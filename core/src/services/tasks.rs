@@ -371,26 +371,9 @@ pub async fn submit(
             let late = task.state == "expired" || task.lease_expires_at <= now;
             // Without a client clock (plain form posts) time on task is measured from the lease.
             let time_ms = input.time_ms.or(Some(now - task.leased_at));
-            let annotation_id = hot::insert_annotation(
-                c,
-                &hot::NewAnnotation {
-                    assignment: &task,
-                    annotator_id: user_id,
-                    client_key: &client_key,
-                    request_hash: &hash,
-                    choice_shown: input.choice,
-                    ranks: &judged.ranks,
-                    ratings: &judged.ratings.iter().map(|(c, a, v)| (*c, a.as_str(), *v)).collect::<Vec<_>>(),
-                    completion_flags: &judged.flags.iter().map(|(c, f)| (*c, f.as_str())).collect::<Vec<_>>(),
-                    both_bad: input.both_bad,
-                    flags: &flags,
-                    rationale: &input.rationale,
-                    time_ms,
-                    late,
-                    now,
-                },
-            )
-            .map_err(sql_err)?;
+            let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
+            let annotation_id =
+                hot::insert_annotation(c, &request.annotation(&judged, &flags, time_ms, late, now)).map_err(sql_err)?;
             hot::finish(c, &task, "submitted", None, now).map_err(sql_err)?;
             let receipt = AnnotationReceipt {
                 annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
@@ -496,32 +479,51 @@ pub async fn edit(
             let flags = task_flags(&task, &input)?;
             let judged = judge(c, &task, &input)?;
             let time_ms = input.time_ms;
-            hot::revise(
-                c,
-                annotation_id,
-                &hot::NewAnnotation {
-                    assignment: &task,
-                    annotator_id: user_id,
-                    client_key: &client_key,
-                    request_hash: &hash,
-                    choice_shown: input.choice,
-                    ranks: &judged.ranks,
-                    ratings: &judged.ratings.iter().map(|(c, a, v)| (*c, a.as_str(), *v)).collect::<Vec<_>>(),
-                    completion_flags: &judged.flags.iter().map(|(c, f)| (*c, f.as_str())).collect::<Vec<_>>(),
-                    both_bad: input.both_bad,
-                    flags: &flags,
-                    rationale: &input.rationale,
-                    time_ms,
-                    late: false,
-                    now,
-                },
-            )
-            .map_err(sql_err)?;
+            let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
+            hot::revise(c, annotation_id, &request.annotation(&judged, &flags, time_ms, false, now)).map_err(sql_err)?;
             let (_, _, receipt) =
                 hot::by_uuid(c, &annotation_uuid).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such annotation"))?;
             Ok((with_judgement(c, receipt)?, true))
         })
         .await
+}
+
+/// A submission or edit being stored: whose, under which key, what.
+struct Request<'a> {
+    task: &'a hot::Assignment,
+    user_id: i64,
+    client_key: &'a str,
+    hash: &'a str,
+    input: &'a AnnotationInput,
+}
+
+impl<'a> Request<'a> {
+    /// The row to store, with the checked ranking or rating and flags.
+    fn annotation(
+        &self,
+        judged: &'a Judged,
+        flags: &'a [String],
+        time_ms: Option<i64>,
+        late: bool,
+        now: i64,
+    ) -> hot::NewAnnotation<'a> {
+        hot::NewAnnotation {
+            assignment: self.task,
+            annotator_id: self.user_id,
+            client_key: self.client_key,
+            request_hash: self.hash,
+            choice_shown: self.input.choice,
+            ranks: &judged.ranks,
+            ratings: &judged.ratings,
+            completion_flags: &judged.flags,
+            both_bad: self.input.both_bad,
+            flags,
+            rationale: &self.input.rationale,
+            time_ms,
+            late,
+            now,
+        }
+    }
 }
 
 /// A submission's ranking or rating in storage terms: completion ids.

@@ -383,9 +383,9 @@ pub struct NewAnnotation<'a> {
     /// Ranking tasks: (completion id, rank).
     pub ranks: &'a [(i64, i64)],
     /// Rating tasks: (completion id, aspect, value).
-    pub ratings: &'a [(i64, &'a str, i64)],
+    pub ratings: &'a [(i64, String, i64)],
     /// Ranking and rating tasks: (completion id, flag).
-    pub completion_flags: &'a [(i64, &'a str)],
+    pub completion_flags: &'a [(i64, String)],
     pub both_bad: bool,
     pub flags: &'a [String],
     pub rationale: &'a str,

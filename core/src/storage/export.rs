@@ -343,14 +343,7 @@ pub fn prompt_votes_page(
     scope: &Scope,
     after: i64,
 ) -> rusqlite::Result<(Vec<PromptVotes>, Option<i64>)> {
-    let ids: Vec<i64> = conn
-        .prepare(&format!(
-            // `+`: walk prompts by id (not the (project, key) index and a sort).
-            "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
-            scope.project_id
-        ))?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = prompt_ids(conn, scope, after)?;
     let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
     let sql = format!(
         "SELECT p.prompt_id, n.pair_id, p.completion_a, p.completion_b, n.choice, n.both_bad, n.flags <> '[]'
@@ -426,6 +419,17 @@ fn attach<P, T>(
     Ok(())
 }
 
+/// The next page of the project's prompt ids after prompt `after`.
+fn prompt_ids(conn: &rusqlite::Connection, scope: &Scope, after: i64) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare(&format!(
+        // `+`: walk prompts by id (not the (project, key) index and a sort).
+        "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
+        scope.project_id
+    ))?
+    .query_map([], |r| r.get(0))?
+    .collect()
+}
+
 /// One ranking or rating (ranking and rating projects).
 pub struct Judgement {
     pub id: i64,
@@ -481,13 +485,7 @@ pub fn prompt_judgements_page(
     scope: &Scope,
     after: i64,
 ) -> rusqlite::Result<(Vec<PromptJudgements>, Option<i64>)> {
-    let ids: Vec<i64> = conn
-        .prepare(&format!(
-            "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
-            scope.project_id
-        ))?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = prompt_ids(conn, scope, after)?;
     let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
     let sql = format!(
         "SELECT n.prompt_id, n.id, n.uuid, n.annotator_id, u.uuid, u.username, n.both_bad, n.flags, n.rationale,

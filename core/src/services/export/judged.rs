@@ -7,7 +7,7 @@
 //! rankings, z-scored ratings averaged for ratings) decide which answer a
 //! pair-level row calls chosen, and its `margin` is the reward difference
 //! scaled by the prompt's reward range, in [0, 1].
-use super::{changed, parse_messages, pseudonym, Job, Outputs, Page, Plan};
+use super::{changed, parse_messages, pseudonym, push_pair_row, Job, Outputs, Page, Plan};
 use crate::domain::dataset::{decide_annotation, pair_gate, Counts, DropReason, Format, Keep, MarginMode, Outcome};
 use crate::domain::rows::{self, PairTexts};
 use crate::domain::settings::TaskType;
@@ -203,28 +203,16 @@ impl Job {
                         a: &p.completions[a].3,
                         b: &p.completions[b].3,
                     };
-                    let enc = out.pick(split);
-                    match o.format {
-                        Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
-                        Format::TrlImplicit => {
-                            enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?
-                        }
-                        Format::OpenaiDpo => enc.push(rows::openai_dpo(&texts, outcome))?,
-                        Format::HhRlhf => enc.push_line(&rows::hh_rlhf(&texts, outcome, None).map_err(changed)?)?,
-                        Format::Pairs => {
-                            let record = rows::PairRecord {
-                                pair_id: uuid,
-                                prompt_id: &p.prompt_uuid,
-                                external_id: p.external_id.as_deref(),
-                                model_a: &p.completions[a].2,
-                                model_b: &p.completions[b].2,
-                                tally: &tally,
-                                prior: None,
-                            };
-                            enc.push(rows::pairs(&record, outcome))?
-                        }
-                        Format::Arena | Format::Raw | Format::Rewards => unreachable!("handled above"),
-                    }
+                    let record = rows::PairRecord {
+                        pair_id: uuid,
+                        prompt_id: &p.prompt_uuid,
+                        external_id: p.external_id.as_deref(),
+                        model_a: &p.completions[a].2,
+                        model_b: &p.completions[b].2,
+                        tally: &tally,
+                        prior: None,
+                    };
+                    push_pair_row(out.pick(split), o.format, plan.form, &texts, outcome, None, &record)?;
                     counts.rows += 1;
                     let sign = match outcome {
                         Outcome::Chosen { winner: Winner::A, .. } => 1,

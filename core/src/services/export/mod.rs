@@ -586,32 +586,16 @@ impl Job {
                     b: row.b.as_deref().unwrap_or_default(),
                 };
                 let split = out.split_of(row.external_id.as_deref().unwrap_or(&row.prompt_uuid), o.test_share);
-                let enc = out.pick(split);
-                match o.format {
-                    Format::Trl => enc.push(rows::trl(&texts, outcome, plan.form).map_err(changed)?)?,
-                    Format::TrlImplicit => {
-                        enc.push(rows::trl_implicit(&texts, outcome, plan.form).map_err(changed)?)?
-                    }
-                    Format::OpenaiDpo => enc.push(rows::openai_dpo(&texts, outcome))?,
-                    Format::HhRlhf => {
-                        enc.push_line(&rows::hh_rlhf(&texts, outcome, row.source.as_deref()).map_err(changed)?)?
-                    }
-                    Format::Pairs => {
-                        let record = rows::PairRecord {
-                            pair_id: &row.pair_uuid,
-                            prompt_id: &row.prompt_uuid,
-                            external_id: row.external_id.as_deref(),
-                            model_a: &row.model_a,
-                            model_b: &row.model_b,
-                            tally: &tally,
-                            prior: row.prior,
-                        };
-                        enc.push(rows::pairs(&record, outcome))?
-                    }
-                    Format::Arena | Format::Raw | Format::Rewards => {
-                        unreachable!("per-annotation and per-completion formats")
-                    }
-                }
+                let record = rows::PairRecord {
+                    pair_id: &row.pair_uuid,
+                    prompt_id: &row.prompt_uuid,
+                    external_id: row.external_id.as_deref(),
+                    model_a: &row.model_a,
+                    model_b: &row.model_b,
+                    tally: &tally,
+                    prior: row.prior,
+                };
+                push_pair_row(out.pick(split), o.format, plan.form, &texts, outcome, row.source.as_deref(), &record)?;
                 counts.rows += 1;
                 let sign = match outcome {
                     Outcome::Chosen { winner: crate::domain::verdict::Winner::A, .. } => 1,
@@ -814,6 +798,27 @@ impl Job {
             }
         }
         Ok(true)
+    }
+}
+
+/// One row of a pair-level format (`trl`, `trl-implicit`, `openai-dpo`,
+/// `hh-rlhf`, `pairs`): the same for every task type.
+fn push_pair_row(
+    enc: &mut Encoder,
+    format: Format,
+    form: Form,
+    texts: &PairTexts<'_>,
+    outcome: Outcome,
+    source: Option<&str>,
+    record: &rows::PairRecord<'_>,
+) -> Result<()> {
+    match format {
+        Format::Trl => enc.push(rows::trl(texts, outcome, form).map_err(changed)?),
+        Format::TrlImplicit => enc.push(rows::trl_implicit(texts, outcome, form).map_err(changed)?),
+        Format::OpenaiDpo => enc.push(rows::openai_dpo(texts, outcome)),
+        Format::HhRlhf => enc.push_line(&rows::hh_rlhf(texts, outcome, source).map_err(changed)?),
+        Format::Pairs => enc.push(rows::pairs(record, outcome)),
+        Format::Arena | Format::Raw | Format::Rewards => unreachable!("per-annotation and per-completion formats"),
     }
 }
 
