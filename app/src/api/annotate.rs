@@ -27,6 +27,27 @@ pub struct NextData {
     pub progress: MyProgress,
 }
 
+/// What a submit or an edit from the page names, checked: the project (one
+/// the caller may work on), the task id and the idempotency key.
+#[cfg(feature = "ssr")]
+struct Judging {
+    db: arbiter_core::storage::Db,
+    user: arbiter_core::services::User,
+    project: arbiter_core::storage::projects::Project,
+    id: arbiter_core::domain::TaskId,
+    key: arbiter_core::domain::ClientKey,
+}
+
+#[cfg(feature = "ssr")]
+async fn judging(slug: &str, task_id: &str, client_key: &str) -> Result<Judging, ServerFnError> {
+    use arbiter_core::domain::{ClientKey, TaskId};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = arbiter_core::services::projects::visible(&db, &user, slug).await.map_err(ctx::fail)?;
+    let id = TaskId::parse(task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
+    let key = ClientKey::parse(client_key).map_err(ctx::bad)?;
+    Ok(Judging { db, user, project, id, key })
+}
+
 /// The task to go on with after an action, and the caller's progress.
 #[cfg(feature = "ssr")]
 async fn next_data(
@@ -93,12 +114,8 @@ pub async fn edit_and_next(
     client_key: String,
     input: AnnotationInput,
 ) -> Result<NextData, ServerFnError> {
-    use arbiter_core::domain::{ClientKey, TaskId};
-    use arbiter_core::services::{projects, tasks};
-    let (db, user) = (ctx::db()?, ctx::require_user()?);
-    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
-    let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
-    let key = ClientKey::parse(&client_key).map_err(ctx::bad)?;
+    use arbiter_core::services::tasks;
+    let Judging { db, user, project, id, key } = judging(&slug, &task_id, &client_key).await?;
     tasks::edit(&db, &user, Some(&project), tasks::EditTarget::Task(id), &key, &input).await.map_err(ctx::fail)?;
     next_data(&db, &project, &user).await
 }
@@ -138,12 +155,8 @@ pub async fn submit_and_next(
     client_key: String,
     input: AnnotationInput,
 ) -> Result<NextData, ServerFnError> {
-    use arbiter_core::domain::{ClientKey, TaskId};
-    use arbiter_core::services::{projects, tasks};
-    let (db, user) = (ctx::db()?, ctx::require_user()?);
-    let project = projects::visible(&db, &user, &slug).await.map_err(ctx::fail)?;
-    let id = TaskId::parse(&task_id).ok_or_else(|| ctx::fail(arbiter_core::Error::not_found("no such task")))?;
-    let key = ClientKey::parse(&client_key).map_err(ctx::bad)?;
+    use arbiter_core::services::tasks;
+    let Judging { db, user, project, id, key } = judging(&slug, &task_id, &client_key).await?;
     tasks::submit(&db, &user, Some(&project), id, &key, &input).await.map_err(ctx::fail)?;
     next_data(&db, &project, &user).await
 }
