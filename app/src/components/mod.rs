@@ -92,7 +92,7 @@ where
             view! {
                 <div class="panel">
                     <p class="flash error" role="alert">{msg}</p>
-                    {login.then(|| view! { <a href="/login">"Log in"</a> })}
+                    {login.then(|| view! { <a href="/login">{t("nav.login")}</a> })}
                 </div>
             }
             .into_any()

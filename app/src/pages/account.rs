@@ -1,5 +1,6 @@
 use crate::api::load_account;
 use crate::components::{loaded, Flash, Nav};
+use crate::i18n::t;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -10,34 +11,34 @@ pub fn AccountPage() -> impl IntoView {
     let q = use_query_map();
     let data = Resource::new(move || q.read().get("reveal"), load_account);
     view! {
-        <Title text="Account · Arbiter" />
+        <Title text=t("account.title") />
         <Nav />
         <main class="page">
             <Flash />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
                 {move || Suspend::new(async move {
                     loaded(data.await, |d| view! {
-                        <h1>"Account: " {d.username}</h1>
-                        {d.revealed.map(|t| view! {
+                        <h1>{t("account.heading")} {d.username}</h1>
+                        {d.revealed.map(|secret| view! {
                             <section class="panel import ok" data-testid="new-token">
-                                <p>"Your new API token. Copy it now: it is not shown again."</p>
-                                <code class="secret">{t}</code>
+                                <p>{t("account.new_token")}</p>
+                                <code class="secret">{secret}</code>
                             </section>
                         })}
-                        <h2>"API tokens"</h2>
-                        <p class="muted">"Send as " <code>"Authorization: Bearer …"</code> "; a token has your permissions."</p>
+                        <h2>{t("account.tokens")}</h2>
+                        <p class="muted">{t("account.send_as")} " " <code>"Authorization: Bearer …"</code> {t("account.permissions")}</p>
                         <table class="grid">
-                            <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+                            <thead><tr><th>{t("account.name")}</th><th>{t("account.created")}</th><th>{t("account.last_used")}</th><th></th></tr></thead>
                             <tbody>
-                                {d.tokens.into_iter().map(|t| view! {
+                                {d.tokens.into_iter().map(|tok| view! {
                                     <tr>
-                                        <td>{t.name}</td><td>{t.created}</td><td>{t.last_used}</td>
-                                        <td>{if t.revoked {
-                                            view! { <span class="muted">"revoked"</span> }.into_any()
+                                        <td>{tok.name}</td><td>{tok.created}</td><td>{tok.last_used}</td>
+                                        <td>{if tok.revoked {
+                                            view! { <span class="muted">{t("account.revoked")}</span> }.into_any()
                                         } else {
                                             view! {
-                                                <form method="post" action=format!("/account/tokens/{}/revoke", t.uuid) class="inline">
-                                                    <button type="submit">"Revoke"</button>
+                                                <form method="post" action=format!("/account/tokens/{}/revoke", tok.uuid) class="inline">
+                                                    <button type="submit">{t("account.revoke")}</button>
                                                 </form>
                                             }.into_any()
                                         }}</td>
@@ -46,13 +47,13 @@ pub fn AccountPage() -> impl IntoView {
                             </tbody>
                         </table>
                         <form method="post" action="/account/tokens" class="panel inline-form">
-                            <label>"New token name " <input name="name" required placeholder="e.g. import script" /></label>
-                            <button type="submit" class="primary">"Create token"</button>
+                            <label>{t("account.token_name")} " " <input name="name" required placeholder="e.g. import script" /></label>
+                            <button type="submit" class="primary">{t("account.create_token")}</button>
                         </form>
-                        <h2>"Sessions"</h2>
+                        <h2>{t("account.sessions")}</h2>
                         <form method="post" action="/account/logout-everywhere" class="panel">
-                            <p class="muted">"Ends every session of yours, on every device, this one included."</p>
-                            <button type="submit">"Log out everywhere"</button>
+                            <p class="muted">{t("account.sessions_help")}</p>
+                            <button type="submit">{t("account.logout_all")}</button>
                         </form>
                     })
                 })}

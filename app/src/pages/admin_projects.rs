@@ -1,5 +1,6 @@
 use crate::api::admin_projects;
 use crate::components::{loaded, Flash, Nav};
+use crate::i18n::t;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -7,16 +8,16 @@ use leptos_meta::Title;
 pub fn AdminProjectsPage() -> impl IntoView {
     let list = Resource::new(|| (), |_| admin_projects());
     view! {
-        <Title text="Admin · Arbiter" />
+        <Title text=t("admin.title") />
         <Nav />
         <main class="page">
             <Flash />
-            <h1>"Projects"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>{t("nav.projects")}</h1>
+            <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
                 {move || Suspend::new(async move {
                     loaded(list.await, |rows| view! {
                         <table class="grid">
-                            <thead><tr><th>"Project"</th><th>"Pairs"</th><th>"Complete"</th><th>"Annotations"</th></tr></thead>
+                            <thead><tr><th>{t("admin.project")}</th><th>{t("admin.pairs")}</th><th>{t("admin.complete")}</th><th>{t("admin.annotations")}</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|p| view! {
                                     <tr>
@@ -29,19 +30,19 @@ pub fn AdminProjectsPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-            <h2>"New project"</h2>
+            <h2>{t("admin.new_project")}</h2>
             <form method="post" action="/admin/projects" class="panel stack">
-                <label>"Slug (used in URLs)" <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,63}" placeholder="rm-v2" /></label>
-                <label>"Title" <input name="title" required /></label>
-                <label>"Annotations per pair" <input name="annotations_per_pair" type="number" min="1" max="100" value="3" /></label>
-                <label>"Task type "
+                <label>{t("admin.slug")} " " <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,63}" placeholder="rm-v2" /></label>
+                <label>{t("admin.title_field")} " " <input name="title" required /></label>
+                <label>{t("admin.per_pair")} " " <input name="annotations_per_pair" type="number" min="1" max="100" value="3" /></label>
+                <label>{t("admin.task_type")} " "
                     <select name="task_type">
                         <option value="pairwise" selected>"pairwise"</option>
                         <option value="ranking">"ranking"</option>
                         <option value="rating">"rating"</option>
                     </select>
                 </label>
-                <button type="submit" class="primary">"Create project"</button>
+                <button type="submit" class="primary">{t("admin.create_project")}</button>
             </form>
         </main>
     }
