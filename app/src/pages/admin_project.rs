@@ -1,5 +1,6 @@
 use crate::api::{admin_project, AdminProjectData};
 use crate::components::{loaded, Flash, Nav};
+use crate::i18n::{t, tf};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -11,11 +12,11 @@ pub fn AdminProjectPage() -> impl IntoView {
     let key = move || (params.read().get("slug").unwrap_or_default(), query.read().get("import"));
     let data = Resource::new(key, |(slug, import)| admin_project(slug, import));
     view! {
-        <Title text="Project · Arbiter" />
+        <Title text=t("project.title") />
         <Nav />
         <main class="page">
             <Flash />
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
                 {move || Suspend::new(async move { loaded(data.await, |d| view! { <Project d /> }) })}
             </Suspense>
         </main>
@@ -28,110 +29,110 @@ fn Project(d: AdminProjectData) -> impl IntoView {
     let export = format!("/api/v1/projects/{}/export", d.slug);
     view! {
         <h1>{d.title.clone()} " " <code>{d.slug.clone()}</code></h1>
-        <p data-testid="task-type">"Task: " <strong>{d.task_type.clone()}</strong>
-            {(d.task_type == "rating").then(|| format!(" · {} on a {} scale", d.aspects.join(", "), d.scale))}</p>
+        <p data-testid="task-type">{t("project.task")} " " <strong>{d.task_type.clone()}</strong>
+            {(d.task_type == "rating").then(|| tf("project.rated_on", &[("aspects", &d.aspects.join(", ")), ("scale", &d.scale)]))}</p>
         <section class="stats" data-testid="counts">
-            <div><strong>{d.prompts}</strong>" prompts"</div>
-            <div><strong>{d.pairs}</strong>{if d.unit == "prompts" { " tasks (prompts)" } else { " pairs" }}</div>
-            <div><strong>{d.complete_pairs}</strong>" complete"</div>
-            <div><strong>{d.annotations}</strong>" annotations"</div>
-            <div><strong>{d.live_leases}</strong>" live leases"</div>
-            <div><strong>{d.over_covered_pairs}</strong>" over-covered"</div>
+            <div><strong>{d.prompts}</strong>" " {t("project.prompts")}</div>
+            <div><strong>{d.pairs}</strong>" " {if d.unit == "prompts" { t("project.tasks_prompts") } else { t("project.pairs") }}</div>
+            <div><strong>{d.complete_pairs}</strong>" " {t("project.complete")}</div>
+            <div><strong>{d.annotations}</strong>" " {t("project.annotations")}</div>
+            <div><strong>{d.live_leases}</strong>" " {t("project.live_leases")}</div>
+            <div><strong>{d.over_covered_pairs}</strong>" " {t("project.over_covered")}</div>
         </section>
-        <h2>"Export"</h2>
+        <h2>{t("project.export")}</h2>
         <form method="get" action=export class="panel stack" data-testid="export">
             <div class="inline-form">
-                <label>"Format "
+                <label>{t("project.format")} " "
                     <select name="format">
-                        <option value="trl" selected>"TRL (explicit prompt)"</option>
-                        <option value="trl-implicit">"TRL (implicit prompt)"</option>
+                        <option value="trl" selected>{t("project.f_trl")}</option>
+                        <option value="trl-implicit">{t("project.f_trl_implicit")}</option>
                         <option value="openai-dpo">"OpenAI DPO"</option>
                         <option value="hh-rlhf">"HH-RLHF"</option>
-                        <option value="arena">"Arena battles (one per annotation)"</option>
-                        <option value="raw">"raw (one row per annotation)"</option>
-                        <option value="pairs">"pairs (one row per pair, with votes)"</option>
-                        <option value="rewards">"rewards (one row per completion)"</option>
+                        <option value="arena">{t("project.f_arena")}</option>
+                        <option value="raw">{t("project.f_raw")}</option>
+                        <option value="pairs">{t("project.f_pairs")}</option>
+                        <option value="rewards">{t("project.f_rewards")}</option>
                     </select>
                 </label>
-                <label>"File "
+                <label>{t("project.file")} " "
                     <select name="as">
                         <option value="jsonl" selected>"JSONL"</option>
                         <option value="parquet">"Parquet"</option>
                         <option value="csv">"CSV (raw, pairs)"</option>
                     </select>
                 </label>
-                <label>"Form "
+                <label>{t("project.form")} " "
                     <select name="form">
-                        <option value="auto" selected>"auto (conversational if any prompt is a conversation)"</option>
-                        <option value="standard">"standard (text)"</option>
-                        <option value="conversational">"conversational (message lists)"</option>
+                        <option value="auto" selected>{t("project.form_auto")}</option>
+                        <option value="standard">{t("project.form_standard")}</option>
+                        <option value="conversational">{t("project.form_conversational")}</option>
                     </select>
                 </label>
-                <label>"Margin "
+                <label>{t("project.margin")} " "
                     <select name="margin">
                         <option value="score" selected>"score"</option>
                         <option value="levels">"Llama-2 levels"</option>
-                        <option value="none">"none"</option>
+                        <option value="none">{t("project.none")}</option>
                     </select>
                 </label>
             </div>
             <div class="inline-form">
-                <label>"Min. annotations " <input name="min_annotations" type="number" min="1" value="1" /></label>
-                <label>"Min. agreement " <input name="min_agreement" type="number" min="0" max="1" step="0.05" value="0" /></label>
-                <label>"Ties "
-                    <select name="ties"><option value="drop" selected>"drop"</option><option value="keep">"keep"</option></select>
+                <label>{t("project.min_annotations")} " " <input name="min_annotations" type="number" min="1" value="1" /></label>
+                <label>{t("project.min_agreement")} " " <input name="min_agreement" type="number" min="0" max="1" step="0.05" value="0" /></label>
+                <label>{t("project.ties")} " "
+                    <select name="ties"><option value="drop" selected>{t("project.drop")}</option><option value="keep">{t("project.keep")}</option></select>
                 </label>
-                <label>"Both bad "
-                    <select name="both_bad"><option value="drop" selected>"drop"</option><option value="keep">"keep"</option></select>
+                <label>{t("project.both_bad")} " "
+                    <select name="both_bad"><option value="drop" selected>{t("project.drop")}</option><option value="keep">{t("project.keep")}</option></select>
                 </label>
-                <label>"Flagged "
-                    <select name="flagged"><option value="keep" selected>"keep"</option><option value="drop">"drop"</option></select>
+                <label>{t("project.flagged")} " "
+                    <select name="flagged"><option value="keep" selected>{t("project.keep")}</option><option value="drop">{t("project.drop")}</option></select>
                 </label>
             </div>
-            <button type="submit" class="primary">"Download"</button>
+            <button type="submit" class="primary">{t("project.download")}</button>
         </form>
         {d.last_export.map(|e| view! {
             <section class="panel" data-testid="last-export">
-                <h3>"Last export: " {e.format} " at " {e.when}</h3>
+                <h3>{tf("project.last_export", &[("format", &e.format), ("when", &e.when)])}</h3>
                 <p>{e.summary}</p>
                 <p class="muted">"sha256 " <code>{e.sha256}</code></p>
                 <table class="grid">
-                    <thead><tr><th>"Model"</th><th>"Wins"</th><th>"Ties"</th><th>"Losses"</th></tr></thead>
-                    <tbody>{e.models.into_iter().map(|(m, w, t, l)| view! { <tr><td>{m}</td><td>{w}</td><td>{t}</td><td>{l}</td></tr> }).collect_view()}</tbody>
+                    <thead><tr><th>{t("project.model")}</th><th>{t("project.wins")}</th><th>{t("project.ties")}</th><th>{t("project.losses")}</th></tr></thead>
+                    <tbody>{e.models.into_iter().map(|(m, w, ties, l)| view! { <tr><td>{m}</td><td>{w}</td><td>{ties}</td><td>{l}</td></tr> }).collect_view()}</tbody>
                 </table>
             </section>
         })}
 
         {d.import.map(|imp| view! {
             <section class=if imp.ok { "panel import ok" } else { "panel import bad" } data-testid="import-report">
-                <h2>"Import of " {imp.filename}</h2>
+                <h2>{t("project.import_of")} " " {imp.filename}</h2>
                 <p>{imp.summary}</p>
                 <ul>{imp.errors.into_iter().map(|e| view! { <li><code>{e}</code></li> }).collect_view()}</ul>
             </section>
         })}
 
-        <h2>"Import"</h2>
+        <h2>{t("project.import")}</h2>
         <ImportForm action=format!("{base}/import") />
 
-        <h2>"Annotators"</h2>
+        <h2>{t("project.annotators")}</h2>
         <table class="grid">
-            <thead><tr><th>"User"</th><th>"Annotations"</th><th>"Skipped"</th></tr></thead>
+            <thead><tr><th>{t("users.user")}</th><th>{t("admin.annotations")}</th><th>{t("project.skipped")}</th></tr></thead>
             <tbody>{d.annotators.into_iter().map(|(u, n, s)| view! { <tr><td>{u}</td><td>{n}</td><td>{s}</td></tr> }).collect_view()}</tbody>
         </table>
-        <h2>"Agreement"</h2>
+        <h2>{t("project.agreement")}</h2>
         <section class="stats" data-testid="agreement">
-            <div><strong>{d.agreement.alpha_ordinal.clone()}</strong>" Krippendorff's α (ordinal)"</div>
-            <div><strong>{d.agreement.alpha_interval.clone()}</strong>" α (interval)"</div>
-            <div><strong>{d.agreement.fleiss_kappa.clone()}</strong>" Fleiss' κ (A / tie / B)"</div>
-            <div><strong>{d.agreement.units}</strong>" pairs with 2+ votes"</div>
+            <div><strong>{d.agreement.alpha_ordinal.clone()}</strong>" " {t("project.alpha_ordinal")}</div>
+            <div><strong>{d.agreement.alpha_interval.clone()}</strong>" " {t("project.alpha_interval")}</div>
+            <div><strong>{d.agreement.fleiss_kappa.clone()}</strong>" " {t("project.kappa")}</div>
+            <div><strong>{d.agreement.units}</strong>" " {t("project.units")}</div>
         </section>
         {d.agreement.imported_preference.map(|p| view! { <p data-testid="imported-preference">{p}</p> })}
         <table class="grid">
-            <thead><tr><th>"Annotator"</th><th>"Votes compared"</th><th>"Agreement with the others' majority"</th></tr></thead>
+            <thead><tr><th>{t("project.annotator")}</th><th>{t("project.votes_compared")}</th><th>{t("project.with_majority")}</th></tr></thead>
             <tbody>{d.agreement.annotators.into_iter().map(|(u, n, a)| view! { <tr><td>{u}</td><td>{n}</td><td>{a}</td></tr> }).collect_view()}</tbody>
         </table>
-        <h2>"Members"</h2>
-        <p class="muted">"Annotators see and work only on projects they are members of."</p>
+        <h2>{t("project.members")}</h2>
+        <p class="muted">{t("project.members_help")}</p>
         <ul class="members" data-testid="members">
             {d.members.into_iter().map(|m| {
                 let remove = format!("{base}/members/remove");
@@ -140,43 +141,43 @@ fn Project(d: AdminProjectData) -> impl IntoView {
                         {m.clone()} " "
                         <form method="post" action=remove class="inline">
                             <input type="hidden" name="username" value=m />
-                            <button type="submit">"Remove"</button>
+                            <button type="submit">{t("project.remove")}</button>
                         </form>
                     </li>
                 }
             }).collect_view()}
         </ul>
         <form method="post" action=format!("{base}/members") class="panel inline-form">
-            <label>"Add a member " <input name="username" required placeholder="username" /></label>
-            <button type="submit">"Add"</button>
+            <label>{t("project.add_member")} " " <input name="username" required placeholder="username" /></label>
+            <button type="submit">{t("project.add")}</button>
         </form>
 
-        <h2>"Settings"</h2>
+        <h2>{t("project.settings")}</h2>
         <form method="post" action=format!("{base}/settings") class="panel stack">
-            <label>"Title" <input name="title" value=d.title required /></label>
-            <label>"Guidelines (markdown)" <textarea name="guidelines" rows="8">{d.guidelines}</textarea></label>
-            <label>"Annotations per pair" <input name="annotations_per_pair" type="number" min="1" max="100" value=d.annotations_per_pair.to_string() /></label>
-            <label>"Lease (seconds)" <input name="lease_seconds" type="number" min="10" max="86400" value=d.lease_seconds.to_string() /></label>
-            <label>"Undo: an annotator may change their last … judgements (0: no undo)" <input name="undo_judgements" type="number" min="0" max="1000" value=d.undo_judgements.to_string() /></label>
-            <label>"… for … minutes after submitting (0: no undo)" <input name="undo_minutes" type="number" min="0" max="10080" value=d.undo_minutes.to_string() /></label>
-            <label>"Flags (one a line)" <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
-            <label>"Pairs offered "
+            <label>{t("admin.title_field")} " " <input name="title" value=d.title required /></label>
+            <label>{t("project.guidelines")} " " <textarea name="guidelines" rows="8">{d.guidelines}</textarea></label>
+            <label>{t("admin.per_pair")} " " <input name="annotations_per_pair" type="number" min="1" max="100" value=d.annotations_per_pair.to_string() /></label>
+            <label>{t("project.lease")} " " <input name="lease_seconds" type="number" min="10" max="86400" value=d.lease_seconds.to_string() /></label>
+            <label>{t("project.undo_judgements")} " " <input name="undo_judgements" type="number" min="0" max="1000" value=d.undo_judgements.to_string() /></label>
+            <label>{t("project.undo_minutes")} " " <input name="undo_minutes" type="number" min="0" max="10080" value=d.undo_minutes.to_string() /></label>
+            <label>{t("project.flags")} " " <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
+            <label>{t("project.pairs_offered")} " "
                 <select name="pair_selection">
-                    <option value="all" selected=d.pair_selection == "all">"all pairs, each N times"</option>
-                    <option value="adaptive" selected=d.pair_selection == "adaptive">"adaptive: the least certain pair of a prompt, until its order is settled"</option>
+                    <option value="all" selected=d.pair_selection == "all">{t("project.all_pairs")}</option>
+                    <option value="adaptive" selected=d.pair_selection == "adaptive">{t("project.adaptive")}</option>
                 </select>
             </label>
-            <label>"Task type (fixed once there are annotations) "
+            <label>{t("project.task_type")} " "
                 <select name="task_type">
-                    <option value="pairwise" selected=d.task_type == "pairwise">"pairwise: the better of two answers"</option>
-                    <option value="ranking" selected=d.task_type == "ranking">"ranking: order all answers of a prompt"</option>
-                    <option value="rating" selected=d.task_type == "rating">"rating: rate each answer on a scale"</option>
+                    <option value="pairwise" selected=d.task_type == "pairwise">{t("project.t_pairwise")}</option>
+                    <option value="ranking" selected=d.task_type == "ranking">{t("project.t_ranking")}</option>
+                    <option value="rating" selected=d.task_type == "rating">{t("project.t_rating")}</option>
                 </select>
             </label>
-            <label>"Aspects rated (comma-separated)" <input name="aspects" value=d.aspects.join(", ") /></label>
-            <label>"Rating scale (MIN-MAX)" <input name="scale" value=d.scale.clone() /></label>
-            <label>"Scale labels (comma-separated, one per point, optional)" <input name="scale_labels" value=d.scale_labels.join(", ") /></label>
-            <button type="submit" class="primary">"Save settings"</button>
+            <label>{t("project.aspects")} " " <input name="aspects" value=d.aspects.join(", ") /></label>
+            <label>{t("project.scale")} " " <input name="scale" value=d.scale.clone() /></label>
+            <label>{t("project.scale_labels")} " " <input name="scale_labels" value=d.scale_labels.join(", ") /></label>
+            <button type="submit" class="primary">{t("project.save")}</button>
         </form>
     }
 }
@@ -203,15 +204,15 @@ fn ImportForm(action: String) -> impl IntoView {
     };
     view! {
         <form method="post" action=action enctype="multipart/form-data" class="panel stack" data-testid="import-form" on:submit=on_submit>
-            <p class="muted">"Arbiter's JSONL, one prompt a line: "
+            <p class="muted">{t("project.import_help_1")} " "
                 <code>{r#"{"id": "p1", "prompt": "…", "completions": [{"model": "m1", "text": "…"}, {"model": "m2", "text": "…"}]}"#}</code>
-                " — or " <code>"messages"</code> " instead of " <code>"prompt"</code>
-                ". Existing preference sets too (TRL, HH-RLHF, Arena battles; JSONL or Parquet) and CSV with "
+                " " {t("project.import_help_or")} " " <code>"messages"</code> " " {t("project.import_help_instead")} " " <code>"prompt"</code>
+                {t("project.import_help_2")} " "
                 <code>"prompt,model_a,completion_a,model_b,completion_b[,id]"</code>
-                ". Their preference is kept (never shown to annotators). Nothing is imported if any line is bad, unless you skip bad lines."</p>
-            <label>"Format "
+                {t("project.import_help_3")}</p>
+            <label>{t("project.format")} " "
                 <select name="format">
-                    <option value="auto" selected>"guess from the first line"</option>
+                    <option value="auto" selected>{t("project.guess")}</option>
                     <option value="native">"Arbiter JSONL"</option>
                     <option value="csv">"CSV"</option>
                     <option value="trl">"TRL"</option>
@@ -219,13 +220,13 @@ fn ImportForm(action: String) -> impl IntoView {
                     <option value="arena">"Arena battles"</option>
                 </select>
             </label>
-            <label><input type="checkbox" name="skip_bad" value="1" /> " Skip bad lines (import the rest)"</label>
-            <input type="file" name="file" aria-label="File to import" accept=".jsonl,.json,.csv,.parquet,application/jsonl,text/csv" required />
-            <button type="submit" class="primary">"Import"</button>
+            <label><input type="checkbox" name="skip_bad" value="1" /> " " {t("project.skip_bad")}</label>
+            <input type="file" name="file" aria-label=t("project.file_to_import") accept=".jsonl,.json,.csv,.parquet,application/jsonl,text/csv" required />
+            <button type="submit" class="primary">{t("project.import")}</button>
             {move || progress.get().map(|p| view! {
                 <p data-testid="upload-progress">
-                    <progress max="100" value=p aria-label="Upload progress"></progress>
-                    " " {format!("{p:.0}% uploaded")} {if p >= 100.0 { " — importing…" } else { "" }}
+                    <progress max="100" value=p aria-label=t("project.upload_progress")></progress>
+                    " " {tf("project.uploaded", &[("p", &format!("{p:.0}"))])} {if p >= 100.0 { t("project.importing") } else { "" }}
                 </p>
             })}
             {move || failed.get().map(|e| view! { <p class="error" role="alert" data-testid="upload-error">{e}</p> })}
