@@ -1,4 +1,4 @@
-import { hydrated, plainItems, setup, test, expect } from './helpers';
+import { ADMIN, hydrated, plainItems, setup, test, expect } from './helpers';
 
 test('the German interface end to end: log in, annotate with the keyboard, history, back to English', async ({ browser, request }) => {
   const { slug, annotator } = await setup(request, plainItems(2, 'de'), 1);
@@ -34,5 +34,25 @@ test('the German interface end to end: log in, annotate with the keyboard, histo
   await page.goto(`/annotate/${slug}`);
   await hydrated(page);
   await expect(page.getByTestId('progress')).toHaveText('1 done · 1 to go');
+  await context.close();
+});
+
+test('the admin pages in German', async ({ browser, request }) => {
+  const { slug } = await setup(request, plainItems(1, 'de-admin'), 1);
+  const context = await browser.newContext({ locale: 'de' });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Benutzername').fill(ADMIN.username);
+  await page.getByLabel('Passwort').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Anmelden' }).click();
+  await expect(page.getByRole('heading', { name: 'Deine Projekte' })).toBeVisible();
+  await page.goto('/admin');
+  await expect(page.getByRole('heading', { name: 'Neues Projekt' })).toBeVisible();
+  await page.goto(`/admin/projects/${slug}`);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Einstellungen' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Herunterladen' })).toBeVisible();
+  await page.goto('/admin/users');
+  await expect(page.getByRole('button', { name: 'Einladungslink erzeugen' })).toBeVisible();
   await context.close();
 });
