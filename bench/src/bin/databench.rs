@@ -117,8 +117,10 @@ async fn seed_annotations(db_url: &str, slug: &str) -> anyhow::Result<i64> {
         sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(&pool).await?;
     let project: i64 = sqlx::query_scalar("SELECT id FROM projects WHERE slug = ?").bind(slug).fetch_one(&pool).await?;
     sqlx::query(
-        "INSERT INTO assignments (uuid, project_id, pair_id, annotator_id, swapped, state, leased_at, lease_expires_at, finished_at)
-         SELECT 'as-' || id, project_id, id, ?, id % 2, 'submitted', ?, ? + 600000, ? + 1000 FROM pairs WHERE project_id = ?",
+        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
+                                  lease_expires_at, finished_at)
+         SELECT 'as-' || id, project_id, prompt_id, id, ?, id % 2, 'submitted', ?, ? + 600000, ? + 1000 FROM pairs
+         WHERE project_id = ?",
     )
     .bind(user)
     .bind(now)
@@ -128,9 +130,9 @@ async fn seed_annotations(db_url: &str, slug: &str) -> anyhow::Result<i64> {
     .execute(&pool)
     .await?;
     let n = sqlx::query(
-        "INSERT INTO annotations (uuid, assignment_id, project_id, pair_id, annotator_id, client_key, request_hash,
-                                  choice_shown, choice, both_bad, flags, rationale, time_ms, created_at)
-         SELECT 'an-' || s.id, s.id, s.project_id, s.pair_id, s.annotator_id, 'ck-' || s.id, 'h',
+        "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id, client_key,
+                                  request_hash, choice_shown, choice, both_bad, flags, rationale, time_ms, created_at)
+         SELECT 'an-' || s.id, s.id, s.project_id, s.prompt_id, s.pair_id, s.annotator_id, 'ck-' || s.id, 'h',
                 (s.pair_id % 7) - 3, CASE WHEN s.swapped THEN (s.pair_id % 7) - 3 ELSE 3 - (s.pair_id % 7) END,
                 0, '[]', '', 1000, s.finished_at
          FROM assignments s WHERE s.project_id = ? AND s.annotator_id = ?",

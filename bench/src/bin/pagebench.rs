@@ -91,8 +91,9 @@ async fn main() -> anyhow::Result<()> {
     let db = SqlitePoolOptions::new().max_connections(1).connect(&db_url).await?;
     let t = Instant::now();
     sqlx::query(
-        "INSERT INTO assignments (uuid, project_id, pair_id, annotator_id, swapped, state, leased_at, lease_expires_at, finished_at)
-         SELECT lower(hex(randomblob(16))), p.project_id, p.id, u.id, abs(random()) % 2, 'submitted', 0, 0, 0
+        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
+                                  lease_expires_at, finished_at)
+         SELECT lower(hex(randomblob(16))), p.project_id, p.prompt_id, p.id, u.id, abs(random()) % 2, 'submitted', 0, 0, 0
          FROM pairs p CROSS JOIN users u
          WHERE u.username IN ('ann1', 'ann2', 'boss') LIMIT ?",
     )
@@ -100,11 +101,11 @@ async fn main() -> anyhow::Result<()> {
     .execute(&db)
     .await?;
     sqlx::query(
-        "INSERT INTO annotations (uuid, assignment_id, project_id, pair_id, annotator_id, client_key, request_hash,
-                                  choice_shown, choice, both_bad, created_at)
-         SELECT lower(hex(randomblob(16))), a.id, a.project_id, a.pair_id, a.annotator_id, lower(hex(randomblob(16))), '',
-                a.c, a.c, 0, 0
-         FROM (SELECT id, project_id, pair_id, annotator_id, (abs(random()) % 7) - 3 AS c FROM assignments
+        "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id, client_key,
+                                  request_hash, choice_shown, choice, both_bad, created_at)
+         SELECT lower(hex(randomblob(16))), a.id, a.project_id, a.prompt_id, a.pair_id, a.annotator_id,
+                lower(hex(randomblob(16))), '', a.c, a.c, 0, 0
+         FROM (SELECT id, project_id, prompt_id, pair_id, annotator_id, (abs(random()) % 7) - 3 AS c FROM assignments
                WHERE annotator_id IN (SELECT id FROM users WHERE username IN ('ann1', 'ann2', 'boss'))) a",
     )
     .execute(&db)
