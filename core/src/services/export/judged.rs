@@ -7,7 +7,7 @@
 //! rankings, z-scored ratings averaged for ratings) decide which answer a
 //! pair-level row calls chosen, and its `margin` is the reward difference
 //! scaled by the prompt's reward range, in [0, 1].
-use super::{changed, parse_messages, pseudonym, push_pair_row, Job, Outputs, Page, Plan};
+use super::{parse_messages, pseudonym, push_pair_row, push_rewards, Job, Outputs, Page, Plan};
 use crate::domain::dataset::{decide_annotation, pair_gate, Counts, DropReason, Format, Keep, MarginMode, Outcome};
 use crate::domain::rows::{self, PairTexts};
 use crate::domain::settings::TaskType;
@@ -160,23 +160,12 @@ impl Job {
                 if o.format == Format::Rewards {
                     // Completions nobody judged (in scope) have no reward.
                     let judged: Vec<usize> = (0..k).filter(|&i| n[i] > 0).collect();
-                    let kept: Vec<reward::Reward> = judged.iter().map(|&i| fit[i]).collect();
-                    let ranks = reward::ranks(&kept);
-                    for (s, &i) in judged.iter().enumerate() {
-                        let record = rows::RewardRecord {
-                            messages: &messages,
-                            is_chat: p.is_chat,
-                            completion: &p.completions[i].3,
-                            model: &p.completions[i].2,
-                            reward: kept[s],
-                            n: n[i],
-                            rank: ranks[s],
-                        };
-                        out.pick(split).push(rows::reward(&record, plan.form).map_err(changed)?)?;
-                        counts.rows += 1;
-                        if !out.flush(split) {
-                            return Ok(false);
-                        }
+                    let rows: Vec<(&str, &str, reward::Reward, i64)> = judged
+                        .iter()
+                        .map(|&i| (p.completions[i].3.as_str(), p.completions[i].2.as_str(), fit[i], n[i]))
+                        .collect();
+                    if !push_rewards(out, split, plan.form, &messages, p.is_chat, &rows, counts)? {
+                        return Ok(false);
                     }
                     continue;
                 }

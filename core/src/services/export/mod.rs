@@ -665,25 +665,15 @@ impl Job {
                     n[slot(b)] += 1;
                 }
                 let fit = reward::bradley_terry(judged.len(), &comparisons);
-                let ranks = reward::ranks(&fit);
                 let messages = parse_messages(&p.messages)?;
                 let split = out.split_of(p.external_id.as_deref().unwrap_or(&p.prompt_uuid), o.test_share);
-                for (s, &c) in judged.iter().enumerate() {
-                    let record = rows::RewardRecord {
-                        messages: &messages,
-                        is_chat: p.is_chat,
-                        completion: &p.completions[c].2,
-                        model: &p.completions[c].1,
-                        reward: fit[s],
-                        n: n[s],
-                        rank: ranks[s],
-                    };
-                    let row = rows::reward(&record, plan.form).map_err(changed)?;
-                    out.pick(split).push(row)?;
-                    counts.rows += 1;
-                    if !out.flush(split) {
-                        return Ok(false);
-                    }
+                let rows: Vec<(&str, &str, reward::Reward, i64)> = judged
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &c)| (p.completions[c].2.as_str(), p.completions[c].1.as_str(), fit[s], n[s]))
+                    .collect();
+                if !push_rewards(out, split, plan.form, &messages, p.is_chat, &rows, counts)? {
+                    return Ok(false);
                 }
             }
         }
@@ -799,6 +789,29 @@ impl Job {
         }
         Ok(true)
     }
+}
+
+/// The `rewards` rows of one prompt: (text, model, reward, votes) of each
+/// judged completion, ranked within the prompt. `false`: the receiver went away.
+fn push_rewards(
+    out: &mut Outputs,
+    split: Split,
+    form: Form,
+    messages: &[Message],
+    is_chat: bool,
+    judged: &[(&str, &str, reward::Reward, i64)],
+    counts: &mut Counts,
+) -> Result<bool> {
+    let fit: Vec<reward::Reward> = judged.iter().map(|j| j.2).collect();
+    for (&(completion, model, reward, n), rank) in judged.iter().zip(reward::ranks(&fit)) {
+        let record = rows::RewardRecord { messages, is_chat, completion, model, reward, n, rank };
+        out.pick(split).push(rows::reward(&record, form).map_err(changed)?)?;
+        counts.rows += 1;
+        if !out.flush(split) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// One row of a pair-level format (`trl`, `trl-implicit`, `openai-dpo`,
