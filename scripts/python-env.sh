@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$pins" "$stamp"; then
   printf '\033[1m[python]\033[0m making %s (schemathesis, pyarrow, datasets, krippendorff)\n' "$venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$pins" >&2
+  "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check -r "$pins" >&2
   cp "$pins" "$stamp"
 fi
 echo "$venv"

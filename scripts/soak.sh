@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg erase_components"
 export ARBITER_SOAK_SECONDS="${ARBITER_SOAK_SECONDS:-300}"
-cargo test -p server --test durability -- --ignored --nocapture soak_kill_every_ten_seconds
+cargo test -p server --test it -- --ignored --nocapture durability::soak_kill_every_ten_seconds

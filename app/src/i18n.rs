@@ -34,7 +34,21 @@ fn catalog(lang: Lang) -> &'static HashMap<&'static str, &'static str> {
 /// The text of `key` in `lang` (English when the key is missing there, the
 /// key itself when it is missing everywhere: the tests catch both).
 pub fn tr(lang: Lang, key: &str) -> &'static str {
-    catalog(lang).get(key).or_else(|| catalog(Lang::En).get(key)).copied().unwrap_or("??")
+    tr_opt(lang, key).unwrap_or("??")
+}
+
+/// The text of `key` in `lang` (or English), if the catalog has the key.
+pub fn tr_opt(lang: Lang, key: &str) -> Option<&'static str> {
+    catalog(lang).get(key).or_else(|| catalog(Lang::En).get(key)).copied()
+}
+
+/// `text` with `{name}` placeholders filled in.
+pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
+    let mut s = text.to_owned();
+    for (name, value) in values {
+        s = s.replace(&format!("{{{name}}}"), value);
+    }
+    s
 }
 
 /// The language of this page (provided by `App`).
@@ -142,6 +156,35 @@ mod tests {
         }
         assert!(asked > 50, "the scan found the views' keys ({asked})");
         assert!(unknown.is_empty(), "keys the catalog does not have:\n{}", unknown.join("\n"));
+    }
+
+    /// Every message key the form handlers send back (`"ok", "key"`,
+    /// `"error", "key"`, `?ok=key`, the activation pair) is in the catalog.
+    #[test]
+    fn every_message_key_the_server_sends_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/forms");
+        let en = parse(EN);
+        let (mut sent, mut unknown) = (0, Vec::new());
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let src = std::fs::read_to_string(e.path()).unwrap();
+            for marker in ["\"ok\", \"", "\"error\", \"", "?ok=", "(\"ok\", if active { \"", "} else { \""] {
+                for (at, _) in src.match_indices(marker) {
+                    let rest = &src[at + marker.len()..];
+                    let key: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                    let closed = rest[key.len()..].starts_with(['"', ')', ' ']);
+                    let line = src[..at].rsplit('\n').next().unwrap_or("");
+                    if key.is_empty() || !closed || (marker.starts_with('}') && !line.contains("if active")) {
+                        continue;
+                    }
+                    sent += 1;
+                    if !en.contains_key(format!("flash.{key}").as_str()) {
+                        unknown.push(key);
+                    }
+                }
+            }
+        }
+        assert!(sent >= 15, "the scan found the handlers' keys ({sent})");
+        assert!(unknown.is_empty(), "flash keys the catalog does not have: {unknown:?}");
     }
 
     #[test]

@@ -7,6 +7,13 @@ test('the German interface end to end: log in, annotate with the keyboard, histo
   await page.goto('/login');
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
   await expect(page.getByRole('button', { name: 'Anmelden' })).toBeVisible();
+  // The server's answer to a wrong password is German too.
+  await page.getByLabel('Benutzername').fill(annotator.username);
+  await page.getByLabel('Passwort').fill('not the password');
+  await page.getByRole('button', { name: 'Anmelden' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Benutzername oder Passwort falsch');
+  await hydrated(page);
+  await expect(page.getByRole('alert')).toHaveText('Benutzername oder Passwort falsch');
   await page.getByLabel('Benutzername').fill(annotator.username);
   await page.getByLabel('Passwort').fill(annotator.password);
   await page.getByRole('button', { name: 'Anmelden' }).click();

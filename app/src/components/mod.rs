@@ -68,13 +68,29 @@ fn DisplaySwitch(dark: bool) -> impl IntoView {
     }
 }
 
-/// Shows `?error=` and `?ok=` messages that form handlers redirect back with.
+/// Shows `?error=` and `?ok=` messages that form handlers redirect back with:
+/// a catalog key (`flash.<key>`, filled with the query's `name`, `role`
+/// values) in the page's language, or else the text as it came (a
+/// validation message from the core, which names its field).
 #[component]
 pub fn Flash() -> impl IntoView {
     let q = use_query_map();
+    let lang = crate::i18n::lang();
+    let text = move |kind: &str| {
+        let q = q.read();
+        let v = q.get(kind)?;
+        let key = format!("flash.{v}");
+        Some(match crate::i18n::tr_opt(lang, &key) {
+            Some(t) => crate::i18n::fill(
+                t,
+                &[("name", &q.get("name").unwrap_or_default()), ("role", &q.get("role").unwrap_or_default())],
+            ),
+            None => v,
+        })
+    };
     view! {
-        {move || q.read().get("error").map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
-        {move || q.read().get("ok").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+        {move || text("error").map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
+        {move || text("ok").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
     }
 }
 

@@ -190,16 +190,17 @@ fn Project(d: AdminProjectData) -> impl IntoView {
 fn ImportForm(action: String) -> impl IntoView {
     let progress = RwSignal::new(None::<f64>);
     let failed = RwSignal::new(None::<String>);
+    let lang = crate::i18n::lang();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
-            if upload::start(&ev, progress, failed) {
+            if upload::start(&ev, progress, failed, lang) {
                 ev.prevent_default();
             }
         }
         #[cfg(not(feature = "hydrate"))]
         {
-            let _ = (ev, progress, failed);
+            let _ = (ev, progress, failed, lang);
         }
     };
     view! {
@@ -242,7 +243,13 @@ mod upload {
 
     /// Sends the form by XMLHttpRequest, reporting upload progress; false
     /// when that cannot be done here (the plain post goes ahead instead).
-    pub fn start(ev: &leptos::ev::SubmitEvent, progress: RwSignal<Option<f64>>, failed: RwSignal<Option<String>>) -> bool {
+    pub fn start(
+        ev: &leptos::ev::SubmitEvent,
+        progress: RwSignal<Option<f64>>,
+        failed: RwSignal<Option<String>>,
+        lang: crate::i18n::Lang,
+    ) -> bool {
+        use crate::i18n::{fill, tr};
         let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return false };
         let (Ok(data), Ok(xhr)) = (web_sys::FormData::new_with_form(&form), web_sys::XmlHttpRequest::new()) else {
             return false;
@@ -272,9 +279,7 @@ mod upload {
                 }
                 _ => {
                     progress.set(None);
-                    failed.set(Some(format!(
-                        "The upload was answered with HTTP {status}; see the project's import report before trying again."
-                    )));
+                    failed.set(Some(fill(tr(lang, "upload.http_status"), &[("status", &status.to_string())])));
                 }
             }
         });
@@ -282,7 +287,7 @@ mod upload {
         on_load.forget();
         let on_error = Closure::<dyn FnMut()>::new(move || {
             progress.set(None);
-            failed.set(Some("The upload did not reach the server (network error).".into()));
+            failed.set(Some(tr(lang, "upload.network").to_owned()));
         });
         xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();

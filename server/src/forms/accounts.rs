@@ -76,7 +76,7 @@ pub async fn set_role(
         Ok(role) => accounts::set_role(&state.db, &admin, &username, role).await,
         Err(e) => Err(Error::bad(e.to_string())),
     };
-    answer("/admin/users", result, &format!("{username} is now {}", f.role))
+    answer("/admin/users", result, &[("ok", "role_set"), ("name", &username), ("role", &f.role)])
 }
 
 #[derive(Deserialize)]
@@ -94,7 +94,7 @@ pub async fn set_active(
     answer(
         "/admin/users",
         accounts::set_active(&state.db, &admin, &username, active).await,
-        &format!("{username} {}", if active { "activated" } else { "deactivated" }),
+        &[("ok", if active { "activated" } else { "deactivated" }), ("name", &username)],
     )
 }
 
@@ -132,7 +132,7 @@ pub async fn create_token(State(state): State<AppState>, FormUser(me): FormUser,
 }
 
 pub async fn revoke_token(State(state): State<AppState>, FormUser(me): FormUser, Path(uuid): Path<String>) -> Response {
-    answer("/account", accounts::revoke_token(&state.db, &me, &uuid).await, "Token revoked")
+    answer("/account", accounts::revoke_token(&state.db, &me, &uuid).await, &[("ok", "token_revoked")])
 }
 
 pub async fn logout_everywhere(State(state): State<AppState>, jar: CookieJar, FormUser(me): FormUser) -> Response {
@@ -140,7 +140,7 @@ pub async fn logout_everywhere(State(state): State<AppState>, jar: CookieJar, Fo
         return back_err("/account", e);
     }
     let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
-    (jar, Redirect::to("/login?ok=Logged%20out%20everywhere")).into_response()
+    (jar, Redirect::to("/login?ok=logged_out_everywhere")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -160,7 +160,7 @@ pub async fn remove_member(
         accounts::remove_member(&state.db, &admin.username, &slug, f.username.trim()).await
     }
     .await;
-    answer(&page, result, "Member removed")
+    answer(&page, result, &[("ok", "member_removed")])
 }
 
 #[derive(Deserialize)]

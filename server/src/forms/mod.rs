@@ -52,15 +52,24 @@ pub fn router(max_import: usize) -> Router<AppState> {
 }
 
 pub(crate) fn back(to: &str, key: &str, msg: &str) -> Response {
-    let q = serde_urlencoded::to_string([(key, msg)]).unwrap_or_default();
+    back_with(to, &[(key, msg)])
+}
+
+/// Back to `to` with these query values. A message the page shows is a
+/// catalog key (`ok=settings_saved` → `flash.settings_saved` in
+/// `app/locales`, in the reader's language) plus the values it names
+/// (`name=…`); an error text from the core is shown as it is.
+pub(crate) fn back_with(to: &str, query: &[(&str, &str)]) -> Response {
+    let q = serde_urlencoded::to_string(query).unwrap_or_default();
     let sep = if to.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{to}{sep}{q}")).into_response()
 }
 
-/// Back to `page` with `ok` on success, or with the error.
-pub(crate) fn answer(page: &str, result: Result<(), Error>, ok: &str) -> Response {
+/// Back to `page` with the `ok` message (a catalog key and its values) on
+/// success, or with the error.
+pub(crate) fn answer(page: &str, result: Result<(), Error>, ok: &[(&str, &str)]) -> Response {
     match result {
-        Ok(()) => back(page, "ok", ok),
+        Ok(()) => back_with(page, ok),
         Err(e) => back_err(page, e),
     }
 }
@@ -145,7 +154,7 @@ async fn login(
             let jar = jar.add(session_cookie(session.token, state.secure_cookies()));
             (jar, Redirect::to(&safe_next(&f.next))).into_response()
         }
-        Err(Error::Unauthorized(msg)) => back("/login", "error", &msg),
+        Err(Error::Unauthorized(_)) => back("/login", "error", "login_failed"),
         Err(e) => back_err("/login", e),
     }
 }
@@ -157,7 +166,7 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
         }
     }
     let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
-    (jar, Redirect::to("/login?ok=Logged%20out")).into_response()
+    (jar, Redirect::to("/login?ok=logged_out")).into_response()
 }
 
 /// The annotator page's plain form (no JavaScript): `choice` for a pairwise
@@ -270,7 +279,7 @@ async fn annotate(
         Err(e) => return PageError(e).into_response(),
     };
     let Some(task_id) = TaskId::parse(&f.task_id) else {
-        return back(&page, "error", "task_id: no such task");
+        return back(&page, "error", "no_such_task");
     };
     if f.action == "skip" {
         return match tasks::skip(&state.db, &user, Some(&project), task_id, None).await {
@@ -292,7 +301,7 @@ async fn annotate(
         tasks::submit(&state.db, &user, Some(&project), task_id, &key, &input).await
     };
     match saved {
-        Ok(_) => back(&page, "ok", "Saved"),
+        Ok(_) => back(&page, "ok", "saved"),
         Err(e) => back_err(&page, e),
     }
 }
@@ -318,7 +327,7 @@ async fn create_project(
     }
     .await;
     match result {
-        Ok(p) => back(&format!("/admin/projects/{}", p.slug), "ok", "Project created"),
+        Ok(p) => back(&format!("/admin/projects/{}", p.slug), "ok", "project_created"),
         Err(e) => back_err("/admin", e),
     }
 }
@@ -379,7 +388,7 @@ async fn project_settings(
         projects::update(&state.db, &user.username, &project, settings).await
     }
     .await;
-    answer(&page, result, "Settings saved")
+    answer(&page, result, &[("ok", "settings_saved")])
 }
 
 #[derive(Deserialize)]
@@ -399,7 +408,7 @@ async fn add_member(
         projects::add_member(&state.db, &user.username, &project, f.username.trim()).await
     }
     .await;
-    answer(&page, result, "Member added")
+    answer(&page, result, &[("ok", "member_added")])
 }
 
 #[derive(Deserialize)]
@@ -423,7 +432,7 @@ async fn add_user(State(state): State<AppState>, FormAdmin(admin): FormAdmin, Fo
     }
     .await;
     match result {
-        Ok(u) => back("/admin/users", "ok", &format!("User {} added", u.username)),
+        Ok(u) => back_with("/admin/users", &[("ok", "user_added"), ("name", &u.username)]),
         Err(e) => back_err("/admin/users", e),
     }
 }
@@ -471,7 +480,7 @@ async fn upload(
         }
     }
     let Some((name, data)) = file else {
-        return back(&page, "error", "file: choose a file to import");
+        return back(&page, "error", "choose_file");
     };
     let source = import::Source::Bytes(std::sync::Arc::new(data));
     match import::import(&state.db, &project, Some(&user), &name, source, options).await {

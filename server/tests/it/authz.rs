@@ -9,7 +9,7 @@
 //! caller gets for what is not theirs, so nothing leaks). The "revoked"
 //! caller sends a revoked API token; "gone" is a deactivated user with a
 //! session cookie from before the deactivation.
-mod common;
+use crate::common;
 
 use arbiter_core::services::{accounts, Role};
 use common::{bearer, browser, spawn_app, PASSWORD};

@@ -3,7 +3,7 @@
 //! for byte; every export format has a golden file; Parquet and dataset
 //! folders load with pyarrow and `datasets`; filters drop exactly what they
 //! count; an import never stalls an annotator.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use common::{arbiter, bearer, spawn_app, TestApp};

@@ -1,5 +1,5 @@
 //! HTTP tests against a spawned server and a real SQLite file.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use common::{bearer, browser, spawn_app, TestApp, PASSWORD};
@@ -266,15 +266,40 @@ async fn the_annotator_page_works_as_a_plain_form() {
     ];
     let r = c.post(format!("{}/annotate/t/submit", app.url)).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/annotate/t?ok=Saved");
+    assert_eq!(r.headers()["location"], "/annotate/t?ok=saved");
     // Pressing submit twice (same form, same key) stores nothing new.
     c.post(format!("{}/annotate/t/submit", app.url)).form(&form).send().await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 1);
     let flags: String = sqlx::query_scalar("SELECT flags FROM annotations").fetch_one(&app.db.read).await.unwrap();
     assert_eq!(flags, r#"["unsafe","off-topic"]"#);
-    let next = c.get(format!("{}/annotate/t?ok=Saved", app.url)).send().await.unwrap().text().await.unwrap();
+    let next = c.get(format!("{}/annotate/t?ok=saved", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(!next.contains(&task), "the next page shows a new task");
     assert!(next.contains("1 done"));
+    assert!(next.contains(r#"class="flash ok">Saved<"#), "the message of the key `saved`");
+}
+
+/// Form handlers send a message key; the page says it in the reader's
+/// language, filled with the values it names.
+#[tokio::test]
+async fn form_messages_are_shown_in_the_readers_language() {
+    let app = spawn_app().await;
+    app.user("ana", Role::Annotator).await;
+    let page = |path: &'static str| {
+        let url = format!("{}{path}", app.url);
+        async move {
+            let r = browser().get(url).header("accept-language", "de-DE,de;q=0.9").send().await.unwrap();
+            r.text().await.unwrap()
+        }
+    };
+    let c = browser();
+    let r = c.post(format!("{}/login", app.url)).form(&[("username", "ana"), ("password", "wrong")]).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/login?error=login_failed");
+    assert!(page("/login?error=login_failed").await.contains("Benutzername oder Passwort falsch"));
+    assert!(page("/login?ok=logged_out").await.contains(r#"class="flash ok">Abgemeldet<"#));
+    // A text that is no key (a validation message of the core) is shown as it came.
+    assert!(page("/login?error=title%3A+must+not+be+empty").await.contains("title: must not be empty"));
+    let en = browser().get(format!("{}/login?error=login_failed", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(en.contains("Wrong username or password"));
 }
 
 async fn admin_browser(app: &TestApp) -> reqwest::Client {
@@ -340,7 +365,7 @@ async fn the_settings_form_updates_the_project_and_names_a_bad_field() {
     let bad = post("0").await.unwrap();
     assert!(bad.headers()["location"].to_str().unwrap().contains("annotations_per_pair"));
     let ok = post("4").await.unwrap();
-    assert_eq!(ok.headers()["location"], "/admin/projects/t?ok=Settings+saved");
+    assert_eq!(ok.headers()["location"], "/admin/projects/t?ok=settings_saved");
     let list: Value = c.get(app.api("/projects")).send().await.unwrap().json().await.unwrap();
     let p = &list["projects"][0];
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Ranking and rating tasks over HTTP (issue 9): what `tasks/next` shows,
 //! which submissions are refused and why, retries, the plain form, and the
 //! exports' order whatever order the completions were shown in.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use common::{bearer, login, spawn_app, TestApp, PASSWORD};
@@ -310,7 +310,7 @@ async fn ranking_and_rating_pages_work_as_plain_forms() {
             form.push((name, if slug == "r" { (i + 1).to_string() } else { "2".to_owned() }));
         }
         let r = c.post(format!("{}/annotate/{slug}/submit", app.url)).form(&form).send().await.unwrap();
-        assert_eq!(r.headers()["location"], &format!("/annotate/{slug}?ok=Saved"), "{slug}");
+        assert_eq!(r.headers()["location"], &format!("/annotate/{slug}?ok=saved"), "{slug}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM ranks").await, 4);
     assert_eq!(app.count("SELECT COUNT(*) FROM ratings").await, 4);

@@ -1,7 +1,7 @@
 //! One export file has one schema: plain prompts and conversations never
 //! share a column. Files are loaded back with pyarrow and `datasets` (a venv
 //! made by scripts/python-env.sh) and must come out as typed columns.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use common::{bearer, spawn_app, TestApp};

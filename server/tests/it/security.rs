@@ -1,5 +1,5 @@
 //! Accounts and request-level security against a spawned server.
-mod common;
+use crate::common;
 
 use arbiter_core::services::{accounts, Role};
 use common::{bearer, browser, login, spawn_app, PASSWORD};
@@ -40,7 +40,7 @@ async fn a_cross_site_form_post_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(location(&same), "/admin/projects/csrf?ok=Project+created");
+    assert_eq!(location(&same), "/admin/projects/csrf?ok=project_created");
     // A cross-site JSON call riding on the cookie is refused too; a Bearer token needs no check.
     let api = c
         .post(app.api("/projects"))
@@ -261,7 +261,7 @@ async fn removing_a_member_on_the_project_page_takes_the_project_away() {
         .send()
         .await
         .unwrap();
-    assert_eq!(location(&r), "/admin/projects/p?ok=Member+removed");
+    assert_eq!(location(&r), "/admin/projects/p?ok=member_removed");
     let next = bearer().post(app.api("/projects/p/tasks/next")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(next.status(), StatusCode::NOT_FOUND);
     let audit =

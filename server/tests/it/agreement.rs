@@ -1,6 +1,6 @@
 //! Agreement figures against the `krippendorff` Python package, on random
 //! judgements made through the API.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use common::{bearer, spawn_app};

@@ -1,7 +1,7 @@
 //! Undo and history over HTTP (issue 13): an edit is its own request with
 //! its own key, inside the project's undo window; the annotation keeps one
 //! row (the latest), every earlier version is kept and shown by `raw`.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use common::{bearer, spawn_app, TestApp};

@@ -1,5 +1,5 @@
 //! The `arbiter` binary as a user runs it.
-mod common;
+use crate::common;
 
 use common::arbiter;
 use std::process::Command;

@@ -1,5 +1,5 @@
 //! Exactly-once under crashes, retries and backups, with the real binary.
-mod common;
+use crate::common;
 
 use arbiter_core::services::Role;
 use serde_json::{json, Value};
