@@ -4,6 +4,7 @@ pub mod form;
 pub mod ids;
 pub mod import;
 pub mod integral;
+pub mod leaderboard;
 pub mod preference;
 pub mod prefs;
 pub mod agreement;

@@ -128,10 +128,10 @@ pub fn bradley_terry(k: usize, comparisons: &[Comparison]) -> Vec<Reward> {
 }
 
 /// Minus the Hessian of the log posterior at `theta` (positive definite).
-fn information(k: usize, terms: &[(usize, usize, f64)], theta: &[f64]) -> Vec<Vec<f64>> {
+fn information(k: usize, terms: &[(usize, usize, f64)], theta: &[f64], precision: f64) -> Vec<Vec<f64>> {
     let mut h = vec![vec![0.0; k]; k];
     for (r, row) in h.iter_mut().enumerate() {
-        row[r] = PRIOR_PRECISION;
+        row[r] = precision;
     }
     for &(i, j, w) in terms {
         let p = sigmoid(theta[i] - theta[j]);
@@ -144,19 +144,27 @@ fn information(k: usize, terms: &[(usize, usize, f64)], theta: &[f64]) -> Vec<Ve
     h
 }
 
-/// The maximum a posteriori fit, by Newton's method.
-pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
-    let terms: Vec<(usize, usize, f64)> =
-        terms(comparisons).into_iter().filter(|&(i, j, w)| i < k && j < k && i != j && w > 0.0).collect();
+fn valid_terms(k: usize, comparisons: &[Comparison]) -> Vec<(usize, usize, f64)> {
+    terms(comparisons).into_iter().filter(|&(i, j, w)| i < k && j < k && i != j && w > 0.0).collect()
+}
+
+/// The strengths θ maximizing the log-likelihood of `comparisons` minus
+/// `precision`/2·|θ|² (a Gaussian prior; a tiny one is a plain maximum
+/// likelihood kept finite), by Newton's method. Their sum is 0.
+pub fn strengths(k: usize, comparisons: &[Comparison], precision: f64) -> Vec<f64> {
+    newton(k, &valid_terms(k, comparisons), precision)
+}
+
+fn newton(k: usize, terms: &[(usize, usize, f64)], precision: f64) -> Vec<f64> {
     let mut theta = vec![0.0; k];
     for _ in 0..100 {
-        let mut grad: Vec<f64> = theta.iter().map(|t| -PRIOR_PRECISION * t).collect();
-        for &(i, j, w) in &terms {
+        let mut grad: Vec<f64> = theta.iter().map(|t| -precision * t).collect();
+        for &(i, j, w) in terms {
             let p = sigmoid(theta[i] - theta[j]);
             grad[i] += w * (1.0 - p);
             grad[j] -= w * (1.0 - p);
         }
-        let step = solve(&information(k, &terms, &theta), &grad);
+        let step = solve(&information(k, terms, &theta, precision), &grad);
         let mut biggest: f64 = 0.0;
         for (t, s) in theta.iter_mut().zip(&step) {
             *t += s;
@@ -166,6 +174,13 @@ pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
             break;
         }
     }
+    theta
+}
+
+/// The maximum a posteriori fit, by Newton's method.
+pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
+    let terms = valid_terms(k, comparisons);
+    let theta = newton(k, &terms, PRIOR_PRECISION);
     let inverse = |info: &[Vec<f64>]| -> Vec<Vec<f64>> {
         (0..k)
             .map(|i| {
@@ -175,8 +190,8 @@ pub fn fit(k: usize, comparisons: &[Comparison]) -> Fit {
             })
             .collect()
     };
-    let covariance = inverse(&information(k, &terms, &theta));
-    let at_no_preference = inverse(&information(k, &terms, &vec![0.0; k]));
+    let covariance = inverse(&information(k, &terms, &theta, PRIOR_PRECISION));
+    let at_no_preference = inverse(&information(k, &terms, &vec![0.0; k], PRIOR_PRECISION));
     let mean = theta.iter().sum::<f64>() / k.max(1) as f64;
     // The rewards are centred, so their errors are those of θᵢ − mean(θ):
     // Cᵢᵢ − 2·meanⱼ Cᵢⱼ + mean Cⱼₗ. (Cᵢᵢ alone keeps the prior's uncertainty

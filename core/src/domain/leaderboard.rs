@@ -1,0 +1,367 @@
+//! The model leaderboard (issue 10): online Elo and Bradley–Terry ratings
+//! with bootstrap intervals, on FastChat's scale.
+//!
+//! - A battle is one judgement between two models: A wins, B wins or a tie
+//!   (a pairwise vote's sign; a ranking or rating gives one battle per two
+//!   of its completions).
+//! - Elo (FastChat `compute_elo`): online in the order the judgements were
+//!   stored, K = 4, base 10, scale 400, every model starting at 1000.
+//! - Bradley–Terry (FastChat `compute_mle_elo`): the maximum-likelihood fit
+//!   of P(A beats B) = 1 / (1 + 10^((R_B − R_A)/400)), a tie half a win each
+//!   way, no prior (a ridge of 1e-8 on the log-odds keeps an unbeaten
+//!   model finite and changes well-posed fits by far less than 1e-6),
+//!   shifted so the mean rating over models is 1000.
+//! - Bootstrap: `rounds` resamples of all battles with replacement, each
+//!   refitted; the interval is the 2.5 % and 97.5 % quantiles. A resample of
+//!   N battles from the tally is a multinomial draw over its cells (model
+//!   pair × outcome), drawn cell by cell as binomials: the same law as
+//!   drawing N battles one by one, at the cost of the tally's size. Round r
+//!   uses its own generator seeded from (seed, r), so the result does not
+//!   depend on how rounds are spread over threads.
+use super::reward::{self, Comparison};
+
+pub const ELO_K: f64 = 4.0;
+pub const SCALE: f64 = 400.0;
+pub const INIT: f64 = 1000.0;
+/// The ridge on the log-odds strengths (see the module text).
+const RIDGE: f64 = 1e-8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    A,
+    B,
+    Tie,
+}
+
+impl Outcome {
+    /// From a canonical score: positive favours A, 0 is a tie.
+    pub fn of(score: i64) -> Outcome {
+        match score.signum() {
+            1 => Outcome::A,
+            -1 => Outcome::B,
+            _ => Outcome::Tie,
+        }
+    }
+    fn score(self) -> f64 {
+        match self {
+            Outcome::A => 1.0,
+            Outcome::B => 0.0,
+            Outcome::Tie => 0.5,
+        }
+    }
+}
+
+/// One battle between models `a` and `b` (indices into the model list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Battle {
+    pub a: u32,
+    pub b: u32,
+    pub outcome: Outcome,
+}
+
+/// Online Elo of `n` models over `battles` in order (FastChat's parameters).
+pub fn elo(n: usize, battles: impl IntoIterator<Item = Battle>) -> Vec<f64> {
+    let mut r = vec![INIT; n];
+    for Battle { a, b, outcome } in battles {
+        let (a, b) = (a as usize, b as usize);
+        if a == b || a >= n || b >= n {
+            continue;
+        }
+        let ea = 1.0 / (1.0 + 10f64.powf((r[b] - r[a]) / SCALE));
+        let sa = outcome.score();
+        r[a] += ELO_K * (sa - ea);
+        r[b] += ELO_K * ((1.0 - sa) - (1.0 - ea));
+    }
+    r
+}
+
+/// The battles of each two models: `wins[0]` of the lower index, `wins[1]`
+/// of the higher, and ties; counts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tally {
+    pub n: usize,
+    /// (i, j) with i < j, and [wins of i, wins of j, ties].
+    pub cells: Vec<((u32, u32), [u64; 3])>,
+}
+
+impl Tally {
+    pub fn of(n: usize, battles: impl IntoIterator<Item = Battle>) -> Tally {
+        let mut map: std::collections::BTreeMap<(u32, u32), [u64; 3]> = std::collections::BTreeMap::new();
+        for Battle { a, b, outcome } in battles {
+            if a == b || a as usize >= n || b as usize >= n {
+                continue;
+            }
+            let (key, flip) = if a < b { ((a, b), false) } else { ((b, a), true) };
+            let c = map.entry(key).or_default();
+            match (outcome, flip) {
+                (Outcome::Tie, _) => c[2] += 1,
+                (Outcome::A, false) | (Outcome::B, true) => c[0] += 1,
+                _ => c[1] += 1,
+            }
+        }
+        Tally { n, cells: map.into_iter().collect() }
+    }
+
+    pub fn battles(&self) -> u64 {
+        self.cells.iter().map(|(_, c)| c.iter().sum::<u64>()).sum()
+    }
+
+    /// Per model: (wins, ties, losses).
+    pub fn records(&self) -> Vec<(u64, u64, u64)> {
+        let mut out = vec![(0, 0, 0); self.n];
+        for &((i, j), [wi, wj, t]) in &self.cells {
+            let (i, j) = (i as usize, j as usize);
+            out[i].0 += wi;
+            out[i].1 += t;
+            out[i].2 += wj;
+            out[j].0 += wj;
+            out[j].1 += t;
+            out[j].2 += wi;
+        }
+        out
+    }
+
+    /// Battle counts and win rates ((wins + ties/2) / battles of the row
+    /// model against the column model; `None` where they never met).
+    pub fn matrices(&self) -> (Vec<Vec<u64>>, Vec<Vec<Option<f64>>>) {
+        let mut count = vec![vec![0u64; self.n]; self.n];
+        let mut rate = vec![vec![None; self.n]; self.n];
+        for &((i, j), [wi, wj, t]) in &self.cells {
+            let (i, j) = (i as usize, j as usize);
+            let total = wi + wj + t;
+            count[i][j] = total;
+            count[j][i] = total;
+            if total > 0 {
+                rate[i][j] = Some((wi as f64 + t as f64 / 2.0) / total as f64);
+                rate[j][i] = Some((wj as f64 + t as f64 / 2.0) / total as f64);
+            }
+        }
+        (count, rate)
+    }
+}
+
+/// Bradley–Terry ratings (mean 1000) from tallied counts (any non-negative
+/// weights: a bootstrap round passes its resampled counts).
+pub fn bradley_terry(n: usize, cells: &[((u32, u32), [f64; 3])]) -> Vec<f64> {
+    let comparisons: Vec<Comparison> = cells
+        .iter()
+        .flat_map(|&((i, j), [wi, wj, t])| {
+            let (i, j) = (i as usize, j as usize);
+            [
+                Comparison::Win { winner: i, loser: j, weight: wi },
+                Comparison::Win { winner: j, loser: i, weight: wj },
+                Comparison::Tie { i, j, weight: t },
+            ]
+        })
+        .collect();
+    let theta = reward::strengths(n, &comparisons, RIDGE);
+    let per_unit = SCALE / std::f64::consts::LN_10;
+    let mean = theta.iter().sum::<f64>() / n.max(1) as f64;
+    theta.iter().map(|t| per_unit * (t - mean) + INIT).collect()
+}
+
+fn as_weights(cells: &[((u32, u32), [u64; 3])]) -> Vec<((u32, u32), [f64; 3])> {
+    cells.iter().map(|&(k, [a, b, t])| (k, [a as f64, b as f64, t as f64])).collect()
+}
+
+/// The ratings of a tally.
+pub fn fit(tally: &Tally) -> Vec<f64> {
+    bradley_terry(tally.n, &as_weights(&tally.cells))
+}
+
+/// The `q` quantile (0..=1) of sorted values, linear between neighbours
+/// (numpy's default).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo as f64)
+}
+
+/// 95 % bootstrap intervals per model: `rounds` multinomial resamples of
+/// the tally, refitted; (2.5 %, 97.5 %) quantiles. Uses up to `threads`.
+#[cfg(feature = "server")]
+pub fn bootstrap(tally: &Tally, rounds: usize, seed: u64, threads: usize) -> Vec<(f64, f64)> {
+    use rand::SeedableRng;
+    use rand_distr::{Binomial, Distribution};
+    let total = tally.battles();
+    let flat: Vec<((u32, u32), usize, u64)> =
+        tally.cells.iter().flat_map(|&(k, c)| (0..3).map(move |o| (k, o, c[o]))).filter(|c| c.2 > 0).collect();
+    let round = |r: usize| -> Vec<f64> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (r as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (mut left, mut mass) = (total, total);
+        let mut cells: Vec<((u32, u32), [f64; 3])> = Vec::with_capacity(tally.cells.len());
+        for &(k, o, c) in &flat {
+            let x = if left == 0 || c == 0 {
+                0
+            } else if c >= mass {
+                left
+            } else {
+                Binomial::new(left, c as f64 / mass as f64).map(|d| d.sample(&mut rng)).unwrap_or(0)
+            };
+            left -= x;
+            mass -= c;
+            match cells.last_mut() {
+                Some((key, w)) if *key == k => w[o] = x as f64,
+                _ => {
+                    let mut w = [0.0; 3];
+                    w[o] = x as f64;
+                    cells.push((k, w));
+                }
+            }
+        }
+        bradley_terry(tally.n, &cells)
+    };
+    let threads = threads.clamp(1, rounds.max(1));
+    let fits: Vec<Vec<f64>> = std::thread::scope(|s| {
+        let round = &round;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| s.spawn(move || (t..rounds).step_by(threads).map(|r| (r, round(r))).collect::<Vec<_>>()))
+            .collect();
+        let mut all: Vec<(usize, Vec<f64>)> = handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
+        all.sort_by_key(|(r, _)| *r);
+        all.into_iter().map(|(_, f)| f).collect()
+    });
+    (0..tally.n)
+        .map(|m| {
+            let mut v: Vec<f64> = fits.iter().map(|f| f[m]).collect();
+            v.sort_by(f64::total_cmp);
+            (quantile(&v, 0.025), quantile(&v, 0.975))
+        })
+        .collect()
+}
+
+/// A model name split at its last `@` into family and version
+/// (`policy@v3` → (`policy`, `v3`)); `None` without one.
+pub fn version_of(model: &str) -> Option<(&str, &str)> {
+    let (family, version) = model.rsplit_once('@')?;
+    (!family.is_empty() && !version.is_empty()).then_some((family, version))
+}
+
+/// Versions in a natural order: digit runs compare as numbers (`v2` < `v10`).
+pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for ch in s.chars() {
+            let digit = ch.is_ascii_digit();
+            match out.last_mut() {
+                Some((d, run)) if *d == digit => run.push(ch),
+                _ => out.push((digit, ch.to_string())),
+            }
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let o = if x.0 && y.0 {
+            let (tx, ty) = (x.1.trim_start_matches('0'), y.1.trim_start_matches('0'));
+            tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+        } else {
+            x.1.cmp(&y.1)
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn battle(a: u32, b: u32, outcome: Outcome) -> Battle {
+        Battle { a, b, outcome }
+    }
+
+    /// Worked by hand: from 1000/1000 an A win moves A by K·(1 − 1/2) = 2.
+    /// Then A (1002) vs B (998): E_A = 1/(1 + 10^(−4/400)) = 0.5057555…,
+    /// a tie moves A by 4·(0.5 − 0.5057555) = −0.023022.
+    #[test]
+    fn elo_follows_fastchat_online_updates() {
+        let r = elo(2, [battle(0, 1, Outcome::A)]);
+        assert_eq!(r, vec![1002.0, 998.0]);
+        let r = elo(2, [battle(0, 1, Outcome::A), battle(0, 1, Outcome::Tie)]);
+        let ea = 1.0 / (1.0 + 10f64.powf(-4.0 / 400.0));
+        assert!((ea - 0.505_755_5).abs() < 1e-6);
+        assert!((r[0] - (1002.0 + 4.0 * (0.5 - ea))).abs() < 1e-12);
+        assert!((r[0] + r[1] - 2000.0).abs() < 1e-9, "Elo is zero-sum");
+        // Order matters: online, not a fit.
+        let late = elo(2, [battle(0, 1, Outcome::Tie), battle(0, 1, Outcome::A)]);
+        assert!((late[0] - r[0]).abs() > 1e-3);
+    }
+
+    /// Two models, A wins 3 of 4 against B: the MLE has P = 3/4, so
+    /// R_A − R_B = 400·log10(3) = 190.848…, centred on 1000.
+    #[test]
+    fn bradley_terry_matches_the_closed_form_for_two_models() {
+        let t = Tally::of(2, [0, 0, 0, 1].map(|w| battle(0, 1, if w == 0 { Outcome::A } else { Outcome::B })));
+        let r = fit(&t);
+        let gap = 400.0 * 3f64.log10();
+        assert!((r[0] - (1000.0 + gap / 2.0)).abs() < 1e-6, "{r:?}");
+        assert!((r[1] - (1000.0 - gap / 2.0)).abs() < 1e-6, "{r:?}");
+        // A tie is half a win each way: 2 wins + 2 ties of 4 is P = 3/4 again.
+        let t = Tally::of(
+            2,
+            [Outcome::A, Outcome::A, Outcome::Tie, Outcome::Tie].map(|o| battle(0, 1, o)),
+        );
+        assert!((fit(&t)[0] - (1000.0 + gap / 2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_tally_counts_each_side_and_the_matrices_agree() {
+        let t = Tally::of(3, [battle(0, 1, Outcome::A), battle(1, 0, Outcome::A), battle(2, 0, Outcome::Tie)]);
+        assert_eq!(t.cells, vec![((0, 1), [1, 1, 0]), ((0, 2), [0, 0, 1])]);
+        assert_eq!(t.records(), vec![(1, 1, 1), (1, 0, 1), (0, 1, 0)]);
+        let (count, rate) = t.matrices();
+        assert_eq!(count[0][1], 2);
+        assert_eq!(rate[0][2], Some(0.5));
+        assert_eq!(rate[1][2], None);
+        assert_eq!(t.battles(), 3);
+    }
+
+    #[test]
+    fn an_unbeaten_model_gets_a_finite_rating_on_top() {
+        let t = Tally::of(3, [battle(0, 1, Outcome::A), battle(1, 2, Outcome::A), battle(2, 1, Outcome::A)]);
+        let r = fit(&t);
+        assert!(r.iter().all(|x| x.is_finite()), "{r:?}");
+        assert!(r[0] > r[1] && r[0] > r[2]);
+        assert!(((r.iter().sum::<f64>() / 3.0) - 1000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bootstrap_is_reproducible_and_independent_of_threads() {
+        let battles: Vec<Battle> = (0..300u32)
+            .map(|i| battle(i % 3, (i + 1) % 3, if i % 5 < 3 { Outcome::A } else { Outcome::B }))
+            .collect();
+        let t = Tally::of(3, battles);
+        let one = bootstrap(&t, 40, 7, 1);
+        assert_eq!(one, bootstrap(&t, 40, 7, 2));
+        assert_ne!(one, bootstrap(&t, 40, 8, 2), "another seed, other intervals");
+        let r = fit(&t);
+        for (m, (lo, hi)) in one.iter().enumerate() {
+            assert!(lo < hi && *lo <= r[m] + 1e-9 && r[m] <= *hi + 1e-9, "{m}: {lo} {} {hi}", r[m]);
+        }
+    }
+
+    #[test]
+    fn versions_split_at_the_last_at_and_sort_naturally() {
+        assert_eq!(version_of("policy@v3"), Some(("policy", "v3")));
+        assert_eq!(version_of("a@b@rc1"), Some(("a@b", "rc1")));
+        assert_eq!(version_of("gpt-4"), None);
+        assert_eq!(version_of("@v1"), None);
+        let mut v = vec!["v10", "v2", "v1", "v2b"];
+        v.sort_by(|a, b| version_order(a, b));
+        assert_eq!(v, vec!["v1", "v2", "v2b", "v10"]);
+    }
+
+    #[test]
+    fn quantiles_interpolate_like_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 0.5), 2.5);
+        assert!((quantile(&v, 0.975) - 3.925).abs() < 1e-12);
+    }
+}
