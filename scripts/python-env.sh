@@ -8,8 +8,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/target/pyenv"
 pins="$root/scripts/python-requirements.txt"
 stamp="$venv/.pins"
+# Tests run in parallel in one process: the first makes the venv, the
+# others wait for it here instead of racing it.
+mkdir -p "$root/target"
+exec 9>"$root/target/.pyenv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$pins" "$stamp"; then
-  printf '\033[1m[python]\033[0m making %s (schemathesis, pyarrow, datasets, krippendorff)\n' "$venv" >&2
+  printf '\033[1m[python]\033[0m making %s (schemathesis, pyarrow, datasets, krippendorff, scikit-learn)\n' "$venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check -r "$pins" >&2

@@ -43,7 +43,9 @@ test('ranking and rating pages have no serious accessibility violations', async 
 test('the admin pages have no serious accessibility violations', async ({ page, request }) => {
   const { slug } = await setup(request, plainItems(1, 'a11y-admin'), 1);
   await login(page, ADMIN.username, ADMIN.password);
-  for (const path of ['/admin', `/admin/projects/${slug}`, '/admin/users', '/admin/audit', '/account']) {
+  // The leaderboard with its charts: the demo project has judgements.
+  for (const path of ['/admin', `/admin/projects/${slug}`, '/admin/users', '/admin/audit', '/account',
+    '/admin/projects/demo/leaderboard', '/admin/leaderboard']) {
     await page.goto(path);
     await hydrated(page);
     await accessible(page, path);

@@ -7,6 +7,7 @@ mod admin;
 mod annotate;
 mod audit;
 mod home;
+mod leaderboard;
 mod users;
 
 pub use account::*;
@@ -14,6 +15,7 @@ pub use admin::*;
 pub use annotate::*;
 pub use audit::*;
 pub use home::*;
+pub use leaderboard::*;
 pub use users::*;
 
 use leptos::prelude::*;

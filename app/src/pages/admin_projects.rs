@@ -13,6 +13,7 @@ pub fn AdminProjectsPage() -> impl IntoView {
         <main class="page">
             <Flash />
             <h1>{t("nav.projects")}</h1>
+            <p><a href="/admin/leaderboard" data-testid="leaderboard-across">{t("leaderboard.across")}</a></p>
             <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
                 {move || Suspend::new(async move {
                     loaded(list.await, |rows| view! {

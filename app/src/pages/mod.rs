@@ -7,6 +7,7 @@ pub mod annotate;
 pub mod history;
 pub mod home;
 pub mod invite;
+pub mod leaderboard;
 pub mod login;
 
 use crate::components::Nav;

@@ -8,6 +8,7 @@ pub mod leaderboard;
 pub mod preference;
 pub mod prefs;
 pub mod agreement;
+pub mod charts;
 pub mod raw;
 pub mod redirect;
 pub mod reward;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod leaderboard;
 pub mod maintenance;
 pub mod projects;
 pub mod reveal;

@@ -58,6 +58,19 @@ pub struct Caches {
     pub projects: Cache<String, crate::storage::projects::Project>,
     /// (project id, user id) → member?
     pub members: Cache<(i64, i64), bool>,
+    /// The last leaderboard fit per (project ids, rounds, seed), with the
+    /// data stamp it was fitted at; see `services::leaderboard`.
+    pub boards: std::sync::Mutex<std::collections::HashMap<BoardKey, BoardSlot>>,
+}
+
+pub type BoardKey = (Vec<i64>, usize, u64);
+
+#[derive(Default)]
+pub struct BoardSlot {
+    pub stamp: (i64, i64, i64),
+    pub board: Option<std::sync::Arc<crate::domain::leaderboard::Board>>,
+    /// A refit is running in the background.
+    pub refreshing: bool,
 }
 
 impl Caches {

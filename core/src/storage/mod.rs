@@ -7,6 +7,7 @@ pub mod cache;
 pub mod export;
 pub mod imports;
 pub mod invites;
+pub mod leaderboard;
 pub mod projects;
 pub mod prompts;
 pub mod sessions;

@@ -3,6 +3,7 @@
 mod audit;
 mod export;
 mod json;
+mod leaderboard;
 mod projects;
 mod tasks;
 
@@ -25,6 +26,8 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
         (Method::POST, "/projects", post(projects::create).layer(DefaultBodyLimit::max(PROJECT_LIMIT))),
         (Method::GET, "/projects/{slug}/progress", get(projects::progress)),
         (Method::GET, "/projects/{slug}/agreement", get(projects::agreement)),
+        (Method::GET, "/projects/{slug}/leaderboard", get(leaderboard::project)),
+        (Method::GET, "/leaderboard", get(leaderboard::across)),
         (Method::POST, "/projects/{slug}/tasks/next", post(tasks::next).layer(small())),
         (Method::POST, "/projects/{slug}/tasks/prefetch", post(tasks::prefetch).layer(small())),
         (Method::GET, "/projects/{slug}/export", get(export::download)),

@@ -88,6 +88,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             import_file(&db, &project, &file, format.as_deref(), skip_bad).await?
         }
         Command::Export(args) => export_file(&db, &args).await?,
+        Command::Leaderboard { projects: slugs, format, rounds, seed } => {
+            use arbiter_core::services::leaderboard;
+            if format != "json" && format != "csv" {
+                bail!("--format {format:?}: expected json or csv");
+            }
+            let options = leaderboard::Options::parse(Some(&rounds.to_string()), Some(&seed.to_string()))?;
+            let (projects, current) = leaderboard::across(&db, &system_admin(), &slugs, options, true).await?;
+            if format == "csv" {
+                print!("{}", leaderboard::csv(&current.board));
+            } else {
+                let mut v = serde_json::to_value(&*current.board)?;
+                v["projects"] = serde_json::json!(projects.iter().map(|p| &p.slug).collect::<Vec<_>>());
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            ExitCode::SUCCESS
+        }
         Command::Token(TokenCommand::Create { user, name }) => {
             let token = accounts::create_token(&db, "cli", &user, &name).await?;
             println!("{token}");

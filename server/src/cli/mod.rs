@@ -43,6 +43,21 @@ pub enum Command {
     },
     /// Export a project's dataset (streamed; see README "Export formats").
     Export(ExportArgs),
+    /// Print a model leaderboard (Bradley–Terry with bootstrap intervals, Elo).
+    Leaderboard {
+        /// Project slugs; several: one leaderboard across them (same model name = same model).
+        #[arg(required = true)]
+        projects: Vec<String>,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Bootstrap rounds (0 to 1000).
+        #[arg(long, default_value_t = arbiter_core::services::leaderboard::DEFAULT_ROUNDS)]
+        rounds: usize,
+        /// Seed of the bootstrap (the same seed gives the same intervals).
+        #[arg(long, default_value_t = arbiter_core::services::leaderboard::DEFAULT_SEED)]
+        seed: u64,
+    },
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),

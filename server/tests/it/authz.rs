@@ -51,6 +51,8 @@ fn rows() -> Vec<Row> {
         r("GET", "/admin/projects/{slug}", PAGE_ADMIN),
         r("GET", "/admin/users", PAGE_ADMIN),
         r("GET", "/admin/audit", PAGE_ADMIN),
+        r("GET", "/admin/projects/{slug}/leaderboard", PAGE_ADMIN),
+        r("GET", "/admin/leaderboard", PAGE_ADMIN),
         // Server functions (named without their hash suffix)
         r("POST", "sfn:whoami", PUBLIC),
         r("POST", "sfn:invite_info", PUBLIC),
@@ -67,12 +69,15 @@ fn rows() -> Vec<Row> {
         r("POST", "sfn:admin_project", ADMIN),
         r("POST", "sfn:admin_users", ADMIN),
         r("POST", "sfn:audit_log", ADMIN),
+        r("POST", "sfn:load_leaderboard", ADMIN),
         // REST API
         r("GET", "/api/v1/audit", ADMIN),
         r("GET", "/api/v1/projects", USER),
         r("POST", "/api/v1/projects", ADMIN),
         r("GET", "/api/v1/projects/{slug}/progress", MEMBER),
         r("GET", "/api/v1/projects/{slug}/agreement", ADMIN),
+        r("GET", "/api/v1/projects/{slug}/leaderboard", ADMIN),
+        r("GET", "/api/v1/leaderboard", ADMIN),
         r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
         r("POST", "/api/v1/projects/{slug}/tasks/prefetch", MEMBER),
         r("GET", "/api/v1/projects/{slug}/export", ADMIN),
@@ -241,7 +246,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                                 ),
                             )
                         }
-                        "admin_project" => (path, vec![("slug", "p".into())], None),
+                        "admin_project" | "load_leaderboard" => (path, vec![("slug", "p".into())], None),
                         "invite_info" => (path, vec![("token", "nope".into())], None),
                         _ => (path, vec![], None),
                     }

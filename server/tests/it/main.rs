@@ -14,6 +14,7 @@ mod durability;
 mod export_forms;
 mod hardening;
 mod http;
+mod leaderboard;
 mod security;
 mod task_types;
 mod undo;
