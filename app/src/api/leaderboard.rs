@@ -9,7 +9,8 @@ use super::ctx;
 pub struct LeaderboardView {
     /// The projects it covers.
     pub projects: Vec<String>,
-    pub rows: Vec<arbiter_core::domain::leaderboard::Standing>,
+    /// Formatted on the server (no float formatting in the browser bundle).
+    pub rows: Vec<RowView>,
     pub battles: u64,
     pub rounds: usize,
     pub seed: u64,
@@ -22,6 +23,18 @@ pub struct LeaderboardView {
     pub timelines: Vec<(String, String)>,
     /// Query string of the JSON/CSV links.
     pub api_query: String,
+}
+
+/// A model's row of the table, as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowView {
+    pub model: String,
+    pub rating: String,
+    pub ci: String,
+    pub elo: String,
+    pub battles: u64,
+    /// won / tied / lost
+    pub record: String,
 }
 
 /// One project's leaderboard (`slug`), or the one across `projects`
@@ -62,7 +75,18 @@ pub async fn load_leaderboard(slug: Option<String>, projects: Option<String>) ->
     Ok(LeaderboardView {
         api_query: if slug.is_some() { String::new() } else { format!("projects={}", covered.join(",")) },
         projects: covered,
-        rows: b.models.clone(),
+        rows: b
+            .models
+            .iter()
+            .map(|s| RowView {
+                model: s.model.clone(),
+                rating: format!("{:.1}", s.rating),
+                ci: format!("{:.1} – {:.1}", s.ci[0], s.ci[1]),
+                elo: format!("{:.1}", s.elo),
+                battles: s.battles,
+                record: format!("{} / {} / {}", s.wins, s.ties, s.losses),
+            })
+            .collect(),
         battles: b.battles,
         rounds: b.rounds,
         seed: b.seed,

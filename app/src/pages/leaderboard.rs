@@ -25,10 +25,6 @@ pub fn LeaderboardPage() -> impl IntoView {
     }
 }
 
-fn rating(v: f64) -> String {
-    format!("{v:.1}")
-}
-
 #[component]
 fn Board(d: LeaderboardView) -> impl IntoView {
     let single = d.api_query.is_empty();
@@ -58,9 +54,9 @@ fn Board(d: LeaderboardView) -> impl IntoView {
                 <tbody>
                     {d.rows.iter().enumerate().map(|(i, r)| view! {
                         <tr>
-                            <td>{i + 1}</td><td><code>{r.model.clone()}</code></td><td>{rating(r.rating)}</td>
-                            <td>{format!("{} – {}", rating(r.ci[0]), rating(r.ci[1]))}</td><td>{rating(r.elo)}</td>
-                            <td>{r.battles}</td><td>{format!("{} / {} / {}", r.wins, r.ties, r.losses)}</td>
+                            <td>{i + 1}</td><td><code>{r.model.clone()}</code></td><td>{r.rating.clone()}</td>
+                            <td>{r.ci.clone()}</td><td>{r.elo.clone()}</td>
+                            <td>{r.battles}</td><td>{r.record.clone()}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
