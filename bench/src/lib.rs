@@ -99,6 +99,19 @@ pub fn dataset(n: usize) -> String {
         .collect()
 }
 
+/// `n` sequential GETs of `url` (each body read whole, more than 1 KB):
+/// their latencies.
+pub async fn timed_gets(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Result<Stats> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = std::time::Instant::now();
+        let body = client.get(url).send().await?.bytes().await?;
+        times.push(t.elapsed());
+        anyhow::ensure!(body.len() > 1000, "{url} answered {} bytes", body.len());
+    }
+    Ok(stats(times))
+}
+
 pub struct Stats {
     pub n: usize,
     pub p50: Duration,

@@ -10,7 +10,7 @@
 //!     bash scripts/build.sh --release && cargo build --release -p bench && target/release/leaderbench
 use anyhow::ensure;
 use arbiter_core::domain::leaderboard::{bootstrap, elo, fit, Battle, Outcome, Tally};
-use bench::{cli, serve, stats};
+use bench::{cli, serve, timed_gets};
 use clap::Parser;
 use rand::{Rng, SeedableRng};
 use sqlx::sqlite::SqlitePoolOptions;
@@ -154,14 +154,7 @@ async fn main() -> anyhow::Result<()> {
     let first = client.get(&page).send().await?.text().await?;
     ensure!(first.contains("data-testid=\"leaderboard\""), "the leaderboard page shows no table");
     println!("first visit (reads {n} judgements, fits, 100 bootstrap rounds): {:.2}s", t.elapsed().as_secs_f64());
-    let mut times = Vec::with_capacity(args.renders);
-    for _ in 0..args.renders {
-        let t = Instant::now();
-        let body = client.get(&page).send().await?.bytes().await?;
-        times.push(t.elapsed());
-        ensure!(body.len() > 1000);
-    }
-    println!("leaderboard page, cached fit ({} sequential): {}", args.renders, stats(times));
+    println!("leaderboard page, cached fit ({} sequential): {}", args.renders, timed_gets(&client, &page, args.renders).await?);
     sqlx::query("UPDATE annotations SET choice = -choice, updated_at = 1 WHERE id = 1").execute(&db).await?;
     let t = Instant::now();
     let stale = client.get(&page).send().await?.text().await?;

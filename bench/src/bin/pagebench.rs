@@ -4,7 +4,7 @@
 //!
 //!     cargo leptos build --release && cargo run --release -p bench --bin pagebench
 use anyhow::{ensure, Context};
-use bench::{cli, dataset, serve, stats};
+use bench::{cli, dataset, serve, timed_gets};
 use clap::Parser;
 use sqlx::sqlite::SqlitePoolOptions;
 use std::path::PathBuf;
@@ -77,14 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let page = format!("{}/annotate/page", server.url);
     let first = client.get(&page).send().await?.text().await?;
     ensure!(first.contains("Which response is better?"), "the annotator page did not render a task");
-    let mut times = Vec::with_capacity(args.renders);
-    for _ in 0..args.renders {
-        let t = Instant::now();
-        let body = client.get(&page).send().await?.bytes().await?;
-        times.push(t.elapsed());
-        ensure!(body.len() > 1000);
-    }
-    println!("annotator page render (GET /annotate/page, {} sequential): {}", args.renders, stats(times));
+    println!("annotator page render (GET /annotate/page, {} sequential): {}", args.renders, timed_gets(&client, &page, args.renders).await?);
 
     // 3. Export of N annotations: filled in bulk with SQL (three annotators
     //    on each pair), then exported over HTTP and with the CLI.
