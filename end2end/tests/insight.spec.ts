@@ -1,4 +1,5 @@
 import AxeBuilder from '@axe-core/playwright';
+import { Page } from '@playwright/test';
 import { hydrated, login, setup, test, expect } from './helpers';
 
 // Three models; the annotator prefers gamma to beta to alpha.
@@ -9,7 +10,12 @@ const items = Array.from({ length: 4 }, (_, i) => ({
 }));
 const strength: Record<string, number> = { alpha: 0, beta: 1, gamma: 2 };
 
-test('the leaderboard ranks the models the annotator preferred, with its charts', async ({ browser, request }) => {
+async function accessible(page: Page) {
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+}
+
+test('the leaderboard ranks the models the annotator preferred, and the dashboard leads from a flag to its pair', async ({ browser, request }) => {
   const { slug, annotator } = await setup(request, items, 1);
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -19,6 +25,8 @@ test('the leaderboard ranks the models the annotator preferred, with its charts'
   for (let done = 1; done <= 12; done++) {
     const left = (await page.locator('[data-side=left] .md').innerText()).match(/(alpha|beta|gamma) answers/)![1];
     const right = (await page.locator('[data-side=right] .md').innerText()).match(/(alpha|beta|gamma) answers/)![1];
+    // The first pair is also marked "both bad" (b): the dashboard counts it.
+    if (done === 1) await page.keyboard.press('b');
     await page.keyboard.press(strength[left] > strength[right] ? '1' : '7');
     await page.keyboard.press('Enter');
     await expect(page.getByTestId('progress')).toContainText(`${done} done`);
@@ -50,7 +58,26 @@ test('the leaderboard ranks the models the annotator preferred, with its charts'
   await expect(a.getByTestId('leaderboard-summary')).toContainText('12 battles between 3 models');
   // The charts are labelled images; the page has no serious accessibility violation.
   await expect(a.getByRole('img', { name: /Win rate/ })).toBeVisible();
-  const axe = await new AxeBuilder({ page: a }).analyze();
-  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+  await accessible(a);
+
+  // The dashboard: progress, judgements per hour, the annotator, and from
+  // a model's "both bad" count to the flagged pair and its vote.
+  await a.goto(`/admin/projects/${slug}`);
+  await hydrated(a);
+  await a.getByTestId('dashboard-link').click();
+  await expect(a.getByRole('heading', { name: /Dashboard/ })).toBeVisible();
+  await hydrated(a);
+  await expect(a.getByText('12 of 12 tasks complete')).toBeVisible();
+  await expect(a.getByTestId('chart-per-hour').locator('svg')).toBeVisible();
+  await expect(a.getByTestId('annotator-row')).toHaveCount(1);
+  await expect(a.getByTestId('annotator-row')).toContainText(annotator.username);
+  await accessible(a);
+  await a.getByTestId('flag-link').filter({ hasText: /^1$/ }).first().click();
+  await expect(a.getByTestId('flagged-pairs')).toContainText(/Pairs of (alpha|beta|gamma) with flags/);
+  await a.getByTestId('pair-link').first().click();
+  await expect(a.getByRole('heading', { name: 'A pair and its votes' })).toBeVisible();
+  await expect(a.getByTestId('vote')).toHaveCount(1);
+  await expect(a.getByTestId('vote')).toContainText('✓');
+  await expect(a.getByTestId('vote')).toContainText(annotator.username);
   await admin.close();
 });

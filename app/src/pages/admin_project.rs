@@ -31,7 +31,8 @@ fn Project(d: AdminProjectData) -> impl IntoView {
         <h1>{d.title.clone()} " " <code>{d.slug.clone()}</code></h1>
         <p data-testid="task-type">{t("project.task")} " " <strong>{d.task_type.clone()}</strong>
             {(d.task_type == "rating").then(|| tf("project.rated_on", &[("aspects", &d.aspects.join(", ")), ("scale", &d.scale)]))}</p>
-        <p><a href=format!("{base}/leaderboard") data-testid="leaderboard-link">{t("leaderboard.link")}</a></p>
+        <p><a href=format!("{base}/dashboard") data-testid="dashboard-link">{t("dashboard.link")}</a> " · "
+           <a href=format!("{base}/leaderboard") data-testid="leaderboard-link">{t("leaderboard.link")}</a></p>
         <section class="stats" data-testid="counts">
             <div><strong>{d.prompts}</strong>" " {t("project.prompts")}</div>
             <div><strong>{d.pairs}</strong>" " {if d.unit == "prompts" { t("project.tasks_prompts") } else { t("project.pairs") }}</div>

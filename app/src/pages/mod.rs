@@ -4,6 +4,7 @@ pub mod admin_project;
 pub mod admin_projects;
 pub mod admin_users;
 pub mod annotate;
+pub mod dashboard;
 pub mod history;
 pub mod home;
 pub mod invite;

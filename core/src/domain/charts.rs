@@ -212,6 +212,31 @@ pub fn line(label: &str, points: &[(&str, f64, f64, f64)]) -> String {
     s + "</svg>"
 }
 
+/// Bars of counts with a label under each (a histogram); `small` draws a
+/// compact one for a table cell.
+pub fn bars(label: &str, items: &[(&str, i64)], small: bool) -> String {
+    let (bar, gap, height, bottom) = if small { (14.0, 4.0, 34.0, 12.0) } else { (36.0, 10.0, 160.0, 22.0) };
+    let width = (bar + gap) * items.len() as f64 + gap;
+    let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1) as f64;
+    let mut s = open(width, height, label);
+    for (k, (name, v)) in items.iter().enumerate() {
+        let h = (height - bottom - 4.0) * (*v as f64 / max);
+        let x = gap + (bar + gap) * k as f64;
+        s += &format!(
+            r##"<rect x="{x:.1}" y="{:.1}" width="{bar}" height="{h:.1}" fill="#3b82f6"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{}">{}</text>"##,
+            height - bottom - h,
+            x + bar / 2.0,
+            height - 2.0,
+            if small { 9 } else { 12 },
+            esc(name)
+        );
+        if !small {
+            s += &format!(r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{v}</text>"#, x + bar / 2.0, height - bottom - h - 4.0);
+        }
+    }
+    s + "</svg>"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +255,14 @@ mod tests {
         let svg = heatmap("Win rate", &["a", "b"], &[vec![None, Some(0.75)], vec![Some(0.25), None]], Scale::Share);
         assert_eq!(svg.matches("<rect").count(), 4);
         assert!(svg.contains(">75</text>") && svg.contains(">25</text>"));
+    }
+
+    #[test]
+    fn bars_scale_to_the_largest_count() {
+        let svg = bars("Strength", &[("0", 1), ("1", 4), ("2", 0), ("3", 2)], false);
+        assert_eq!(svg.matches("<rect").count(), 4);
+        assert!(svg.contains(r#"height="134.0""#), "the largest bar fills the plot: {svg}");
+        assert!(svg.contains(r#"height="0.0""#));
     }
 
     #[test]

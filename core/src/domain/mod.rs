@@ -15,6 +15,7 @@ pub mod reward;
 pub mod role;
 pub mod settings;
 pub mod slug;
+pub mod stats;
 pub mod rows;
 pub mod verdict;
 pub mod views;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod agreement;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod demo;
 pub mod export;
 pub mod import;

@@ -4,6 +4,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod cache;
+pub mod dashboard;
 pub mod export;
 pub mod imports;
 pub mod invites;

@@ -53,6 +53,8 @@ fn rows() -> Vec<Row> {
         r("GET", "/admin/audit", PAGE_ADMIN),
         r("GET", "/admin/projects/{slug}/leaderboard", PAGE_ADMIN),
         r("GET", "/admin/leaderboard", PAGE_ADMIN),
+        r("GET", "/admin/projects/{slug}/dashboard", PAGE_ADMIN),
+        r("GET", "/admin/projects/{slug}/pairs/{pair}", PAGE_ADMIN),
         // Server functions (named without their hash suffix)
         r("POST", "sfn:whoami", PUBLIC),
         r("POST", "sfn:invite_info", PUBLIC),
@@ -70,6 +72,8 @@ fn rows() -> Vec<Row> {
         r("POST", "sfn:admin_users", ADMIN),
         r("POST", "sfn:audit_log", ADMIN),
         r("POST", "sfn:load_leaderboard", ADMIN),
+        r("POST", "sfn:load_dashboard", ADMIN),
+        r("POST", "sfn:load_pair", ADMIN),
         // REST API
         r("GET", "/api/v1/audit", ADMIN),
         r("GET", "/api/v1/projects", USER),
@@ -210,6 +214,8 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             .await
             .unwrap();
         let task_id = task["task_id"].as_str().expect("the member has a task for every row").to_owned();
+        let pair_uuid: String =
+            sqlx::query_scalar("SELECT uuid FROM pairs ORDER BY id LIMIT 1").fetch_one(&app.db.read).await.unwrap();
         let mut got = Vec::new();
         for (i, who) in WHO.iter().enumerate() {
             let (path, body, json): (String, Vec<(&str, String)>, Option<serde_json::Value>) = match row.route {
@@ -246,7 +252,8 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                                 ),
                             )
                         }
-                        "admin_project" | "load_leaderboard" => (path, vec![("slug", "p".into())], None),
+                        "admin_project" | "load_leaderboard" | "load_dashboard" => (path, vec![("slug", "p".into())], None),
+                        "load_pair" => (path, vec![("slug", "p".into()), ("pair", pair_uuid.clone())], None),
                         "invite_info" => (path, vec![("token", "nope".into())], None),
                         _ => (path, vec![], None),
                     }
@@ -269,7 +276,8 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         .replace("{task_id}", &task_id)
                         .replace("{token}", &invites[i])
                         .replace("{uuid}", &own_token[i])
-                        .replace("{username}", "spare");
+                        .replace("{username}", "spare")
+                        .replace("{pair}", &pair_uuid);
                     let body = match r {
                         "/login" => {
                             let name = ["in", "in", "out", "root", "in", "gone"][i];

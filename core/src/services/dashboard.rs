@@ -1,0 +1,205 @@
+//! The admin's dashboard of a project (issue 10): progress and pace,
+//! each annotator's habits with flags, flags and "both bad" per model, and
+//! a pair with every vote. Admins only.
+use super::auth::require_admin;
+use super::projects::Progress;
+use crate::domain::import::Message;
+use crate::domain::stats::{binomial_two_sided, median};
+use crate::domain::views::Turn;
+use crate::render::markdown;
+use crate::storage::dashboard::{self as store, FlaggedPair, ModelFlags, Vote};
+use crate::storage::projects::Project;
+use crate::storage::users::User;
+use crate::storage::{now_ms, Db};
+use crate::{Error, Result};
+
+/// An annotator is flagged with at least this many votes behind a figure…
+pub const MIN_VOTES: i64 = 20;
+/// … whose left-side share differs from ½ at this significance,
+pub const BIAS_P: f64 = 0.01;
+/// … whose agreement with the others' majority is below this,
+pub const MIN_AGREEMENT: f64 = 0.5;
+/// … or who skips more than this share of their tasks.
+pub const MAX_SKIP_RATE: f64 = 0.3;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotatorStats {
+    pub username: String,
+    pub judgements: i64,
+    pub skipped: i64,
+    pub skip_rate: Option<f64>,
+    pub median_ms: Option<f64>,
+    /// Agreement with the leave-one-out majority, and the votes compared.
+    pub agreement: Option<f64>,
+    pub compared: u64,
+    /// Share of non-tie pairwise votes for the side shown left, and the
+    /// two-sided binomial test's p against ½.
+    pub left_share: Option<f64>,
+    pub bias_p: Option<f64>,
+    /// Pairwise votes by |choice|: 0 (tie), 1, 2, 3.
+    pub strengths: [i64; 4],
+    /// Why the annotator is flagged (`left_bias`, `low_agreement`, `skips`).
+    pub flags: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    pub progress: Progress,
+    /// Judgements wanted: tasks × N.
+    pub target: i64,
+    /// (hour start, ms since the epoch; judgements in that hour).
+    pub per_hour: Vec<(i64, i64)>,
+    /// Judgements per hour over the last 24 hours of work.
+    pub pace: Option<f64>,
+    /// Hours to the target at that pace.
+    pub eta_hours: Option<f64>,
+    pub annotators: Vec<AnnotatorStats>,
+    pub models: Vec<ModelFlags>,
+}
+
+pub async fn project(db: &Db, admin: &User, project: &Project) -> Result<Dashboard> {
+    require_admin(admin)?;
+    let progress = super::projects::progress(db, admin, project).await?;
+    let per_hour = store::per_hour(&db.read, project.id).await?;
+    let habits = store::habits(&db.read, project.id).await?;
+    let agreement = super::agreement::compute(db, project).await?;
+    let models = store::model_flags(&db.read, project.id).await?;
+    let target = progress.pairs_total * progress.annotations_per_pair;
+    let (pace, eta_hours) = pace(&per_hour, now_ms(), (target - progress.annotations).max(0));
+    let annotators = habits
+        .into_iter()
+        .map(|h| {
+            let agreed = agreement.annotators.iter().find(|a| a.annotator == h.username);
+            let sides = (h.left + h.right) as u64;
+            let tasks = h.judgements + h.skipped;
+            let mut s = AnnotatorStats {
+                skip_rate: (tasks > 0).then(|| h.skipped as f64 / tasks as f64),
+                median_ms: median(&h.times_ms),
+                agreement: agreed.and_then(|a| a.agreement),
+                compared: agreed.map_or(0, |a| a.n),
+                left_share: (sides > 0).then(|| h.left as f64 / sides as f64),
+                bias_p: (sides > 0).then(|| binomial_two_sided(h.left as u64, sides)),
+                strengths: h.strengths,
+                flags: Vec::new(),
+                username: h.username,
+                judgements: h.judgements,
+                skipped: h.skipped,
+            };
+            s.flags = flags(&s);
+            s
+        })
+        .collect();
+    Ok(Dashboard { progress, target, per_hour, pace, eta_hours, annotators, models })
+}
+
+/// Judgements per hour over the last 24 hours of work (from the first
+/// judgement when the project is younger), and the hours to `remaining`.
+fn pace(per_hour: &[(i64, i64)], now: i64, remaining: i64) -> (Option<f64>, Option<f64>) {
+    const HOUR: i64 = 3_600_000;
+    let Some(&(first, _)) = per_hour.first() else { return (None, None) };
+    let since = (now - 24 * HOUR).max(first);
+    let recent: i64 = per_hour.iter().filter(|(h, _)| h + HOUR > since).map(|(_, n)| n).sum();
+    let hours = ((now - since) as f64 / HOUR as f64).max(1.0);
+    let pace = recent as f64 / hours;
+    let eta = if remaining == 0 { Some(0.0) } else { (pace > 0.0).then(|| remaining as f64 / pace) };
+    (Some(pace), eta)
+}
+
+fn flags(s: &AnnotatorStats) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let sides = (s.strengths[1] + s.strengths[2] + s.strengths[3]) >= MIN_VOTES;
+    if sides && s.bias_p.is_some_and(|p| p < BIAS_P) {
+        out.push("left_bias");
+    }
+    if s.compared >= MIN_VOTES as u64 && s.agreement.is_some_and(|a| a < MIN_AGREEMENT) {
+        out.push("low_agreement");
+    }
+    if s.judgements + s.skipped >= MIN_VOTES && s.skip_rate.is_some_and(|r| r > MAX_SKIP_RATE) {
+        out.push("skips");
+    }
+    out
+}
+
+/// Pairs with flags or "both bad" votes (of `model`, or all).
+pub async fn flagged_pairs(db: &Db, admin: &User, project: &Project, model: Option<&str>) -> Result<Vec<FlaggedPair>> {
+    require_admin(admin)?;
+    Ok(store::flagged_pairs(&db.read, project.id, model).await?)
+}
+
+/// A pair with its prompt, both answers (rendered) and every vote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairPage {
+    pub thread: Vec<Turn>,
+    pub model_a: String,
+    pub model_b: String,
+    pub a_html: String,
+    pub b_html: String,
+    pub votes: Vec<Vote>,
+}
+
+pub async fn pair(db: &Db, admin: &User, project: &Project, pair_uuid: &str) -> Result<PairPage> {
+    require_admin(admin)?;
+    let p = store::pair(&db.read, project.id, pair_uuid).await?.ok_or_else(|| Error::not_found("no such pair"))?;
+    let votes = store::votes(&db.read, p.pair_id).await?;
+    let messages: Vec<Message> = serde_json::from_str(&p.messages)
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored prompt messages")))?;
+    Ok(PairPage {
+        thread: messages.iter().map(|m| Turn { role: m.role, html: markdown(&m.content) }).collect(),
+        a_html: markdown(&p.a),
+        b_html: markdown(&p.b),
+        model_a: p.model_a,
+        model_b: p.model_b,
+        votes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn the_pace_counts_the_last_day_or_since_the_start() {
+        let now = 100 * HOUR;
+        // 10 an hour for the last 30 hours: 10 an hour, 50 to go → 5 h.
+        let hours: Vec<(i64, i64)> = (70..100).map(|h| (h * HOUR, 10)).collect();
+        let (pace, eta) = pace(&hours, now, 50);
+        assert!((pace.unwrap() - 10.0).abs() < 1e-9);
+        assert!((eta.unwrap() - 5.0).abs() < 1e-9);
+        // Started two hours ago with 40: 20 an hour.
+        let (pace, _) = super::pace(&[(98 * HOUR, 20), (99 * HOUR, 20)], now, 10);
+        assert!((pace.unwrap() - 20.0).abs() < 1e-9);
+        assert_eq!(super::pace(&[], now, 10), (None, None));
+        assert_eq!(super::pace(&[(99 * HOUR, 5)], now, 0).1, Some(0.0));
+    }
+
+    fn stats(left: i64, right: i64) -> AnnotatorStats {
+        AnnotatorStats {
+            username: "a".into(),
+            judgements: left + right,
+            skipped: 0,
+            skip_rate: Some(0.0),
+            median_ms: None,
+            agreement: None,
+            compared: 0,
+            left_share: Some(left as f64 / (left + right) as f64),
+            bias_p: Some(binomial_two_sided(left as u64, (left + right) as u64)),
+            strengths: [0, left + right, 0, 0],
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_annotator_is_flagged_for_a_side_bias_only_with_enough_votes() {
+        assert_eq!(flags(&stats(30, 10)), vec!["left_bias"]);
+        assert!(flags(&stats(22, 18)).is_empty(), "within chance");
+        assert!(flags(&stats(10, 0)).is_empty(), "too few votes to say");
+        let mut s = stats(20, 20);
+        s.agreement = Some(0.4);
+        s.compared = 25;
+        s.skipped = 20;
+        s.skip_rate = Some(20.0 / 60.0);
+        assert_eq!(flags(&s), vec!["low_agreement", "skips"]);
+    }
+}

@@ -1,0 +1,208 @@
+//! What the admin's dashboard reads (issue 10): judgements per hour, each
+//! annotator's habits, flags and "both bad" per model, a pair's votes.
+use sqlx::SqlitePool;
+
+/// (hour start in ms since the epoch, judgements stored in that hour), in order.
+pub async fn per_hour(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT (created_at / 3600000) * 3600000 AS h, COUNT(*) FROM annotations WHERE project_id = ?
+         GROUP BY h ORDER BY h",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await
+}
+
+/// One annotator's pairwise habits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Habits {
+    pub username: String,
+    pub judgements: i64,
+    pub skipped: i64,
+    /// Times on task (ms) of the judgements that have one, ascending.
+    pub times_ms: Vec<i64>,
+    /// Pairwise votes for the side shown left / right (ties left out).
+    pub left: i64,
+    pub right: i64,
+    /// Pairwise votes by strength |choice as shown|: 0 (tie), 1, 2, 3.
+    pub strengths: [i64; 4],
+}
+
+pub async fn habits(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<Habits>> {
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT u.username, COUNT(n.id),
+                COALESCE(SUM(n.choice_shown < 0), 0), COALESCE(SUM(n.choice_shown > 0), 0),
+                COALESCE(SUM(abs(n.choice_shown) = 0), 0), COALESCE(SUM(abs(n.choice_shown) = 1), 0),
+                COALESCE(SUM(abs(n.choice_shown) = 2), 0), COALESCE(SUM(abs(n.choice_shown) = 3), 0)
+         FROM annotations n JOIN users u ON u.id = n.annotator_id
+         WHERE n.project_id = ? GROUP BY u.id ORDER BY u.username",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    let mut out: Vec<Habits> = rows
+        .into_iter()
+        .map(|(username, judgements, left, right, s0, s1, s2, s3)| Habits {
+            username,
+            judgements,
+            left,
+            right,
+            strengths: [s0, s1, s2, s3],
+            ..Default::default()
+        })
+        .collect();
+    let skips: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT u.username, COUNT(*) FROM assignments a JOIN users u ON u.id = a.annotator_id
+         WHERE a.project_id = ? AND a.state = 'skipped' GROUP BY u.id",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    for (name, n) in skips {
+        match out.iter_mut().find(|h| h.username == name) {
+            Some(h) => h.skipped = n,
+            None => out.push(Habits { username: name, skipped: n, ..Default::default() }),
+        }
+    }
+    let times: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT u.username, n.time_ms FROM annotations n JOIN users u ON u.id = n.annotator_id
+         WHERE n.project_id = ? AND n.time_ms IS NOT NULL ORDER BY u.username, n.time_ms",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    for (name, t) in times {
+        if let Some(h) = out.iter_mut().find(|h| h.username == name) {
+            h.times_ms.push(t);
+        }
+    }
+    out.sort_by(|a, b| a.username.cmp(&b.username));
+    Ok(out)
+}
+
+/// Per model: judgements of its answers, "both bad" votes, judgements with
+/// flags, and flags on its answers alone (ranking and rating tasks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFlags {
+    pub model: String,
+    pub judged: i64,
+    pub both_bad: i64,
+    pub flagged: i64,
+    pub answer_flags: i64,
+}
+
+pub async fn model_flags(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<ModelFlags>> {
+    // A pairwise judgement counts for both models of its pair.
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.model, COUNT(*), COALESCE(SUM(n.both_bad <> 0), 0), COALESCE(SUM(n.flags <> '[]'), 0)
+         FROM annotations n JOIN pairs p ON p.id = n.pair_id
+         JOIN completions c ON c.id IN (p.completion_a, p.completion_b)
+         WHERE n.project_id = ? GROUP BY c.model ORDER BY c.model",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    let mut out: Vec<ModelFlags> = rows
+        .into_iter()
+        .map(|(model, judged, both_bad, flagged)| ModelFlags { model, judged, both_bad, flagged, answer_flags: 0 })
+        .collect();
+    let answer: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT c.model, COUNT(*) FROM completion_flags f JOIN annotations n ON n.id = f.annotation_id
+         JOIN completions c ON c.id = f.completion_id WHERE n.project_id = ? GROUP BY c.model",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    for (model, n) in answer {
+        match out.iter_mut().find(|m| m.model == model) {
+            Some(m) => m.answer_flags = n,
+            None => out.push(ModelFlags { model, judged: 0, both_bad: 0, flagged: 0, answer_flags: n }),
+        }
+    }
+    out.sort_by(|a, b| a.model.cmp(&b.model));
+    Ok(out)
+}
+
+/// A pair with flags or "both bad" votes, for the list behind a model's counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlaggedPair {
+    pub pair_uuid: String,
+    pub model_a: String,
+    pub model_b: String,
+    pub both_bad: i64,
+    pub flagged: i64,
+}
+
+/// Pairs of `model` (all models when `None`) with a flag or a "both bad"
+/// vote, most such votes first.
+pub async fn flagged_pairs(db: &SqlitePool, project_id: i64, model: Option<&str>) -> sqlx::Result<Vec<FlaggedPair>> {
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT p.uuid, ca.model, cb.model, SUM(n.both_bad <> 0), SUM(n.flags <> '[]')
+         FROM annotations n JOIN pairs p ON p.id = n.pair_id
+         JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
+         WHERE n.project_id = ?1 AND (?2 IS NULL OR ca.model = ?2 OR cb.model = ?2)
+         GROUP BY p.id HAVING SUM(n.both_bad <> 0) + SUM(n.flags <> '[]') > 0
+         ORDER BY SUM(n.both_bad <> 0) + SUM(n.flags <> '[]') DESC, p.id LIMIT 500",
+    )
+    .bind(project_id)
+    .bind(model)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(pair_uuid, model_a, model_b, both_bad, flagged)| FlaggedPair { pair_uuid, model_a, model_b, both_bad, flagged })
+        .collect())
+}
+
+/// A pair as the admin sees it: prompt, both answers with their models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairDetail {
+    pub pair_id: i64,
+    pub messages: String,
+    pub model_a: String,
+    pub model_b: String,
+    pub a: String,
+    pub b: String,
+}
+
+pub async fn pair(db: &SqlitePool, project_id: i64, pair_uuid: &str) -> sqlx::Result<Option<PairDetail>> {
+    let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT p.id, pr.messages, ca.model, cb.model, ca.body, cb.body FROM pairs p
+         JOIN prompts pr ON pr.id = p.prompt_id
+         JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
+         WHERE p.project_id = ? AND p.uuid = ?",
+    )
+    .bind(project_id)
+    .bind(pair_uuid)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(pair_id, messages, model_a, model_b, a, b)| PairDetail { pair_id, messages, model_a, model_b, a, b }))
+}
+
+/// One vote on a pair: who, the side A was shown on, the choice (as shown
+/// and canonical), both bad, flags (JSON), rationale, time, when.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Vote {
+    pub annotator: String,
+    pub swapped: bool,
+    pub choice_shown: i64,
+    pub choice: i64,
+    pub both_bad: bool,
+    pub flags: String,
+    pub rationale: String,
+    pub time_ms: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn votes(db: &SqlitePool, pair_id: i64) -> sqlx::Result<Vec<Vote>> {
+    sqlx::query_as(
+        "SELECT u.username AS annotator, s.swapped AS swapped, n.choice_shown AS choice_shown, n.choice AS choice,
+                n.both_bad AS both_bad, n.flags AS flags, n.rationale AS rationale, n.time_ms AS time_ms,
+                n.created_at AS created_at
+         FROM annotations n JOIN assignments s ON s.id = n.assignment_id JOIN users u ON u.id = n.annotator_id
+         WHERE n.pair_id = ? ORDER BY n.id",
+    )
+    .bind(pair_id)
+    .fetch_all(db)
+    .await
+}
