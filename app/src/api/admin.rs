@@ -30,6 +30,8 @@ pub struct AdminProjectData {
     pub scale_labels: Vec<String>,
     pub undo_judgements: i64,
     pub undo_minutes: i64,
+    pub gold_percent: i64,
+    pub gold_accuracy_min: i64,
     /// What a task is: `pairs` or `prompts`.
     pub unit: String,
     pub prompts: i64,
@@ -140,6 +142,8 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         scale_labels: p.scale.labels.clone(),
         undo_judgements: p.undo_judgements,
         undo_minutes: p.undo_minutes,
+        gold_percent: p.gold_percent,
+        gold_accuracy_min: p.gold_accuracy_min,
         unit: c.unit.clone(),
         prompts: c.prompts,
         pairs: c.pairs,

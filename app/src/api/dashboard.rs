@@ -32,6 +32,8 @@ pub struct AnnotatorRow {
     pub median: String,
     pub agreement: String,
     pub left: String,
+    /// Gold accuracy (votes on gold pairs).
+    pub gold: String,
     pub strengths_svg: String,
     pub strengths: String,
     /// Catalog keys (`dashboard.flag_left_bias`, …).
@@ -112,6 +114,10 @@ pub async fn load_dashboard(slug: String, model: Option<String>) -> Result<Dashb
                     (Some(s), Some(p)) => format!("{:.0}% (p = {})", s * 100.0, if p < 0.001 { "<0.001".into() } else { format!("{p:.3}") }),
                     _ => "–".into(),
                 },
+                gold: match a.gold_accuracy {
+                    Some(v) => format!("{:.0}% ({})", v * 100.0, a.gold_votes),
+                    None => "–".into(),
+                },
                 strengths_svg: charts::bars(
                     &crate::i18n::fill(tr("dashboard.strengths_of"), &[("name", &a.username)]),
                     &[("0", a.strengths[0]), ("1", a.strengths[1]), ("2", a.strengths[2]), ("3", a.strengths[3])],
@@ -138,6 +144,9 @@ pub async fn load_dashboard(slug: String, model: Option<String>) -> Result<Dashb
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairView {
     pub slug: String,
+    pub pair: String,
+    /// `a`, `b`, `tie` or `none`.
+    pub gold: String,
     /// (role, HTML) turns of the prompt.
     pub thread: Vec<(String, String)>,
     pub model_a: String,
@@ -170,6 +179,8 @@ pub async fn load_pair(slug: String, pair: String) -> Result<PairView, ServerFnE
     let p = dashboard::pair(&db, &user, &project, &pair).await.map_err(ctx::fail)?;
     Ok(PairView {
         slug: project.slug,
+        gold: p.gold.map_or("none", dashboard::Gold::name).to_owned(),
+        pair,
         thread: p.thread.into_iter().map(|t| (format!("{:?}", t.role).to_lowercase(), t.html)).collect(),
         model_a: p.model_a,
         model_b: p.model_b,

@@ -90,6 +90,7 @@ fn Project(d: AdminProjectData) -> impl IntoView {
                 <label>{t("project.flagged")} " "
                     <select name="flagged"><option value="keep" selected>{t("project.keep")}</option><option value="drop">{t("project.drop")}</option></select>
                 </label>
+                <label><input type="checkbox" name="exclude_flagged_annotators" value="true" /> " " {t("project.exclude_flagged_annotators")}</label>
             </div>
             <button type="submit" class="primary">{t("project.download")}</button>
         </form>
@@ -162,6 +163,8 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <label>{t("project.lease")} " " <input name="lease_seconds" type="number" min="10" max="86400" value=d.lease_seconds.to_string() /></label>
             <label>{t("project.undo_judgements")} " " <input name="undo_judgements" type="number" min="0" max="1000" value=d.undo_judgements.to_string() /></label>
             <label>{t("project.undo_minutes")} " " <input name="undo_minutes" type="number" min="0" max="10080" value=d.undo_minutes.to_string() /></label>
+            <label>{t("project.gold_percent")} " " <input name="gold_percent" type="number" min="0" max="50" value=d.gold_percent.to_string() /></label>
+            <label>{t("project.gold_accuracy_min")} " " <input name="gold_accuracy_min" type="number" min="0" max="100" value=d.gold_accuracy_min.to_string() /></label>
             <label>{t("project.flags")} " " <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
             <label>{t("project.pairs_offered")} " "
                 <select name="pair_selection">

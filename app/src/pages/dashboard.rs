@@ -1,7 +1,7 @@
 //! The admin's dashboard of a project and the page of one pair (issue 10).
 //! Numbers and charts come formatted and drawn from the server.
 use crate::api::{load_dashboard, load_pair, DashboardView, PairView};
-use crate::components::{loaded, Nav};
+use crate::components::{loaded, Flash, Nav};
 use crate::i18n::{t, tf};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -51,7 +51,7 @@ fn Dashboard(d: DashboardView) -> impl IntoView {
             <table class="grid">
                 <thead><tr>
                     <th>{t("dashboard.annotator")}</th><th>{t("dashboard.count")}</th><th>{t("dashboard.median_time")}</th>
-                    <th>{t("dashboard.skip_rate")}</th><th>{t("dashboard.agreement")}</th><th>{t("dashboard.left")}</th>
+                    <th>{t("dashboard.skip_rate")}</th><th>{t("dashboard.agreement")}</th><th>{t("dashboard.left")}</th><th>{t("dashboard.gold")}</th>
                     <th>{t("dashboard.strength")}</th><th>{t("dashboard.flags")}</th>
                 </tr></thead>
                 <tbody>
@@ -60,7 +60,7 @@ fn Dashboard(d: DashboardView) -> impl IntoView {
                         view! {
                             <tr class:flagged=flagged data-testid="annotator-row">
                                 <td>{a.username}</td><td>{a.judgements}</td><td>{a.median}</td><td>{a.skip_rate}</td>
-                                <td>{a.agreement}</td><td>{a.left}</td>
+                                <td>{a.agreement}</td><td>{a.left}</td><td>{a.gold}</td>
                                 <td><span inner_html=a.strengths_svg /><span class="muted">{a.strengths}</span></td>
                                 <td data-testid="annotator-flags">{a.flags.iter().map(|f| t(f)).collect::<Vec<_>>().join(", ")}</td>
                             </tr>
@@ -119,6 +119,7 @@ fn urlencoding(s: &str) -> String {
 
 #[component]
 pub fn PairPage() -> impl IntoView {
+
     let params = use_params_map();
     let key = move || (params.read().get("slug").unwrap_or_default(), params.read().get("pair").unwrap_or_default());
     let data = Resource::new(key, |(slug, pair)| load_pair(slug, pair));
@@ -137,6 +138,7 @@ pub fn PairPage() -> impl IntoView {
 fn Pair(p: PairView) -> impl IntoView {
     view! {
         <h1>{t("pair.heading")}</h1>
+        <Flash />
         <p><a href=format!("/admin/projects/{}/dashboard", p.slug)>{t("pair.back")}</a></p>
         <section class="thread">
             {p.thread.into_iter().map(|(role, html)| view! { <div class=format!("turn {role}")><div class="md" inner_html=html /></div> }).collect_view()}
@@ -145,6 +147,16 @@ fn Pair(p: PairView) -> impl IntoView {
             <article class="side card" data-testid="pair-a"><h2>"A · " <code>{p.model_a}</code></h2><div class="md" inner_html=p.a_html /></article>
             <article class="side card" data-testid="pair-b"><h2>"B · " <code>{p.model_b}</code></h2><div class="md" inner_html=p.b_html /></article>
         </div>
+        <form method="post" action=format!("/admin/projects/{}/pairs/{}/gold", p.slug, p.pair) class="inline-form" data-testid="gold-form">
+            <label>{t("pair.gold")} " "
+                <select name="gold">
+                    {[("none", t("pair.gold_none")), ("a", "A"), ("b", "B"), ("tie", "=")].into_iter().map(|(v, label)| {
+                        view! { <option value=v selected=p.gold == v>{label}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit">{t("pair.gold_save")}</button>
+        </form>
         <h2>{t("pair.votes")}</h2>
         <table class="grid" data-testid="votes">
             <thead><tr>

@@ -37,6 +37,9 @@ pub struct ImportItem {
     /// The preference the item came with (TRL, HH-RLHF, Arena files),
     /// canonical for its first two completions: 1 = the first preferred.
     pub prior: Option<i8>,
+    /// A known answer for the first two completions (native `"gold"`: `"a"`
+    /// → 1, `"b"` → −1, `"tie"` → 0): the pair becomes a gold pair.
+    pub gold: Option<i8>,
     /// The original HH-RLHF line, given back byte for byte by that export.
     pub source: Option<String>,
     /// Found again on re-import by prompt *and* completions (one item per
@@ -53,6 +56,7 @@ impl ImportItem {
             completions,
             meta: None,
             prior: None,
+            gold: None,
             source: None,
             key_on_completions: false,
         }
@@ -81,7 +85,7 @@ impl std::fmt::Display for LineError {
 pub const MAX_COMPLETIONS: usize = 16;
 /// The longest line an import accepts (a prompt with all its completions).
 pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
-const KNOWN_FIELDS: [&str; 5] = ["id", "prompt", "messages", "completions", "meta"];
+const KNOWN_FIELDS: [&str; 6] = ["id", "prompt", "messages", "completions", "meta", "gold"];
 
 /// Parses one line (1-based `line` for the report). Blank lines are the
 /// caller's to skip.
@@ -133,7 +137,15 @@ pub fn parse_native(line: u64, obj: Map<String, Value>) -> Result<ImportItem, Li
         Some(_) => return Err(err(Some("meta"), "must be a JSON object".into())),
     };
 
-    Ok(ImportItem { external_id, meta, ..ImportItem::new(messages, is_chat, completions) })
+    let gold = match obj.get("gold") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(g)) if g == "a" => Some(1),
+        Some(Value::String(g)) if g == "b" => Some(-1),
+        Some(Value::String(g)) if g == "tie" => Some(0),
+        Some(_) => return Err(err(Some("gold"), "must be \"a\", \"b\" or \"tie\" (of the first two completions)".into())),
+    };
+
+    Ok(ImportItem { external_id, meta, gold, ..ImportItem::new(messages, is_chat, completions) })
 }
 
 pub(crate) fn parse_messages(value: &Value) -> Result<Vec<Message>, (String, String)> {
@@ -204,6 +216,16 @@ pub fn pair_indices(k: usize) -> impl Iterator<Item = (usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_gold_answer_names_the_first_two_completions() {
+        let two = r#"[{"model":"m1","text":"a"},{"model":"m2","text":"b"}]"#;
+        for (g, want) in [("a", Some(1)), ("b", Some(-1)), ("tie", Some(0))] {
+            let item = parse_line(1, &format!(r#"{{"prompt":"q","completions":{two},"gold":"{g}"}}"#)).unwrap();
+            assert_eq!(item.gold, want, "{g}");
+        }
+        assert_eq!(parse_line(1, &format!(r#"{{"prompt":"q","completions":{two}}}"#)).unwrap().gold, None);
+    }
+
     use super::*;
 
     #[test]
@@ -262,6 +284,8 @@ mod tests {
                 format!(r#"{{"messages":[{{"role":"bot","content":"x"}}],"completions":{two}}}"#),
                 Some("messages[0].role"),
             ),
+            (format!(r#"{{"prompt":"q","completions":{two},"gold":"left"}}"#), Some("gold")),
+            (format!(r#"{{"prompt":"q","completions":{two},"gold":1}}"#), Some("gold")),
             (
                 format!(
                     r#"{{"messages":[{{"role":"user","content":"x"}},{{"role":"assistant","content":"y"}}],"completions":{two}}}"#

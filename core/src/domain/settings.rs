@@ -20,6 +20,9 @@ pub const DEFAULT_LEASE_SECONDS: i64 = 600;
 /// Undo window: an annotator may change their last 10 judgements, for 30 minutes.
 pub const DEFAULT_UNDO_JUDGEMENTS: i64 = 10;
 pub const DEFAULT_UNDO_MINUTES: i64 = 30;
+/// Of an annotator's pairwise tasks, this percent are gold pairs (when there are any).
+pub const DEFAULT_GOLD_PERCENT: i64 = 10;
+pub const DEFAULT_GOLD_ACCURACY_MIN: i64 = 70;
 pub const DEFAULT_FLAGS: [&str; 3] = ["unsafe", "factually wrong", "off-topic"];
 pub const MAX_TITLE: usize = 200;
 pub const MAX_GUIDELINES: usize = 100_000;
@@ -225,6 +228,10 @@ pub struct Settings {
     pub undo_judgements: i64,
     /// For how long after submitting (0: never).
     pub undo_minutes: i64,
+    /// Percent of an annotator's pairwise tasks drawn from the gold pairs.
+    pub gold_percent: i64,
+    /// Annotators whose gold accuracy is under this percent are flagged.
+    pub gold_accuracy_min: i64,
 }
 
 /// Settings as they arrive: every field but the title optional (defaults apply).
@@ -258,6 +265,12 @@ pub struct SettingsInput {
     pub undo_judgements: Option<i64>,
     #[serde(default)]
     pub undo_minutes: Option<i64>,
+    /// 0–50 (default 10).
+    #[serde(default)]
+    pub gold_percent: Option<i64>,
+    /// 0–100 (default 70).
+    #[serde(default)]
+    pub gold_accuracy_min: Option<i64>,
 }
 
 impl SettingsInput {
@@ -321,10 +334,20 @@ impl Settings {
         if !(0..=10_080).contains(&undo_minutes) {
             return Err(FieldError::new("undo_minutes", "must be from 0 (no undo) to 10080 (a week)"));
         }
+        let gold_percent = input.gold_percent.unwrap_or(DEFAULT_GOLD_PERCENT);
+        if !(0..=50).contains(&gold_percent) {
+            return Err(FieldError::new("gold_percent", "must be from 0 (no gold pairs served) to 50"));
+        }
+        let gold_accuracy_min = input.gold_accuracy_min.unwrap_or(DEFAULT_GOLD_ACCURACY_MIN);
+        if !(0..=100).contains(&gold_accuracy_min) {
+            return Err(FieldError::new("gold_accuracy_min", "must be a percent from 0 to 100"));
+        }
         Ok(Settings {
             title,
             undo_judgements,
             undo_minutes,
+            gold_percent,
+            gold_accuracy_min,
             guidelines,
             annotations_per_pair,
             lease_seconds,
@@ -377,6 +400,8 @@ mod tests {
         assert_eq!(bad(|i| i.task_type = Some("sorting".into())), "task_type");
         assert_eq!(bad(|i| i.undo_judgements = Some(-1)), "undo_judgements");
         assert_eq!(bad(|i| i.undo_minutes = Some(20_000)), "undo_minutes");
+        assert_eq!(bad(|i| i.gold_percent = Some(51)), "gold_percent");
+        assert_eq!(bad(|i| i.gold_accuracy_min = Some(101)), "gold_accuracy_min");
         assert_eq!(bad(|i| i.aspects = Some(vec!["a".into(), " a".into()])), "aspects");
         assert_eq!(bad(|i| i.aspects = Some(vec![" ".into()])), "aspects");
         assert_eq!(bad(|i| i.scale = Some("7-1".into())), "scale");

@@ -19,8 +19,11 @@ pub const MIN_VOTES: i64 = 20;
 pub const BIAS_P: f64 = 0.01;
 /// … whose agreement with the others' majority is below this,
 pub const MIN_AGREEMENT: f64 = 0.5;
-/// … or who skips more than this share of their tasks.
+/// … or who skips more than this share of their tasks;
 pub const MAX_SKIP_RATE: f64 = 0.3;
+/// and, with this many votes on gold pairs, whose gold accuracy is under
+/// the project's `gold_accuracy_min`.
+pub const MIN_GOLD_VOTES: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnnotatorStats {
@@ -38,7 +41,10 @@ pub struct AnnotatorStats {
     pub bias_p: Option<f64>,
     /// Pairwise votes by |choice|: 0 (tie), 1, 2, 3.
     pub strengths: [i64; 4],
-    /// Why the annotator is flagged (`left_bias`, `low_agreement`, `skips`).
+    /// Share of their gold-pair votes on the gold side, and how many.
+    pub gold_accuracy: Option<f64>,
+    pub gold_votes: i64,
+    /// Why the annotator is flagged (`left_bias`, `low_agreement`, `skips`, `gold`).
     pub flags: Vec<&'static str>,
 }
 
@@ -59,7 +65,11 @@ pub struct Dashboard {
 
 pub async fn project(db: &Db, admin: &User, project: &Project) -> Result<Dashboard> {
     require_admin(admin)?;
-    let progress = super::projects::progress(db, admin, project).await?;
+    compute(db, project).await
+}
+
+async fn compute(db: &Db, project: &Project) -> Result<Dashboard> {
+    let progress = super::projects::counted(db, project, None).await?;
     let per_hour = store::per_hour(&db.read, project.id).await?;
     let habits = store::habits(&db.read, project.id).await?;
     let agreement = super::agreement::compute(db, project).await?;
@@ -80,12 +90,14 @@ pub async fn project(db: &Db, admin: &User, project: &Project) -> Result<Dashboa
                 left_share: (sides > 0).then(|| h.left as f64 / sides as f64),
                 bias_p: (sides > 0).then(|| binomial_two_sided(h.left as u64, sides)),
                 strengths: h.strengths,
+                gold_accuracy: (h.gold > 0).then(|| h.gold_right as f64 / h.gold as f64),
+                gold_votes: h.gold,
                 flags: Vec::new(),
                 username: h.username,
                 judgements: h.judgements,
                 skipped: h.skipped,
             };
-            s.flags = flags(&s);
+            s.flags = flags(&s, project.gold_accuracy_min);
             s
         })
         .collect();
@@ -105,7 +117,7 @@ fn pace(per_hour: &[(i64, i64)], now: i64, remaining: i64) -> (Option<f64>, Opti
     (Some(pace), eta)
 }
 
-fn flags(s: &AnnotatorStats) -> Vec<&'static str> {
+fn flags(s: &AnnotatorStats, gold_accuracy_min: i64) -> Vec<&'static str> {
     let mut out = Vec::new();
     let sides = (s.strengths[1] + s.strengths[2] + s.strengths[3]) >= MIN_VOTES;
     if sides && s.bias_p.is_some_and(|p| p < BIAS_P) {
@@ -117,7 +129,16 @@ fn flags(s: &AnnotatorStats) -> Vec<&'static str> {
     if s.judgements + s.skipped >= MIN_VOTES && s.skip_rate.is_some_and(|r| r > MAX_SKIP_RATE) {
         out.push("skips");
     }
+    if s.gold_votes >= MIN_GOLD_VOTES && s.gold_accuracy.is_some_and(|a| a * 100.0 < gold_accuracy_min as f64) {
+        out.push("gold");
+    }
     out
+}
+
+/// The usernames the dashboard flags (for exports that leave them out).
+pub(crate) async fn flagged(db: &Db, project: &Project) -> Result<Vec<String>> {
+    let d = compute(db, project).await?;
+    Ok(d.annotators.into_iter().filter(|a| !a.flags.is_empty()).map(|a| a.username).collect())
 }
 
 /// Pairs with flags or "both bad" votes (of `model`, or all).
@@ -134,7 +155,66 @@ pub struct PairPage {
     pub model_b: String,
     pub a_html: String,
     pub b_html: String,
+    pub gold: Option<Gold>,
     pub votes: Vec<Vote>,
+}
+
+/// A gold pair's known answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gold {
+    A,
+    B,
+    Tie,
+}
+
+impl Gold {
+    /// `a`, `b` or `tie`.
+    pub fn parse(s: &str) -> Result<Gold> {
+        match s {
+            "a" => Ok(Gold::A),
+            "b" => Ok(Gold::B),
+            "tie" => Ok(Gold::Tie),
+            other => Err(Error::bad(format!("gold: {other:?} is not a, b or tie"))),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Gold::A => "a",
+            Gold::B => "b",
+            Gold::Tie => "tie",
+        }
+    }
+    /// As stored: the canonical choice of a clear answer.
+    fn canonical(self) -> i64 {
+        match self {
+            Gold::A => 3,
+            Gold::B => -3,
+            Gold::Tie => 0,
+        }
+    }
+    fn of(canonical: i64) -> Gold {
+        match canonical.signum() {
+            1 => Gold::A,
+            -1 => Gold::B,
+            _ => Gold::Tie,
+        }
+    }
+}
+
+/// Marks a pair as gold with a known answer, or (`None`) unmarks it.
+pub async fn set_gold(db: &Db, admin: &User, project: &Project, pair_uuid: &str, gold: Option<Gold>) -> Result<()> {
+    require_admin(admin)?;
+    if !store::set_gold(&db.write, project.id, pair_uuid, gold.map(Gold::canonical)).await? {
+        return Err(Error::not_found("no such pair"));
+    }
+    super::audit::record(
+        db,
+        &admin.username,
+        "pair.gold",
+        &project.slug,
+        serde_json::json!({"pair": pair_uuid, "gold": gold.map(Gold::name)}),
+    )
+    .await
 }
 
 pub async fn pair(db: &Db, admin: &User, project: &Project, pair_uuid: &str) -> Result<PairPage> {
@@ -149,6 +229,7 @@ pub async fn pair(db: &Db, admin: &User, project: &Project, pair_uuid: &str) -> 
         b_html: markdown(&p.b),
         model_a: p.model_a,
         model_b: p.model_b,
+        gold: p.gold.map(Gold::of),
         votes,
     })
 }
@@ -186,20 +267,32 @@ mod tests {
             left_share: Some(left as f64 / (left + right) as f64),
             bias_p: Some(binomial_two_sided(left as u64, (left + right) as u64)),
             strengths: [0, left + right, 0, 0],
+            gold_accuracy: None,
+            gold_votes: 0,
             flags: Vec::new(),
         }
     }
 
     #[test]
     fn an_annotator_is_flagged_for_a_side_bias_only_with_enough_votes() {
-        assert_eq!(flags(&stats(30, 10)), vec!["left_bias"]);
-        assert!(flags(&stats(22, 18)).is_empty(), "within chance");
-        assert!(flags(&stats(10, 0)).is_empty(), "too few votes to say");
+        assert_eq!(flags(&stats(30, 10), 70), vec!["left_bias"]);
+        assert!(flags(&stats(22, 18), 70).is_empty(), "within chance");
+        assert!(flags(&stats(10, 0), 70).is_empty(), "too few votes to say");
         let mut s = stats(20, 20);
         s.agreement = Some(0.4);
         s.compared = 25;
         s.skipped = 20;
         s.skip_rate = Some(20.0 / 60.0);
-        assert_eq!(flags(&s), vec!["low_agreement", "skips"]);
+        assert_eq!(flags(&s, 70), vec!["low_agreement", "skips"]);
+    }
+
+    #[test]
+    fn gold_accuracy_is_flagged_under_the_projects_bound_with_enough_gold_votes() {
+        let mut s = stats(20, 20);
+        (s.gold_votes, s.gold_accuracy) = (10, Some(0.6));
+        assert_eq!(flags(&s, 70), vec!["gold"]);
+        assert!(flags(&s, 60).is_empty(), "60% is not under 60%");
+        (s.gold_votes, s.gold_accuracy) = (4, Some(0.0));
+        assert!(flags(&s, 70).is_empty(), "too few gold votes to say");
     }
 }

@@ -112,8 +112,12 @@ pub struct Progress {
 }
 
 pub async fn progress(db: &Db, user: &User, project: &Project) -> Result<Progress> {
+    counted(db, project, (user.role != Role::Admin).then_some(user.id)).await
+}
+
+/// The progress with every annotator's counts, or `only` one's.
+pub(crate) async fn counted(db: &Db, project: &Project, only: Option<i64>) -> Result<Progress> {
     let c = projects::counts(&db.read, project).await?;
-    let only = (user.role != Role::Admin).then_some(user.id);
     let annotators = assignments::per_annotator(&db.read, project.id, only).await?;
     Ok(Progress {
         project: project.slug.clone(),

@@ -48,6 +48,8 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
     let adaptive = project.pair_selection == crate::domain::PairSelection::Adaptive;
     let task_type = project.task_type;
     let swapped = rand::random::<bool>();
+    // This task is a gold pair (when the project has one left for them).
+    let gold = rand::random::<u32>() % 100 < project.gold_percent.clamp(0, 100) as u32;
     let lease = db
         .writer
         .run(move |c| {
@@ -74,10 +76,21 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
                         shuffle,
                     )
                     .map_err(sql_err)?
-                } else if adaptive {
-                    lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
                 } else {
-                    hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
+                    let gold = if gold {
+                        hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped).map_err(sql_err)?
+                    } else {
+                        None
+                    };
+                    match gold {
+                        Some(lease) => Some(lease),
+                        None if adaptive => {
+                            lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
+                        }
+                        None => {
+                            hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
+                        }
+                    }
                 };
                 match next {
                     Some(new) => new,

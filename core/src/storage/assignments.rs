@@ -109,6 +109,32 @@ pub fn lease_next(
     }
 }
 
+/// A gold pair this annotator has not had yet, leased to them. Gold pairs
+/// are served only this way (at the project's gold rate), to every
+/// annotator once, whatever their load; `least_loaded` passes them over.
+pub fn lease_gold(
+    c: &Connection,
+    project_id: i64,
+    annotator_id: i64,
+    now: i64,
+    lease_ms: i64,
+    swapped: bool,
+) -> Sql<Option<Lease>> {
+    let pair: Option<i64> = c
+        .prepare_cached(
+            "SELECT p.id FROM pairs p WHERE p.project_id = ?1 AND p.gold_choice IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM assignments a
+                               WHERE a.pair_id = p.id AND a.annotator_id = ?2 AND a.state <> 'expired')
+             ORDER BY p.load, p.spread LIMIT 1",
+        )?
+        .query_row(params![project_id, annotator_id], |r| r.get(0))
+        .optional()?;
+    match pair {
+        Some(pair) => lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The (pair, prompt) `lease_next` would take; with `open_prompts_only`,
 /// among prompts whose order is not settled yet (adaptive selection).
 pub fn least_loaded(
@@ -120,13 +146,13 @@ pub fn least_loaded(
 ) -> Sql<Option<(i64, i64)>> {
     let sql = if open_prompts_only {
         "SELECT p.id, p.prompt_id FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id
-         WHERE p.project_id = ?1 AND p.load < ?2 AND pr.settled = 0
+         WHERE p.project_id = ?1 AND p.load < ?2 AND pr.settled = 0 AND p.gold_choice IS NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
                            WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
          ORDER BY p.load, p.spread LIMIT 1"
     } else {
         "SELECT p.id, p.prompt_id FROM pairs p
-         WHERE p.project_id = ?1 AND p.load < ?2
+         WHERE p.project_id = ?1 AND p.load < ?2 AND p.gold_choice IS NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
                            WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
          ORDER BY p.load, p.spread LIMIT 1"
@@ -149,7 +175,7 @@ pub struct OpenPair {
 pub fn prompt_pairs(c: &Connection, prompt_id: i64, annotator_id: i64, per_pair: i64) -> Sql<Vec<OpenPair>> {
     c.prepare_cached(
         "SELECT p.id, p.completion_a, p.completion_b,
-                p.load < ?3 AND NOT EXISTS (SELECT 1 FROM assignments a
+                p.load < ?3 AND p.gold_choice IS NULL AND NOT EXISTS (SELECT 1 FROM assignments a
                                             WHERE a.pair_id = p.id AND a.annotator_id = ?2 AND a.state <> 'expired')
          FROM pairs p WHERE p.prompt_id = ?1 ORDER BY p.id",
     )?

@@ -26,6 +26,9 @@ pub struct Habits {
     pub right: i64,
     /// Pairwise votes by strength |choice as shown|: 0 (tie), 1, 2, 3.
     pub strengths: [i64; 4],
+    /// Votes on gold pairs, and of those the ones on the gold side (or a tie for a tie).
+    pub gold: i64,
+    pub gold_right: i64,
 }
 
 pub async fn habits(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<Habits>> {
@@ -74,6 +77,19 @@ pub async fn habits(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<Habits
     for (name, t) in times {
         if let Some(h) = out.iter_mut().find(|h| h.username == name) {
             h.times_ms.push(t);
+        }
+    }
+    let gold: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT u.username, COUNT(*), SUM(sign(n.choice) = sign(p.gold_choice))
+         FROM annotations n JOIN pairs p ON p.id = n.pair_id JOIN users u ON u.id = n.annotator_id
+         WHERE n.project_id = ? AND p.gold_choice IS NOT NULL GROUP BY u.id",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    for (name, n, right) in gold {
+        if let Some(h) = out.iter_mut().find(|h| h.username == name) {
+            (h.gold, h.gold_right) = (n, right);
         }
     }
     out.sort_by(|a, b| a.username.cmp(&b.username));
@@ -163,11 +179,13 @@ pub struct PairDetail {
     pub model_b: String,
     pub a: String,
     pub b: String,
+    /// The known answer, canonical (positive: A).
+    pub gold: Option<i64>,
 }
 
 pub async fn pair(db: &SqlitePool, project_id: i64, pair_uuid: &str) -> sqlx::Result<Option<PairDetail>> {
-    let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT p.id, pr.messages, ca.model, cb.model, ca.body, cb.body FROM pairs p
+    let row: Option<(i64, String, String, String, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT p.id, pr.messages, ca.model, cb.model, ca.body, cb.body, p.gold_choice FROM pairs p
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
          WHERE p.project_id = ? AND p.uuid = ?",
@@ -176,7 +194,27 @@ pub async fn pair(db: &SqlitePool, project_id: i64, pair_uuid: &str) -> sqlx::Re
     .bind(pair_uuid)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(pair_id, messages, model_a, model_b, a, b)| PairDetail { pair_id, messages, model_a, model_b, a, b }))
+    Ok(row.map(|(pair_id, messages, model_a, model_b, a, b, gold)| PairDetail {
+        pair_id,
+        messages,
+        model_a,
+        model_b,
+        a,
+        b,
+        gold,
+    }))
+}
+
+/// Marks a pair of the project as gold (canonical ±3 or 0) or unmarks it;
+/// `false` when the project has no such pair.
+pub async fn set_gold(db: &SqlitePool, project_id: i64, pair_uuid: &str, gold: Option<i64>) -> sqlx::Result<bool> {
+    let r = sqlx::query("UPDATE pairs SET gold_choice = ? WHERE project_id = ? AND uuid = ?")
+        .bind(gold)
+        .bind(project_id)
+        .bind(pair_uuid)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// One vote on a pair: who, the side A was shown on, the choice (as shown

@@ -25,55 +25,61 @@ pub struct Project {
     pub scale: Scale,
     pub undo_judgements: i64,
     pub undo_minutes: i64,
+    pub gold_percent: i64,
+    pub gold_accuracy_min: i64,
 }
 
-type ProjectRow =
-    (i64, String, String, String, String, i64, i64, String, String, String, String, i64, i64, String, i64, i64);
+/// A row of `projects` as read (`COLUMNS`).
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    id: i64,
+    uuid: String,
+    slug: String,
+    title: String,
+    guidelines: String,
+    annotations_per_pair: i64,
+    lease_seconds: i64,
+    flags: String,
+    pair_selection: String,
+    task_type: String,
+    aspects: String,
+    scale_min: i64,
+    scale_max: i64,
+    scale_labels: String,
+    undo_judgements: i64,
+    undo_minutes: i64,
+    gold_percent: i64,
+    gold_accuracy_min: i64,
+}
 const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection,
-                       task_type, aspects, scale_min, scale_max, scale_labels, undo_judgements, undo_minutes";
+                       task_type, aspects, scale_min, scale_max, scale_labels, undo_judgements, undo_minutes,
+                       gold_percent, gold_accuracy_min";
 
-fn from_row(
-    (
-        id,
-        uuid,
-        slug,
-        title,
-        guidelines,
-        annotations_per_pair,
-        lease_seconds,
-        flags,
-        pair_selection,
-        task_type,
-        aspects,
-        scale_min,
-        scale_max,
-        scale_labels,
-        undo_judgements,
-        undo_minutes,
-    ): ProjectRow,
-) -> Project {
+fn from_row(r: ProjectRow) -> Project {
     Project {
-        undo_judgements,
-        undo_minutes,
+        undo_judgements: r.undo_judgements,
+        undo_minutes: r.undo_minutes,
+        gold_percent: r.gold_percent,
+        gold_accuracy_min: r.gold_accuracy_min,
         // The columns' CHECKs allow only the names; the rest was checked when stored.
-        task_type: TaskType::parse(&task_type).unwrap_or_default(),
-        aspects: serde_json::from_str(&aspects)
+        task_type: TaskType::parse(&r.task_type).unwrap_or_default(),
+        aspects: serde_json::from_str(&r.aspects)
             .unwrap_or_else(|_| vec![crate::domain::settings::DEFAULT_ASPECT.into()]),
         scale: Scale {
-            min: scale_min,
-            max: scale_max,
-            labels: serde_json::from_str(&scale_labels).unwrap_or_default(),
+            min: r.scale_min,
+            max: r.scale_max,
+            labels: serde_json::from_str(&r.scale_labels).unwrap_or_default(),
         },
-        id,
-        uuid,
-        slug,
-        title,
-        guidelines,
-        annotations_per_pair,
-        lease_seconds,
-        flags: serde_json::from_str(&flags).unwrap_or_default(),
+        id: r.id,
+        uuid: r.uuid,
+        slug: r.slug,
+        title: r.title,
+        guidelines: r.guidelines,
+        annotations_per_pair: r.annotations_per_pair,
+        lease_seconds: r.lease_seconds,
+        flags: serde_json::from_str(&r.flags).unwrap_or_default(),
         // The column's CHECK allows only the two names.
-        pair_selection: crate::domain::PairSelection::parse(&pair_selection).unwrap_or_default(),
+        pair_selection: crate::domain::PairSelection::parse(&r.pair_selection).unwrap_or_default(),
     }
 }
 
@@ -81,8 +87,8 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     let row: ProjectRow = sqlx::query_as(&format!(
         "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at,
                                pair_selection, task_type, aspects, scale_min, scale_max, scale_labels,
-                               undo_judgements, undo_minutes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                               undo_judgements, undo_minutes, gold_percent, gold_accuracy_min)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -100,6 +106,8 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(json(&s.scale.labels))
     .bind(s.undo_judgements)
     .bind(s.undo_minutes)
+    .bind(s.gold_percent)
+    .bind(s.gold_accuracy_min)
     .fetch_one(db)
     .await?;
     Ok(from_row(row))
@@ -112,7 +120,8 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
     let r = sqlx::query(
         "UPDATE projects SET title = ?1, guidelines = ?2, annotations_per_pair = ?3, lease_seconds = ?4, flags = ?5,
                              pair_selection = ?6, task_type = ?7, aspects = ?8, scale_min = ?9, scale_max = ?10,
-                             scale_labels = ?11, undo_judgements = ?13, undo_minutes = ?14
+                             scale_labels = ?11, undo_judgements = ?13, undo_minutes = ?14,
+                             gold_percent = ?16, gold_accuracy_min = ?17
          WHERE id = ?12
            AND ((task_type = ?7 AND aspects = ?8 AND scale_min = ?9 AND scale_max = ?10)
                 OR (NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12)
@@ -134,6 +143,8 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
     .bind(s.undo_judgements)
     .bind(s.undo_minutes)
     .bind(now_ms())
+    .bind(s.gold_percent)
+    .bind(s.gold_accuracy_min)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)

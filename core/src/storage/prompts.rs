@@ -153,23 +153,33 @@ pub fn add_item(
     }
     for (i, j) in pair_indices(all.len()) {
         let (a, b) = (&all[i], &all[j]);
-        if !a.2 && !b.2 {
-            continue; // both old: the pair exists already
-        }
-        let counter = spread.entry(model_key(&a.1, &b.1)).or_insert(0);
-        // The item's own first pair carries its prior (in canonical order).
+        // The item's own first pair carries its prior and gold answer (in
+        // canonical order: positive favours A, gold as ±3 or 0).
         let first_pair = match (a.3, b.3) {
             (Some(0), Some(1)) => Some(1i8),
             (Some(1), Some(0)) => Some(-1i8),
             _ => None,
         };
+        let gold = first_pair.zip(item.gold).map(|(sign, g)| 3 * sign * g);
+        if !a.2 && !b.2 {
+            // Both old: the pair exists already; a gold answer given again is set.
+            if let Some(gold) = gold {
+                conn.prepare_cached(
+                    "UPDATE pairs SET gold_choice = ? WHERE completion_a = ? AND completion_b = ?",
+                )?
+                .execute(rusqlite::params![gold, a.0, b.0])?;
+            }
+            continue;
+        }
+        let counter = spread.entry(model_key(&a.1, &b.1)).or_insert(0);
         let prior = first_pair.zip(item.prior).map(|(sign, p)| sign * p);
         let pair_id: i64 = conn
             .prepare_cached(
-                "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior,
+                                    gold_choice)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )?
-            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior], |r| {
+            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior, gold], |r| {
                 r.get(0)
             })?;
         // Byte-for-byte HH-RLHF lines only hold for the pair in the line's order.

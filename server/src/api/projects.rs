@@ -38,6 +38,10 @@ pub struct NewProject {
     undo_judgements: Option<i64>,
     #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
     undo_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    gold_percent: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    gold_accuracy_min: Option<i64>,
 }
 
 pub async fn create(
@@ -59,6 +63,8 @@ pub async fn create(
         scale_labels: b.scale_labels,
         undo_judgements: b.undo_judgements,
         undo_minutes: b.undo_minutes,
+        gold_percent: b.gold_percent,
+        gold_accuracy_min: b.gold_accuracy_min,
     };
     let project = projects::create(&state.db, &user.username, &b.slug, settings).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())
@@ -152,4 +158,25 @@ pub async fn agreement(
 ) -> ApiResult<Json<agreement::Agreement>> {
     let project = projects::administered(&state.db, &user, &slug).await?;
     Ok(Json(agreement::project(&state.db, &user, &project).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoldBody {
+    /// `a`, `b`, `tie`, or null to unmark.
+    gold: Option<String>,
+}
+
+/// `PUT /projects/{slug}/pairs/{pair}/gold`: marks a gold pair (or unmarks it).
+pub async fn set_gold(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((slug, pair)): Path<(String, String)>,
+    JsonBody(b): JsonBody<GoldBody>,
+) -> ApiResult<Json<Value>> {
+    use arbiter_core::services::dashboard::{self, Gold};
+    let gold = b.gold.as_deref().map(Gold::parse).transpose()?;
+    let project = projects::administered(&state.db, &user, &slug).await?;
+    dashboard::set_gold(&state.db, &user, &project, &pair, gold).await?;
+    Ok(Json(json!({"pair": pair, "gold": gold.map(Gold::name)})))
 }

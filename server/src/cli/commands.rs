@@ -40,6 +40,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scale_labels,
             undo_judgements,
             undo_minutes,
+            gold_percent,
+            gold_accuracy_min,
         }) => {
             let list = |s: &str| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
             let mut s = SettingsInput::titled(&title);
@@ -50,6 +52,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.scale_labels = scale_labels.as_deref().map(list);
             s.undo_judgements = Some(undo_judgements);
             s.undo_minutes = Some(undo_minutes);
+            s.gold_percent = Some(gold_percent);
+            s.gold_accuracy_min = Some(gold_accuracy_min);
             s.annotations_per_pair = Some(annotations_per_pair);
             s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {
@@ -88,6 +92,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             import_file(&db, &project, &file, format.as_deref(), skip_bad).await?
         }
         Command::Export(args) => export_file(&db, &args).await?,
+        Command::Gold { project, pair, answer } => {
+            use arbiter_core::services::dashboard::{self, Gold};
+            let gold = if answer == "none" { None } else { Some(Gold::parse(&answer)?) };
+            let p = projects::administered(&db, &system_admin(), &project).await?;
+            dashboard::set_gold(&db, &system_admin(), &p, &pair, gold).await?;
+            eprintln!("pair {pair} of {project}: gold {}", gold.map_or("none", Gold::name));
+            ExitCode::SUCCESS
+        }
         Command::Leaderboard { projects: slugs, format, rounds, seed } => {
             use arbiter_core::services::leaderboard;
             if format != "json" && format != "csv" {

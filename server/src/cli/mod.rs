@@ -43,6 +43,15 @@ pub enum Command {
     },
     /// Export a project's dataset (streamed; see README "Export formats").
     Export(ExportArgs),
+    /// Mark a pair as gold with its known answer (a, b or tie), or none to unmark it.
+    Gold {
+        /// Project slug.
+        project: String,
+        /// The pair's id (`pair_id` in the `pairs` and `raw` exports).
+        pair: String,
+        /// a, b, tie or none.
+        answer: String,
+    },
     /// Print a model leaderboard (Bradley–Terry with bootstrap intervals, Elo).
     Leaderboard {
         /// Project slugs; several: one leaderboard across them (same model name = same model).
@@ -108,6 +117,9 @@ pub struct ExportArgs {
     /// These annotators' annotations do not count.
     #[arg(long)]
     pub exclude_annotators: Option<String>,
+    /// Leave out the annotators the dashboard flags (side bias, low agreement, skips, gold accuracy).
+    #[arg(long)]
+    pub exclude_flagged_annotators: bool,
     /// Annotations submitted at or after this time (YYYY-MM-DD or RFC 3339, UTC).
     #[arg(long)]
     pub since: Option<String>,
@@ -145,6 +157,7 @@ impl ExportArgs {
             flagged: self.flagged.clone(),
             annotators: self.annotators.clone(),
             exclude_annotators: self.exclude_annotators.clone(),
+            exclude_flagged_annotators: self.exclude_flagged_annotators,
             since: self.since.clone(),
             until: self.until.clone(),
             margin: self.margin.clone(),
@@ -250,6 +263,12 @@ pub enum ProjectCommand {
         /// Undo window: for how many minutes after submitting (0: no undo).
         #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_UNDO_MINUTES)]
         undo_minutes: i64,
+        /// Percent of an annotator's pairwise tasks drawn from the gold pairs (0-50).
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_GOLD_PERCENT)]
+        gold_percent: i64,
+        /// Flag annotators whose gold accuracy is under this percent.
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_GOLD_ACCURACY_MIN)]
+        gold_accuracy_min: i64,
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },

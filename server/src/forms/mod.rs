@@ -38,6 +38,7 @@ pub fn routes(max_import: usize) -> Vec<(&'static str, MethodRouter<AppState>)> 
         ("/admin/projects/{slug}/settings", post(project_settings).layer(small())),
         ("/admin/projects/{slug}/members", post(add_member).layer(small())),
         ("/admin/projects/{slug}/members/remove", post(accounts::remove_member).layer(small())),
+        ("/admin/projects/{slug}/pairs/{pair}/gold", post(set_gold).layer(small())),
         ("/admin/projects/{slug}/import", post(upload).layer(DefaultBodyLimit::max(max_import))),
         ("/admin/users", post(add_user).layer(small())),
         ("/admin/invites", post(accounts::create_invite).layer(small())),
@@ -350,6 +351,8 @@ struct SettingsForm {
     scale_labels: Option<String>,
     undo_judgements: Option<String>,
     undo_minutes: Option<String>,
+    gold_percent: Option<String>,
+    gold_accuracy_min: Option<String>,
 }
 
 /// A comma-separated form field as a list (blanks dropped).
@@ -384,6 +387,10 @@ async fn project_settings(
                 parse_int_field("undo_judgements", f.undo_judgements.as_deref())?.unwrap_or(project.undo_judgements),
             ),
             undo_minutes: Some(parse_int_field("undo_minutes", f.undo_minutes.as_deref())?.unwrap_or(project.undo_minutes)),
+            gold_percent: Some(parse_int_field("gold_percent", f.gold_percent.as_deref())?.unwrap_or(project.gold_percent)),
+            gold_accuracy_min: Some(
+                parse_int_field("gold_accuracy_min", f.gold_accuracy_min.as_deref())?.unwrap_or(project.gold_accuracy_min),
+            ),
         };
         projects::update(&state.db, &user.username, &project, settings).await
     }
@@ -487,4 +494,31 @@ async fn upload(
         Ok(report) => back(&page, "import", &report.import_id),
         Err(e) => back_err(&page, e),
     }
+}
+
+#[derive(Deserialize)]
+struct GoldForm {
+    /// `a`, `b`, `tie` or `none`.
+    gold: String,
+}
+
+/// The pair page's gold form.
+async fn set_gold(
+    State(state): State<AppState>,
+    FormAdmin(admin): FormAdmin,
+    Path((slug, pair)): Path<(String, String)>,
+    Form(f): Form<GoldForm>,
+) -> Response {
+    use arbiter_core::services::dashboard::{self, Gold};
+    let page = format!("/admin/projects/{slug}/pairs/{pair}");
+    let result = async {
+        let gold = match f.gold.as_str() {
+            "none" => None,
+            other => Some(Gold::parse(other)?),
+        };
+        let project = projects::administered(&state.db, &admin, &slug).await?;
+        dashboard::set_gold(&state.db, &admin, &project, &pair, gold).await
+    }
+    .await;
+    answer(&page, result, &[("ok", "gold_saved")])
 }

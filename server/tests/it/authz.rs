@@ -82,6 +82,7 @@ fn rows() -> Vec<Row> {
         r("GET", "/api/v1/projects/{slug}/agreement", ADMIN),
         r("GET", "/api/v1/projects/{slug}/leaderboard", ADMIN),
         r("GET", "/api/v1/leaderboard", ADMIN),
+        r("PUT", "/api/v1/projects/{slug}/pairs/{pair}/gold", ADMIN),
         r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
         r("POST", "/api/v1/projects/{slug}/tasks/prefetch", MEMBER),
         r("GET", "/api/v1/projects/{slug}/export", ADMIN),
@@ -101,6 +102,7 @@ fn rows() -> Vec<Row> {
         r("POST", "/admin/projects/{slug}/settings", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/members", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/members/remove", FORM_ADMIN),
+        r("POST", "/admin/projects/{slug}/pairs/{pair}/gold", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/import", FORM_ADMIN),
         r("POST", "/admin/users", FORM_ADMIN),
         r("POST", "/admin/invites", FORM_ADMIN),
@@ -306,6 +308,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "/admin/invites" => vec![("role", "annotator".into()), ("projects", "p".into())],
                         "/admin/users/{username}/role" => vec![("role", "admin".into())],
                         "/admin/users/{username}/active" => vec![("active", "true".into())],
+                        "/admin/projects/{slug}/pairs/{pair}/gold" => vec![("gold", "a".into())],
                         _ => vec![],
                     };
                     let json = match r {
@@ -315,6 +318,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "/api/v1/tasks/{task_id}/annotation" | "/api/v1/annotations/{annotation_id}" => {
                             Some(serde_json::json!({"choice": 1}))
                         }
+                        "/api/v1/projects/{slug}/pairs/{pair}/gold" => Some(serde_json::json!({"gold": null})),
                         _ => None,
                     };
                     (path, body, json)

@@ -77,3 +77,108 @@ async fn the_dashboard_flags_a_left_leaning_annotator_and_leads_from_a_flag_to_i
     let r = c.get(format!("{}/admin/projects/dash/pairs/nope", app.url)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// A project of `n` prompts (alpha, beta), the first `gold` of them gold
+/// with alpha (A) the known answer, serving gold pairs at `percent`.
+async fn gold_project(app: &common::TestApp, slug: &str, n: usize, gold: usize, percent: i64) {
+    use arbiter_core::services::{import, projects};
+    let mut s = arbiter_core::domain::SettingsInput::titled("Gold");
+    s.annotations_per_pair = Some(1);
+    s.gold_percent = Some(percent);
+    let p = projects::create(&app.db, "test", slug, s).await.unwrap();
+    let data: String = (0..n)
+        .map(|i| {
+            let mut line: Value = serde_json::from_str(&common::jsonl_line(i)).unwrap();
+            if i < gold {
+                line["gold"] = json!("a");
+            }
+            format!("{line}\n")
+        })
+        .collect();
+    assert!(import::import_jsonl(&app.db, &p, None, "gold.jsonl", data.into_bytes()).await.unwrap().ok);
+}
+
+/// Judges every task offered, always for beta's answer; returns how many.
+async fn judge_all_for_beta(app: &common::TestApp, slug: &str, who: &str) -> usize {
+    let token = app.user(who, Role::Annotator).await;
+    app.member(slug, who).await;
+    for j in 0.. {
+        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(&token).send().await.unwrap();
+        if r.status() == StatusCode::NO_CONTENT {
+            return j;
+        }
+        let task: Value = r.json().await.unwrap();
+        let beta_left = task["left"]["text"].as_str().unwrap().starts_with("beta");
+        let r = bearer()
+            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("{slug}-{who}-{j}"))
+            .json(&json!({"choice": if beta_left { -3 } else { 3 }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    unreachable!()
+}
+
+#[tokio::test]
+async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_misses_them() {
+    let app = spawn_app().await;
+    // At 0 % no gold pair is ever served: 14 ordinary pairs only.
+    gold_project(&app, "nogold", 20, 6, 0).await;
+    assert_eq!(judge_all_for_beta(&app, "nogold", "a0").await, 14);
+    // At 50 %, each annotator gets every gold pair once besides the rest.
+    gold_project(&app, "gold", 20, 6, 50).await;
+    assert_eq!(judge_all_for_beta(&app, "gold", "cheat").await, 20);
+    let gold_votes: i64 = app
+        .count("SELECT COUNT(*) FROM annotations n JOIN pairs p ON p.id = n.pair_id WHERE p.gold_choice IS NOT NULL")
+        .await;
+    assert_eq!(gold_votes, 6);
+
+    // Always beta: every gold answer (alpha) missed → flagged.
+    let admin = app.user("chief", Role::Admin).await;
+    let c = common::login(&app, "chief", common::PASSWORD).await;
+    let html = c.get(format!("{}/admin/projects/gold/dashboard", app.url)).send().await.unwrap().text().await.unwrap();
+    let cheat = row(&html, "cheat");
+    assert!(cheat.contains("0% (6)") && cheat.contains("low gold accuracy"), "{cheat}");
+
+    // Exports can leave flagged annotators out.
+    let export = |q: &'static str| {
+        let (url, admin) = (app.api(&format!("/projects/gold/export?format=raw{q}")), admin.clone());
+        async move { bearer().get(url).bearer_auth(admin).send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(export("").await.lines().count(), 20);
+    assert_eq!(export("&exclude_flagged_annotators=true").await.lines().count(), 0);
+
+    // Marking by the API: a 400 names the field, a made-up pair is a 404.
+    let pair: String = sqlx::query_scalar(
+        "SELECT p.uuid FROM pairs p JOIN projects j ON j.id = p.project_id WHERE j.slug = 'gold' AND p.gold_choice IS NULL
+         ORDER BY p.id LIMIT 1",
+    )
+    .fetch_one(&app.db.read)
+    .await
+    .unwrap();
+    let put = |pair: String, body: Value| {
+        let (url, admin) = (app.api(&format!("/projects/gold/pairs/{pair}/gold")), admin.clone());
+        async move { bearer().put(url).bearer_auth(admin).json(&body).send().await.unwrap() }
+    };
+    let r = put(pair.clone(), json!({"gold": "b"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"pair": pair, "gold": "b"}));
+    let stored: Option<i64> =
+        sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(&app.db.read).await.unwrap();
+    assert_eq!(stored, Some(-3));
+    let r = put(pair.clone(), json!({"gold": "left"})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().starts_with("gold"));
+    assert_eq!(put("nope".into(), json!({"gold": "a"})).await.status(), StatusCode::NOT_FOUND);
+    // The pair page shows it and its form; the CLI unmarks it.
+    let page = c.get(format!("{}/admin/projects/gold/pairs/{pair}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"data-testid="gold-form""#) && page.contains(r#"value="b" selected"#), "the gold answer selected");
+    let out = common::arbiter(&app.db_url, &["gold", "gold", &pair, "none"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stored: Option<i64> =
+        sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(&app.db.read).await.unwrap();
+    assert_eq!(stored, None);
+}

@@ -53,6 +53,10 @@ pub struct OptionsInput {
     pub annotators: Option<String>,
     /// Comma-separated usernames or pseudonyms whose annotations do not count.
     pub exclude_annotators: Option<String>,
+    /// Leave out the annotators the dashboard flags (side bias, agreement,
+    /// skips, gold accuracy).
+    #[serde(default)]
+    pub exclude_flagged_annotators: bool,
     /// RFC 3339 time or YYYY-MM-DD (UTC): annotations submitted at or after it.
     pub since: Option<String>,
     /// RFC 3339 time or YYYY-MM-DD (UTC): annotations submitted before it.
@@ -72,6 +76,7 @@ pub struct Options {
     pub margin: MarginMode,
     pub annotators: Option<Vec<String>>,
     pub exclude_annotators: Vec<String>,
+    pub exclude_flagged_annotators: bool,
     pub since: Option<String>,
     pub until: Option<String>,
     /// Share of prompts in the test split (dataset folders).
@@ -154,6 +159,7 @@ impl Options {
             margin: input.margin.as_deref().map(MarginMode::parse).transpose()?.unwrap_or_default(),
             annotators: names(&input.annotators),
             exclude_annotators: names(&input.exclude_annotators).unwrap_or_default(),
+            exclude_flagged_annotators: input.exclude_flagged_annotators,
             since: input.since.clone(),
             until: input.until.clone(),
             test_share: 0.0,
@@ -235,7 +241,14 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
             Some(list) => Some(resolve(db, project, list, "annotators").await?),
             None => None,
         },
-        exclude: resolve(db, project, &options.exclude_annotators, "exclude_annotators").await?,
+        exclude: {
+            let mut ids = resolve(db, project, &options.exclude_annotators, "exclude_annotators").await?;
+            if options.exclude_flagged_annotators {
+                let flagged = crate::services::dashboard::flagged(db, project).await?;
+                ids.extend(resolve(db, project, &flagged, "exclude_flagged_annotators").await?);
+            }
+            ids
+        },
         since: options.since_ms,
         until: options.until_ms,
     };
