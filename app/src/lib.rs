@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=pages::admin_projects::AdminProjectsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/projects/:slug") view=pages::admin_project::AdminProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/projects/:slug/dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/projects/:slug/adjudicate") view=pages::dashboard::AdjudicatePage ssr=SsrMode::Async />
                 <Route path=path!("/admin/projects/:slug/pairs/:pair") view=pages::dashboard::PairPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/projects/:slug/leaderboard") view=pages::leaderboard::LeaderboardPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/leaderboard") view=pages::leaderboard::LeaderboardPage ssr=SsrMode::Async />

@@ -15,7 +15,7 @@ async function accessible(page: Page) {
   expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
 }
 
-test('the leaderboard ranks the models the annotator preferred, and the dashboard leads from a flag to its pair', async ({ browser, request }) => {
+test('the leaderboard ranks the models the annotator preferred; the dashboard leads from a flag to its pair, which is adjudicated', async ({ browser, request }) => {
   const { slug, annotator } = await setup(request, items, 1);
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -79,5 +79,15 @@ test('the leaderboard ranks the models the annotator preferred, and the dashboar
   await expect(a.getByTestId('vote')).toHaveCount(1);
   await expect(a.getByTestId('vote')).toContainText('✓');
   await expect(a.getByTestId('vote')).toContainText(annotator.username);
+
+  // Adjudicate it: the final label is kept and shown.
+  await a.getByTestId('label-form').getByRole('combobox').selectOption('tie');
+  await a.getByTestId('label-form').getByRole('button').click();
+  await expect(a.getByRole('status')).toHaveText('Final label saved');
+  await hydrated(a);
+  await expect(a.getByTestId('label-form').getByRole('combobox')).toHaveValue('tie');
+  await a.goto(`/admin/projects/${slug}/adjudicate`);
+  await expect(a.getByRole('heading', { name: 'Pairs with split votes' })).toBeVisible();
+  await accessible(a);
   await admin.close();
 });

@@ -147,6 +147,8 @@ pub struct PairView {
     pub pair: String,
     /// `a`, `b`, `tie` or `none`.
     pub gold: String,
+    /// The admin's final label: `a`, `b`, `tie` or `none`.
+    pub label: String,
     /// (role, HTML) turns of the prompt.
     pub thread: Vec<(String, String)>,
     pub model_a: String,
@@ -179,26 +181,72 @@ pub async fn load_pair(slug: String, pair: String) -> Result<PairView, ServerFnE
     let p = dashboard::pair(&db, &user, &project, &pair).await.map_err(ctx::fail)?;
     Ok(PairView {
         slug: project.slug,
-        gold: p.gold.map_or("none", dashboard::Gold::name).to_owned(),
+        gold: p.gold.map_or("none", dashboard::Answer::name).to_owned(),
+        label: p.adjudicated.map_or("none", dashboard::Answer::name).to_owned(),
         pair,
         thread: p.thread.into_iter().map(|t| (format!("{:?}", t.role).to_lowercase(), t.html)).collect(),
         model_a: p.model_a,
         model_b: p.model_b,
         a_html: p.a_html,
         b_html: p.b_html,
-        votes: p
-            .votes
+        votes: p.votes.into_iter().map(vote_row).collect(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn vote_row(v: arbiter_core::storage::dashboard::Vote) -> VoteRow {
+    VoteRow {
+        annotator: v.annotator,
+        a_shown: if v.swapped { "right".into() } else { "left".into() },
+        choice: v.choice,
+        choice_shown: v.choice_shown,
+        both_bad: v.both_bad,
+        flags: serde_json::from_str::<Vec<String>>(&v.flags).unwrap_or_default().join(", "),
+        rationale: v.rationale,
+        time: v.time_ms.map(|t| format!("{:.1} s", t as f64 / 1000.0)).unwrap_or_else(|| "–".into()),
+        at: arbiter_core::storage::rfc3339(v.created_at),
+    }
+}
+
+/// The adjudication page: pairs with split votes, most divided first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitView {
+    pub slug: String,
+    pub pairs: Vec<SplitRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitRow {
+    pub pair: String,
+    pub model_a: String,
+    pub model_b: String,
+    pub for_a: i64,
+    pub ties: i64,
+    pub for_b: i64,
+    /// `a`, `b`, `tie` or `none`.
+    pub label: String,
+    pub votes: Vec<VoteRow>,
+}
+
+#[server(prefix = "/sfn")]
+pub async fn load_split(slug: String) -> Result<SplitView, ServerFnError> {
+    use arbiter_core::services::{dashboard, projects};
+    let (db, user) = (ctx::db()?, ctx::require_user()?);
+    let project = projects::administered(&db, &user, &slug).await.map_err(ctx::fail)?;
+    let pairs = dashboard::split_pairs(&db, &user, &project).await.map_err(ctx::fail)?;
+    Ok(SplitView {
+        slug: project.slug,
+        pairs: pairs
             .into_iter()
-            .map(|v| VoteRow {
-                annotator: v.annotator,
-                a_shown: if v.swapped { "right".into() } else { "left".into() },
-                choice: v.choice,
-                choice_shown: v.choice_shown,
-                both_bad: v.both_bad,
-                flags: serde_json::from_str::<Vec<String>>(&v.flags).unwrap_or_default().join(", "),
-                rationale: v.rationale,
-                time: v.time_ms.map(|t| format!("{:.1} s", t as f64 / 1000.0)).unwrap_or_else(|| "–".into()),
-                at: arbiter_core::storage::rfc3339(v.created_at),
+            .map(|s| SplitRow {
+                pair: s.pair.pair_uuid,
+                model_a: s.pair.model_a,
+                model_b: s.pair.model_b,
+                for_a: s.pair.for_a,
+                ties: s.pair.ties,
+                for_b: s.pair.for_b,
+                label: s.adjudicated.map_or("none", dashboard::Answer::name).to_owned(),
+                votes: s.votes.into_iter().map(vote_row).collect(),
             })
             .collect(),
     })

@@ -1,6 +1,6 @@
 //! The admin's dashboard of a project and the page of one pair (issue 10).
 //! Numbers and charts come formatted and drawn from the server.
-use crate::api::{load_dashboard, load_pair, DashboardView, PairView};
+use crate::api::{load_dashboard, load_pair, load_split, DashboardView, PairView, SplitView, VoteRow};
 use crate::components::{loaded, Flash, Nav};
 use crate::i18n::{t, tf};
 use leptos::prelude::*;
@@ -31,7 +31,8 @@ fn Dashboard(d: DashboardView) -> impl IntoView {
     let models_base = base.clone();
     view! {
         <h1>{tf("dashboard.heading", &[("title", &d.title)])}</h1>
-        <p><a href=base.clone()>{t("leaderboard.back")}</a> " · " <a href=format!("{base}/leaderboard")>{t("leaderboard.link")}</a></p>
+        <p><a href=base.clone()>{t("leaderboard.back")}</a> " · " <a href=format!("{base}/leaderboard")>{t("leaderboard.link")}</a>
+           " · " <a href=format!("{base}/adjudicate") data-testid="adjudicate-link">{t("adjudicate.link")}</a></p>
         <section class="panel" data-testid="overview">
             <h2>{t("dashboard.progress")}</h2>
             <p>
@@ -148,16 +149,44 @@ fn Pair(p: PairView) -> impl IntoView {
             <article class="side card" data-testid="pair-b"><h2>"B · " <code>{p.model_b}</code></h2><div class="md" inner_html=p.b_html /></article>
         </div>
         <form method="post" action=format!("/admin/projects/{}/pairs/{}/gold", p.slug, p.pair) class="inline-form" data-testid="gold-form">
-            <label>{t("pair.gold")} " "
-                <select name="gold">
-                    {[("none", t("pair.gold_none")), ("a", "A"), ("b", "B"), ("tie", "=")].into_iter().map(|(v, label)| {
-                        view! { <option value=v selected=p.gold == v>{label}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
+            <label>{t("pair.gold")} " " <AnswerSelect name="gold" none=t("pair.gold_none") current=p.gold.clone() /></label>
             <button type="submit">{t("pair.gold_save")}</button>
         </form>
+        <LabelForm slug=p.slug.clone() pair=p.pair.clone() current=p.label.clone() from="pair" />
         <h2>{t("pair.votes")}</h2>
+        <Votes votes=p.votes />
+        <p class="muted">{t("pair.choice_help")}</p>
+    }
+}
+
+/// A select of a, b, tie or none, with `current` chosen.
+#[component]
+fn AnswerSelect(name: &'static str, none: &'static str, current: String) -> impl IntoView {
+    view! {
+        <select name=name>
+            {[("none", none), ("a", "A"), ("b", "B"), ("tie", "=")].into_iter().map(|(v, label)| {
+                view! { <option value=v selected=current == v>{label}</option> }
+            }).collect_view()}
+        </select>
+    }
+}
+
+/// The final-label form of a pair (adjudication).
+#[component]
+fn LabelForm(slug: String, pair: String, current: String, from: &'static str) -> impl IntoView {
+    view! {
+        <form method="post" action=format!("/admin/projects/{slug}/pairs/{pair}/adjudicate") class="inline-form" data-testid="label-form">
+            <input type="hidden" name="from" value=from />
+            <label>{t("adjudicate.label")} " " <AnswerSelect name="label" none=t("adjudicate.none") current=current /></label>
+            <button type="submit">{t("adjudicate.save")}</button>
+        </form>
+    }
+}
+
+/// Every vote of a pair.
+#[component]
+fn Votes(votes: Vec<VoteRow>) -> impl IntoView {
+    view! {
         <table class="grid" data-testid="votes">
             <thead><tr>
                 <th>{t("dashboard.annotator")}</th><th>{t("pair.a_shown")}</th><th>{t("pair.choice")}</th>
@@ -165,7 +194,7 @@ fn Pair(p: PairView) -> impl IntoView {
                 <th>{t("dashboard.median_time")}</th><th>{t("history.when")}</th>
             </tr></thead>
             <tbody>
-                {p.votes.into_iter().map(|v| view! {
+                {votes.into_iter().map(|v| view! {
                     <tr data-testid="vote">
                         <td>{v.annotator}</td><td>{if v.a_shown == "left" { t("pair.left") } else { t("pair.right") }}</td>
                         <td>{format!("{:+} ({:+})", v.choice, v.choice_shown)}</td>
@@ -175,6 +204,40 @@ fn Pair(p: PairView) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-        <p class="muted">{t("pair.choice_help")}</p>
+    }
+}
+
+#[component]
+pub fn AdjudicatePage() -> impl IntoView {
+    let params = use_params_map();
+    let data = Resource::new(move || params.read().get("slug").unwrap_or_default(), load_split);
+    view! {
+        <Title text=t("adjudicate.title") />
+        <Nav />
+        <main class="page wide">
+            <Flash />
+            <Suspense fallback=|| view! { <p>{t("common.loading")}</p> }>
+                {move || Suspend::new(async move { loaded(data.await, |s| view! { <Adjudicate s /> }) })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn Adjudicate(s: SplitView) -> impl IntoView {
+    let slug = s.slug.clone();
+    view! {
+        <h1>{t("adjudicate.heading")}</h1>
+        <p><a href=format!("/admin/projects/{}/dashboard", s.slug)>{t("pair.back")}</a></p>
+        <p class="muted">{t("adjudicate.help")}</p>
+        {s.pairs.is_empty().then(|| view! { <p data-testid="no-split">{t("adjudicate.none_split")}</p> })}
+        {s.pairs.into_iter().map(|p| view! {
+            <section class="panel" data-testid="split-pair">
+                <h2><a href=format!("/admin/projects/{slug}/pairs/{}", p.pair)><code>{p.model_a.clone()}</code> " (A) – " <code>{p.model_b.clone()}</code> " (B)"</a></h2>
+                <p>{tf("adjudicate.counts", &[("a", &p.for_a), ("tie", &p.ties), ("b", &p.for_b)])}</p>
+                <Votes votes=p.votes />
+                <LabelForm slug=slug.clone() pair=p.pair current=p.label from="list" />
+            </section>
+        }).collect_view()}
     }
 }

@@ -284,7 +284,7 @@ impl MarginMode {
     pub fn of(self, tally: &PairTally, winner: Winner) -> Option<f64> {
         match self {
             MarginMode::None => None,
-            MarginMode::Score => Some(tally.mean_score().abs()),
+            MarginMode::Score => Some(tally.toward(winner).max(0.0)),
             MarginMode::Levels => Some(f64::from(tally.majority_level(winner)) / 3.0),
         }
     }
@@ -405,6 +405,11 @@ pub fn decide_pair(
 
 /// The filters on a pair's votes as a whole, which per-annotation rows obey too.
 pub fn pair_gate(tally: &PairTally, filters: &Filters) -> Result<(), DropReason> {
+    // An admin decided this pair: how many voted and how far they agreed
+    // no longer decides whether it is in.
+    if tally.adjudicated.is_some() {
+        return Ok(());
+    }
     if tally.votes() < i64::from(filters.min_annotations) {
         return Err(DropReason::MinAnnotations);
     }
@@ -440,6 +445,13 @@ pub struct Counts {
     pub annotations_out_of_scope: u64,
     pub annotators: u64,
     pub models: BTreeMap<String, ModelRecord>,
+    /// Rows whose label an admin set (adjudicated pairs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adjudicated: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,6 +489,9 @@ impl Counts {
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "wrote {} rows from {} annotations", self.rows, self.annotations)?;
+        if self.adjudicated > 0 {
+            write!(f, " ({} labelled by adjudication)", self.adjudicated)?;
+        }
         if self.dropped.is_empty() {
             return f.write_str("; left out none");
         }

@@ -10,6 +10,9 @@ pub struct PairTally {
     pub both_bad: i64,
     /// Votes that carry at least one flag.
     pub flagged: i64,
+    /// An admin's final label (canonical: 1 A, −1 B, 0 a tie), which the
+    /// verdict follows over the votes.
+    pub adjudicated: Option<i8>,
 }
 
 impl PairTally {
@@ -48,6 +51,15 @@ impl PairTally {
         score(1) * self.sum_choice() as f64 / votes as f64
     }
 
+    /// The mean score seen from `winner`'s side (negative when the votes
+    /// lean the other way, as they may on an adjudicated pair).
+    pub fn toward(&self, winner: Winner) -> f64 {
+        match winner {
+            Winner::A => self.mean_score(),
+            Winner::B => -self.mean_score(),
+        }
+    }
+
     /// Share of votes on the majority side (A, B or tie).
     pub fn agreement(&self) -> f64 {
         let votes = self.votes();
@@ -74,6 +86,14 @@ impl PairTally {
     }
 
     pub fn verdict(&self) -> Verdict {
+        if let Some(label) = self.adjudicated {
+            let toward = |w: Winner| self.toward(w).max(0.0);
+            return match label.signum() {
+                1 => Verdict::Chosen { winner: Winner::A, margin: toward(Winner::A) },
+                -1 => Verdict::Chosen { winner: Winner::B, margin: toward(Winner::B) },
+                _ => Verdict::Tie,
+            };
+        }
         if self.votes() == 0 {
             return Verdict::Unlabelled;
         }
@@ -131,6 +151,22 @@ mod tests {
     use super::*;
 
     use super::tally_of as tally;
+
+    #[test]
+    fn an_adjudicated_label_overrides_the_votes() {
+        let mut t = tally(&[(2, false), (-1, false), (-3, false)]);
+        assert!(matches!(t.verdict(), Verdict::Chosen { winner: Winner::B, .. }));
+        t.adjudicated = Some(1);
+        match t.verdict() {
+            Verdict::Chosen { winner: Winner::A, margin } => assert_eq!(margin, 0.0, "the votes leaned to B"),
+            other => panic!("{other:?}"),
+        }
+        t.adjudicated = Some(0);
+        assert_eq!(t.verdict(), Verdict::Tie);
+        let mut bad = tally(&[(1, true), (1, true)]);
+        bad.adjudicated = Some(-1);
+        assert!(matches!(bad.verdict(), Verdict::Chosen { winner: Winner::B, .. }), "over both bad too");
+    }
 
     #[test]
     fn single_vote_margins_follow_the_llama2_levels() {

@@ -155,56 +155,98 @@ pub struct PairPage {
     pub model_b: String,
     pub a_html: String,
     pub b_html: String,
-    pub gold: Option<Gold>,
+    pub gold: Option<Answer>,
+    pub adjudicated: Option<Answer>,
     pub votes: Vec<Vote>,
 }
 
-/// A gold pair's known answer.
+/// A pair with split votes and every vote, for the adjudication page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub pair: store::SplitPair,
+    pub adjudicated: Option<Answer>,
+    pub votes: Vec<Vote>,
+}
+
+/// How many split pairs the adjudication page lists at once.
+pub const SPLIT_PAGE: i64 = 100;
+
+/// Pairs with split votes, most divided first, each with its votes.
+pub async fn split_pairs(db: &Db, admin: &User, project: &Project) -> Result<Vec<Split>> {
+    require_admin(admin)?;
+    let mut out = Vec::new();
+    for pair in store::split_pairs(&db.read, project.id, SPLIT_PAGE).await? {
+        let votes = store::votes(&db.read, pair.pair_id).await?;
+        out.push(Split { adjudicated: pair.adjudicated.map(Answer::of), pair, votes });
+    }
+    Ok(out)
+}
+
+/// Sets a pair's final label (exports use it over the votes), or clears it.
+pub async fn adjudicate(db: &Db, admin: &User, project: &Project, pair_uuid: &str, label: Option<Answer>) -> Result<()> {
+    require_admin(admin)?;
+    let stored =
+        store::adjudicate(&db.write, project.id, pair_uuid, label.map(Answer::sign), &admin.username, now_ms()).await?;
+    if !stored {
+        return Err(Error::not_found("no such pair"));
+    }
+    super::audit::record(
+        db,
+        &admin.username,
+        "pair.adjudicate",
+        &project.slug,
+        serde_json::json!({"pair": pair_uuid, "label": label.map(Answer::name)}),
+    )
+    .await
+}
+
+/// The better answer of a pair: a gold pair's known answer, or an
+/// admin's final label for a pair with split votes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gold {
+pub enum Answer {
     A,
     B,
     Tie,
 }
 
-impl Gold {
-    /// `a`, `b` or `tie`.
-    pub fn parse(s: &str) -> Result<Gold> {
+impl Answer {
+    /// `a`, `b` or `tie`; `field` names what is parsed in the error.
+    pub fn parse(field: &str, s: &str) -> Result<Answer> {
         match s {
-            "a" => Ok(Gold::A),
-            "b" => Ok(Gold::B),
-            "tie" => Ok(Gold::Tie),
-            other => Err(Error::bad(format!("gold: {other:?} is not a, b or tie"))),
+            "a" => Ok(Answer::A),
+            "b" => Ok(Answer::B),
+            "tie" => Ok(Answer::Tie),
+            other => Err(Error::bad(format!("{field}: {other:?} is not a, b or tie"))),
         }
     }
     pub fn name(self) -> &'static str {
         match self {
-            Gold::A => "a",
-            Gold::B => "b",
-            Gold::Tie => "tie",
+            Answer::A => "a",
+            Answer::B => "b",
+            Answer::Tie => "tie",
         }
     }
-    /// As stored: the canonical choice of a clear answer.
-    fn canonical(self) -> i64 {
+    /// Canonical sign: 1 for A, −1 for B, 0 for a tie.
+    fn sign(self) -> i64 {
         match self {
-            Gold::A => 3,
-            Gold::B => -3,
-            Gold::Tie => 0,
+            Answer::A => 1,
+            Answer::B => -1,
+            Answer::Tie => 0,
         }
     }
-    fn of(canonical: i64) -> Gold {
+    fn of(canonical: i64) -> Answer {
         match canonical.signum() {
-            1 => Gold::A,
-            -1 => Gold::B,
-            _ => Gold::Tie,
+            1 => Answer::A,
+            -1 => Answer::B,
+            _ => Answer::Tie,
         }
     }
 }
 
 /// Marks a pair as gold with a known answer, or (`None`) unmarks it.
-pub async fn set_gold(db: &Db, admin: &User, project: &Project, pair_uuid: &str, gold: Option<Gold>) -> Result<()> {
+pub async fn set_gold(db: &Db, admin: &User, project: &Project, pair_uuid: &str, gold: Option<Answer>) -> Result<()> {
     require_admin(admin)?;
-    if !store::set_gold(&db.write, project.id, pair_uuid, gold.map(Gold::canonical)).await? {
+    if !store::set_gold(&db.write, project.id, pair_uuid, gold.map(|g| 3 * g.sign())).await? {
         return Err(Error::not_found("no such pair"));
     }
     super::audit::record(
@@ -212,7 +254,7 @@ pub async fn set_gold(db: &Db, admin: &User, project: &Project, pair_uuid: &str,
         &admin.username,
         "pair.gold",
         &project.slug,
-        serde_json::json!({"pair": pair_uuid, "gold": gold.map(Gold::name)}),
+        serde_json::json!({"pair": pair_uuid, "gold": gold.map(Answer::name)}),
     )
     .await
 }
@@ -229,7 +271,8 @@ pub async fn pair(db: &Db, admin: &User, project: &Project, pair_uuid: &str) -> 
         b_html: markdown(&p.b),
         model_a: p.model_a,
         model_b: p.model_b,
-        gold: p.gold.map(Gold::of),
+        gold: p.gold.map(Answer::of),
+        adjudicated: p.adjudicated.map(Answer::of),
         votes,
     })
 }

@@ -181,11 +181,13 @@ pub struct PairDetail {
     pub b: String,
     /// The known answer, canonical (positive: A).
     pub gold: Option<i64>,
+    /// The admin's final label, canonical.
+    pub adjudicated: Option<i64>,
 }
 
 pub async fn pair(db: &SqlitePool, project_id: i64, pair_uuid: &str) -> sqlx::Result<Option<PairDetail>> {
-    let row: Option<(i64, String, String, String, String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT p.id, pr.messages, ca.model, cb.model, ca.body, cb.body, p.gold_choice FROM pairs p
+    let row: Option<(i64, String, String, String, String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT p.id, pr.messages, ca.model, cb.model, ca.body, cb.body, p.gold_choice, p.adjudicated FROM pairs p
          JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
          WHERE p.project_id = ? AND p.uuid = ?",
@@ -194,7 +196,7 @@ pub async fn pair(db: &SqlitePool, project_id: i64, pair_uuid: &str) -> sqlx::Re
     .bind(pair_uuid)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(pair_id, messages, model_a, model_b, a, b, gold)| PairDetail {
+    Ok(row.map(|(pair_id, messages, model_a, model_b, a, b, gold, adjudicated)| PairDetail {
         pair_id,
         messages,
         model_a,
@@ -202,6 +204,7 @@ pub async fn pair(db: &SqlitePool, project_id: i64, pair_uuid: &str) -> sqlx::Re
         a,
         b,
         gold,
+        adjudicated,
     }))
 }
 
@@ -243,4 +246,74 @@ pub async fn votes(db: &SqlitePool, pair_id: i64) -> sqlx::Result<Vec<Vote>> {
     .bind(pair_id)
     .fetch_all(db)
     .await
+}
+
+/// A pair whose votes split (two or more of A, tie, B), for adjudication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitPair {
+    pub pair_id: i64,
+    pub pair_uuid: String,
+    pub model_a: String,
+    pub model_b: String,
+    pub for_a: i64,
+    pub ties: i64,
+    pub for_b: i64,
+    /// The admin's final label, canonical (1 A, −1 B, 0 tie).
+    pub adjudicated: Option<i64>,
+}
+
+/// Pairs with split votes, most divided first (the smallest majority share,
+/// then the most votes); at most `limit`.
+pub async fn split_pairs(db: &SqlitePool, project_id: i64, limit: i64) -> sqlx::Result<Vec<SplitPair>> {
+    let rows: Vec<(i64, String, String, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT p.id, p.uuid, ca.model, cb.model, SUM(n.choice > 0) AS a, SUM(n.choice = 0) AS t, SUM(n.choice < 0) AS b,
+                p.adjudicated
+         FROM annotations n JOIN pairs p ON p.id = n.pair_id
+         JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
+         WHERE n.project_id = ? AND n.choice IS NOT NULL
+         GROUP BY p.id HAVING (a > 0) + (t > 0) + (b > 0) >= 2
+         ORDER BY MAX(a, t, b) * 1.0 / COUNT(*), COUNT(*) DESC, p.id LIMIT ?",
+    )
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(pair_id, pair_uuid, model_a, model_b, for_a, ties, for_b, adjudicated)| SplitPair {
+            pair_id,
+            pair_uuid,
+            model_a,
+            model_b,
+            for_a,
+            ties,
+            for_b,
+            adjudicated,
+        })
+        .collect())
+}
+
+/// Sets (or with `None` clears) a pair's final label; `false` when the
+/// project has no such pair.
+pub async fn adjudicate(
+    db: &SqlitePool,
+    project_id: i64,
+    pair_uuid: &str,
+    label: Option<i64>,
+    by: &str,
+    at: i64,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE pairs SET adjudicated = ?1, adjudicated_by = CASE WHEN ?1 IS NULL THEN NULL ELSE ?2 END,
+                          adjudicated_at = CASE WHEN ?1 IS NULL THEN NULL ELSE ?3 END
+         WHERE project_id = ?4 AND uuid = ?5",
+    )
+    .bind(label)
+    .bind(by)
+    .bind(at)
+    .bind(project_id)
+    .bind(pair_uuid)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

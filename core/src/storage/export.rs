@@ -44,7 +44,8 @@ impl Scope {
             "SELECT n.pair_id AS pair_id,
                     SUM(n.choice = -3) AS c0, SUM(n.choice = -2) AS c1, SUM(n.choice = -1) AS c2,
                     SUM(n.choice = 0) AS c3, SUM(n.choice = 1) AS c4, SUM(n.choice = 2) AS c5,
-                    SUM(n.choice = 3) AS c6, SUM(n.both_bad) AS both_bad, SUM(n.flags <> '[]') AS flagged
+                    SUM(n.choice = 3) AS c6, SUM(n.both_bad) AS both_bad, SUM(n.flags <> '[]') AS flagged,
+                    (SELECT adjudicated FROM pairs WHERE id = n.pair_id) AS adjudicated
              FROM annotations n WHERE {} {extra} GROUP BY n.pair_id ORDER BY n.pair_id",
             self.clause()
         )
@@ -61,7 +62,10 @@ fn tally_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TallyRow> {
     for (i, c) in counts.iter_mut().enumerate() {
         *c = r.get(1 + i)?;
     }
-    Ok(TallyRow { pair_id: r.get(0)?, tally: PairTally { counts, both_bad: r.get(8)?, flagged: r.get(9)? } })
+    Ok(TallyRow {
+        pair_id: r.get(0)?,
+        tally: PairTally { counts, both_bad: r.get(8)?, flagged: r.get(9)?, adjudicated: r.get(10)? },
+    })
 }
 
 fn id_list(ids: impl Iterator<Item = i64>) -> String {

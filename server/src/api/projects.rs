@@ -174,9 +174,30 @@ pub async fn set_gold(
     Path((slug, pair)): Path<(String, String)>,
     JsonBody(b): JsonBody<GoldBody>,
 ) -> ApiResult<Json<Value>> {
-    use arbiter_core::services::dashboard::{self, Gold};
-    let gold = b.gold.as_deref().map(Gold::parse).transpose()?;
+    use arbiter_core::services::dashboard::{self, Answer};
+    let gold = b.gold.as_deref().map(|g| Answer::parse("gold", g)).transpose()?;
     let project = projects::administered(&state.db, &user, &slug).await?;
     dashboard::set_gold(&state.db, &user, &project, &pair, gold).await?;
-    Ok(Json(json!({"pair": pair, "gold": gold.map(Gold::name)})))
+    Ok(Json(json!({"pair": pair, "gold": gold.map(Answer::name)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjudicationBody {
+    /// `a`, `b`, `tie`, or null to clear.
+    label: Option<String>,
+}
+
+/// `PUT /projects/{slug}/pairs/{pair}/adjudication`: an admin's final label.
+pub async fn adjudicate(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((slug, pair)): Path<(String, String)>,
+    JsonBody(b): JsonBody<AdjudicationBody>,
+) -> ApiResult<Json<Value>> {
+    use arbiter_core::services::dashboard::{self, Answer};
+    let label = b.label.as_deref().map(|l| Answer::parse("label", l)).transpose()?;
+    let project = projects::administered(&state.db, &user, &slug).await?;
+    dashboard::adjudicate(&state.db, &user, &project, &pair, label).await?;
+    Ok(Json(json!({"pair": pair, "label": label.map(Answer::name)})))
 }

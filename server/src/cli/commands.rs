@@ -93,11 +93,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export(args) => export_file(&db, &args).await?,
         Command::Gold { project, pair, answer } => {
-            use arbiter_core::services::dashboard::{self, Gold};
-            let gold = if answer == "none" { None } else { Some(Gold::parse(&answer)?) };
+            use arbiter_core::services::dashboard::{self, Answer};
+            let gold = if answer == "none" { None } else { Some(Answer::parse("gold", &answer)?) };
             let p = projects::administered(&db, &system_admin(), &project).await?;
             dashboard::set_gold(&db, &system_admin(), &p, &pair, gold).await?;
-            eprintln!("pair {pair} of {project}: gold {}", gold.map_or("none", Gold::name));
+            eprintln!("pair {pair} of {project}: gold {}", gold.map_or("none", Answer::name));
             ExitCode::SUCCESS
         }
         Command::Leaderboard { projects: slugs, format, rounds, seed } => {

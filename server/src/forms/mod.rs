@@ -39,6 +39,7 @@ pub fn routes(max_import: usize) -> Vec<(&'static str, MethodRouter<AppState>)> 
         ("/admin/projects/{slug}/members", post(add_member).layer(small())),
         ("/admin/projects/{slug}/members/remove", post(accounts::remove_member).layer(small())),
         ("/admin/projects/{slug}/pairs/{pair}/gold", post(set_gold).layer(small())),
+        ("/admin/projects/{slug}/pairs/{pair}/adjudicate", post(adjudicate).layer(small())),
         ("/admin/projects/{slug}/import", post(upload).layer(DefaultBodyLimit::max(max_import))),
         ("/admin/users", post(add_user).layer(small())),
         ("/admin/invites", post(accounts::create_invite).layer(small())),
@@ -509,16 +510,50 @@ async fn set_gold(
     Path((slug, pair)): Path<(String, String)>,
     Form(f): Form<GoldForm>,
 ) -> Response {
-    use arbiter_core::services::dashboard::{self, Gold};
+    use arbiter_core::services::dashboard::{self, Answer};
     let page = format!("/admin/projects/{slug}/pairs/{pair}");
     let result = async {
         let gold = match f.gold.as_str() {
             "none" => None,
-            other => Some(Gold::parse(other)?),
+            other => Some(Answer::parse("gold", other)?),
         };
         let project = projects::administered(&state.db, &admin, &slug).await?;
         dashboard::set_gold(&state.db, &admin, &project, &pair, gold).await
     }
     .await;
     answer(&page, result, &[("ok", "gold_saved")])
+}
+
+#[derive(Deserialize)]
+struct AdjudicateForm {
+    /// `a`, `b`, `tie` or `none`.
+    label: String,
+    /// `pair` to return to the pair's page, else the adjudication page.
+    #[serde(default)]
+    from: String,
+}
+
+/// The adjudication page's (and the pair page's) final-label form.
+async fn adjudicate(
+    State(state): State<AppState>,
+    FormAdmin(admin): FormAdmin,
+    Path((slug, pair)): Path<(String, String)>,
+    Form(f): Form<AdjudicateForm>,
+) -> Response {
+    use arbiter_core::services::dashboard::{self, Answer};
+    let page = if f.from == "pair" {
+        format!("/admin/projects/{slug}/pairs/{pair}")
+    } else {
+        format!("/admin/projects/{slug}/adjudicate")
+    };
+    let result = async {
+        let label = match f.label.as_str() {
+            "none" => None,
+            other => Some(Answer::parse("label", other)?),
+        };
+        let project = projects::administered(&state.db, &admin, &slug).await?;
+        dashboard::adjudicate(&state.db, &admin, &project, &pair, label).await
+    }
+    .await;
+    answer(&page, result, &[("ok", "adjudicated")])
 }

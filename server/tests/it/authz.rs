@@ -54,6 +54,7 @@ fn rows() -> Vec<Row> {
         r("GET", "/admin/projects/{slug}/leaderboard", PAGE_ADMIN),
         r("GET", "/admin/leaderboard", PAGE_ADMIN),
         r("GET", "/admin/projects/{slug}/dashboard", PAGE_ADMIN),
+        r("GET", "/admin/projects/{slug}/adjudicate", PAGE_ADMIN),
         r("GET", "/admin/projects/{slug}/pairs/{pair}", PAGE_ADMIN),
         // Server functions (named without their hash suffix)
         r("POST", "sfn:whoami", PUBLIC),
@@ -74,6 +75,7 @@ fn rows() -> Vec<Row> {
         r("POST", "sfn:load_leaderboard", ADMIN),
         r("POST", "sfn:load_dashboard", ADMIN),
         r("POST", "sfn:load_pair", ADMIN),
+        r("POST", "sfn:load_split", ADMIN),
         // REST API
         r("GET", "/api/v1/audit", ADMIN),
         r("GET", "/api/v1/projects", USER),
@@ -83,6 +85,7 @@ fn rows() -> Vec<Row> {
         r("GET", "/api/v1/projects/{slug}/leaderboard", ADMIN),
         r("GET", "/api/v1/leaderboard", ADMIN),
         r("PUT", "/api/v1/projects/{slug}/pairs/{pair}/gold", ADMIN),
+        r("PUT", "/api/v1/projects/{slug}/pairs/{pair}/adjudication", ADMIN),
         r("POST", "/api/v1/projects/{slug}/tasks/next", MEMBER),
         r("POST", "/api/v1/projects/{slug}/tasks/prefetch", MEMBER),
         r("GET", "/api/v1/projects/{slug}/export", ADMIN),
@@ -103,6 +106,7 @@ fn rows() -> Vec<Row> {
         r("POST", "/admin/projects/{slug}/members", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/members/remove", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/pairs/{pair}/gold", FORM_ADMIN),
+        r("POST", "/admin/projects/{slug}/pairs/{pair}/adjudicate", FORM_ADMIN),
         r("POST", "/admin/projects/{slug}/import", FORM_ADMIN),
         r("POST", "/admin/users", FORM_ADMIN),
         r("POST", "/admin/invites", FORM_ADMIN),
@@ -254,7 +258,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                                 ),
                             )
                         }
-                        "admin_project" | "load_leaderboard" | "load_dashboard" => (path, vec![("slug", "p".into())], None),
+                        "admin_project" | "load_leaderboard" | "load_dashboard" | "load_split" => (path, vec![("slug", "p".into())], None),
                         "load_pair" => (path, vec![("slug", "p".into()), ("pair", pair_uuid.clone())], None),
                         "invite_info" => (path, vec![("token", "nope".into())], None),
                         _ => (path, vec![], None),
@@ -309,6 +313,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "/admin/users/{username}/role" => vec![("role", "admin".into())],
                         "/admin/users/{username}/active" => vec![("active", "true".into())],
                         "/admin/projects/{slug}/pairs/{pair}/gold" => vec![("gold", "a".into())],
+                        "/admin/projects/{slug}/pairs/{pair}/adjudicate" => vec![("label", "none".into())],
                         _ => vec![],
                     };
                     let json = match r {
@@ -319,6 +324,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                             Some(serde_json::json!({"choice": 1}))
                         }
                         "/api/v1/projects/{slug}/pairs/{pair}/gold" => Some(serde_json::json!({"gold": null})),
+                        "/api/v1/projects/{slug}/pairs/{pair}/adjudication" => Some(serde_json::json!({"label": null})),
                         _ => None,
                     };
                     (path, body, json)

@@ -182,3 +182,90 @@ async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_m
         sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(&app.db.read).await.unwrap();
     assert_eq!(stored, None);
 }
+
+/// Judges every task offered to a new annotator `who`, for alpha's answer or beta's.
+async fn judge_all_for(app: &common::TestApp, slug: &str, who: &str, model: &str) {
+    let token = app.user(who, Role::Annotator).await;
+    app.member(slug, who).await;
+    for j in 0.. {
+        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(&token).send().await.unwrap();
+        if r.status() == StatusCode::NO_CONTENT {
+            return;
+        }
+        let task: Value = r.json().await.unwrap();
+        let left = task["left"]["text"].as_str().unwrap().starts_with(model);
+        let r = bearer()
+            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("{slug}-{who}-{j}"))
+            .json(&json!({"choice": if left { -2 } else { 2 }, "rationale": format!("{who} likes {model}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+}
+
+#[tokio::test]
+async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_counts_it() {
+    let app = spawn_app().await;
+    app.project("adj", 3, 2).await;
+    // Each pair splits 2 : 1 for alpha (A).
+    judge_all_for(&app, "adj", "ann1", "alpha").await;
+    judge_all_for(&app, "adj", "ann2", "beta").await;
+    judge_all_for(&app, "adj", "ann3", "alpha").await;
+    let admin = app.user("chief", Role::Admin).await;
+    let export = |q: &'static str| {
+        let (url, admin) = (app.api(&format!("/projects/adj/export?{q}")), admin.clone());
+        async move { bearer().get(url).bearer_auth(admin).send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(export("format=trl&min_agreement=1").await.lines().count(), 0, "no pair is unanimous");
+
+    // The adjudication page lists both, with every vote and rationale.
+    let c = common::login(&app, "chief", common::PASSWORD).await;
+    let page = c.get(format!("{}/admin/projects/adj/adjudicate", app.url)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches(r#"data-testid="split-pair""#).count(), 2);
+    assert!(page.contains("2 for A · 0 tie · 1 for B") && page.contains("ann2 likes beta"), "counts and rationales");
+
+    // B, by the API: the pair is in, with beta chosen, whatever the filter says.
+    let pairs: Vec<String> = sqlx::query_scalar("SELECT uuid FROM pairs ORDER BY id").fetch_all(&app.db.read).await.unwrap();
+    let r = bearer()
+        .put(app.api(&format!("/projects/adj/pairs/{}/adjudication", pairs[0])))
+        .bearer_auth(&admin)
+        .json(&json!({"label": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let trl = export("format=trl&min_agreement=1").await;
+    assert_eq!(trl.lines().count(), 1);
+    let row: Value = serde_json::from_str(trl.lines().next().unwrap()).unwrap();
+    assert!(row["chosen"].to_string().contains("beta answer 0"), "{row}");
+    let pairs_csv = export("format=pairs&as=csv").await;
+    let labelled = pairs_csv.lines().filter(|l| l.contains(&pairs[0])).collect::<Vec<_>>().join("");
+    assert!(labelled.contains(",b,"), "the label column says b: {labelled}");
+    let cards: Value =
+        bearer().get(app.api("/projects/adj/export/cards")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(cards[0]["counts"]["adjudicated"], 1, "{}", cards[0]["counts"]);
+
+    // A tie by the page's form; a bad label is a 400 naming the field.
+    let r = c
+        .post(format!("{}/admin/projects/adj/pairs/{}/adjudicate", app.url, pairs[1]))
+        .form(&[("label", "tie"), ("from", "list")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin/projects/adj/adjudicate?ok=adjudicated");
+    let tie: Option<i64> =
+        sqlx::query_scalar("SELECT adjudicated FROM pairs WHERE uuid = ?").bind(&pairs[1]).fetch_one(&app.db.read).await.unwrap();
+    assert_eq!(tie, Some(0));
+    let r = bearer()
+        .put(app.api(&format!("/projects/adj/pairs/{}/adjudication", pairs[1])))
+        .bearer_auth(&admin)
+        .json(&json!({"label": "A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().starts_with("label"));
+}

@@ -83,6 +83,9 @@ pub fn card_markdown(card: &Card) -> String {
         card.arbiter_version, card.project, card.created_at, card.as_, card.form, card.form_reason
     );
     let _ = writeln!(s, "## Rows\n\n| | count |\n|---|---:|\n| written | {} |", c.rows);
+    if c.adjudicated > 0 {
+        let _ = writeln!(s, "| of those labelled by an admin (adjudicated) | {} |", c.adjudicated);
+    }
     for (reason, n) in &c.dropped {
         let _ = writeln!(s, "| left out: {reason} | {n} |");
     }

@@ -610,6 +610,7 @@ impl Job {
                 };
                 push_pair_row(out.pick(split), o.format, plan.form, &texts, outcome, row.source.as_deref(), &record)?;
                 counts.rows += 1;
+                counts.adjudicated += u64::from(tally.adjudicated.is_some());
                 let sign = match outcome {
                     Outcome::Chosen { winner: crate::domain::verdict::Winner::A, .. } => 1,
                     Outcome::Chosen { .. } => -1,
