@@ -25,6 +25,8 @@ pub fn HomePage() -> impl IntoView {
                                     <li class="card">
                                         <a href=format!("/annotate/{}", p.slug)><strong>{p.title}</strong></a>
                                         <span class="muted">{tf("progress.line", &[("done", &p.progress.done), ("left", &p.progress.remaining)])}</span>
+                                        <span class="muted" data-testid="my-stats">{tf("home.today", &[("n", &p.today)])}
+                                            {(!p.agreement.is_empty()).then(|| format!(" · {}", tf("home.agreement", &[("share", &p.agreement), ("n", &p.compared)])))}</span>
                                     </li>
                                 }).collect_view()}
                             </ul>

@@ -277,6 +277,24 @@ pub async fn pair(db: &Db, admin: &User, project: &Project, pair_uuid: &str) -> 
     })
 }
 
+/// What an annotator sees of their own work in a project.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Mine {
+    /// Judgements since midnight UTC.
+    pub today: i64,
+    /// Agreement with the others' majority (as on the admin's dashboard), and votes compared.
+    pub agreement: Option<f64>,
+    pub compared: i64,
+}
+
+/// The caller's own figures in a project they may work on.
+pub async fn mine(db: &Db, user: &User, project: &Project) -> Result<Mine> {
+    const DAY: i64 = 86_400_000;
+    let today = store::done_since(&db.read, project.id, user.id, now_ms() / DAY * DAY).await?;
+    let (compared, agreed) = store::agreement_of(&db.read, project.id, user.id).await?;
+    Ok(Mine { today, agreement: (compared > 0).then(|| agreed as f64 / compared as f64), compared })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -317,3 +317,37 @@ pub async fn adjudicate(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// An annotator's judgements in a project stored at or after `since` (ms).
+pub async fn done_since(db: &SqlitePool, project_id: i64, user_id: i64, since: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM annotations WHERE annotator_id = ? AND project_id = ? AND created_at >= ?",
+    )
+    .bind(user_id)
+    .bind(project_id)
+    .bind(since)
+    .fetch_one(db)
+    .await
+}
+
+/// One annotator's agreement with the others, as `domain::agreement::
+/// leave_one_out` counts it: of their pairwise votes on pairs where the
+/// other votes have a single most frequent class (A, tie, B), how many are
+/// in it. (votes compared, votes agreeing)
+pub async fn agreement_of(db: &SqlitePool, project_id: i64, user_id: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "WITH mine AS (SELECT pair_id, sign(choice) AS s FROM annotations
+                       WHERE project_id = ?1 AND annotator_id = ?2 AND pair_id IS NOT NULL AND choice IS NOT NULL),
+              others AS (SELECT n.pair_id, SUM(n.choice > 0) AS a, SUM(n.choice = 0) AS t, SUM(n.choice < 0) AS b
+                         FROM annotations n JOIN mine m ON m.pair_id = n.pair_id
+                         WHERE n.project_id = ?1 AND n.annotator_id <> ?2 AND n.choice IS NOT NULL GROUP BY n.pair_id),
+              top AS (SELECT o.*, MAX(o.a, o.t, o.b) AS most FROM others o)
+         SELECT COUNT(*), COALESCE(SUM(CASE m.s WHEN 1 THEN x.a WHEN 0 THEN x.t ELSE x.b END = x.most), 0)
+         FROM mine m JOIN top x ON x.pair_id = m.pair_id
+         WHERE x.most > 0 AND (x.a = x.most) + (x.t = x.most) + (x.b = x.most) = 1",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}

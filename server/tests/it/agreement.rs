@@ -55,6 +55,35 @@ async fn krippendorff_alpha_matches_the_reference_package_on_random_judgements()
         &[&dir.path().join("ratings.json"), &dir.path().join("agreement.json")],
         dir.path(),
     );
+    // Each annotator's home page shows their own agreement, the same figure.
+    for a in got["annotators"].as_array().unwrap() {
+        let name = a["annotator"].as_str().unwrap();
+        let home = common::login(&app, name, common::PASSWORD)
+            .await
+            .get(format!("{}/", app.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let want = match a["agreement"].as_f64() {
+            Some(v) => format!("{:.0}% agree with the others ({} compared)", v * 100.0, a["n"]),
+            None => "today (UTC)<".to_owned(),
+        };
+        assert!(home.contains(&want), "{name}: wants {want:?}");
+        assert!(home.contains(" today (UTC)"), "{name}: the day's count is shown");
+        // The count behind it, from a fixed start (midnight would make the test depend on the hour).
+        let (project, user): (i64, i64) = sqlx::query_as(
+            "SELECT p.id, u.id FROM projects p, users u WHERE p.slug = 'agree' AND u.username = ?",
+        )
+        .bind(name)
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
+        let done = arbiter_core::storage::dashboard::done_since(&app.db.read, project, user, 0).await.unwrap();
+        assert_eq!(done, 18, "{name} judged 18");
+    }
     // The admin's project page shows the same figures.
     let page = common::login(&app, "boss", common::PASSWORD)
         .await
