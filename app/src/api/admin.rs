@@ -22,6 +22,8 @@ pub struct AdminProjectData {
     pub flags: Vec<String>,
     /// `all` or `adaptive`.
     pub pair_selection: String,
+    /// `uniform` or `active`.
+    pub selection: String,
     /// `pairwise`, `ranking` or `rating`.
     pub task_type: String,
     pub aspects: Vec<String>,
@@ -136,6 +138,7 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         lease_seconds: p.lease_seconds,
         flags: p.flags,
         pair_selection: p.pair_selection.name().to_owned(),
+        selection: p.selection.name().to_owned(),
         task_type: p.task_type.name().to_owned(),
         aspects: p.aspects.clone(),
         scale: p.scale.to_string(),

@@ -172,6 +172,12 @@ fn Project(d: AdminProjectData) -> impl IntoView {
                     <option value="adaptive" selected=d.pair_selection == "adaptive">{t("project.adaptive")}</option>
                 </select>
             </label>
+            <label>{t("project.selection")} " "
+                <select name="selection">
+                    <option value="uniform" selected=d.selection == "uniform">{t("project.s_uniform")}</option>
+                    <option value="active" selected=d.selection == "active">{t("project.s_active")}</option>
+                </select>
+            </label>
             <label>{t("project.task_type")} " "
                 <select name="task_type">
                     <option value="pairwise" selected=d.task_type == "pairwise">{t("project.t_pairwise")}</option>

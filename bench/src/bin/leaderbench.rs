@@ -9,7 +9,7 @@
 //!
 //!     bash scripts/build.sh --release && cargo build --release -p bench && target/release/leaderbench
 use anyhow::ensure;
-use arbiter_core::domain::leaderboard::{bootstrap, elo, fit, Battle, Outcome, Tally};
+use arbiter_core::domain::leaderboard::{board, bootstrap, elo, fit, priorities, serving_weights, weighted_order, Battle, Outcome, Tally};
 use bench::{cli, serve, timed_gets};
 use clap::Parser;
 use rand::{Rng, SeedableRng};
@@ -29,6 +29,9 @@ struct Args {
     battles: usize,
     #[arg(long, default_value_t = 100)]
     rounds: usize,
+    /// Simulated votes per run of the active-selection simulation (0 skips it).
+    #[arg(long, default_value_t = 3000)]
+    simulate: usize,
     /// Judgements in the page benchmark (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     annotations: usize,
@@ -98,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
         args.models,
         width
     );
+    if args.simulate > 0 {
+        simulate(args.simulate, threads);
+    }
     if args.annotations == 0 {
         return Ok(());
     }
@@ -178,4 +184,66 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Active against uniform model-pair selection, simulated: 12 models whose
+/// true ratings are 25 (close) or 100 (spread) points apart, votes drawn from them (no ties); the
+/// uniform policy picks a model pair at random, the active one draws each
+/// vote's model pair with the chances `serving_weights` gives `priorities`
+/// (as the server does per task), refitting every 100 votes (as the server refits while votes come
+/// in). Printed: the mean width of the 95 % bootstrap intervals at equal
+/// numbers of votes, averaged over 8 runs.
+fn simulate(votes: usize, threads: usize) {
+    for spacing in [25.0, 100.0] {
+        simulate_at(votes, spacing, threads);
+    }
+}
+
+fn simulate_at(votes: usize, spacing: f64, threads: usize) {
+    const MODELS: usize = 12;
+    const RUNS: u64 = 8;
+    const BATCH: usize = 100;
+    let names: Vec<String> = (0..MODELS).map(|m| format!("m{m:02}")).collect();
+    let truth: Vec<f64> = (0..MODELS).map(|m| 1000.0 + spacing * m as f64).collect();
+    let checkpoints: Vec<usize> = [votes / 3, 2 * votes / 3, votes].into_iter().filter(|v| *v >= BATCH).collect();
+    let mut widths = vec![[0.0f64; 2]; checkpoints.len()];
+    for (policy, active) in [(0, false), (1, true)] {
+        for run in 0..RUNS {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(1000 + run);
+            let mut battles: Vec<Battle> = Vec::new();
+            let mut scored: Vec<((u32, u32), f64)> = Vec::new();
+            while battles.len() < votes {
+                if active && battles.len() >= BATCH {
+                    let b = board(&names, &battles, 30, run, threads);
+                    scored = priorities(&b, &names)
+                        .into_iter()
+                        .map(|((x, y), s)| ((x[1..].parse().unwrap(), y[1..].parse().unwrap()), s))
+                        .collect();
+                }
+                for _ in 0..BATCH {
+                    let (a, b) = if scored.is_empty() {
+                        let a = rng.gen_range(0..MODELS as u32);
+                        (a, (a + rng.gen_range(1..MODELS as u32)) % MODELS as u32)
+                    } else {
+                        let scores: Vec<f64> = scored.iter().map(|x| x.1).collect();
+                        scored[weighted_order(&serving_weights(&scores), || rng.gen::<f64>())[0]].0
+                    };
+                    let p = 1.0 / (1.0 + 10f64.powf((truth[b as usize] - truth[a as usize]) / 400.0));
+                    battles.push(Battle { a, b, outcome: if rng.gen::<f64>() < p { Outcome::A } else { Outcome::B } });
+                }
+                if let Some(at) = checkpoints.iter().position(|c| *c == battles.len()) {
+                    let ci = bootstrap(&Tally::of(MODELS, battles.iter().copied()), 100, 42, threads);
+                    let mean = ci.iter().map(|(lo, hi)| hi - lo).sum::<f64>() / MODELS as f64;
+                    widths[at][policy] += mean / RUNS as f64;
+                }
+            }
+        }
+    }
+    for (at, v) in checkpoints.iter().enumerate() {
+        let [uniform, active] = widths[at];
+        println!(
+            "simulation, {MODELS} models {spacing} points apart, {v} votes: mean 95% interval width uniform {uniform:.1}, active {active:.1} points ({:+.0}%)",
+            100.0 * (active - uniform) / uniform
+        );
+    }
 }

@@ -23,5 +23,5 @@ pub mod views;
 pub use choice::{Choice, Side};
 pub use ids::{ClientKey, TaskId, Username};
 pub use role::Role;
-pub use settings::{FieldError, PairSelection, Scale, Settings, SettingsInput, TaskType};
+pub use settings::{FieldError, ModelSelection, PairSelection, Scale, Settings, SettingsInput, TaskType};
 pub use slug::ProjectSlug;

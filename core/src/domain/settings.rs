@@ -57,6 +57,34 @@ impl PairSelection {
     }
 }
 
+/// Which model pairs a pairwise project serves first (issue 10): round robin
+/// over the model pairs, or the pairs of models whose order the current
+/// leaderboard is least sure of and that met least (`leaderboard::priorities`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelSelection {
+    #[default]
+    Uniform,
+    Active,
+}
+
+impl ModelSelection {
+    pub fn parse(s: &str) -> Result<ModelSelection, FieldError> {
+        match s.trim() {
+            "uniform" => Ok(ModelSelection::Uniform),
+            "active" => Ok(ModelSelection::Active),
+            other => Err(FieldError::new("selection", format!("{other:?} is not uniform or active"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelSelection::Uniform => "uniform",
+            ModelSelection::Active => "active",
+        }
+    }
+}
+
 /// What an annotator is asked for: the better of two completions, an order
 /// of all of a prompt's completions, or a rating of each (issue 9).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +248,7 @@ pub struct Settings {
     pub lease_seconds: i64,
     pub flags: Vec<String>,
     pub pair_selection: PairSelection,
+    pub selection: ModelSelection,
     pub task_type: TaskType,
     /// What a rating task rates each completion on (rating projects).
     pub aspects: Vec<String>,
@@ -249,6 +278,9 @@ pub struct SettingsInput {
     /// `all` (default) or `adaptive`.
     #[serde(default)]
     pub pair_selection: Option<String>,
+    /// `uniform` (default) or `active`.
+    #[serde(default)]
+    pub selection: Option<String>,
     /// `pairwise` (default), `ranking` or `rating`.
     #[serde(default)]
     pub task_type: Option<String>,
@@ -316,6 +348,7 @@ impl Settings {
             }
         }
         let pair_selection = input.pair_selection.as_deref().map(PairSelection::parse).transpose()?.unwrap_or_default();
+        let selection = input.selection.as_deref().map(ModelSelection::parse).transpose()?.unwrap_or_default();
         let task_type = input.task_type.as_deref().map(TaskType::parse).transpose()?.unwrap_or_default();
         let aspects = match &input.aspects {
             Some(given) => parse_aspects(given)?,
@@ -353,6 +386,7 @@ impl Settings {
             lease_seconds,
             flags,
             pair_selection,
+            selection,
             task_type,
             aspects,
             scale,
@@ -393,6 +427,7 @@ mod tests {
         assert_eq!(bad(|i| i.title = "a\u{1c}b".into()), "title");
         assert_eq!(bad(|i| i.annotations_per_pair = Some(0)), "annotations_per_pair");
         assert_eq!(bad(|i| i.pair_selection = Some("smart".into())), "pair_selection");
+        assert_eq!(bad(|i| i.selection = Some("greedy".into())), "selection");
         assert_eq!(bad(|i| i.lease_seconds = Some(5)), "lease_seconds");
         assert_eq!(bad(|i| i.flags = Some(vec!["x".repeat(61)])), "flags");
         assert_eq!(bad(|i| i.flags = Some((0..21).map(|n| n.to_string()).collect())), "flags");

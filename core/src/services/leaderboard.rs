@@ -134,8 +134,13 @@ async fn board(db: &Db, mut ids: Vec<i64>, options: Options, fresh: bool) -> Res
 async fn refit(db: &Db, key: &crate::storage::cache::BoardKey, options: Options, stamp: (i64, i64, i64)) -> Result<Arc<Board>> {
     let data = store::battles(&db.read, &key.0).await?;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let board = tokio::task::spawn_blocking(move || {
-        leaderboard::board(&data.models, &data.battles, options.rounds, options.seed, threads)
+    let (board, order) = tokio::task::spawn_blocking(move || {
+        let board = leaderboard::board(&data.models, &data.battles, options.rounds, options.seed, threads);
+        let order: Vec<(String, f64)> = leaderboard::priorities(&board, &data.models)
+            .into_iter()
+            .map(|((a, b), score)| (crate::storage::prompts::model_pair(&a, &b), score))
+            .collect();
+        (board, order)
     })
     .await
     .map_err(|e| Error::Internal(e.into()))?;
@@ -150,7 +155,48 @@ async fn refit(db: &Db, key: &crate::storage::cache::BoardKey, options: Options,
     // ones, its stamp no longer matches and the next read refits.
     slot.stamp = stamp;
     slot.board = Some(board.clone());
+    slot.fitted_at = Some(std::time::Instant::now());
+    slot.priorities = Arc::new(order);
     Ok(board)
+}
+
+/// How old a fit may be before serving under active selection starts a
+/// refit in the background.
+pub const SERVING_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// For active model-pair selection (on the hot path: no database read):
+/// the model pairs of the project in the order to try them for one task,
+/// drawn with chances `leaderboard::serving_weights` from its last fit
+/// (`leaderboard::weighted_order`); a refit starts in the background when
+/// there is none or it is older than `SERVING_REFRESH`. `None` until a
+/// first fit exists.
+pub fn serving_order(db: &Db, project_id: i64) -> Option<Vec<String>> {
+    let options = Options::default();
+    let key = (vec![project_id], options.rounds, options.seed);
+    let mut boards = db.caches.boards.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = boards.entry(key.clone()).or_default();
+    let due = slot.fitted_at.is_none_or(|t| t.elapsed() >= SERVING_REFRESH);
+    if due && !slot.refreshing {
+        slot.refreshing = true;
+        let db = db.clone();
+        tokio::spawn(async move {
+            let stamp = store::stamp(&db.read, &key.0).await;
+            let done = match stamp {
+                Ok(stamp) => refit(&db, &key, options, stamp).await.map(|_| ()),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = done {
+                e.log_if_internal("leaderboard refit for active selection");
+            }
+            let mut boards = db.caches.boards.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(slot) = boards.get_mut(&key) {
+                slot.refreshing = false;
+            }
+        });
+    }
+    slot.board.as_ref()?;
+    let scores: Vec<f64> = slot.priorities.iter().map(|(_, s)| *s).collect();
+    Some(leaderboard::weighted_order(&leaderboard::serving_weights(&scores), rand::random::<f64>).into_iter().map(|i| slot.priorities[i].0.clone()).collect())
 }
 
 /// The leaderboard as CSV: one row per model, by rating.

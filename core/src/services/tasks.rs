@@ -50,6 +50,10 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
     let swapped = rand::random::<bool>();
     // This task is a gold pair (when the project has one left for them).
     let gold = rand::random::<u32>() % 100 < project.gold_percent.clamp(0, 100) as u32;
+    // Active selection: the model pairs in the order the last fit wants them.
+    let active = (project.selection == crate::domain::ModelSelection::Active && !task_type.per_prompt() && !adaptive)
+        .then(|| super::leaderboard::serving_order(db, project_id))
+        .flatten();
     let lease = db
         .writer
         .run(move |c| {
@@ -82,7 +86,14 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
                     } else {
                         None
                     };
-                    match gold {
+                    let picked = match (gold, &active) {
+                        (None, Some(order)) => {
+                            hot::lease_for_models(c, project_id, user_id, per_pair, order, now, lease_ms, swapped)
+                                .map_err(sql_err)?
+                        }
+                        (gold, _) => gold,
+                    };
+                    match picked {
                         Some(lease) => Some(lease),
                         None if adaptive => {
                             lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?

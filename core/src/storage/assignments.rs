@@ -135,6 +135,41 @@ pub fn lease_gold(
     }
 }
 
+/// How many model pairs of the serving order active selection tries before
+/// it falls back to the ordinary order.
+pub const ACTIVE_TRIES: usize = 8;
+
+/// Active selection: the least-loaded open pair (under N, not gold, not yet
+/// this annotator's) of the first model pair in `order` that has one,
+/// leased to them; `None` when none of the first `ACTIVE_TRIES` has.
+#[allow(clippy::too_many_arguments)]
+pub fn lease_for_models(
+    c: &Connection,
+    project_id: i64,
+    annotator_id: i64,
+    per_pair: i64,
+    order: &[String],
+    now: i64,
+    lease_ms: i64,
+    swapped: bool,
+) -> Sql<Option<Lease>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT p.id FROM pairs p
+         WHERE p.project_id = ?1 AND p.model_pair = ?2 AND p.load < ?3 AND p.gold_choice IS NULL
+           AND NOT EXISTS (SELECT 1 FROM assignments a
+                           WHERE a.pair_id = p.id AND a.annotator_id = ?4 AND a.state <> 'expired')
+         ORDER BY p.load, p.spread LIMIT 1",
+    )?;
+    for model_pair in order.iter().take(ACTIVE_TRIES) {
+        let pair: Option<i64> =
+            stmt.query_row(params![project_id, model_pair, per_pair, annotator_id], |r| r.get(0)).optional()?;
+        if let Some(pair) = pair {
+            return lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some);
+        }
+    }
+    Ok(None)
+}
+
 /// The (pair, prompt) `lease_next` would take; with `open_prompts_only`,
 /// among prompts whose order is not settled yet (adaptive selection).
 pub fn least_loaded(

@@ -71,6 +71,11 @@ pub struct BoardSlot {
     pub board: Option<std::sync::Arc<crate::domain::leaderboard::Board>>,
     /// A refit is running in the background.
     pub refreshing: bool,
+    /// When the board was fitted.
+    pub fitted_at: Option<std::time::Instant>,
+    /// Model pairs (`pairs.model_pair` keys) with their active-selection
+    /// scores (`leaderboard::priorities`), from this fit.
+    pub priorities: std::sync::Arc<Vec<(String, f64)>>,
 }
 
 impl Caches {

@@ -20,6 +20,7 @@ pub struct Project {
     pub lease_seconds: i64,
     pub flags: Vec<String>,
     pub pair_selection: crate::domain::PairSelection,
+    pub selection: crate::domain::ModelSelection,
     pub task_type: TaskType,
     pub aspects: Vec<String>,
     pub scale: Scale,
@@ -50,10 +51,11 @@ struct ProjectRow {
     undo_minutes: i64,
     gold_percent: i64,
     gold_accuracy_min: i64,
+    selection: String,
 }
 const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection,
                        task_type, aspects, scale_min, scale_max, scale_labels, undo_judgements, undo_minutes,
-                       gold_percent, gold_accuracy_min";
+                       gold_percent, gold_accuracy_min, selection";
 
 fn from_row(r: ProjectRow) -> Project {
     Project {
@@ -80,6 +82,7 @@ fn from_row(r: ProjectRow) -> Project {
         flags: serde_json::from_str(&r.flags).unwrap_or_default(),
         // The column's CHECK allows only the two names.
         pair_selection: crate::domain::PairSelection::parse(&r.pair_selection).unwrap_or_default(),
+        selection: crate::domain::ModelSelection::parse(&r.selection).unwrap_or_default(),
     }
 }
 
@@ -87,8 +90,8 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     let row: ProjectRow = sqlx::query_as(&format!(
         "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at,
                                pair_selection, task_type, aspects, scale_min, scale_max, scale_labels,
-                               undo_judgements, undo_minutes, gold_percent, gold_accuracy_min)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                               undo_judgements, undo_minutes, gold_percent, gold_accuracy_min, selection)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -108,6 +111,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(s.undo_minutes)
     .bind(s.gold_percent)
     .bind(s.gold_accuracy_min)
+    .bind(s.selection.name())
     .fetch_one(db)
     .await?;
     Ok(from_row(row))
@@ -121,7 +125,7 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
         "UPDATE projects SET title = ?1, guidelines = ?2, annotations_per_pair = ?3, lease_seconds = ?4, flags = ?5,
                              pair_selection = ?6, task_type = ?7, aspects = ?8, scale_min = ?9, scale_max = ?10,
                              scale_labels = ?11, undo_judgements = ?13, undo_minutes = ?14,
-                             gold_percent = ?16, gold_accuracy_min = ?17
+                             gold_percent = ?16, gold_accuracy_min = ?17, selection = ?18
          WHERE id = ?12
            AND ((task_type = ?7 AND aspects = ?8 AND scale_min = ?9 AND scale_max = ?10)
                 OR (NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12)
@@ -145,6 +149,7 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
     .bind(now_ms())
     .bind(s.gold_percent)
     .bind(s.gold_accuracy_min)
+    .bind(s.selection.name())
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -41,6 +41,13 @@ pub fn model_pair_counts(conn: &Connection, project_id: i64) -> rusqlite::Result
     Ok(out)
 }
 
+/// A pair's `model_pair` column: its two models sorted, joined by U+001F
+/// (as the migration that added the column writes it).
+pub fn model_pair(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    format!("{x}\u{1f}{y}")
+}
+
 fn model_key(a: &str, b: &str) -> (String, String) {
     if a <= b {
         (a.to_owned(), b.to_owned())
@@ -176,12 +183,24 @@ pub fn add_item(
         let pair_id: i64 = conn
             .prepare_cached(
                 "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior,
-                                    gold_choice)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                    gold_choice, model_pair)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )?
-            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior, gold], |r| {
-                r.get(0)
-            })?;
+            .query_row(
+                rusqlite::params![
+                    new_uuid(),
+                    project_id,
+                    prompt_id,
+                    a.0,
+                    b.0,
+                    *counter,
+                    now,
+                    prior,
+                    gold,
+                    model_pair(&a.1, &b.1)
+                ],
+                |r| r.get(0),
+            )?;
         // Byte-for-byte HH-RLHF lines only hold for the pair in the line's order.
         if let (Some(1), Some(line)) = (first_pair, &item.source) {
             conn.prepare_cached("INSERT INTO pair_sources (pair_id, line) VALUES (?, ?)")?

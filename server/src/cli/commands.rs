@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             undo_minutes,
             gold_percent,
             gold_accuracy_min,
+            selection,
         }) => {
             let list = |s: &str| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
             let mut s = SettingsInput::titled(&title);
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.undo_minutes = Some(undo_minutes);
             s.gold_percent = Some(gold_percent);
             s.gold_accuracy_min = Some(gold_accuracy_min);
+            s.selection = Some(selection);
             s.annotations_per_pair = Some(annotations_per_pair);
             s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {

@@ -269,6 +269,9 @@ pub enum ProjectCommand {
         /// Flag annotators whose gold accuracy is under this percent.
         #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_GOLD_ACCURACY_MIN)]
         gold_accuracy_min: i64,
+        /// Which model pairs come first: uniform (round robin) or active (the least certain on the leaderboard).
+        #[arg(long, default_value = "uniform")]
+        selection: String,
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },

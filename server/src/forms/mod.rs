@@ -354,6 +354,7 @@ struct SettingsForm {
     undo_minutes: Option<String>,
     gold_percent: Option<String>,
     gold_accuracy_min: Option<String>,
+    selection: Option<String>,
 }
 
 /// A comma-separated form field as a list (blanks dropped).
@@ -378,6 +379,7 @@ async fn project_settings(
             flags: Some(f.flags.lines().map(str::to_owned).collect()),
             // A form without the field keeps what the project has.
             pair_selection: Some(f.pair_selection.unwrap_or_else(|| project.pair_selection.name().to_owned())),
+            selection: Some(f.selection.unwrap_or_else(|| project.selection.name().to_owned())),
             task_type: Some(f.task_type.unwrap_or_else(|| project.task_type.name().to_owned())),
             aspects: Some(f.aspects.as_deref().map(comma_list).unwrap_or_else(|| project.aspects.clone())),
             scale: Some(f.scale.unwrap_or_else(|| project.scale.to_string())),

@@ -235,3 +235,71 @@ async fn the_leaderboard_page_shows_the_table_and_charts_without_javascript() {
     let across = c.get(format!("{}/admin/leaderboard?projects=page", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(across.contains("/api/v1/leaderboard?projects=page"));
 }
+
+/// Imports prompts `from..to`, each answered by `models`.
+async fn answered_by(app: &TestApp, slug: &str, from: usize, to: usize, models: &[&str]) {
+    let p = arbiter_core::storage::projects::by_slug(&app.db.read, slug).await.unwrap().unwrap();
+    let data: String = (from..to)
+        .map(|i| {
+            let completions: Vec<Value> = models.iter().map(|m| json!({"model": m, "text": format!("[{m}] {i}")})).collect();
+            format!("{}\n", json!({"id": format!("q{i}"), "prompt": format!("Q{i}?"), "completions": completions}))
+        })
+        .collect();
+    assert!(import::import_jsonl(&app.db, &p, None, "m.jsonl", data.into_bytes()).await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn active_selection_serves_first_the_model_pairs_the_leaderboard_knows_least() {
+    let app = spawn_app().await;
+    let mut s = arbiter_core::domain::SettingsInput::titled("Active");
+    s.annotations_per_pair = Some(1);
+    s.selection = Some("active".into());
+    projects::create(&app.db, "test", "act", s).await.unwrap();
+    answered_by(&app, "act", 0, 20, &["alpha", "beta", "gamma"]).await;
+    let token = app.user("seed", Role::Annotator).await;
+    app.member("act", "seed").await;
+    let model = |text: &str| text[1..text.find(']').unwrap()].to_owned();
+    for j in 0.. {
+        let r = bearer().post(app.api("/projects/act/tasks/next")).bearer_auth(&token).send().await.unwrap();
+        if r.status() == StatusCode::NO_CONTENT {
+            assert_eq!(j, 60, "every pair of the three models");
+            break;
+        }
+        let task: Value = r.json().await.unwrap();
+        let r = bearer()
+            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("seed-{j}"))
+            .json(&json!({"choice": if j % 3 == 0 { -1 } else { 1 }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // A new model arrives; the fit everyone reads (the default rounds and
+    // seed) is made now and knows it has no battles yet.
+    answered_by(&app, "act", 20, 30, &["alpha", "beta", "gamma", "delta"]).await;
+    let admin = app.user("boss", Role::Admin).await;
+    let board: Value =
+        bearer().get(app.api("/projects/act/leaderboard")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(board["battles"], 60);
+    // Uniform would serve delta's pairs half the time (30 of 60 new pairs);
+    // active serves them first.
+    let token = app.user("next", Role::Annotator).await;
+    app.member("act", "next").await;
+    for j in 0..15 {
+        let r = bearer().post(app.api("/projects/act/tasks/next")).bearer_auth(&token).send().await.unwrap();
+        let task: Value = r.json().await.unwrap();
+        let pair = [model(task["left"]["text"].as_str().unwrap()), model(task["right"]["text"].as_str().unwrap())];
+        assert!(pair.contains(&"delta".to_owned()), "task {j}: {pair:?}");
+        let r = bearer()
+            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("next-{j}"))
+            .json(&json!({"choice": 0}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+}
