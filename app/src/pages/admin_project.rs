@@ -165,6 +165,9 @@ fn Project(d: AdminProjectData) -> impl IntoView {
             <label>{t("project.undo_minutes")} " " <input name="undo_minutes" type="number" min="0" max="10080" value=d.undo_minutes.to_string() /></label>
             <label>{t("project.gold_percent")} " " <input name="gold_percent" type="number" min="0" max="50" value=d.gold_percent.to_string() /></label>
             <label>{t("project.gold_accuracy_min")} " " <input name="gold_accuracy_min" type="number" min="0" max="100" value=d.gold_accuracy_min.to_string() /></label>
+            <label>{t("project.flag_agreement_min")} " " <input name="flag_agreement_min" type="number" min="0" max="100" value=d.flag_agreement_min.to_string() /></label>
+            <label>{t("project.flag_skip_max")} " " <input name="flag_skip_max" type="number" min="0" max="100" value=d.flag_skip_max.to_string() /></label>
+            <label>{t("project.flag_bias_permille")} " " <input name="flag_bias_permille" type="number" min="0" max="1000" value=d.flag_bias_permille.to_string() /></label>
             <label>{t("project.flags")} " " <textarea name="flags" rows="4">{d.flags.join("\n")}</textarea></label>
             <label>{t("project.pairs_offered")} " "
                 <select name="pair_selection">

@@ -23,6 +23,9 @@ pub const DEFAULT_UNDO_MINUTES: i64 = 30;
 /// Of an annotator's pairwise tasks, this percent are gold pairs (when there are any).
 pub const DEFAULT_GOLD_PERCENT: i64 = 10;
 pub const DEFAULT_GOLD_ACCURACY_MIN: i64 = 70;
+pub const DEFAULT_FLAG_AGREEMENT_MIN: i64 = 50;
+pub const DEFAULT_FLAG_SKIP_MAX: i64 = 30;
+pub const DEFAULT_FLAG_BIAS_PERMILLE: i64 = 10;
 pub const DEFAULT_FLAGS: [&str; 3] = ["unsafe", "factually wrong", "off-topic"];
 pub const MAX_TITLE: usize = 200;
 pub const MAX_GUIDELINES: usize = 100_000;
@@ -261,6 +264,12 @@ pub struct Settings {
     pub gold_percent: i64,
     /// Annotators whose gold accuracy is under this percent are flagged.
     pub gold_accuracy_min: i64,
+    /// Flag annotators whose agreement with the others is under this percent.
+    pub flag_agreement_min: i64,
+    /// Flag annotators who skip more than this percent of their tasks.
+    pub flag_skip_max: i64,
+    /// Flag a left-side bias at a binomial p under this / 1000.
+    pub flag_bias_permille: i64,
 }
 
 /// Settings as they arrive: every field but the title optional (defaults apply).
@@ -303,6 +312,12 @@ pub struct SettingsInput {
     /// 0–100 (default 70).
     #[serde(default)]
     pub gold_accuracy_min: Option<i64>,
+    #[serde(default)]
+    pub flag_agreement_min: Option<i64>,
+    #[serde(default)]
+    pub flag_skip_max: Option<i64>,
+    #[serde(default)]
+    pub flag_bias_permille: Option<i64>,
 }
 
 impl SettingsInput {
@@ -375,8 +390,23 @@ impl Settings {
         if !(0..=100).contains(&gold_accuracy_min) {
             return Err(FieldError::new("gold_accuracy_min", "must be a percent from 0 to 100"));
         }
+        let flag_agreement_min = input.flag_agreement_min.unwrap_or(DEFAULT_FLAG_AGREEMENT_MIN);
+        if !(0..=100).contains(&flag_agreement_min) {
+            return Err(FieldError::new("flag_agreement_min", "must be a percent from 0 to 100"));
+        }
+        let flag_skip_max = input.flag_skip_max.unwrap_or(DEFAULT_FLAG_SKIP_MAX);
+        if !(0..=100).contains(&flag_skip_max) {
+            return Err(FieldError::new("flag_skip_max", "must be a percent from 0 to 100"));
+        }
+        let flag_bias_permille = input.flag_bias_permille.unwrap_or(DEFAULT_FLAG_BIAS_PERMILLE);
+        if !(0..=1000).contains(&flag_bias_permille) {
+            return Err(FieldError::new("flag_bias_permille", "must be from 0 (never) to 1000 (per mille)"));
+        }
         Ok(Settings {
             title,
+            flag_agreement_min,
+            flag_skip_max,
+            flag_bias_permille,
             undo_judgements,
             undo_minutes,
             gold_percent,
@@ -437,6 +467,9 @@ mod tests {
         assert_eq!(bad(|i| i.undo_minutes = Some(20_000)), "undo_minutes");
         assert_eq!(bad(|i| i.gold_percent = Some(51)), "gold_percent");
         assert_eq!(bad(|i| i.gold_accuracy_min = Some(101)), "gold_accuracy_min");
+        assert_eq!(bad(|i| i.flag_agreement_min = Some(-1)), "flag_agreement_min");
+        assert_eq!(bad(|i| i.flag_skip_max = Some(101)), "flag_skip_max");
+        assert_eq!(bad(|i| i.flag_bias_permille = Some(1001)), "flag_bias_permille");
         assert_eq!(bad(|i| i.aspects = Some(vec!["a".into(), " a".into()])), "aspects");
         assert_eq!(bad(|i| i.aspects = Some(vec![" ".into()])), "aspects");
         assert_eq!(bad(|i| i.scale = Some("7-1".into())), "scale");

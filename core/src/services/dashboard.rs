@@ -13,17 +13,35 @@ use crate::storage::users::User;
 use crate::storage::{now_ms, Db};
 use crate::{Error, Result};
 
-/// An annotator is flagged with at least this many votes behind a figure…
+/// An annotator is flagged, with at least this many votes behind a figure,
+/// when their left-side share differs from ½ at p under the project's
+/// `flag_bias_permille` / 1000, their agreement with the others' majority
+/// is under `flag_agreement_min` %, or they skip more than `flag_skip_max` %
+/// of their tasks;
 pub const MIN_VOTES: i64 = 20;
-/// … whose left-side share differs from ½ at this significance,
-pub const BIAS_P: f64 = 0.01;
-/// … whose agreement with the others' majority is below this,
-pub const MIN_AGREEMENT: f64 = 0.5;
-/// … or who skips more than this share of their tasks;
-pub const MAX_SKIP_RATE: f64 = 0.3;
-/// and, with this many votes on gold pairs, whose gold accuracy is under
-/// the project's `gold_accuracy_min`.
+/// and, with this many votes on gold pairs, when their gold accuracy is
+/// under `gold_accuracy_min` %.
 pub const MIN_GOLD_VOTES: i64 = 5;
+
+/// The bounds a project sets for flagging (see `MIN_VOTES`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    pub bias_p: f64,
+    pub min_agreement: f64,
+    pub max_skip_rate: f64,
+    pub min_gold_accuracy: f64,
+}
+
+impl Bounds {
+    pub fn of(p: &Project) -> Bounds {
+        Bounds {
+            bias_p: p.flag_bias_permille as f64 / 1000.0,
+            min_agreement: p.flag_agreement_min as f64 / 100.0,
+            max_skip_rate: p.flag_skip_max as f64 / 100.0,
+            min_gold_accuracy: p.gold_accuracy_min as f64 / 100.0,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnnotatorStats {
@@ -97,7 +115,7 @@ async fn compute(db: &Db, project: &Project) -> Result<Dashboard> {
                 judgements: h.judgements,
                 skipped: h.skipped,
             };
-            s.flags = flags(&s, project.gold_accuracy_min);
+            s.flags = flags(&s, Bounds::of(project));
             s
         })
         .collect();
@@ -117,19 +135,19 @@ fn pace(per_hour: &[(i64, i64)], now: i64, remaining: i64) -> (Option<f64>, Opti
     (Some(pace), eta)
 }
 
-fn flags(s: &AnnotatorStats, gold_accuracy_min: i64) -> Vec<&'static str> {
+fn flags(s: &AnnotatorStats, b: Bounds) -> Vec<&'static str> {
     let mut out = Vec::new();
     let sides = (s.strengths[1] + s.strengths[2] + s.strengths[3]) >= MIN_VOTES;
-    if sides && s.bias_p.is_some_and(|p| p < BIAS_P) {
+    if sides && s.bias_p.is_some_and(|p| p < b.bias_p) {
         out.push("left_bias");
     }
-    if s.compared >= MIN_VOTES as u64 && s.agreement.is_some_and(|a| a < MIN_AGREEMENT) {
+    if s.compared >= MIN_VOTES as u64 && s.agreement.is_some_and(|a| a < b.min_agreement) {
         out.push("low_agreement");
     }
-    if s.judgements + s.skipped >= MIN_VOTES && s.skip_rate.is_some_and(|r| r > MAX_SKIP_RATE) {
+    if s.judgements + s.skipped >= MIN_VOTES && s.skip_rate.is_some_and(|r| r > b.max_skip_rate) {
         out.push("skips");
     }
-    if s.gold_votes >= MIN_GOLD_VOTES && s.gold_accuracy.is_some_and(|a| a * 100.0 < gold_accuracy_min as f64) {
+    if s.gold_votes >= MIN_GOLD_VOTES && s.gold_accuracy.is_some_and(|a| a < b.min_gold_accuracy) {
         out.push("gold");
     }
     out
@@ -316,6 +334,12 @@ mod tests {
         assert_eq!(super::pace(&[(99 * HOUR, 5)], now, 0).1, Some(0.0));
     }
 
+    const DEFAULTS: Bounds = Bounds { bias_p: 0.01, min_agreement: 0.5, max_skip_rate: 0.3, min_gold_accuracy: 0.7 };
+
+    fn with_gold(min: f64) -> Bounds {
+        Bounds { min_gold_accuracy: min, ..DEFAULTS }
+    }
+
     fn stats(left: i64, right: i64) -> AnnotatorStats {
         AnnotatorStats {
             username: "a".into(),
@@ -336,24 +360,38 @@ mod tests {
 
     #[test]
     fn an_annotator_is_flagged_for_a_side_bias_only_with_enough_votes() {
-        assert_eq!(flags(&stats(30, 10), 70), vec!["left_bias"]);
-        assert!(flags(&stats(22, 18), 70).is_empty(), "within chance");
-        assert!(flags(&stats(10, 0), 70).is_empty(), "too few votes to say");
+        assert_eq!(flags(&stats(30, 10), DEFAULTS), vec!["left_bias"]);
+        assert!(flags(&stats(22, 18), DEFAULTS).is_empty(), "within chance");
+        assert!(flags(&stats(10, 0), DEFAULTS).is_empty(), "too few votes to say");
         let mut s = stats(20, 20);
         s.agreement = Some(0.4);
         s.compared = 25;
         s.skipped = 20;
         s.skip_rate = Some(20.0 / 60.0);
-        assert_eq!(flags(&s, 70), vec!["low_agreement", "skips"]);
+        assert_eq!(flags(&s, DEFAULTS), vec!["low_agreement", "skips"]);
     }
 
     #[test]
     fn gold_accuracy_is_flagged_under_the_projects_bound_with_enough_gold_votes() {
         let mut s = stats(20, 20);
         (s.gold_votes, s.gold_accuracy) = (10, Some(0.6));
-        assert_eq!(flags(&s, 70), vec!["gold"]);
-        assert!(flags(&s, 60).is_empty(), "60% is not under 60%");
+        assert_eq!(flags(&s, with_gold(0.7)), vec!["gold"]);
+        assert!(flags(&s, with_gold(0.6)).is_empty(), "60% is not under 60%");
         (s.gold_votes, s.gold_accuracy) = (4, Some(0.0));
-        assert!(flags(&s, 70).is_empty(), "too few gold votes to say");
+        assert!(flags(&s, with_gold(0.7)).is_empty(), "too few gold votes to say");
+    }
+
+    #[test]
+    fn the_projects_bounds_decide_the_flags() {
+        // 27 of 40 on the left: p ≈ 0.038, flagged at 5 %, not at 1 %.
+        let s = stats(27, 13);
+        assert!(flags(&s, DEFAULTS).is_empty());
+        assert_eq!(flags(&s, Bounds { bias_p: 0.05, ..DEFAULTS }), vec!["left_bias"]);
+        let mut s = stats(20, 20);
+        (s.agreement, s.compared) = (Some(0.6), 30);
+        assert!(flags(&s, DEFAULTS).is_empty());
+        assert_eq!(flags(&s, Bounds { min_agreement: 0.7, ..DEFAULTS }), vec!["low_agreement"]);
+        (s.skipped, s.skip_rate) = (10, Some(0.2));
+        assert_eq!(flags(&s, Bounds { max_skip_rate: 0.1, ..DEFAULTS }), vec!["skips"]);
     }
 }

@@ -28,6 +28,9 @@ pub struct Project {
     pub undo_minutes: i64,
     pub gold_percent: i64,
     pub gold_accuracy_min: i64,
+    pub flag_agreement_min: i64,
+    pub flag_skip_max: i64,
+    pub flag_bias_permille: i64,
 }
 
 /// A row of `projects` as read (`COLUMNS`).
@@ -52,10 +55,14 @@ struct ProjectRow {
     gold_percent: i64,
     gold_accuracy_min: i64,
     selection: String,
+    flag_agreement_min: i64,
+    flag_skip_max: i64,
+    flag_bias_permille: i64,
 }
 const COLUMNS: &str = "id, uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, pair_selection,
                        task_type, aspects, scale_min, scale_max, scale_labels, undo_judgements, undo_minutes,
-                       gold_percent, gold_accuracy_min, selection";
+                       gold_percent, gold_accuracy_min, selection, flag_agreement_min, flag_skip_max,
+                       flag_bias_permille";
 
 fn from_row(r: ProjectRow) -> Project {
     Project {
@@ -63,6 +70,9 @@ fn from_row(r: ProjectRow) -> Project {
         undo_minutes: r.undo_minutes,
         gold_percent: r.gold_percent,
         gold_accuracy_min: r.gold_accuracy_min,
+        flag_agreement_min: r.flag_agreement_min,
+        flag_skip_max: r.flag_skip_max,
+        flag_bias_permille: r.flag_bias_permille,
         // The columns' CHECKs allow only the names; the rest was checked when stored.
         task_type: TaskType::parse(&r.task_type).unwrap_or_default(),
         aspects: serde_json::from_str(&r.aspects)
@@ -90,8 +100,9 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     let row: ProjectRow = sqlx::query_as(&format!(
         "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at,
                                pair_selection, task_type, aspects, scale_min, scale_max, scale_labels,
-                               undo_judgements, undo_minutes, gold_percent, gold_accuracy_min, selection)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                               undo_judgements, undo_minutes, gold_percent, gold_accuracy_min, selection,
+                               flag_agreement_min, flag_skip_max, flag_bias_permille)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -112,6 +123,9 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(s.gold_percent)
     .bind(s.gold_accuracy_min)
     .bind(s.selection.name())
+    .bind(s.flag_agreement_min)
+    .bind(s.flag_skip_max)
+    .bind(s.flag_bias_permille)
     .fetch_one(db)
     .await?;
     Ok(from_row(row))
@@ -125,7 +139,8 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
         "UPDATE projects SET title = ?1, guidelines = ?2, annotations_per_pair = ?3, lease_seconds = ?4, flags = ?5,
                              pair_selection = ?6, task_type = ?7, aspects = ?8, scale_min = ?9, scale_max = ?10,
                              scale_labels = ?11, undo_judgements = ?13, undo_minutes = ?14,
-                             gold_percent = ?16, gold_accuracy_min = ?17, selection = ?18
+                             gold_percent = ?16, gold_accuracy_min = ?17, selection = ?18,
+                             flag_agreement_min = ?19, flag_skip_max = ?20, flag_bias_permille = ?21
          WHERE id = ?12
            AND ((task_type = ?7 AND aspects = ?8 AND scale_min = ?9 AND scale_max = ?10)
                 OR (NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12)
@@ -150,6 +165,9 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
     .bind(s.gold_percent)
     .bind(s.gold_accuracy_min)
     .bind(s.selection.name())
+    .bind(s.flag_agreement_min)
+    .bind(s.flag_skip_max)
+    .bind(s.flag_bias_permille)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -43,6 +43,12 @@ pub struct NewProject {
     gold_percent: Option<i64>,
     #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
     gold_accuracy_min: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    flag_agreement_min: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    flag_skip_max: Option<i64>,
+    #[serde(default, deserialize_with = "arbiter_core::domain::integral::option")]
+    flag_bias_permille: Option<i64>,
 }
 
 pub async fn create(
@@ -67,6 +73,9 @@ pub async fn create(
         undo_minutes: b.undo_minutes,
         gold_percent: b.gold_percent,
         gold_accuracy_min: b.gold_accuracy_min,
+        flag_agreement_min: b.flag_agreement_min,
+        flag_skip_max: b.flag_skip_max,
+        flag_bias_permille: b.flag_bias_permille,
     };
     let project = projects::create(&state.db, &user.username, &b.slug, settings).await?;
     Ok((StatusCode::CREATED, Json(project)).into_response())

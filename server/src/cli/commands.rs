@@ -43,6 +43,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gold_percent,
             gold_accuracy_min,
             selection,
+            flag_agreement_min,
+            flag_skip_max,
+            flag_bias_permille,
         }) => {
             let list = |s: &str| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
             let mut s = SettingsInput::titled(&title);
@@ -56,6 +59,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.gold_percent = Some(gold_percent);
             s.gold_accuracy_min = Some(gold_accuracy_min);
             s.selection = Some(selection);
+            s.flag_agreement_min = Some(flag_agreement_min);
+            s.flag_skip_max = Some(flag_skip_max);
+            s.flag_bias_permille = Some(flag_bias_permille);
             s.annotations_per_pair = Some(annotations_per_pair);
             s.lease_seconds = Some(lease_seconds);
             if let Some(path) = guidelines {

@@ -272,6 +272,15 @@ pub enum ProjectCommand {
         /// Which model pairs come first: uniform (round robin) or active (the least certain on the leaderboard).
         #[arg(long, default_value = "uniform")]
         selection: String,
+        /// Dashboard: flag annotators whose agreement with the others is under this percent.
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_FLAG_AGREEMENT_MIN)]
+        flag_agreement_min: i64,
+        /// Dashboard: flag annotators who skip more than this percent of their tasks.
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_FLAG_SKIP_MAX)]
+        flag_skip_max: i64,
+        /// Dashboard: flag a left-side bias at a binomial p under this / 1000.
+        #[arg(long, default_value_t = arbiter_core::domain::settings::DEFAULT_FLAG_BIAS_PERMILLE)]
+        flag_bias_permille: i64,
     },
     /// Let users work on a project.
     AddMember { project: String, users: Vec<String> },

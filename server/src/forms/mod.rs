@@ -355,6 +355,9 @@ struct SettingsForm {
     gold_percent: Option<String>,
     gold_accuracy_min: Option<String>,
     selection: Option<String>,
+    flag_agreement_min: Option<String>,
+    flag_skip_max: Option<String>,
+    flag_bias_permille: Option<String>,
 }
 
 /// A comma-separated form field as a list (blanks dropped).
@@ -380,6 +383,13 @@ async fn project_settings(
             // A form without the field keeps what the project has.
             pair_selection: Some(f.pair_selection.unwrap_or_else(|| project.pair_selection.name().to_owned())),
             selection: Some(f.selection.unwrap_or_else(|| project.selection.name().to_owned())),
+            flag_agreement_min: Some(
+                parse_int_field("flag_agreement_min", f.flag_agreement_min.as_deref())?.unwrap_or(project.flag_agreement_min),
+            ),
+            flag_skip_max: Some(parse_int_field("flag_skip_max", f.flag_skip_max.as_deref())?.unwrap_or(project.flag_skip_max)),
+            flag_bias_permille: Some(
+                parse_int_field("flag_bias_permille", f.flag_bias_permille.as_deref())?.unwrap_or(project.flag_bias_permille),
+            ),
             task_type: Some(f.task_type.unwrap_or_else(|| project.task_type.name().to_owned())),
             aspects: Some(f.aspects.as_deref().map(comma_list).unwrap_or_else(|| project.aspects.clone())),
             scale: Some(f.scale.unwrap_or_else(|| project.scale.to_string())),
