@@ -161,6 +161,15 @@ async fn main() -> anyhow::Result<()> {
     ensure!(first.contains("data-testid=\"leaderboard\""), "the leaderboard page shows no table");
     println!("first visit (reads {n} judgements, fits, 100 bootstrap rounds): {:.2}s", t.elapsed().as_secs_f64());
     println!("leaderboard page, cached fit ({} sequential): {}", args.renders, timed_gets(&client, &page, args.renders).await?);
+    let dashboard = format!("{}/admin/projects/lb/dashboard", server.url);
+    let t = Instant::now();
+    let body = client.get(&dashboard).send().await?.text().await?;
+    ensure!(body.contains("data-testid=\"annotators\""), "the dashboard shows no annotators");
+    println!("dashboard at {n} judgements (one visit): {:.2}s", t.elapsed().as_secs_f64());
+    let split = format!("{}/admin/projects/lb/adjudicate", server.url);
+    let t = Instant::now();
+    client.get(&split).send().await?.bytes().await?;
+    println!("adjudication page at {n} judgements (one visit): {:.2}s", t.elapsed().as_secs_f64());
     sqlx::query("UPDATE annotations SET choice = -choice, updated_at = 1 WHERE id = 1").execute(&db).await?;
     let t = Instant::now();
     let stale = client.get(&page).send().await?.text().await?;

@@ -393,6 +393,9 @@ pub async fn import(
     } else {
         Added::default()
     };
+    if ok && added.pairs > 0 && project.selection == crate::domain::ModelSelection::Active {
+        crate::storage::prompts::set_model_pairs(&db.write, project.id, true).await?;
+    }
     let mut report = ImportReport {
         import_id: String::new(),
         ok,

@@ -41,6 +41,10 @@ pub async fn update(db: &Db, actor: &str, project: &Project, input: SettingsInpu
             "task_type: the project has annotations (or tasks out with annotators); its task type, aspects and scale can no longer change".into(),
         ));
     }
+    if settings.selection != project.selection {
+        let on = settings.selection == crate::domain::ModelSelection::Active;
+        crate::storage::prompts::set_model_pairs(&db.write, project.id, on).await?;
+    }
     record(db, actor, "project.settings", &project.slug, json!({"settings": settings})).await
 }
 

@@ -42,10 +42,26 @@ pub fn model_pair_counts(conn: &Connection, project_id: i64) -> rusqlite::Result
 }
 
 /// A pair's `model_pair` column: its two models sorted, joined by U+001F
-/// (as the migration that added the column writes it).
+/// (as `set_model_pairs` writes it).
 pub fn model_pair(a: &str, b: &str) -> String {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
     format!("{x}\u{1f}{y}")
+}
+
+/// Fills `model_pair` of the project's pairs that lack it (`on`: active
+/// selection), or clears it for all (off): only active projects pay for
+/// the index.
+pub async fn set_model_pairs(db: &sqlx::SqlitePool, project_id: i64, on: bool) -> sqlx::Result<()> {
+    let sql = if on {
+        "UPDATE pairs SET model_pair = (
+             SELECT min(ca.model, cb.model) || char(31) || max(ca.model, cb.model)
+             FROM completions ca, completions cb WHERE ca.id = pairs.completion_a AND cb.id = pairs.completion_b)
+         WHERE project_id = ? AND model_pair IS NULL"
+    } else {
+        "UPDATE pairs SET model_pair = NULL WHERE project_id = ? AND model_pair IS NOT NULL"
+    };
+    sqlx::query(sql).bind(project_id).execute(db).await?;
+    Ok(())
 }
 
 fn model_key(a: &str, b: &str) -> (String, String) {
@@ -183,24 +199,12 @@ pub fn add_item(
         let pair_id: i64 = conn
             .prepare_cached(
                 "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior,
-                                    gold_choice, model_pair)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                    gold_choice)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )?
-            .query_row(
-                rusqlite::params![
-                    new_uuid(),
-                    project_id,
-                    prompt_id,
-                    a.0,
-                    b.0,
-                    *counter,
-                    now,
-                    prior,
-                    gold,
-                    model_pair(&a.1, &b.1)
-                ],
-                |r| r.get(0),
-            )?;
+            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior, gold], |r| {
+                r.get(0)
+            })?;
         // Byte-for-byte HH-RLHF lines only hold for the pair in the line's order.
         if let (Some(1), Some(line)) = (first_pair, &item.source) {
             conn.prepare_cached("INSERT INTO pair_sources (pair_id, line) VALUES (?, ?)")?

@@ -22,28 +22,16 @@ async fn the_dashboard_flags_a_left_leaning_annotator_and_leads_from_a_flag_to_i
     for (name, lean) in [("lefty", true), ("fair", false)] {
         let token = app.user(name, Role::Annotator).await;
         app.member("dash", name).await;
-        for j in 0.. {
-            let r = bearer().post(app.api("/projects/dash/tasks/next")).bearer_auth(&token).send().await.unwrap();
-            if r.status() == StatusCode::NO_CONTENT {
-                break;
-            }
-            let task: Value = r.json().await.unwrap();
+        common::judge_all(&app, "dash", &token, |j, _| {
             let choice = if lean { -2 } else if j % 2 == 0 { -1 } else { 1 };
             let mut body = json!({"choice": choice, "time_ms": 1000 + j * 100});
             if lean && j == 0 {
                 body["flags"] = json!(["unsafe"]);
                 body["rationale"] = json!("too risky to show");
             }
-            let r = bearer()
-                .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
-                .bearer_auth(&token)
-                .header("Idempotency-Key", format!("{name}-{j}"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-        }
+            body
+        })
+        .await;
     }
     app.user("chief", Role::Admin).await;
     let c = common::login(&app, "chief", common::PASSWORD).await;
@@ -102,24 +90,11 @@ async fn gold_project(app: &common::TestApp, slug: &str, n: usize, gold: usize, 
 async fn judge_all_for_beta(app: &common::TestApp, slug: &str, who: &str) -> usize {
     let token = app.user(who, Role::Annotator).await;
     app.member(slug, who).await;
-    for j in 0.. {
-        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(&token).send().await.unwrap();
-        if r.status() == StatusCode::NO_CONTENT {
-            return j;
-        }
-        let task: Value = r.json().await.unwrap();
+    common::judge_all(app, slug, &token, |_, task| {
         let beta_left = task["left"]["text"].as_str().unwrap().starts_with("beta");
-        let r = bearer()
-            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
-            .bearer_auth(&token)
-            .header("Idempotency-Key", format!("{slug}-{who}-{j}"))
-            .json(&json!({"choice": if beta_left { -3 } else { 3 }}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
-    unreachable!()
+        json!({"choice": if beta_left { -3 } else { 3 }})
+    })
+    .await
 }
 
 #[tokio::test]
@@ -187,23 +162,11 @@ async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_m
 async fn judge_all_for(app: &common::TestApp, slug: &str, who: &str, model: &str) {
     let token = app.user(who, Role::Annotator).await;
     app.member(slug, who).await;
-    for j in 0.. {
-        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(&token).send().await.unwrap();
-        if r.status() == StatusCode::NO_CONTENT {
-            return;
-        }
-        let task: Value = r.json().await.unwrap();
+    common::judge_all(app, slug, &token, |_, task| {
         let left = task["left"]["text"].as_str().unwrap().starts_with(model);
-        let r = bearer()
-            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
-            .bearer_auth(&token)
-            .header("Idempotency-Key", format!("{slug}-{who}-{j}"))
-            .json(&json!({"choice": if left { -2 } else { 2 }, "rationale": format!("{who} likes {model}")}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
+        json!({"choice": if left { -2 } else { 2 }, "rationale": format!("{who} likes {model}")})
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -244,9 +207,20 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
     let pairs_csv = export("format=pairs&as=csv").await;
     let labelled = pairs_csv.lines().filter(|l| l.contains(&pairs[0])).collect::<Vec<_>>().join("");
     assert!(labelled.contains(",b,"), "the label column says b: {labelled}");
-    let cards: Value =
-        bearer().get(app.api("/projects/adj/export/cards")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    // The card is stored once the export's last byte has left: wait for the
+    // three exports' cards; the newest (pairs) counts the labelled row.
+    let mut cards = Value::Null;
+    for _ in 0..200 {
+        cards = bearer().get(app.api("/projects/adj/export/cards")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        if cards.as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(cards[0]["format"], "pairs", "{cards}");
     assert_eq!(cards[0]["counts"]["adjudicated"], 1, "{}", cards[0]["counts"]);
+    assert_eq!(cards[1]["counts"]["adjudicated"], 1, "the TRL export after the label: {}", cards[1]["counts"]);
+    assert!(cards[2]["counts"]["adjudicated"].is_null(), "none before: {}", cards[2]["counts"]);
 
     // A tie by the page's form; a bad label is a 400 naming the field.
     let r = c

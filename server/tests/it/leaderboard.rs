@@ -33,26 +33,13 @@ async fn judged(app: &TestApp, slug: &str, prompts: usize) -> String {
         (seed >> 11) as f64 / (1u64 << 53) as f64
     };
     let model_of = |text: &str| MODELS.iter().position(|m| text.starts_with(&format!("[{m}]"))).unwrap();
-    for j in 0.. {
-        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(&token).send().await.unwrap();
-        if r.status() == StatusCode::NO_CONTENT {
-            break;
-        }
-        let task: Value = r.json().await.unwrap();
+    common::judge_all(app, slug, &token, |_, task| {
         let (left, right) = (model_of(task["left"]["text"].as_str().unwrap()), model_of(task["right"]["text"].as_str().unwrap()));
         let p_left = 1.0 / (1.0 + 10f64.powf((TRUTH[right] - TRUTH[left]) / 400.0));
         let u = uniform();
-        let choice = if u < 0.125 { 0 } else if uniform() < p_left { -2 } else { 2 };
-        let r = bearer()
-            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
-            .bearer_auth(&token)
-            .header("Idempotency-Key", format!("{slug}-{j}"))
-            .json(&json!({"choice": choice}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
+        json!({"choice": if u < 0.125 { 0 } else if uniform() < p_left { -2 } else { 2 }})
+    })
+    .await;
     app.user(&format!("{slug}-boss"), Role::Admin).await
 }
 
@@ -253,32 +240,24 @@ async fn active_selection_serves_first_the_model_pairs_the_leaderboard_knows_lea
     let app = spawn_app().await;
     let mut s = arbiter_core::domain::SettingsInput::titled("Active");
     s.annotations_per_pair = Some(1);
-    s.selection = Some("active".into());
-    projects::create(&app.db, "test", "act", s).await.unwrap();
+    let p = projects::create(&app.db, "test", "act", s.clone()).await.unwrap();
     answered_by(&app, "act", 0, 20, &["alpha", "beta", "gamma"]).await;
+    // A uniform project's pairs do not name their model pair (the index skips them) …
+    let named = "SELECT COUNT(*) FROM pairs WHERE model_pair IS NOT NULL";
+    assert_eq!(app.count(named).await, 0);
+    // … until the project turns active.
+    s.selection = Some("active".into());
+    projects::update(&app.db, "test", &p, s).await.unwrap();
+    assert_eq!(app.count(named).await, 60);
     let token = app.user("seed", Role::Annotator).await;
     app.member("act", "seed").await;
     let model = |text: &str| text[1..text.find(']').unwrap()].to_owned();
-    for j in 0.. {
-        let r = bearer().post(app.api("/projects/act/tasks/next")).bearer_auth(&token).send().await.unwrap();
-        if r.status() == StatusCode::NO_CONTENT {
-            assert_eq!(j, 60, "every pair of the three models");
-            break;
-        }
-        let task: Value = r.json().await.unwrap();
-        let r = bearer()
-            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
-            .bearer_auth(&token)
-            .header("Idempotency-Key", format!("seed-{j}"))
-            .json(&json!({"choice": if j % 3 == 0 { -1 } else { 1 }}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
+    let judged = common::judge_all(&app, "act", &token, |j, _| json!({"choice": if j % 3 == 0 { -1 } else { 1 }})).await;
+    assert_eq!(judged, 60, "every pair of the three models");
     // A new model arrives; the fit everyone reads (the default rounds and
     // seed) is made now and knows it has no battles yet.
     answered_by(&app, "act", 20, 30, &["alpha", "beta", "gamma", "delta"]).await;
+    assert_eq!(app.count(named).await, 120, "an active project's import names them");
     let admin = app.user("boss", Role::Admin).await;
     let board: Value =
         bearer().get(app.api("/projects/act/leaderboard")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();

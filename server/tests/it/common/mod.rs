@@ -164,3 +164,32 @@ pub fn run_python(script: &str, args: &[&std::path::Path], scratch: &std::path::
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Asks for tasks in `slug` as the holder of `token` until none is left,
+/// submitting for each the body `answer` makes of it (the task's number
+/// and its JSON); asserts each is stored and returns how many were judged.
+pub async fn judge_all(
+    app: &TestApp,
+    slug: &str,
+    token: &str,
+    mut answer: impl FnMut(usize, &serde_json::Value) -> serde_json::Value,
+) -> usize {
+    for j in 0.. {
+        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
+        if r.status() == reqwest::StatusCode::NO_CONTENT {
+            return j;
+        }
+        let task: serde_json::Value = r.json().await.unwrap();
+        let body = answer(j, &task);
+        let r = bearer()
+            .post(app.api(&format!("/tasks/{}/annotation", task["task_id"].as_str().unwrap())))
+            .bearer_auth(token)
+            .header("Idempotency-Key", format!("{slug}-{j}-{}", &token[token.len().saturating_sub(12)..]))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "task {j}: {}", r.text().await.unwrap());
+    }
+    unreachable!("the loop returns when no task is left")
+}
