@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod forms;
 pub mod isolation;
+pub mod ops;
 pub mod security;
 pub mod startup;
 pub mod telemetry;

@@ -2,8 +2,8 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    arbiter_server::telemetry::init();
     let cli = arbiter_server::cli::Cli::parse();
+    arbiter_server::telemetry::init(cli.log_format == "json");
     match arbiter_server::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {

@@ -36,6 +36,8 @@ pub struct Config {
     pub max_import_bytes: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Where to serve `GET /metrics` (Prometheus); none: no metrics.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, FromRef)]
@@ -57,6 +59,8 @@ impl AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The metrics listener and its router, when `metrics_addr` is set.
+    metrics: Option<(TcpListener, Router)>,
     pub db: Db,
     public_url: String,
 }
@@ -91,8 +95,17 @@ impl Application {
             proxies: Arc::new(config.trusted_proxies.clone()),
             config: Arc::new(config),
         };
+        let metrics = match state.config.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to listen for metrics on {addr}"))?;
+                Some((listener, crate::ops::metrics_router(db.clone())))
+            }
+            None => None,
+        };
         let public_url = state.config.public_url.clone();
-        Ok(Application { listener, router: router(state), db, public_url })
+        Ok(Application { listener, router: router(state), metrics, db, public_url })
     }
 
     pub fn public_url(&self) -> String {
@@ -103,13 +116,28 @@ impl Application {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    /// The metrics listener's address, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Serves until Ctrl-C / SIGTERM, then closes the database cleanly.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         // The peer address feeds the login throttle.
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")?;
+        if let Some(task) = metrics {
+            task.abort();
+        }
         self.db.close().await;
         Ok(())
     }
@@ -160,6 +188,8 @@ pub fn router(state: AppState) -> Router {
 
     let max_import = state.config.max_import_bytes;
     Router::new()
+        .route("/healthz", axum::routing::get(crate::ops::healthz))
+        .route("/readyz", axum::routing::get(crate::ops::readyz))
         .nest("/api/v1", api::router(max_import))
         .merge(forms::router(max_import))
         .merge(assets)
@@ -177,6 +207,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(crate::ops::track))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::isolation::isolate))
         .with_state(state)

@@ -418,6 +418,11 @@ pub async fn submit(
             Ok((receipt, true))
         })
         .await
+        .inspect(|(_, stored)| {
+            if *stored {
+                metrics::counter!("arbiter_annotations_stored_total").increment(1);
+            }
+        })
 }
 
 /// The task-wide flags of a submission: each one of the project's, each once.

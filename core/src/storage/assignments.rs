@@ -38,6 +38,14 @@ pub struct Content {
     pub b: String,
 }
 
+/// Leases live at `now`, in every project (a probe of the live-lease index).
+pub async fn live_leases<'e>(e: impl SqliteExecutor<'e>, now: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM assignments WHERE state = 'leased' AND lease_expires_at > ?")
+        .bind(now)
+        .fetch_one(e)
+        .await
+}
+
 /// Returns expired leases' pairs to the pool (a probe of the partial index
 /// on live leases; usually finds nothing).
 pub fn expire_due(c: &Connection, now: i64) -> Sql<usize> {

@@ -41,6 +41,9 @@ pub struct Db {
     pub path: std::path::PathBuf,
 }
 
+/// The SQLite schema's migrations, embedded in the binary.
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -94,7 +97,7 @@ impl Db {
             .connect_with(opts.clone())
             .await
             .with_context(|| format!("Failed to open database {url}"))?;
-        sqlx::migrate!("../migrations").run(&write).await.context("Failed to run database migrations")?;
+        SQLITE_MIGRATIONS.run(&write).await.context("Failed to run database migrations")?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -152,6 +155,22 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(super::rfc3339(1_764_345_600_123), "2025-11-28T16:00:00.123Z");
     }
+}
+
+/// How many embedded migrations the database has not applied (0: current).
+/// Fails when the database does not answer.
+pub async fn migrations_pending(db: &Db) -> sqlx::Result<usize> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&db.read).await?;
+    Ok(SQLITE_MIGRATIONS
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+        .count())
+}
+
+/// Connections of each pool: (pool, open, idle).
+pub fn pool_use(db: &Db) -> Vec<(&'static str, u32, usize)> {
+    vec![("read", db.read.size(), db.read.num_idle()), ("write", db.write.size(), db.write.num_idle())]
 }
 
 /// A consistent copy of the whole database into a new file. VACUUM INTO

@@ -169,6 +169,11 @@ impl Writer {
         move || queued.load(Ordering::SeqCst) > 0
     }
 
+    /// How many jobs wait for the writer thread (the metrics' queue depth).
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
     /// Lets the jobs already queued finish and commit, then stops the
     /// thread; later calls to `run` answer `Unavailable`.
     pub async fn close(&self) {
@@ -224,6 +229,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Message>, queued: Arc<AtomicUsize>) 
                 Err(_) => break,
             }
         }
+        metrics::histogram!("arbiter_writer_batch_size").record(batch.len() as f64);
         run_batch(&conn, batch, &queued);
     }
 }

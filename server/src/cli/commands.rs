@@ -159,6 +159,7 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
         public_url: args.public_url.clone().unwrap_or_default(),
         max_import_bytes: args.max_import_mb * 1024 * 1024,
         trusted_proxies: TrustedProxies::parse(&args.trusted_proxies)?,
+        metrics_addr: args.metrics_addr,
     };
     let app = Application::with_db(config, db).await?;
     let url = format!("http://{}", app.local_addr());
@@ -180,6 +181,9 @@ async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCo
             "No admin yet. Create the first one here (single use, 24 hours): {}/invite/{token}",
             public_url.trim_end_matches('/')
         );
+    }
+    if let Some(addr) = app.metrics_addr() {
+        println!("Metrics (Prometheus): http://{addr}/metrics");
     }
     std::io::stdout().flush().ok();
     app.run_until_stopped().await?;

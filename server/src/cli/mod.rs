@@ -14,6 +14,9 @@ pub struct Cli {
     /// migrated when missing. Other schemes are refused.
     #[arg(long, global = true, env = "ARBITER_DATABASE", default_value = "sqlite://data/arbiter.db")]
     pub database: String,
+    /// Log lines as text (for people) or json (one object per line, for log collectors).
+    #[arg(long, global = true, env = "ARBITER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -192,6 +195,10 @@ pub struct ServeArgs {
     /// the audit log. Without it the peer address is the client.
     #[arg(long = "trusted-proxy", env = "ARBITER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate listener,
+    /// e.g. 127.0.0.1:9100). Without it there are no metrics.
+    #[arg(long, env = "ARBITER_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]

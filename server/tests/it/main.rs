@@ -16,6 +16,7 @@ mod export_forms;
 mod hardening;
 mod http;
 mod leaderboard;
+mod ops;
 mod security;
 mod task_types;
 mod undo;

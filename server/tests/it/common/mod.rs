@@ -13,6 +13,8 @@ pub struct TestApp {
     pub db: Db,
     pub db_url: String,
     pub dir: tempfile::TempDir,
+    /// The metrics listener, when the configuration asked for one.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -31,14 +33,16 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
         public_url: String::new(),
         max_import_bytes: 1024 * 1024,
         trusted_proxies: Default::default(),
+        metrics_addr: None,
     };
     let mut config = config;
     change(&mut config);
     let app = Application::build(config).await.expect("app builds");
     let url = format!("http://{}", app.local_addr());
     let db = app.db.clone();
+    let metrics_addr = app.metrics_addr();
     tokio::spawn(app.run_until_stopped());
-    TestApp { url, db, db_url, dir }
+    TestApp { url, db, db_url, dir, metrics_addr }
 }
 
 pub const PASSWORD: &str = "correct horse battery";
