@@ -33,8 +33,27 @@ pub enum Error {
 }
 
 impl From<sqlx::Error> for Error {
+    /// A lost connection, an exhausted pool, a database shutting down, a
+    /// deadlock or a serialization failure are worth retrying as they were
+    /// (503); anything else is a bug (500).
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("database query failed"))
+        let retry = match &e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                true
+            }
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                // 40001 serialization failure, 40P01 deadlock, class 08
+                // connection exceptions, 57P01-03 shutdown and restart.
+                c == "40001" || c == "40P01" || c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        };
+        if retry {
+            tracing::warn!(error = %e, "database unavailable; the request may be retried");
+            Error::Unavailable("the database is unavailable for a moment; try again".into())
+        } else {
+            Error::Internal(anyhow::Error::new(e).context("database query failed"))
+        }
     }
 }
 

@@ -67,7 +67,7 @@ fn vote(c: i64) -> AnnotationInput {
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&db.read).await.unwrap()
+    arbiter_core::on!(&db.read, e => sqlx::query_scalar(sql).fetch_one(e).await).unwrap()
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn expired_leases_free_the_pair_and_late_work_is_kept_and_counted() {
     let a = annotator(&e.db, "a1", &p).await;
     let b = annotator(&e.db, "a2", &p).await;
     let t = tasks::next(&e.db, &p, &a).await.unwrap().unwrap().task_id.to_string();
-    sqlx::query("UPDATE assignments SET lease_expires_at = 0").execute(&e.db.write).await.unwrap();
+    arbiter_core::on!(&e.db.write, e => sqlx::query("UPDATE assignments SET lease_expires_at = 0").execute(e).await.map(|r| r.rows_affected())).unwrap();
     let tb = tasks::next(&e.db, &p, &b).await.unwrap().expect("the expired pair is free again").task_id.to_string();
     submit(&e.db, &b, &tb, "kb", &vote(1)).await.unwrap();
     let (late, _) = submit(&e.db, &a, &t, "ka", &vote(1)).await.unwrap();
@@ -227,7 +227,7 @@ async fn a_failing_write_job_undoes_only_its_own_writes_in_a_shared_transaction(
     // those three are taken as one batch (one transaction).
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let blocker = e.db.writer.run(move |_| {
+    let blocker = e.db.sqlite_writer().unwrap().run(move |_| {
         started_tx.send(()).unwrap();
         go_rx.recv().unwrap();
         Ok(())
@@ -236,8 +236,8 @@ async fn a_failing_write_job_undoes_only_its_own_writes_in_a_shared_transaction(
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
     let insert = |action: &'static str, fail: bool| {
         let path = path.clone();
-        e.db.writer.run(move |c| {
-            c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', ?)", [action]).map_err(sql_err)?;
+        e.db.sqlite_writer().unwrap().run(move |c| {
+            c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', $1)", [action]).map_err(sql_err)?;
             if fail {
                 return Err(Error::bad("refused"));
             }
@@ -258,9 +258,9 @@ async fn a_failing_write_job_undoes_only_its_own_writes_in_a_shared_transaction(
     assert_eq!(a.unwrap(), 0);
     assert_eq!(c.unwrap(), 0, "\"first\" was still uncommitted when \"third\" ran: one transaction");
     assert!(matches!(b, Err(Error::BadRequest(_))));
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'test' ORDER BY id")
-        .fetch_all(&e.db.read)
-        .await
+    let actions: Vec<String> = arbiter_core::on!(&e.db.read, e => sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'test' ORDER BY id")
+        .fetch_all(e)
+        .await)
         .unwrap();
     assert_eq!(actions, vec!["first", "third"]);
 }
@@ -272,7 +272,7 @@ async fn a_bulk_job_commits_alone_and_knows_the_jobs_of_its_batch_wait() {
     let path = e.dir.path().join("t.db");
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let blocker = tokio::spawn(e.db.writer.run(move |_| {
+    let blocker = tokio::spawn(e.db.sqlite_writer().unwrap().run(move |_| {
         started_tx.send(()).unwrap();
         go_rx.recv().unwrap();
         Ok(())
@@ -280,16 +280,16 @@ async fn a_bulk_job_commits_alone_and_knows_the_jobs_of_its_batch_wait() {
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
     // Rows of the test committed, as another connection sees them.
     let committed = move |c: &rusqlite::Connection, action: &str| -> Result<i64, Error> {
-        c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', ?)", [action]).map_err(sql_err)?;
+        c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', $1)", [action]).map_err(sql_err)?;
         let other = rusqlite::Connection::open(&path).map_err(sql_err)?;
         other.query_row("SELECT COUNT(*) FROM audit_log WHERE actor = 'test'", [], |r| r.get(0)).map_err(sql_err)
     };
     // Three jobs queued behind the blocker: taken together as one batch.
     let (c1, c2, c3) = (committed.clone(), committed.clone(), committed);
-    let before = e.db.writer.run(move |c| c1(c, "before"));
-    let waiting = e.db.writer.others_waiting();
-    let bulk = e.db.writer.run_bulk(move |c| Ok((c2(c, "bulk")?, waiting())));
-    let after = e.db.writer.run(move |c| c3(c, "after"));
+    let before = e.db.sqlite_writer().unwrap().run(move |c| c1(c, "before"));
+    let waiting = e.db.sqlite_writer().unwrap().others_waiting();
+    let bulk = e.db.sqlite_writer().unwrap().run_bulk(move |c| Ok((c2(c, "bulk")?, waiting())));
+    let after = e.db.sqlite_writer().unwrap().run(move |c| c3(c, "after"));
     let all = tokio::spawn(async move { tokio::join!(before, bulk, after) });
     go_tx.send(()).unwrap();
     blocker.await.unwrap().unwrap();
@@ -307,8 +307,8 @@ async fn closing_the_database_finishes_every_queued_write() {
     let e = env().await;
     let jobs: Vec<_> = (0..200)
         .map(|i| {
-            e.db.writer.run(move |c| {
-                c.execute("INSERT INTO audit_log (at, actor, action) VALUES (?, 'close', 'x')", [i])
+            e.db.sqlite_writer().unwrap().run(move |c| {
+                c.execute("INSERT INTO audit_log (at, actor, action) VALUES ($1, 'close', 'x')", [i])
                     .map_err(sql_err)?;
                 Ok(())
             })
@@ -319,7 +319,10 @@ async fn closing_the_database_finishes_every_queued_write() {
     e.db.close().await;
     let results = all.await.unwrap();
     assert!(results.iter().all(|r| r.is_ok()), "every job queued before close was answered ok");
-    assert!(matches!(e.db.writer.run(|_| Ok(())).await, Err(Error::Unavailable(_))), "closed writers refuse");
+    assert!(
+        matches!(e.db.sqlite_writer().unwrap().run(|_| Ok(())).await, Err(Error::Unavailable(_))),
+        "closed writers refuse"
+    );
     let db = Db::connect(&format!("sqlite://{}", e.dir.path().join("t.db").display())).await.unwrap();
     assert_eq!(count(&db, "SELECT COUNT(*) FROM audit_log WHERE actor = 'close'").await, 200);
 }
@@ -474,10 +477,10 @@ async fn prompt_tasks_are_leased_n_times_never_twice_to_one_annotator_and_skips_
     let tc = tasks::next(&e.db, &p, &c).await.unwrap().expect("the skipped prompt's slot is free");
     assert_eq!(tc.prompt, tb.prompt);
     submit(&e.db, &c, &tc.task_id.to_string(), "kc", &ranked_as_shown(&tc)).await.unwrap();
-    sqlx::query("UPDATE assignments SET lease_expires_at = 0 WHERE annotator_id = ?")
+    arbiter_core::on!(&e.db.write, e => sqlx::query("UPDATE assignments SET lease_expires_at = 0 WHERE annotator_id = $1")
         .bind(a.id)
-        .execute(&e.db.write)
-        .await
+        .execute(e)
+        .await.map(|r| r.rows_affected()))
         .unwrap();
     let tc2 = tasks::next(&e.db, &p, &c).await.unwrap().expect("an expired lease frees its prompt");
     submit(&e.db, &c, &tc2.task_id.to_string(), "kc2", &ranked_as_shown(&tc2)).await.unwrap();

@@ -45,7 +45,9 @@ pub fn recorder() -> PrometheusHandle {
         .get_or_init(|| {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("arbiter_writer_batch_size".into()), &BATCH_BUCKETS))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full("arbiter_writer_batch_size".into()), &BATCH_BUCKETS)
+                })
                 .expect("the bucket lists are not empty")
                 .install_recorder()
                 .expect("no other metrics recorder is installed")

@@ -97,9 +97,8 @@ impl Application {
         };
         let metrics = match state.config.metrics_addr {
             Some(addr) => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("Failed to listen for metrics on {addr}"))?;
+                let listener =
+                    TcpListener::bind(addr).await.with_context(|| format!("Failed to listen for metrics on {addr}"))?;
                 Some((listener, crate::ops::metrics_router(db.clone())))
             }
             None => None,

@@ -1,7 +1,7 @@
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use super::ctx;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectRow {
@@ -116,7 +116,12 @@ pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<Ad
         fleiss_kappa: fmt(a.fleiss_kappa),
         annotators: a.annotators.into_iter().map(|x| (x.annotator, x.n, fmt(x.agreement))).collect(),
         imported_preference: a.imported_preference.map(|p| {
-            format!("The annotators agree with the imported preference on {} of {} pairs ({}).", p.agree, p.pairs, fmt(p.rate))
+            format!(
+                "The annotators agree with the imported preference on {} of {} pairs ({}).",
+                p.agree,
+                p.pairs,
+                fmt(p.rate)
+            )
         }),
     };
     let last_export = arbiter_core::services::export::cards(&db, &user, &d.project)

@@ -1,9 +1,9 @@
+#[cfg(feature = "ssr")]
+use super::ctx;
 use arbiter_core::domain::views::{AnnotationInput, MyProgress, TaskView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "ssr")]
-use super::ctx;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnotateData {

@@ -1,7 +1,7 @@
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use super::ctx;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRow {
@@ -19,6 +19,12 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, ServerFnError> {
     let rows = audit::recent(&db, &user, 500).await.map_err(ctx::fail)?;
     Ok(rows
         .into_iter()
-        .map(|e| AuditRow { at: e.at, actor: e.actor, action: e.action, target: e.target, detail: e.detail.to_string() })
+        .map(|e| AuditRow {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail.to_string(),
+        })
         .collect())
 }

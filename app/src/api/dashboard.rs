@@ -1,7 +1,7 @@
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use super::ctx;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// The dashboard's data, formatted and drawn on the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,7 +111,11 @@ pub async fn load_dashboard(slug: String, model: Option<String>) -> Result<Dashb
                     None => "–".into(),
                 },
                 left: match (a.left_share, a.bias_p) {
-                    (Some(s), Some(p)) => format!("{:.0}% (p = {})", s * 100.0, if p < 0.001 { "<0.001".into() } else { format!("{p:.3}") }),
+                    (Some(s), Some(p)) => format!(
+                        "{:.0}% (p = {})",
+                        s * 100.0,
+                        if p < 0.001 { "<0.001".into() } else { format!("{p:.3}") }
+                    ),
                     _ => "–".into(),
                 },
                 gold: match a.gold_accuracy {
@@ -130,12 +134,24 @@ pub async fn load_dashboard(slug: String, model: Option<String>) -> Result<Dashb
         models: d
             .models
             .into_iter()
-            .map(|m| ModelRow { model: m.model, judged: m.judged, both_bad: m.both_bad, flagged: m.flagged, answer_flags: m.answer_flags })
+            .map(|m| ModelRow {
+                model: m.model,
+                judged: m.judged,
+                both_bad: m.both_bad,
+                flagged: m.flagged,
+                answer_flags: m.answer_flags,
+            })
             .collect(),
         flagged_model: model,
         flagged: flagged
             .into_iter()
-            .map(|p| FlaggedRow { pair: p.pair_uuid, model_a: p.model_a, model_b: p.model_b, both_bad: p.both_bad, flagged: p.flagged })
+            .map(|p| FlaggedRow {
+                pair: p.pair_uuid,
+                model_a: p.model_a,
+                model_b: p.model_b,
+                both_bad: p.both_bad,
+                flagged: p.flagged,
+            })
             .collect(),
     })
 }

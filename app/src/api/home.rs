@@ -1,8 +1,8 @@
+#[cfg(feature = "ssr")]
+use super::ctx;
 use arbiter_core::domain::views::MyProgress;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "ssr")]
-use super::ctx;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectCard {

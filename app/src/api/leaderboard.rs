@@ -1,7 +1,7 @@
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use super::ctx;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// The leaderboard page's data: the standings and the charts drawn on the
 /// server (inline SVG).
@@ -40,7 +40,10 @@ pub struct RowView {
 /// One project's leaderboard (`slug`), or the one across `projects`
 /// (comma-separated; all when empty).
 #[server(prefix = "/sfn")]
-pub async fn load_leaderboard(slug: Option<String>, projects: Option<String>) -> Result<LeaderboardView, ServerFnError> {
+pub async fn load_leaderboard(
+    slug: Option<String>,
+    projects: Option<String>,
+) -> Result<LeaderboardView, ServerFnError> {
     use arbiter_core::domain::charts::{self, Scale};
     use arbiter_core::services::leaderboard::{self, Options};
     use arbiter_core::services::projects as project_service;
@@ -69,7 +72,8 @@ pub async fn load_leaderboard(slug: Option<String>, projects: Option<String>) ->
     };
     let b = &current.board;
     let names: Vec<&str> = b.models.iter().map(|s| s.model.as_str()).collect();
-    let rows: Vec<(&str, f64, f64, f64)> = b.models.iter().map(|s| (s.model.as_str(), s.rating, s.ci[0], s.ci[1])).collect();
+    let rows: Vec<(&str, f64, f64, f64)> =
+        b.models.iter().map(|s| (s.model.as_str(), s.rating, s.ci[0], s.ci[1])).collect();
     let counts: Vec<Vec<Option<f64>>> =
         b.battle_counts.iter().map(|r| r.iter().map(|&c| (c > 0).then_some(c as f64)).collect()).collect();
     Ok(LeaderboardView {

@@ -48,7 +48,8 @@ pub fn Nav() -> impl IntoView {
 /// form posts that come back to this page.
 #[component]
 fn DisplaySwitch(dark: bool) -> impl IntoView {
-    let other = if crate::i18n::lang() == crate::i18n::Lang::De { crate::i18n::Lang::En } else { crate::i18n::Lang::De };
+    let other =
+        if crate::i18n::lang() == crate::i18n::Lang::De { crate::i18n::Lang::En } else { crate::i18n::Lang::De };
     let location = leptos_router::hooks::use_location();
     let here = move || location.pathname.get();
     view! {

@@ -120,7 +120,6 @@ fn urlencoding(s: &str) -> String {
 
 #[component]
 pub fn PairPage() -> impl IntoView {
-
     let params = use_params_map();
     let key = move || (params.read().get("slug").unwrap_or_default(), params.read().get("pair").unwrap_or_default());
     let data = Resource::new(key, |(slug, pair)| load_pair(slug, pair));

@@ -3,8 +3,8 @@
 //! window; read-only after it.
 use crate::api::load_history;
 use crate::components::{loaded, Flash, Nav};
-use arbiter_core::domain::Choice;
 use crate::i18n::{t, tf};
+use arbiter_core::domain::Choice;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -34,7 +34,11 @@ fn Board(d: LeaderboardView) -> impl IntoView {
         format!("/api/v1/leaderboard?{}", d.api_query)
     };
     let csv = format!("{api}{}format=csv", if single { "?" } else { "&" });
-    let back = if single { format!("/admin/projects/{}", d.projects.first().cloned().unwrap_or_default()) } else { "/admin".into() };
+    let back = if single {
+        format!("/admin/projects/{}", d.projects.first().cloned().unwrap_or_default())
+    } else {
+        "/admin".into()
+    };
     let empty = d.rows.is_empty();
     view! {
         <h1>{t("leaderboard.heading")} " " <code>{d.projects.join(", ")}</code></h1>

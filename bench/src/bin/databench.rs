@@ -171,7 +171,9 @@ fn annotate(url: &str, tokens: &[String], seq: Arc<AtomicU64>) -> Load {
                     let task: Value = match r {
                         Ok(r) if r.status() == 200 => r.json().await.unwrap_or_default(),
                         Ok(r) if r.status() == 204 => {
-                            eprintln!("warning: the load project ran out of tasks; the figures cover part of the phase");
+                            eprintln!(
+                                "warning: the load project ran out of tasks; the figures cover part of the phase"
+                            );
                             break;
                         }
                         _ => {

@@ -9,7 +9,9 @@
 //!
 //!     bash scripts/build.sh --release && cargo build --release -p bench && target/release/leaderbench
 use anyhow::ensure;
-use arbiter_core::domain::leaderboard::{board, bootstrap, elo, fit, priorities, serving_weights, weighted_order, Battle, Outcome, Tally};
+use arbiter_core::domain::leaderboard::{
+    board, bootstrap, elo, fit, priorities, serving_weights, weighted_order, Battle, Outcome, Tally,
+};
 use bench::{cli, serve, timed_gets};
 use clap::Parser;
 use rand::{Rng, SeedableRng};
@@ -88,7 +90,9 @@ async fn main() -> anyhow::Result<()> {
     let online = elo(args.models, battles.iter().copied());
     let elo_s = t.elapsed().as_secs_f64();
     let mean = truth.iter().sum::<f64>() / truth.len() as f64;
-    let covered = (0..args.models).filter(|&m| ci[m].0 <= truth[m] - mean + 1000.0 && truth[m] - mean + 1000.0 <= ci[m].1).count();
+    let covered = (0..args.models)
+        .filter(|&m| ci[m].0 <= truth[m] - mean + 1000.0 && truth[m] - mean + 1000.0 <= ci[m].1)
+        .count();
     let width = ci.iter().map(|(lo, hi)| hi - lo).sum::<f64>() / ci.len() as f64;
     println!(
         "{} models × {} battles: tally {:.3}s, Bradley–Terry fit {:.3}s, {} bootstrap rounds on {threads} threads {:.2}s, Elo {:.3}s",
@@ -154,13 +158,21 @@ async fn main() -> anyhow::Result<()> {
 
     let server = serve(&args.bin, &db_url, &args.site_root)?;
     let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
-    client.post(format!("{}/login", server.url)).form(&[("username", "boss"), ("password", "benchmark password")]).send().await?;
+    client
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "boss"), ("password", "benchmark password")])
+        .send()
+        .await?;
     let page = format!("{}/admin/projects/lb/leaderboard", server.url);
     let t = Instant::now();
     let first = client.get(&page).send().await?.text().await?;
     ensure!(first.contains("data-testid=\"leaderboard\""), "the leaderboard page shows no table");
     println!("first visit (reads {n} judgements, fits, 100 bootstrap rounds): {:.2}s", t.elapsed().as_secs_f64());
-    println!("leaderboard page, cached fit ({} sequential): {}", args.renders, timed_gets(&client, &page, args.renders).await?);
+    println!(
+        "leaderboard page, cached fit ({} sequential): {}",
+        args.renders,
+        timed_gets(&client, &page, args.renders).await?
+    );
     let dashboard = format!("{}/admin/projects/lb/dashboard", server.url);
     let t = Instant::now();
     let body = client.get(&dashboard).send().await?.text().await?;
@@ -187,11 +199,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     ensure!(r.status().is_success());
     let board: serde_json::Value = r.json().await?;
-    println!(
-        "fresh API read after a vote (refit of {} battles): {:.2}s",
-        board["battles"],
-        t.elapsed().as_secs_f64()
-    );
+    println!("fresh API read after a vote (refit of {} battles): {:.2}s", board["battles"], t.elapsed().as_secs_f64());
     Ok(())
 }
 

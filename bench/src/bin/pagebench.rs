@@ -77,7 +77,11 @@ async fn main() -> anyhow::Result<()> {
     let page = format!("{}/annotate/page", server.url);
     let first = client.get(&page).send().await?.text().await?;
     ensure!(first.contains("Which response is better?"), "the annotator page did not render a task");
-    println!("annotator page render (GET /annotate/page, {} sequential): {}", args.renders, timed_gets(&client, &page, args.renders).await?);
+    println!(
+        "annotator page render (GET /annotate/page, {} sequential): {}",
+        args.renders,
+        timed_gets(&client, &page, args.renders).await?
+    );
 
     // 3. Export of N annotations: filled in bulk with SQL (three annotators
     //    on each pair), then exported over HTTP and with the CLI.

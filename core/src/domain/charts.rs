@@ -52,7 +52,8 @@ pub fn intervals(label: &str, rows: &[(&str, f64, f64, f64)]) -> String {
     let height = top + row_h * rows.len() as f64 + 28.0;
     let lo = rows.iter().map(|r| r.2.min(r.1)).fold(f64::INFINITY, f64::min);
     let hi = rows.iter().map(|r| r.3.max(r.1)).fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05) } else { (lo - 1.0, lo + 1.0) };
+    let (lo, hi) =
+        if lo.is_finite() && hi > lo { (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05) } else { (lo - 1.0, lo + 1.0) };
     let x = |v: f64| left + (v - lo) / (hi - lo) * (width - left - 16.0);
     let mut s = open(width, height, label);
     let axis_y = top + row_h * rows.len() as f64 + 4.0;
@@ -180,7 +181,8 @@ pub fn line(label: &str, points: &[(&str, f64, f64, f64)]) -> String {
     let (width, height, left, bottom, top) = (560.0, 220.0, 56.0, 40.0, 12.0);
     let lo = points.iter().map(|p| p.2.min(p.1)).fold(f64::INFINITY, f64::min);
     let hi = points.iter().map(|p| p.3.max(p.1)).fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo - (hi - lo) * 0.08, hi + (hi - lo) * 0.08) } else { (lo - 1.0, lo + 1.0) };
+    let (lo, hi) =
+        if lo.is_finite() && hi > lo { (lo - (hi - lo) * 0.08, hi + (hi - lo) * 0.08) } else { (lo - 1.0, lo + 1.0) };
     let n = points.len().max(1);
     let x = |i: usize| left + (width - left - 20.0) * if n == 1 { 0.5 } else { i as f64 / (n - 1) as f64 };
     let y = |v: f64| top + (height - top - bottom) * (1.0 - (v - lo) / (hi - lo));
@@ -206,7 +208,12 @@ pub fn line(label: &str, points: &[(&str, f64, f64, f64)]) -> String {
             y(*v)
         );
         if i % every == 0 {
-            s += &format!(r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, x(i), height - bottom + 18.0, esc(name));
+            s += &format!(
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                x(i),
+                height - bottom + 18.0,
+                esc(name)
+            );
         }
     }
     s + "</svg>"
@@ -231,7 +238,11 @@ pub fn bars(label: &str, items: &[(&str, i64)], small: bool) -> String {
             esc(name)
         );
         if !small {
-            s += &format!(r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{v}</text>"#, x + bar / 2.0, height - bottom - h - 4.0);
+            s += &format!(
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{v}</text>"#,
+                x + bar / 2.0,
+                height - bottom - h - 4.0
+            );
         }
     }
     s + "</svg>"

@@ -48,10 +48,9 @@ impl FormChoice {
         match self {
             FormChoice::Standard => (Form::Standard, "asked for standard".into()),
             FormChoice::Conversational => (Form::Conversational, "asked for conversational".into()),
-            FormChoice::Auto if conversations > 0 => (
-                Form::Conversational,
-                format!("auto: {conversations} of {prompts} exported prompts are conversations"),
-            ),
+            FormChoice::Auto if conversations > 0 => {
+                (Form::Conversational, format!("auto: {conversations} of {prompts} exported prompts are conversations"))
+            }
             FormChoice::Auto => (Form::Standard, format!("auto: none of {prompts} exported prompts is a conversation")),
         }
     }
@@ -73,7 +72,9 @@ pub const SYSTEM: &str = "\n\nSystem: ";
 
 /// A conversation that cannot be flattened without losing where turns end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a turn contains {marker:?}, so the conversation cannot be flattened reversibly; export with form=conversational")]
+#[error(
+    "a turn contains {marker:?}, so the conversation cannot be flattened reversibly; export with form=conversational"
+)]
 pub struct NotFlattenable {
     pub marker: &'static str,
 }
@@ -170,9 +171,7 @@ pub fn prompt_value(messages: &[Message], is_chat: bool, form: Form) -> Result<s
     Ok(match form {
         Form::Conversational => serde_json::to_value(messages).unwrap_or_default(),
         Form::Standard if is_chat => serde_json::Value::String(flatten(messages)?),
-        Form::Standard => {
-            serde_json::Value::String(messages.last().map(|m| m.content.clone()).unwrap_or_default())
-        }
+        Form::Standard => serde_json::Value::String(messages.last().map(|m| m.content.clone()).unwrap_or_default()),
     })
 }
 

@@ -142,7 +142,9 @@ pub fn parse_native(line: u64, obj: Map<String, Value>) -> Result<ImportItem, Li
         Some(Value::String(g)) if g == "a" => Some(1),
         Some(Value::String(g)) if g == "b" => Some(-1),
         Some(Value::String(g)) if g == "tie" => Some(0),
-        Some(_) => return Err(err(Some("gold"), "must be \"a\", \"b\" or \"tie\" (of the first two completions)".into())),
+        Some(_) => {
+            return Err(err(Some("gold"), "must be \"a\", \"b\" or \"tie\" (of the first two completions)".into()))
+        }
     };
 
     Ok(ImportItem { external_id, meta, gold, ..ImportItem::new(messages, is_chat, completions) })

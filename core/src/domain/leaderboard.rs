@@ -351,7 +351,8 @@ pub fn board(models: &[String], battles: &[Battle], rounds: usize, seed: u64, th
     let elo = elo(n, battles.iter().copied());
     let tally = Tally::of(n, battles.iter().copied());
     let rating = fit(&tally);
-    let ci = if rounds > 0 { bootstrap(&tally, rounds, seed, threads) } else { rating.iter().map(|&r| (r, r)).collect() };
+    let ci =
+        if rounds > 0 { bootstrap(&tally, rounds, seed, threads) } else { rating.iter().map(|&r| (r, r)).collect() };
     let records = tally.records();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&x, &y| rating[y].total_cmp(&rating[x]).then_with(|| names[x].cmp(names[y])));
@@ -540,10 +541,7 @@ mod tests {
         assert!((r[0] - (1000.0 + gap / 2.0)).abs() < 1e-6, "{r:?}");
         assert!((r[1] - (1000.0 - gap / 2.0)).abs() < 1e-6, "{r:?}");
         // A tie is half a win each way: 2 wins + 2 ties of 4 is P = 3/4 again.
-        let t = Tally::of(
-            2,
-            [Outcome::A, Outcome::A, Outcome::Tie, Outcome::Tie].map(|o| battle(0, 1, o)),
-        );
+        let t = Tally::of(2, [Outcome::A, Outcome::A, Outcome::Tie, Outcome::Tie].map(|o| battle(0, 1, o)));
         assert!((fit(&t)[0] - (1000.0 + gap / 2.0)).abs() < 1e-6);
     }
 
@@ -570,9 +568,8 @@ mod tests {
 
     #[test]
     fn bootstrap_is_reproducible_and_independent_of_threads() {
-        let battles: Vec<Battle> = (0..300u32)
-            .map(|i| battle(i % 3, (i + 1) % 3, if i % 5 < 3 { Outcome::A } else { Outcome::B }))
-            .collect();
+        let battles: Vec<Battle> =
+            (0..300u32).map(|i| battle(i % 3, (i + 1) % 3, if i % 5 < 3 { Outcome::A } else { Outcome::B })).collect();
         let t = Tally::of(3, battles);
         let one = bootstrap(&t, 40, 7, 1);
         assert_eq!(one, bootstrap(&t, 40, 7, 2));
@@ -700,11 +697,15 @@ mod tests {
         // narrows the intervals most.
         let chain: Vec<Battle> = (0..400u32)
             .flat_map(|i| {
-                [battle(0, 1, if i % 2 == 0 { Outcome::A } else { Outcome::B }), battle(1, 2, if i % 2 == 0 { Outcome::A } else { Outcome::B })]
+                [
+                    battle(0, 1, if i % 2 == 0 { Outcome::A } else { Outcome::B }),
+                    battle(1, 2, if i % 2 == 0 { Outcome::A } else { Outcome::B }),
+                ]
             })
             .collect();
         let b = board(&models[..3], &chain, 20, 1, 1);
-        let scores: std::collections::HashMap<(String, String), f64> = priorities(&b, &models[..3]).into_iter().collect();
+        let scores: std::collections::HashMap<(String, String), f64> =
+            priorities(&b, &models[..3]).into_iter().collect();
         let s = |x: &str, y: &str| scores[&(x.to_string(), y.to_string())];
         assert!(s("a", "c") > s("a", "b"), "the unlinked pair of the chain gains most: {scores:?}");
     }

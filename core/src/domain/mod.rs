@@ -1,3 +1,5 @@
+pub mod agreement;
+pub mod charts;
 pub mod choice;
 pub mod dataset;
 pub mod form;
@@ -7,16 +9,14 @@ pub mod integral;
 pub mod leaderboard;
 pub mod preference;
 pub mod prefs;
-pub mod agreement;
-pub mod charts;
 pub mod raw;
 pub mod redirect;
 pub mod reward;
 pub mod role;
+pub mod rows;
 pub mod settings;
 pub mod slug;
 pub mod stats;
-pub mod rows;
 pub mod verdict;
 pub mod views;
 

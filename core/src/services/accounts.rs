@@ -63,9 +63,9 @@ pub async fn invite(db: &Db, actor: Option<&User>, role: Role, projects: Vec<Str
 pub async fn first_admin_invite(db: &Db) -> Result<String> {
     let token = auth::new_secret();
     let mut tx = db.begin_write().await?;
-    invites::void_kind(&mut *tx, Kind::FirstAdmin, None).await?;
+    invites::void_kind(&mut tx, Kind::FirstAdmin, None).await?;
     invites::insert(
-        &mut *tx,
+        &mut tx,
         &invites::NewInvite {
             kind: Kind::FirstAdmin,
             token_hash: &auth::secret_hash(&token),
@@ -77,7 +77,7 @@ pub async fn first_admin_invite(db: &Db) -> Result<String> {
         },
     )
     .await?;
-    audit::record(&mut *tx, "system", "invite.first_admin", "admin", &json!({"hours": FIRST_ADMIN_HOURS})).await?;
+    audit::record(&mut tx, "system", "invite.first_admin", "admin", &json!({"hours": FIRST_ADMIN_HOURS})).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -90,9 +90,9 @@ pub async fn reset_link(db: &Db, actor: &User, username: &str, revoke_tokens: bo
     let user = find_user(db, username).await?;
     let token = auth::new_secret();
     let mut tx = db.begin_write().await?;
-    invites::void_kind(&mut *tx, Kind::Reset, Some(user.id)).await?;
+    invites::void_kind(&mut tx, Kind::Reset, Some(user.id)).await?;
     invites::insert(
-        &mut *tx,
+        &mut tx,
         &invites::NewInvite {
             kind: Kind::Reset,
             token_hash: &auth::secret_hash(&token),
@@ -104,8 +104,8 @@ pub async fn reset_link(db: &Db, actor: &User, username: &str, revoke_tokens: bo
         },
     )
     .await?;
-    let revoked = if revoke_tokens { tokens::revoke_all_of(&mut *tx, user.id).await? } else { 0 };
-    audit::record(&mut *tx, &actor.username, "user.reset_password", username, &json!({"tokens_revoked": revoked}))
+    let revoked = if revoke_tokens { tokens::revoke_all_of(&mut tx, user.id).await? } else { 0 };
+    audit::record(&mut tx, &actor.username, "user.reset_password", username, &json!({"tokens_revoked": revoked}))
         .await?;
     tx.commit().await?;
     db.caches.clear_all();
@@ -132,21 +132,21 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
     let mut tx = db.begin_write().await?;
     // Checked again inside the write lock: the link may have been voided or
     // used meanwhile, or (first admin) an admin may exist now.
-    let still = invites::live(&mut *tx, &auth::secret_hash(token)).await?;
+    let still = invites::live(&mut tx, &auth::secret_hash(token)).await?;
     if still.is_none() || !invites::consume(&mut tx, invite.id).await? {
         return Err(Error::Conflict("this link was just used or voided".into()));
     }
     let invited_by = invite.created_by.clone().unwrap_or_else(|| "cli".into());
     let user = match &invite.user {
         Some((id, name)) => {
-            users::set_password(&mut *tx, *id, &hash).await?;
-            sessions::delete_all_of(&mut *tx, *id).await?;
-            audit::record(&mut *tx, name, "user.password_set", name, &json!({"link_by": invited_by})).await?;
-            users::by_username(&mut *tx, name).await?.map(|(u, _)| u)
+            users::set_password(&mut tx, *id, &hash).await?;
+            sessions::delete_all_of(&mut tx, *id).await?;
+            audit::record(&mut tx, name, "user.password_set", name, &json!({"link_by": invited_by})).await?;
+            users::by_username(&mut tx, name).await?.map(|(u, _)| u)
         }
         None => {
             let role = Role::parse(&invite.role).unwrap_or(Role::Annotator);
-            let user = match users::insert(&mut *tx, username.trim(), &hash, role).await {
+            let user = match users::insert(&mut tx, username.trim(), &hash, role).await {
                 Ok(u) => u,
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                     return Err(Error::Conflict(format!("username: {username:?} is taken; choose another")))
@@ -154,12 +154,12 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
                 Err(e) => return Err(e.into()),
             };
             for slug in &invite.projects {
-                if let Some(p) = project_store::by_slug(&mut *tx, slug).await? {
-                    project_store::add_member(&mut *tx, p.id, user.id).await?;
+                if let Some(p) = project_store::by_slug(&mut tx, slug).await? {
+                    project_store::add_member(&mut tx, p.id, user.id).await?;
                 }
             }
             let detail = json!({"role": role.as_str(), "invited_by": invited_by, "projects": invite.projects});
-            audit::record(&mut *tx, &user.username, "user.create_from_invite", &user.username, &detail).await?;
+            audit::record(&mut tx, &user.username, "user.create_from_invite", &user.username, &detail).await?;
             Some(user)
         }
     };
@@ -174,7 +174,7 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
 /// so two admins demoting each other at once still leave one).
 pub async fn set_role(db: &Db, actor: &User, username: &str, role: Role) -> Result<()> {
     let mut tx = db.begin_write().await?;
-    let (target, _) = users::by_username(&mut *tx, username)
+    let (target, _) = users::by_username(&mut tx, username)
         .await?
         .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
     if target.role == role {
@@ -182,17 +182,17 @@ pub async fn set_role(db: &Db, actor: &User, username: &str, role: Role) -> Resu
     }
     if role != Role::Admin {
         keep_an_admin(&mut tx, &target).await?;
-        invites::void_created_by(&mut *tx, target.id).await?;
+        invites::void_created_by(&mut tx, target.id).await?;
     }
-    users::set_role(&mut *tx, target.id, role).await?;
-    audit::record(&mut *tx, &actor.username, "user.role", username, &json!({"role": role.as_str()})).await?;
+    users::set_role(&mut tx, target.id, role).await?;
+    audit::record(&mut tx, &actor.username, "user.role", username, &json!({"role": role.as_str()})).await?;
     tx.commit().await?;
     db.caches.clear_all();
     Ok(())
 }
 
 async fn keep_an_admin(tx: &mut crate::storage::Tx, target: &User) -> Result<()> {
-    if target.role == Role::Admin && target.active && users::count_admins(&mut **tx).await? <= 1 {
+    if target.role == Role::Admin && target.active && users::count_admins(&mut *tx).await? <= 1 {
         return Err(Error::Conflict("this is the last active admin; make another admin first".into()));
     }
     Ok(())
@@ -203,27 +203,25 @@ async fn keep_an_admin(tx: &mut crate::storage::Tx, target: &User) -> Result<()>
 /// gives their leased tasks back to the pool, all at once.
 pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> Result<()> {
     let mut tx = db.begin_write().await?;
-    let (target, _) = users::by_username(&mut *tx, username)
+    let (target, _) = users::by_username(&mut tx, username)
         .await?
         .ok_or_else(|| Error::not_found(format!("no user {username:?}")))?;
     let mut detail = json!({});
     if !active {
         keep_an_admin(&mut tx, &target).await?;
-        let sessions_ended = sessions::delete_all_of(&mut *tx, target.id).await?;
-        let tokens_revoked = tokens::revoke_all_of(&mut *tx, target.id).await?;
-        let links_voided = invites::void_created_by(&mut *tx, target.id).await?;
+        let sessions_ended = sessions::delete_all_of(&mut tx, target.id).await?;
+        let tokens_revoked = tokens::revoke_all_of(&mut tx, target.id).await?;
+        let links_voided = invites::void_created_by(&mut tx, target.id).await?;
         detail = json!({"sessions": sessions_ended, "tokens_revoked": tokens_revoked, "links_voided": links_voided});
     }
-    users::set_active(&mut *tx, target.id, active).await?;
+    users::set_active(&mut tx, target.id, active).await?;
     let action = if active { "user.activate" } else { "user.deactivate" };
-    audit::record(&mut *tx, &actor.username, action, username, &detail).await?;
+    audit::record(&mut tx, &actor.username, action, username, &detail).await?;
     tx.commit().await?;
     db.caches.clear_all();
     if !active {
         let id = target.id;
-        db.writer
-            .run(move |c| assignments::release_leases(c, id, None).map_err(crate::storage::writer::sql_err))
-            .await?;
+        db.hot(move |c| assignments::release_leases(c, id, None)).await?;
     }
     Ok(())
 }
@@ -269,11 +267,7 @@ pub async fn remove_member(db: &Db, actor: &str, slug: &str, username: &str) -> 
     }
     record(db, actor, "project.remove_member", slug, json!({"user": username})).await?;
     let (user_id, project_id) = (u.id, p.id);
-    db.writer
-        .run(move |c| {
-            assignments::release_leases(c, user_id, Some(project_id)).map_err(crate::storage::writer::sql_err)
-        })
-        .await?;
+    db.hot(move |c| assignments::release_leases(c, user_id, Some(project_id))).await?;
     Ok(())
 }
 

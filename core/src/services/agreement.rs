@@ -1,5 +1,7 @@
 //! How far a project's annotators agree (see `domain::agreement`).
-use crate::domain::agreement::{fleiss_kappa, krippendorff_alpha, leave_one_out, units_with_two_or_more, Metric, Rating};
+use crate::domain::agreement::{
+    fleiss_kappa, krippendorff_alpha, leave_one_out, units_with_two_or_more, Metric, Rating,
+};
 use crate::services::auth::require_admin;
 use crate::storage::projects::Project;
 use crate::storage::users::User;
@@ -51,14 +53,16 @@ pub async fn project(db: &Db, reader: &User, project: &Project) -> Result<Agreem
 }
 
 pub(crate) async fn compute(db: &Db, project: &Project) -> Result<Agreement> {
-    let (path, id) = (db.path.clone(), project.id);
-    let ratings: Vec<Rating> = tokio::task::spawn_blocking(move || export::ratings(&path, id))
-        .await
-        .map_err(|e| crate::Error::Internal(e.into()))?
-        .map_err(crate::storage::writer::sql_err)?
-        .into_iter()
-        .map(|(unit, coder, value)| Rating { unit, coder, value })
-        .collect();
+    let (db2, id, handle) = (db.clone(), project.id, tokio::runtime::Handle::current());
+    let ratings: Vec<Rating> = tokio::task::spawn_blocking(move || {
+        let mut snapshot = export::Snapshot::open(&db2, &handle)?;
+        export::ratings(&mut snapshot, id)
+    })
+    .await
+    .map_err(|e| crate::Error::Internal(e.into()))??
+    .into_iter()
+    .map(|(unit, coder, value)| Rating { unit, coder, value })
+    .collect();
     let names: HashMap<i64, String> = export::annotator_names(&db.read, project.id).await?.into_iter().collect();
     // Counted on the ratings in pair order: no map of a million pairs.
     let units = units_with_two_or_more(&ratings);

@@ -145,8 +145,7 @@ pub async fn login(
             return Err(Error::TooManyAttempts(wait));
         }
     };
-    let found =
-        if password.len() > MAX_PASSWORD_LEN * 4 { None } else { users::by_username(&db.read, &name).await? };
+    let found = if password.len() > MAX_PASSWORD_LEN * 4 { None } else { users::by_username(&db.read, &name).await? };
     let (user, hash) = match found {
         Some((u, Some(h))) if u.active => (Some(u), h),
         _ => (None, dummy_hash().to_owned()),

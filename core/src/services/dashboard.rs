@@ -201,7 +201,13 @@ pub async fn split_pairs(db: &Db, admin: &User, project: &Project) -> Result<Vec
 }
 
 /// Sets a pair's final label (exports use it over the votes), or clears it.
-pub async fn adjudicate(db: &Db, admin: &User, project: &Project, pair_uuid: &str, label: Option<Answer>) -> Result<()> {
+pub async fn adjudicate(
+    db: &Db,
+    admin: &User,
+    project: &Project,
+    pair_uuid: &str,
+    label: Option<Answer>,
+) -> Result<()> {
     require_admin(admin)?;
     let stored =
         store::adjudicate(&db.write, project.id, pair_uuid, label.map(Answer::sign), &admin.username, now_ms()).await?;

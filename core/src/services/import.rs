@@ -409,11 +409,11 @@ pub async fn import(
     };
     let json = serde_json::to_value(&report).map_err(|e| Error::Internal(e.into()))?;
     let mut tx = db.begin_write().await?;
-    report.import_id = imports::record(&mut *tx, project.id, actor.map(|a| a.id), filename, ok, &json).await?;
+    report.import_id = imports::record(&mut tx, project.id, actor.map(|a| a.id), filename, ok, &json).await?;
     let who = actor.map(|a| a.username.as_str()).unwrap_or("cli");
     let detail = serde_json::json!({"file": filename, "format": report.format, "ok": ok, "lines": report.lines,
         "pairs_added": added.pairs, "bad_lines": report.error_count, "skipped": report.skipped});
-    crate::storage::audit::record(&mut *tx, who, "project.import", &project.slug, &detail).await?;
+    crate::storage::audit::record(&mut tx, who, "project.import", &project.slug, &detail).await?;
     tx.commit().await?;
     tracing::info!(project = %project.slug, filename, ok, lines = report.lines, pairs = added.pairs, "import");
     Ok(report)
@@ -455,23 +455,23 @@ async fn write(
     while let Some(mut items) = rx.recv().await {
         while !items.is_empty() {
             let s = spread.take();
-            let others_waiting = db.writer.others_waiting();
+            let others_waiting = db.others_waiting();
+            let mut job = Some((items, s));
             let (rest, a, s, handed_over) = db
-                .writer
-                .run_bulk(move |conn| {
+                .hot_bulk(move |conn| {
+                    // A job runs again only after it failed, and then without its data.
+                    let (mut items, s) =
+                        job.take().ok_or_else(|| Error::Unavailable("the import was interrupted; try again".into()))?;
                     let mut spread = match s {
                         Some(s) => s,
-                        None => {
-                            prompts::model_pair_counts(conn, project_id).map_err(crate::storage::writer::sql_err)?
-                        }
+                        None => prompts::model_pair_counts(conn, project_id)?,
                     };
                     let start = Instant::now();
                     let mut added = Added::default();
                     let mut done = 0;
                     let mut handed_over = false;
                     for p in &items {
-                        let a = prompts::add_item(conn, project_id, p, &mut spread)
-                            .map_err(crate::storage::writer::sql_err)?;
+                        let a = prompts::add_item(conn, project_id, p, &mut spread)?;
                         added.prompts += a.prompts;
                         added.prompts_existing += a.prompts_existing;
                         added.completions += a.completions;

@@ -67,7 +67,13 @@ pub struct Current {
 }
 
 /// The leaderboard of one project.
-pub async fn project(db: &Db, user: &crate::storage::users::User, project: &Project, options: Options, fresh: bool) -> Result<Current> {
+pub async fn project(
+    db: &Db,
+    user: &crate::storage::users::User,
+    project: &Project,
+    options: Options,
+    fresh: bool,
+) -> Result<Current> {
     require_admin(user)?;
     board(db, vec![project.id], options, fresh).await
 }
@@ -131,7 +137,12 @@ async fn board(db: &Db, mut ids: Vec<i64>, options: Options, fresh: bool) -> Res
 }
 
 /// Reads the battles, fits off the async threads, and keeps the result.
-async fn refit(db: &Db, key: &crate::storage::cache::BoardKey, options: Options, stamp: (i64, i64, i64)) -> Result<Arc<Board>> {
+async fn refit(
+    db: &Db,
+    key: &crate::storage::cache::BoardKey,
+    options: Options,
+    stamp: (i64, i64, i64),
+) -> Result<Arc<Board>> {
     let data = store::battles(&db.read, &key.0).await?;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let (board, order) = tokio::task::spawn_blocking(move || {
@@ -196,7 +207,12 @@ pub fn serving_order(db: &Db, project_id: i64) -> Option<Vec<String>> {
     }
     slot.board.as_ref()?;
     let scores: Vec<f64> = slot.priorities.iter().map(|(_, s)| *s).collect();
-    Some(leaderboard::weighted_order(&leaderboard::serving_weights(&scores), rand::random::<f64>).into_iter().map(|i| slot.priorities[i].0.clone()).collect())
+    Some(
+        leaderboard::weighted_order(&leaderboard::serving_weights(&scores), rand::random::<f64>)
+            .into_iter()
+            .map(|i| slot.priorities[i].0.clone())
+            .collect(),
+    )
 }
 
 /// The leaderboard as CSV: one row per model, by rating.

@@ -28,7 +28,7 @@ pub struct Gauges {
 pub async fn gauges(db: &Db) -> Result<Gauges> {
     Ok(Gauges {
         live_leases: storage::assignments::live_leases(&db.read, now_ms()).await?,
-        writer_queue_depth: db.writer.queue_depth(),
+        writer_queue_depth: db.writer_queue_depth(),
         pools: storage::pool_use(db),
     })
 }

@@ -7,9 +7,9 @@ use crate::domain::views::{
 use crate::domain::{ClientKey, TaskId};
 use crate::render::markdown;
 use crate::storage::assignments::{self as hot, Content as PairContent, Lease};
+use crate::storage::conn::Conn;
 use crate::storage::projects::Project;
 use crate::storage::users::User;
-use crate::storage::writer::sql_err;
 use crate::storage::{now_ms, rfc3339, Db};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -55,10 +55,10 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
         .then(|| super::leaderboard::serving_order(db, project_id))
         .flatten();
     let lease = db
-        .writer
-        .run(move |c| {
-            hot::expire_due(c, now).map_err(sql_err)?;
-            let mut held = hot::held_leases(c, project_id, user_id, now).map_err(sql_err)?;
+        .hot(move |c| {
+            hot::lock_annotator(c, user_id)?;
+            hot::expire_due(c, now)?;
+            let mut held = hot::held_leases(c, project_id, user_id, now)?;
             let wanted = match which {
                 Which::Current => 0,
                 Which::Ahead => 1,
@@ -68,7 +68,7 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
             } else if held.len() == wanted {
                 let next = if task_type.per_prompt() {
                     // The shown order: a uniform shuffle, recorded with the lease.
-                    let shuffle = |ids: &mut [i64]| rand::seq::SliceRandom::shuffle(ids, &mut rand::thread_rng());
+                    let mut shuffle = |ids: &mut [i64]| rand::seq::SliceRandom::shuffle(ids, &mut rand::thread_rng());
                     hot::lease_next_prompt(
                         c,
                         project_id,
@@ -77,30 +77,21 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
                         (task_type.min_completions(), task_type.max_completions()),
                         now,
                         lease_ms,
-                        shuffle,
-                    )
-                    .map_err(sql_err)?
+                        &mut shuffle,
+                    )?
                 } else {
-                    let gold = if gold {
-                        hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped).map_err(sql_err)?
-                    } else {
-                        None
-                    };
+                    let gold =
+                        if gold { hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)? } else { None };
                     let picked = match (gold, &active) {
                         (None, Some(order)) => {
-                            hot::lease_for_models(c, project_id, user_id, per_pair, order, now, lease_ms, swapped)
-                                .map_err(sql_err)?
+                            hot::lease_for_models(c, project_id, user_id, per_pair, order, now, lease_ms, swapped)?
                         }
                         (gold, _) => gold,
                     };
                     match picked {
                         Some(lease) => Some(lease),
-                        None if adaptive => {
-                            lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
-                        }
-                        None => {
-                            hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped).map_err(sql_err)?
-                        }
+                        None if adaptive => lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
+                        None => hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
                     }
                 };
                 match next {
@@ -111,9 +102,9 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
                 return Ok(None); // nothing to be ahead of
             };
             let content = if lease.shown.is_some() {
-                Content::Prompt(hot::prompt_content(c, lease.id).map_err(sql_err)?)
+                Content::Prompt(hot::prompt_content(c, lease.id)?)
             } else {
-                Content::Pair(hot::content(c, lease.id).map_err(sql_err)?)
+                Content::Pair(hot::content(c, lease.id)?)
             };
             Ok(Some((lease, content)))
         })
@@ -138,14 +129,14 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
 /// pair of it whose order is least certain among those this annotator may
 /// take. A prompt whose order is settled is marked so and passed over.
 fn lease_adaptive(
-    c: &rusqlite::Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     user_id: i64,
     per_pair: i64,
     now: i64,
     lease_ms: i64,
     swapped: bool,
-) -> rusqlite::Result<Option<hot::Lease>> {
+) -> Result<Option<hot::Lease>> {
     use crate::domain::reward;
     while let Some((_, prompt)) = hot::least_loaded(c, project_id, user_id, per_pair, true)? {
         let pairs = hot::prompt_pairs(c, prompt, user_id, per_pair)?;
@@ -265,32 +256,28 @@ pub async fn judged(
     let (user_id, project_id) = (user.id, project.id);
     let undo = (project.undo_judgements, project.undo_minutes);
     let found = db
-        .writer
-        .run(move |c| {
+        .hot(move |c| {
+            hot::lock_annotator(c, user_id)?;
             let task = match task_id {
                 Some(t) => Some(t.to_string()),
-                None => hot::latest_judged(c, user_id, project_id, before.map(|b| b.to_string()).as_deref())
-                    .map_err(sql_err)?,
+                None => hot::latest_judged(c, user_id, project_id, before.map(|b| b.to_string()).as_deref())?,
             };
             let Some(task) = task else { return Ok(None) };
-            let Some(lease) = hot::judged_task(c, &task, user_id).map_err(sql_err)? else { return Ok(None) };
-            let Some((annotation_id, annotation_uuid, _)) =
-                hot::editable(c, None, Some(&task), user_id).map_err(sql_err)?
-            else {
+            let Some(lease) = hot::judged_task(c, &task, user_id)? else { return Ok(None) };
+            let Some((annotation_id, annotation_uuid, _)) = hot::editable(c, None, Some(&task), user_id)? else {
                 return Ok(None);
             };
             // Still the caller's project (membership checked as for a submit).
             find_task(c, &task, user_id, Some(project_id))?;
             let content = if lease.shown.is_some() {
-                Content::Prompt(hot::prompt_content(c, lease.id).map_err(sql_err)?)
+                Content::Prompt(hot::prompt_content(c, lease.id)?)
             } else {
-                Content::Pair(hot::content(c, lease.id).map_err(sql_err)?)
+                Content::Pair(hot::content(c, lease.id)?)
             };
-            let (_, _, receipt) = hot::by_uuid(c, &annotation_uuid)
-                .map_err(sql_err)?
-                .ok_or_else(|| Error::not_found("no such annotation"))?;
+            let (_, _, receipt) =
+                hot::by_uuid(c, &annotation_uuid)?.ok_or_else(|| Error::not_found("no such annotation"))?;
             let receipt = with_judgement(c, receipt)?;
-            let editable = hot::in_undo_window(c, annotation_id, undo.0, undo.1, now_ms()).map_err(sql_err)?;
+            let editable = hot::in_undo_window(c, annotation_id, undo.0, undo.1, now_ms())?;
             Ok(Some((lease, content, receipt, editable)))
         })
         .await?;
@@ -370,59 +357,58 @@ pub async fn submit(
     let hash = request_hash(&task_id, input);
     let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
     let project_id = project.map(|p| p.id);
-    db.writer
-        .run(move |c| {
-            let now = now_ms();
-            let task = find_task(c, &task_id, user_id, project_id)?;
-            if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key).map_err(sql_err)? {
-                return if owner == user_id && stored_hash == hash {
-                    Ok((with_judgement(c, receipt)?, false))
-                } else {
-                    Err(Error::Conflict("client_key: already used for a different submission".into()))
-                };
-            }
-            match task.state.as_str() {
-                "submitted" => {
-                    return Err(Error::Conflict(
-                        "this task has an annotation already (sent with another client key)".into(),
-                    ))
-                }
-                "skipped" => return Err(Error::Conflict("this task was skipped".into())),
-                _ => {}
-            }
-            let flags = task_flags(&task, &input)?;
-            let judged = judge(c, &task, &input)?;
-            let late = task.state == "expired" || task.lease_expires_at <= now;
-            // Without a client clock (plain form posts) time on task is measured from the lease.
-            let time_ms = input.time_ms.or(Some(now - task.leased_at));
-            let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
-            let annotation_id =
-                hot::insert_annotation(c, &request.annotation(&judged, &flags, time_ms, late, now)).map_err(sql_err)?;
-            hot::finish(c, &task, "submitted", None, now).map_err(sql_err)?;
-            let receipt = AnnotationReceipt {
-                annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
-                task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
-                choice: input.choice,
-                ranks: input.ranks,
-                ratings: input.ratings,
-                completion_flags: judged.receipt_flags,
-                both_bad: input.both_bad,
-                flags,
-                rationale: input.rationale,
-                time_ms,
-                late,
-                created_at: rfc3339(now),
-                version: 1,
-                updated_at: None,
+    db.hot(move |c| {
+        hot::lock_annotator(c, user_id)?;
+        let now = now_ms();
+        let task = find_task(c, &task_id, user_id, project_id)?;
+        if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key)? {
+            return if owner == user_id && stored_hash == hash {
+                Ok((with_judgement(c, receipt)?, false))
+            } else {
+                Err(Error::Conflict("client_key: already used for a different submission".into()))
             };
-            Ok((receipt, true))
-        })
-        .await
-        .inspect(|(_, stored)| {
-            if *stored {
-                metrics::counter!("arbiter_annotations_stored_total").increment(1);
+        }
+        match task.state.as_str() {
+            "submitted" => {
+                return Err(Error::Conflict(
+                    "this task has an annotation already (sent with another client key)".into(),
+                ))
             }
-        })
+            "skipped" => return Err(Error::Conflict("this task was skipped".into())),
+            _ => {}
+        }
+        let flags = task_flags(&task, &input)?;
+        let judged = judge(c, &task, &input)?;
+        let late = task.state == "expired" || task.lease_expires_at <= now;
+        // Without a client clock (plain form posts) time on task is measured from the lease.
+        let time_ms = input.time_ms.or(Some(now - task.leased_at));
+        let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
+        let annotation_id = hot::insert_annotation(c, &request.annotation(&judged, &flags, time_ms, late, now))?;
+        hot::finish(c, &task, "submitted", None, now)?;
+        let receipt = AnnotationReceipt {
+            annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+            task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
+            choice: input.choice,
+            ranks: input.ranks.clone(),
+            ratings: input.ratings.clone(),
+            completion_flags: judged.receipt_flags,
+            both_bad: input.both_bad,
+            flags,
+            rationale: input.rationale.clone(),
+            time_ms,
+            late,
+            created_at: rfc3339(now),
+            version: 1,
+            updated_at: None,
+        };
+        Ok((receipt, true))
+    })
+    .await
+    .inspect(|(_, stored)| {
+        if *stored {
+            metrics::counter!("arbiter_annotations_stored_total").increment(1);
+        }
+    })
 }
 
 /// The task-wide flags of a submission: each one of the project's, each once.
@@ -441,9 +427,9 @@ fn task_flags(task: &hot::Assignment, input: &AnnotationInput) -> Result<Vec<Str
 }
 
 /// A stored receipt with its ranking, rating and answer flags filled in.
-fn with_judgement(c: &rusqlite::Connection, mut receipt: AnnotationReceipt) -> Result<AnnotationReceipt> {
+fn with_judgement(c: &mut dyn Conn, mut receipt: AnnotationReceipt) -> Result<AnnotationReceipt> {
     if receipt.choice.is_none() {
-        let (ranks, ratings, flags) = hot::judgement(c, &receipt.annotation_id.to_string()).map_err(sql_err)?;
+        let (ranks, ratings, flags) = hot::judgement(c, &receipt.annotation_id.to_string())?;
         (receipt.ranks, receipt.ratings) = judgement_entries(ranks, ratings);
         receipt.completion_flags = flag_entries(flags);
     }
@@ -474,8 +460,8 @@ pub async fn edit(
     check_input(input)?;
     let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
     let project_id = project.map(|p| p.id);
-    db.writer
-        .run(move |c| {
+    db.hot(move |c| {
+            hot::lock_annotator(c, user_id)?;
             let now = now_ms();
             let (by_annotation, by_task) = match target {
                 EditTarget::Annotation(a) => (Some(a.to_string()), None),
@@ -483,23 +469,23 @@ pub async fn edit(
             };
             let (annotation_id, annotation_uuid, task_uuid) =
                 hot::editable(c, by_annotation.as_deref(), by_task.as_deref(), user_id)
-                    .map_err(sql_err)?
+                    ?
                     .ok_or_else(|| Error::not_found("no such annotation"))?;
             let task = find_task(c, &task_uuid, user_id, project_id)?;
             let hash = request_hash(&task_uuid, &input);
-            if let Some((owner, stored_hash, annotation)) = hot::edit_by_key(c, &client_key).map_err(sql_err)? {
+            if let Some((owner, stored_hash, annotation)) = hot::edit_by_key(c, &client_key)? {
                 if owner == user_id && stored_hash == hash && annotation == annotation_uuid {
                     let (_, _, receipt) = hot::by_uuid(c, &annotation_uuid)
-                        .map_err(sql_err)?
+                        ?
                         .ok_or_else(|| Error::not_found("no such annotation"))?;
                     return Ok((with_judgement(c, receipt)?, false));
                 }
                 return Err(Error::Conflict("client_key: already used for a different edit".into()));
             }
-            if hot::by_client_key(c, &client_key).map_err(sql_err)?.is_some() {
+            if hot::by_client_key(c, &client_key)?.is_some() {
                 return Err(Error::Conflict("client_key: already used for a submission".into()));
             }
-            if !hot::in_undo_window(c, annotation_id, task.undo_judgements, task.undo_minutes, now).map_err(sql_err)? {
+            if !hot::in_undo_window(c, annotation_id, task.undo_judgements, task.undo_minutes, now)? {
                 return Err(Error::Conflict(format!(
                     "this judgement can no longer be changed: a project's annotators may change their last {} judgements for {} minutes",
                     task.undo_judgements, task.undo_minutes
@@ -509,9 +495,9 @@ pub async fn edit(
             let judged = judge(c, &task, &input)?;
             let time_ms = input.time_ms;
             let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
-            hot::revise(c, annotation_id, &request.annotation(&judged, &flags, time_ms, false, now)).map_err(sql_err)?;
+            hot::revise(c, annotation_id, &request.annotation(&judged, &flags, time_ms, false, now))?;
             let (_, _, receipt) =
-                hot::by_uuid(c, &annotation_uuid).map_err(sql_err)?.ok_or_else(|| Error::not_found("no such annotation"))?;
+                hot::by_uuid(c, &annotation_uuid)?.ok_or_else(|| Error::not_found("no such annotation"))?;
             Ok((with_judgement(c, receipt)?, true))
         })
         .await
@@ -569,7 +555,7 @@ struct Judged {
 /// Checks that the submission is the kind the task asks for and, for a
 /// ranking or rating, that it covers every completion shown (and every
 /// aspect) with values in range; any other entry is a 400 naming it.
-fn judge(c: &rusqlite::Connection, task: &hot::Assignment, input: &AnnotationInput) -> Result<Judged> {
+fn judge(c: &mut dyn Conn, task: &hot::Assignment, input: &AnnotationInput) -> Result<Judged> {
     let kind = TaskType::parse(&task.task_type).unwrap_or_default();
     let kind = if task.pair_id.is_some() { TaskType::Pairwise } else { kind };
     let given =
@@ -591,8 +577,7 @@ fn judge(c: &rusqlite::Connection, task: &hot::Assignment, input: &AnnotationInp
         }
         return Ok(Judged::default());
     }
-    let shown: Vec<(String, i64)> = hot::shown_completions(c, task.id)
-        .map_err(sql_err)?
+    let shown: Vec<(String, i64)> = hot::shown_completions(c, task.id)?
         .into_iter()
         .map(|(id, uuid)| (task_completion_id(&task.uuid, &uuid), id))
         .collect();
@@ -708,14 +693,8 @@ fn check_input(input: &AnnotationInput) -> Result<()> {
 }
 
 /// The caller's task (see `submit` for what that takes), or not found.
-fn find_task(
-    c: &rusqlite::Connection,
-    task_id: &str,
-    user_id: i64,
-    project_id: Option<i64>,
-) -> Result<hot::Assignment> {
-    hot::find(c, task_id, user_id)
-        .map_err(sql_err)?
+fn find_task(c: &mut dyn Conn, task_id: &str, user_id: i64, project_id: Option<i64>) -> Result<hot::Assignment> {
+    hot::find(c, task_id, user_id)?
         .filter(|t| project_id.is_none_or(|p| p == t.project_id))
         .ok_or_else(|| Error::not_found("no such task"))
 }
@@ -734,15 +713,15 @@ pub async fn skip(
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     let (user_id, task_id, project_id) = (user.id, task_id.to_string(), project.map(|p| p.id));
-    db.writer
-        .run(move |c| {
-            let task = find_task(c, &task_id, user_id, project_id)?;
-            match task.state.as_str() {
-                "skipped" => return Ok(()),
-                "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),
-                _ => {}
-            }
-            hot::finish(c, &task, "skipped", reason.as_deref(), now_ms()).map_err(sql_err)
-        })
-        .await
+    db.hot(move |c| {
+        hot::lock_annotator(c, user_id)?;
+        let task = find_task(c, &task_id, user_id, project_id)?;
+        match task.state.as_str() {
+            "skipped" => return Ok(()),
+            "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),
+            _ => {}
+        }
+        hot::finish(c, &task, "skipped", reason.as_deref(), now_ms())
+    })
+    .await
 }

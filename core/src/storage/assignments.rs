@@ -1,14 +1,13 @@
 //! Every statement about assignments (leases of a pair to an annotator) and
-//! their annotations. The writes run synchronously on the writer thread
-//! (`writer.rs`): leasing, expiring, submitting, skipping, releasing; the
-//! reads (progress, per-annotator counts) go through the read pool.
-use super::{new_uuid, now_ms, rfc3339};
+//! their annotations. The writes run inside a write job (`Db::hot`) over
+//! `Conn`, the same SQL on both backends: leasing, expiring, submitting,
+//! skipping, releasing. The reads (progress, per-annotator counts, history)
+//! go through the read pool.
+use super::conn::{vals, Conn, Row};
+use super::{new_uuid, now_ms, on, rfc3339, Dialect, Ex};
 use crate::domain::choice::Choice;
 use crate::domain::views::{AnnotationReceipt, MyProgress};
-use rusqlite::{params, Connection, OptionalExtension};
-use sqlx::SqliteExecutor;
-
-type Sql<T> = rusqlite::Result<T>;
+use crate::Result;
 
 /// A live lease as the page and API show it. `shown`: for a ranking or
 /// rating task, its completions' ids in the order shown (JSON array).
@@ -39,78 +38,106 @@ pub struct Content {
 }
 
 /// Leases live at `now`, in every project (a probe of the live-lease index).
-pub async fn live_leases<'e>(e: impl SqliteExecutor<'e>, now: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM assignments WHERE state = 'leased' AND lease_expires_at > ?")
+pub async fn live_leases(ex: impl Into<Ex<'_>>, now: i64) -> sqlx::Result<i64> {
+    on!(ex, e => sqlx::query_scalar("SELECT COUNT(*) FROM assignments WHERE state = 'leased' AND lease_expires_at > $1")
         .bind(now)
         .fetch_one(e)
-        .await
+        .await)
+}
+
+/// Serializes one annotator's write jobs across instances (PostgreSQL: a
+/// transaction-level advisory lock on their id), so two tabs asking at once
+/// get one lease and a retried submission finds the first one. SQLite's one
+/// writer does this already.
+pub fn lock_annotator(c: &mut dyn Conn, annotator_id: i64) -> Result<()> {
+    if c.dialect() == Dialect::Postgres {
+        c.query("SELECT pg_advisory_xact_lock($1)", vals![annotator_id])?;
+    }
+    Ok(())
+}
+
+/// ` FOR UPDATE OF alias SKIP LOCKED` on PostgreSQL: a row another
+/// instance's job is leasing is passed over, not waited for. Nothing on
+/// SQLite, where the one writer holds the whole database.
+fn skip_locked(c: &dyn Conn, alias: &str) -> String {
+    match c.dialect() {
+        Dialect::Sqlite => String::new(),
+        Dialect::Postgres => format!(" FOR UPDATE OF {alias} SKIP LOCKED"),
+    }
 }
 
 /// Returns expired leases' pairs to the pool (a probe of the partial index
 /// on live leases; usually finds nothing).
-pub fn expire_due(c: &Connection, now: i64) -> Sql<usize> {
-    let mut st = c.prepare_cached(
-        "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= ?
+pub fn expire_due(c: &mut dyn Conn, now: i64) -> Result<usize> {
+    let rows = c.query(
+        "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
          RETURNING pair_id, prompt_id",
+        vals![now],
     )?;
-    let items: Vec<Item> = st.query_map([now], item)?.collect::<Sql<_>>()?;
-    give_back(c, &items)
+    give_back(c, &items(&rows)?)
 }
 
 /// What a task leases: a pair, or (ranking and rating) a whole prompt.
 type Item = (Option<i64>, i64);
 
-fn item(r: &rusqlite::Row<'_>) -> Sql<Item> {
-    Ok((r.get(0)?, r.get(1)?))
+fn items(rows: &[Row]) -> Result<Vec<Item>> {
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
 }
 
 /// Adds to the load (and submitted count) of a task's pair or prompt.
-fn count(c: &Connection, (pair, prompt): Item, load: i64, submitted: i64) -> Sql<()> {
+fn count(c: &mut dyn Conn, (pair, prompt): Item, load: i64, submitted: i64) -> Result<()> {
     match pair {
-        Some(pair) => c
-            .prepare_cached("UPDATE pairs SET load = load + ?, submitted = submitted + ? WHERE id = ?")?
-            .execute(params![load, submitted, pair])?,
-        None => c
-            .prepare_cached("UPDATE prompts SET load = load + ?, submitted = submitted + ? WHERE id = ?")?
-            .execute(params![load, submitted, prompt])?,
+        Some(pair) => c.execute(
+            "UPDATE pairs SET load = load + $1, submitted = submitted + $2 WHERE id = $3",
+            vals![load, submitted, pair],
+        )?,
+        None => c.execute(
+            "UPDATE prompts SET load = load + $1, submitted = submitted + $2 WHERE id = $3",
+            vals![load, submitted, prompt],
+        )?,
     };
     Ok(())
 }
 
 /// Frees one slot of each pair or prompt whose lease just ended.
-fn give_back(c: &Connection, items: &[Item]) -> Sql<usize> {
+fn give_back(c: &mut dyn Conn, items: &[Item]) -> Result<usize> {
     for &i in items {
         count(c, i, -1, 0)?;
     }
     Ok(items.len())
 }
 
+fn lease_of(r: &Row) -> Result<Lease> {
+    Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
+}
+
 /// The annotator's live leases in the project, oldest first: the current
 /// task, then the prefetched one if any.
-pub fn held_leases(c: &Connection, project_id: i64, annotator_id: i64, now: i64) -> Sql<Vec<Lease>> {
-    c.prepare_cached(
+pub fn held_leases(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now: i64) -> Result<Vec<Lease>> {
+    c.query(
         "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
-         WHERE annotator_id = ? AND project_id = ? AND state = 'leased' AND lease_expires_at > ?
+         WHERE annotator_id = $1 AND project_id = $2 AND state = 'leased' AND lease_expires_at > $3
          ORDER BY leased_at, id LIMIT 2",
+        vals![annotator_id, project_id, now],
     )?
-    .query_map(params![annotator_id, project_id, now], |r| {
-        Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
-    })?
+    .iter()
+    .map(lease_of)
     .collect()
 }
 
 /// Picks the pair with the least load (then the lowest spread, which
 /// interleaves model pairs) that still needs annotations and that this
 /// annotator has not judged, skipped or leased, and leases it.
+#[allow(clippy::too_many_arguments)]
 pub fn lease_next(
-    c: &Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     annotator_id: i64,
     per_pair: i64,
     now: i64,
     lease_ms: i64,
     swapped: bool,
-) -> Sql<Option<Lease>> {
+) -> Result<Option<Lease>> {
     match least_loaded(c, project_id, annotator_id, per_pair, false)? {
         Some((pair, _)) => lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some),
         None => Ok(None),
@@ -121,24 +148,22 @@ pub fn lease_next(
 /// are served only this way (at the project's gold rate), to every
 /// annotator once, whatever their load; `least_loaded` passes them over.
 pub fn lease_gold(
-    c: &Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     annotator_id: i64,
     now: i64,
     lease_ms: i64,
     swapped: bool,
-) -> Sql<Option<Lease>> {
-    let pair: Option<i64> = c
-        .prepare_cached(
-            "SELECT p.id FROM pairs p WHERE p.project_id = ?1 AND p.gold_choice IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM assignments a
-                               WHERE a.pair_id = p.id AND a.annotator_id = ?2 AND a.state <> 'expired')
-             ORDER BY p.load, p.spread LIMIT 1",
-        )?
-        .query_row(params![project_id, annotator_id], |r| r.get(0))
-        .optional()?;
-    match pair {
-        Some(pair) => lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some),
+) -> Result<Option<Lease>> {
+    let sql = format!(
+        "SELECT p.id FROM pairs p WHERE p.project_id = $1 AND p.gold_choice IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM assignments a
+                           WHERE a.pair_id = p.id AND a.annotator_id = $2 AND a.state <> 'expired')
+         ORDER BY p.load, p.spread LIMIT 1{}",
+        skip_locked(c, "p")
+    );
+    match c.query_opt(&sql, vals![project_id, annotator_id])? {
+        Some(r) => lease_pair(c, project_id, r.get(0)?, annotator_id, now, lease_ms, swapped).map(Some),
         None => Ok(None),
     }
 }
@@ -152,7 +177,7 @@ pub const ACTIVE_TRIES: usize = 8;
 /// leased to them; `None` when none of the first `ACTIVE_TRIES` has.
 #[allow(clippy::too_many_arguments)]
 pub fn lease_for_models(
-    c: &Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     annotator_id: i64,
     per_pair: i64,
@@ -160,19 +185,18 @@ pub fn lease_for_models(
     now: i64,
     lease_ms: i64,
     swapped: bool,
-) -> Sql<Option<Lease>> {
-    let mut stmt = c.prepare_cached(
+) -> Result<Option<Lease>> {
+    let sql = format!(
         "SELECT p.id FROM pairs p
-         WHERE p.project_id = ?1 AND p.model_pair = ?2 AND p.load < ?3 AND p.gold_choice IS NULL
+         WHERE p.project_id = $1 AND p.model_pair = $2 AND p.load < $3 AND p.gold_choice IS NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = ?4 AND a.state <> 'expired')
-         ORDER BY p.load, p.spread LIMIT 1",
-    )?;
+                           WHERE a.pair_id = p.id AND a.annotator_id = $4 AND a.state <> 'expired')
+         ORDER BY p.load, p.spread LIMIT 1{}",
+        skip_locked(c, "p")
+    );
     for model_pair in order.iter().take(ACTIVE_TRIES) {
-        let pair: Option<i64> =
-            stmt.query_row(params![project_id, model_pair, per_pair, annotator_id], |r| r.get(0)).optional()?;
-        if let Some(pair) = pair {
-            return lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some);
+        if let Some(r) = c.query_opt(&sql, vals![project_id, model_pair, per_pair, annotator_id])? {
+            return lease_pair(c, project_id, r.get(0)?, annotator_id, now, lease_ms, swapped).map(Some);
         }
     }
     Ok(None)
@@ -181,28 +205,30 @@ pub fn lease_for_models(
 /// The (pair, prompt) `lease_next` would take; with `open_prompts_only`,
 /// among prompts whose order is not settled yet (adaptive selection).
 pub fn least_loaded(
-    c: &Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     annotator_id: i64,
     per_pair: i64,
     open_prompts_only: bool,
-) -> Sql<Option<(i64, i64)>> {
+) -> Result<Option<(i64, i64)>> {
     let sql = if open_prompts_only {
         "SELECT p.id, p.prompt_id FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id
-         WHERE p.project_id = ?1 AND p.load < ?2 AND pr.settled = 0 AND p.gold_choice IS NULL
+         WHERE p.project_id = $1 AND p.load < $2 AND pr.settled = FALSE AND p.gold_choice IS NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
+                           WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired')
          ORDER BY p.load, p.spread LIMIT 1"
     } else {
         "SELECT p.id, p.prompt_id FROM pairs p
-         WHERE p.project_id = ?1 AND p.load < ?2 AND p.gold_choice IS NULL
+         WHERE p.project_id = $1 AND p.load < $2 AND p.gold_choice IS NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = ?3 AND a.state <> 'expired')
+                           WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired')
          ORDER BY p.load, p.spread LIMIT 1"
     };
-    c.prepare_cached(sql)?
-        .query_row(params![project_id, per_pair, annotator_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+    let sql = format!("{sql}{}", skip_locked(c, "p"));
+    match c.query_opt(&sql, vals![project_id, per_pair, annotator_id])? {
+        Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
+        None => Ok(None),
+    }
 }
 
 /// A pair of a prompt, for adaptive selection: its completions (canonical
@@ -215,61 +241,61 @@ pub struct OpenPair {
     pub offerable: bool,
 }
 
-pub fn prompt_pairs(c: &Connection, prompt_id: i64, annotator_id: i64, per_pair: i64) -> Sql<Vec<OpenPair>> {
-    c.prepare_cached(
+pub fn prompt_pairs(c: &mut dyn Conn, prompt_id: i64, annotator_id: i64, per_pair: i64) -> Result<Vec<OpenPair>> {
+    c.query(
         "SELECT p.id, p.completion_a, p.completion_b,
-                p.load < ?3 AND p.gold_choice IS NULL AND NOT EXISTS (SELECT 1 FROM assignments a
-                                            WHERE a.pair_id = p.id AND a.annotator_id = ?2 AND a.state <> 'expired')
-         FROM pairs p WHERE p.prompt_id = ?1 ORDER BY p.id",
+                p.load < $3 AND p.gold_choice IS NULL AND NOT EXISTS (SELECT 1 FROM assignments a
+                                            WHERE a.pair_id = p.id AND a.annotator_id = $2 AND a.state <> 'expired')
+         FROM pairs p WHERE p.prompt_id = $1 ORDER BY p.id",
+        vals![prompt_id, annotator_id, per_pair],
     )?
-    .query_map(params![prompt_id, annotator_id, per_pair], |r| {
-        Ok(OpenPair { id: r.get(0)?, a: r.get(1)?, b: r.get(2)?, offerable: r.get(3)? })
-    })?
+    .iter()
+    .map(|r| Ok(OpenPair { id: r.get(0)?, a: r.get(1)?, b: r.get(2)?, offerable: r.get(3)? }))
     .collect()
 }
 
 /// Every vote on a prompt's pairs: (completion a, completion b, canonical choice).
-pub fn prompt_votes(c: &Connection, prompt_id: i64) -> Sql<Vec<(i64, i64, i64)>> {
-    c.prepare_cached(
+pub fn prompt_votes(c: &mut dyn Conn, prompt_id: i64) -> Result<Vec<(i64, i64, i64)>> {
+    c.query(
         "SELECT p.completion_a, p.completion_b, n.choice FROM annotations n JOIN pairs p ON p.id = n.pair_id
-         WHERE p.prompt_id = ? ORDER BY n.id",
+         WHERE p.prompt_id = $1 ORDER BY n.id",
+        vals![prompt_id],
     )?
-    .query_map([prompt_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     .collect()
 }
 
 /// Marks a prompt's order settled: adaptive selection offers none of its pairs again.
-pub fn settle(c: &Connection, prompt_id: i64) -> Sql<()> {
-    c.prepare_cached("UPDATE prompts SET settled = 1 WHERE id = ?")?.execute([prompt_id])?;
+pub fn settle(c: &mut dyn Conn, prompt_id: i64) -> Result<()> {
+    c.execute("UPDATE prompts SET settled = TRUE WHERE id = $1", vals![prompt_id])?;
     Ok(())
 }
 
 /// Leases `pair` to the annotator.
 pub fn lease_pair(
-    c: &Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     pair: i64,
     annotator_id: i64,
     now: i64,
     lease_ms: i64,
     swapped: bool,
-) -> Sql<Lease> {
+) -> Result<Lease> {
     let expires = now + lease_ms;
     // An expired lease of the same annotator on this pair is renewed in
     // place; it keeps its id and its shown order, so a page still open on
     // the old lease submits into the same task with the same sides.
-    let (id, uuid, swapped, prompt): (i64, String, bool, i64) = c
-        .prepare_cached(
-            "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
-                                      lease_expires_at)
-             SELECT ?1, ?2, p.prompt_id, p.id, ?4, ?5, 'leased', ?6, ?7 FROM pairs p WHERE p.id = ?3
-             ON CONFLICT (pair_id, annotator_id) DO UPDATE
-               SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
-             RETURNING id, uuid, swapped, prompt_id",
-        )?
-        .query_row(params![new_uuid(), project_id, pair, annotator_id, swapped, now, expires], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
+    let r = c.query_one(
+        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
+                                  lease_expires_at)
+         SELECT $1, $2, p.prompt_id, p.id, $4, $5, 'leased', $6, $7 FROM pairs p WHERE p.id = $3
+         ON CONFLICT (pair_id, annotator_id) DO UPDATE
+           SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
+         RETURNING id, uuid, swapped, prompt_id",
+        vals![new_uuid(), project_id, pair, annotator_id, swapped, now, expires],
+    )?;
+    let (id, uuid, swapped, prompt): (i64, String, bool, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
     count(c, (Some(pair), prompt), 1, 0)?;
     Ok(Lease { id, uuid, swapped, shown: None, lease_expires_at: expires })
 }
@@ -282,65 +308,67 @@ pub fn lease_pair(
 /// its completions in the order `shuffle` gives them.
 #[allow(clippy::too_many_arguments)]
 pub fn lease_next_prompt(
-    c: &Connection,
+    c: &mut dyn Conn,
     project_id: i64,
     annotator_id: i64,
     per_prompt: i64,
     (min_completions, max_completions): (i64, i64),
     now: i64,
     lease_ms: i64,
-    shuffle: impl FnOnce(&mut [i64]),
-) -> Sql<Option<Lease>> {
-    let prompt: Option<i64> = c
-        .prepare_cached(
-            "SELECT pr.id FROM prompts pr
-             WHERE pr.project_id = ?1 AND pr.load < ?2
-               AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) BETWEEN ?4 AND ?5
-               AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.prompt_id = pr.id AND a.annotator_id = ?3
-                                 AND a.pair_id IS NULL AND a.state <> 'expired')
-             ORDER BY pr.load, pr.id LIMIT 1",
-        )?
-        .query_row(params![project_id, per_prompt, annotator_id, min_completions, max_completions], |r| r.get(0))
-        .optional()?;
-    let Some(prompt) = prompt else { return Ok(None) };
+    shuffle: &mut dyn FnMut(&mut [i64]),
+) -> Result<Option<Lease>> {
+    let sql = format!(
+        "SELECT pr.id FROM prompts pr
+         WHERE pr.project_id = $1 AND pr.load < $2
+           AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) BETWEEN $4 AND $5
+           AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.prompt_id = pr.id AND a.annotator_id = $3
+                             AND a.pair_id IS NULL AND a.state <> 'expired')
+         ORDER BY pr.load, pr.id LIMIT 1{}",
+        skip_locked(c, "pr")
+    );
+    let Some(r) = c.query_opt(&sql, vals![project_id, per_prompt, annotator_id, min_completions, max_completions])?
+    else {
+        return Ok(None);
+    };
+    let prompt: i64 = r.get(0)?;
     let mut ids: Vec<i64> = c
-        .prepare_cached("SELECT id FROM completions WHERE prompt_id = ? ORDER BY position, id")?
-        .query_map([prompt], |r| r.get(0))?
-        .collect::<Sql<_>>()?;
+        .query("SELECT id FROM completions WHERE prompt_id = $1 ORDER BY position, id", vals![prompt])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
     shuffle(&mut ids);
     let shown = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
     let expires = now + lease_ms;
     // As for pairs, an expired lease of the same annotator is renewed in
     // place with its shown order.
-    let (id, uuid, shown): (i64, String, String) = c
-        .prepare_cached(
-            "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state, leased_at,
-                                      lease_expires_at)
-             VALUES (?, ?, ?, NULL, ?, 0, ?, 'leased', ?, ?)
-             ON CONFLICT (prompt_id, annotator_id) WHERE pair_id IS NULL DO UPDATE
-               SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
-             RETURNING id, uuid, shown",
-        )?
-        .query_row(params![new_uuid(), project_id, prompt, annotator_id, shown, now, expires], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let r = c.query_one(
+        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state, leased_at,
+                                  lease_expires_at)
+         VALUES ($1, $2, $3, NULL, $4, FALSE, $5, 'leased', $6, $7)
+         ON CONFLICT (prompt_id, annotator_id) WHERE pair_id IS NULL DO UPDATE
+           SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
+         RETURNING id, uuid, shown",
+        vals![new_uuid(), project_id, prompt, annotator_id, shown, now, expires],
+    )?;
+    let (id, uuid, shown): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
     count(c, (None, prompt), 1, 0)?;
     Ok(Some(Lease { id, uuid, swapped: false, shown: Some(shown), lease_expires_at: expires }))
 }
 
 /// The prompt and completions of a ranking or rating lease, in its shown order.
-pub fn prompt_content(c: &Connection, assignment_id: i64) -> Sql<PromptContent> {
-    let (messages, is_chat, prompt, shown): (String, bool, i64, String) = c
-        .prepare_cached(
-            "SELECT pr.messages, pr.is_chat, pr.id, s.shown FROM assignments s JOIN prompts pr ON pr.id = s.prompt_id
-             WHERE s.id = ?",
-        )?
-        .query_row([assignment_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+pub fn prompt_content(c: &mut dyn Conn, assignment_id: i64) -> Result<PromptContent> {
+    let r = c.query_one(
+        "SELECT pr.messages, pr.is_chat, pr.id, s.shown FROM assignments s JOIN prompts pr ON pr.id = s.prompt_id
+         WHERE s.id = $1",
+        vals![assignment_id],
+    )?;
+    let (messages, is_chat, prompt, shown): (String, bool, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
     let order: Vec<i64> = serde_json::from_str(&shown).unwrap_or_default();
     let mut all: Vec<(i64, String, String)> = c
-        .prepare_cached("SELECT id, uuid, body FROM completions WHERE prompt_id = ?")?
-        .query_map([prompt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Sql<_>>()?;
+        .query("SELECT id, uuid, body FROM completions WHERE prompt_id = $1", vals![prompt])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .collect::<Result<_>>()?;
     let mut completions = Vec::with_capacity(order.len());
     for id in order {
         if let Some(at) = all.iter().position(|c| c.0 == id) {
@@ -351,24 +379,26 @@ pub fn prompt_content(c: &Connection, assignment_id: i64) -> Sql<PromptContent> 
 }
 
 /// A ranking or rating task's completions: (id, uuid) in the shown order.
-pub fn shown_completions(c: &Connection, assignment_id: i64) -> Sql<Vec<(i64, String)>> {
-    let shown: String =
-        c.prepare_cached("SELECT shown FROM assignments WHERE id = ?")?.query_row([assignment_id], |r| r.get(0))?;
+pub fn shown_completions(c: &mut dyn Conn, assignment_id: i64) -> Result<Vec<(i64, String)>> {
+    let shown: String = c.scalar("SELECT shown FROM assignments WHERE id = $1", vals![assignment_id])?;
     let order: Vec<i64> = serde_json::from_str(&shown).unwrap_or_default();
-    let mut st = c.prepare_cached("SELECT uuid FROM completions WHERE id = ?")?;
-    order.into_iter().map(|id| st.query_row([id], |r| r.get(0)).map(|u| (id, u))).collect()
+    order
+        .into_iter()
+        .map(|id| c.scalar::<String>("SELECT uuid FROM completions WHERE id = $1", vals![id]).map(|u| (id, u)))
+        .collect()
 }
 
-/// What the page shows for a lease, read on the writer's connection so a
+/// What the page shows for a lease, read in the claim's own job so a
 /// claim is one job with no further round trip.
-pub fn content(c: &Connection, assignment_id: i64) -> Sql<Content> {
-    c.prepare_cached(
+pub fn content(c: &mut dyn Conn, assignment_id: i64) -> Result<Content> {
+    let r = c.query_one(
         "SELECT pr.messages, pr.is_chat, ca.body, cb.body
          FROM assignments s JOIN pairs p ON p.id = s.pair_id JOIN prompts pr ON pr.id = p.prompt_id
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
-         WHERE s.id = ?",
-    )?
-    .query_row([assignment_id], |r| Ok(Content { messages: r.get(0)?, is_chat: r.get(1)?, a: r.get(2)?, b: r.get(3)? }))
+         WHERE s.id = $1",
+        vals![assignment_id],
+    )?;
+    Ok(Content { messages: r.get(0)?, is_chat: r.get(1)?, a: r.get(2)?, b: r.get(3)? })
 }
 
 /// An assignment as submit and skip need it, found by its public id and
@@ -397,41 +427,44 @@ pub struct Assignment {
     pub undo_minutes: i64,
 }
 
-pub fn find(c: &Connection, uuid: &str, annotator_id: i64) -> Sql<Option<Assignment>> {
-    c.prepare_cached(
+pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64) -> Result<Option<Assignment>> {
+    let Some(r) = c.query_opt(
         "SELECT a.id, a.uuid, a.project_id, a.prompt_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at,
                 p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max, p.undo_judgements, p.undo_minutes
          FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
-         WHERE a.uuid = ?1 AND a.annotator_id = ?2 AND u.active = 1
+         WHERE a.uuid = $1 AND a.annotator_id = $2 AND u.active = TRUE
            AND (u.role = 'admin'
-                OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = a.project_id AND m.user_id = ?2))",
+                OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = a.project_id AND m.user_id = $2))",
+        vals![uuid, annotator_id],
     )?
-    .query_row(params![uuid, annotator_id], |r| {
-        Ok(Assignment {
-            id: r.get(0)?,
-            uuid: r.get(1)?,
-            project_id: r.get(2)?,
-            prompt_id: r.get(3)?,
-            pair_id: r.get(4)?,
-            swapped: r.get(5)?,
-            state: r.get(6)?,
-            leased_at: r.get(7)?,
-            lease_expires_at: r.get(8)?,
-            project_flags: r.get(9)?,
-            task_type: r.get(10)?,
-            aspects: r.get(11)?,
-            scale: (r.get(12)?, r.get(13)?),
-            undo_judgements: r.get(14)?,
-            undo_minutes: r.get(15)?,
-        })
-    })
-    .optional()
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Assignment {
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        project_id: r.get(2)?,
+        prompt_id: r.get(3)?,
+        pair_id: r.get(4)?,
+        swapped: r.get(5)?,
+        state: r.get(6)?,
+        leased_at: r.get(7)?,
+        lease_expires_at: r.get(8)?,
+        project_flags: r.get(9)?,
+        task_type: r.get(10)?,
+        aspects: r.get(11)?,
+        scale: (r.get(12)?, r.get(13)?),
+        undo_judgements: r.get(14)?,
+        undo_minutes: r.get(15)?,
+    }))
 }
 
 /// Marks the assignment finished and keeps the pair's counters right.
-pub fn finish(c: &Connection, a: &Assignment, state: &str, reason: Option<&str>, now: i64) -> Sql<()> {
-    c.prepare_cached("UPDATE assignments SET state = ?, finished_at = ?, skip_reason = ? WHERE id = ?")?
-        .execute(params![state, now, reason, a.id])?;
+pub fn finish(c: &mut dyn Conn, a: &Assignment, state: &str, reason: Option<&str>, now: i64) -> Result<()> {
+    c.execute(
+        "UPDATE assignments SET state = $1, finished_at = $2, skip_reason = $3 WHERE id = $4",
+        vals![state, now, reason, a.id],
+    )?;
     let was_counted = a.state == "leased";
     let (load_delta, submitted_delta) = match (state, was_counted) {
         ("submitted", true) => (0, 1),
@@ -463,229 +496,229 @@ pub struct NewAnnotation<'a> {
     pub now: i64,
 }
 
-pub fn insert_annotation(c: &Connection, n: &NewAnnotation<'_>) -> Sql<String> {
+pub fn insert_annotation(c: &mut dyn Conn, n: &NewAnnotation<'_>) -> Result<String> {
     let uuid = new_uuid();
-    c.prepare_cached(
+    let id: i64 = c.scalar(
         "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id, client_key,
                                   request_hash, choice_shown, choice, both_bad, flags, rationale, time_ms, late, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )?
-    .query_row(params![
-        uuid,
-        n.assignment.id,
-        n.assignment.project_id,
-        n.assignment.prompt_id,
-        n.assignment.pair_id,
-        n.annotator_id,
-        n.client_key,
-        n.request_hash,
-        n.choice_shown.map(i64::from),
-        n.choice_shown.map(|c| c.canonical(n.assignment.swapped)),
-        n.both_bad,
-        serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
-        n.rationale,
-        n.time_ms,
-        n.late,
-        n.now,
-    ], |r| r.get::<_, i64>(0))
-    .and_then(|id| insert_parts(c, id, n).map(|()| uuid))
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        vals![
+            uuid.as_str(),
+            n.assignment.id,
+            n.assignment.project_id,
+            n.assignment.prompt_id,
+            n.assignment.pair_id,
+            n.annotator_id,
+            n.client_key,
+            n.request_hash,
+            n.choice_shown.map(i64::from),
+            n.choice_shown.map(|c| i64::from(c.canonical(n.assignment.swapped))),
+            n.both_bad,
+            serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
+            n.rationale,
+            n.time_ms,
+            n.late,
+            n.now,
+        ],
+    )?;
+    insert_parts(c, id, n)?;
+    Ok(uuid)
 }
 
 /// A ranking's ranks, a rating's values and flags on single answers.
-fn insert_parts(c: &Connection, id: i64, n: &NewAnnotation<'_>) -> Sql<()> {
-    {
-        let mut rank = c.prepare_cached("INSERT INTO ranks (annotation_id, completion_id, rank) VALUES (?, ?, ?)")?;
-        for (completion, r) in n.ranks {
-            rank.execute(params![id, completion, r])?;
-        }
-        let mut rate =
-            c.prepare_cached("INSERT INTO ratings (annotation_id, completion_id, aspect, value) VALUES (?, ?, ?, ?)")?;
-        for (completion, aspect, v) in n.ratings {
-            rate.execute(params![id, completion, aspect, v])?;
-        }
-        let mut flag = c.prepare_cached(
-            "INSERT INTO completion_flags (annotation_id, completion_id, flag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+fn insert_parts(c: &mut dyn Conn, id: i64, n: &NewAnnotation<'_>) -> Result<()> {
+    for (completion, r) in n.ranks {
+        c.execute(
+            "INSERT INTO ranks (annotation_id, completion_id, rank) VALUES ($1, $2, $3)",
+            vals![id, *completion, *r],
         )?;
-        for (completion, f) in n.completion_flags {
-            flag.execute(params![id, completion, f])?;
-        }
-        Ok(())
     }
+    for (completion, aspect, v) in n.ratings {
+        c.execute(
+            "INSERT INTO ratings (annotation_id, completion_id, aspect, value) VALUES ($1, $2, $3, $4)",
+            vals![id, *completion, aspect, *v],
+        )?;
+    }
+    for (completion, f) in n.completion_flags {
+        c.execute(
+            "INSERT INTO completion_flags (annotation_id, completion_id, flag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            vals![id, *completion, f],
+        )?;
+    }
+    Ok(())
 }
 
 /// A stored ranking or rating keyed by the task's own completion ids, for
 /// the receipt a retry gets back.
 pub type StoredJudgement = (Vec<(String, i64)>, Vec<(String, String, i64)>, Vec<(String, String)>);
 
-pub fn judgement(c: &Connection, annotation_uuid: &str) -> Sql<StoredJudgement> {
-    let task: String = c
-        .prepare_cached(
-            "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE n.uuid = ?",
-        )?
-        .query_row([annotation_uuid], |r| r.get(0))?;
+pub fn judgement(c: &mut dyn Conn, annotation_uuid: &str) -> Result<StoredJudgement> {
+    let task: String = c.scalar(
+        "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE n.uuid = $1",
+        vals![annotation_uuid],
+    )?;
     let id = |completion: String| crate::domain::views::task_completion_id(&task, &completion);
     let ranks = c
-        .prepare_cached(
+        .query(
             "SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id
-             WHERE k.annotation_id = (SELECT id FROM annotations WHERE uuid = ?)",
+             WHERE k.annotation_id = (SELECT id FROM annotations WHERE uuid = $1)",
+            vals![annotation_uuid],
         )?
-        .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?)))?
-        .collect::<Sql<_>>()?;
+        .iter()
+        .map(|r| Ok((id(r.get(0)?), r.get(1)?)))
+        .collect::<Result<_>>()?;
     let ratings = c
-        .prepare_cached(
+        .query(
             "SELECT c.uuid, g.aspect, g.value FROM ratings g JOIN completions c ON c.id = g.completion_id
-             WHERE g.annotation_id = (SELECT id FROM annotations WHERE uuid = ?)",
+             WHERE g.annotation_id = (SELECT id FROM annotations WHERE uuid = $1)",
+            vals![annotation_uuid],
         )?
-        .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?, r.get(2)?)))?
-        .collect::<Sql<_>>()?;
+        .iter()
+        .map(|r| Ok((id(r.get(0)?), r.get(1)?, r.get(2)?)))
+        .collect::<Result<_>>()?;
     let flags = c
-        .prepare_cached(
+        .query(
             "SELECT c.uuid, f.flag FROM completion_flags f JOIN completions c ON c.id = f.completion_id
-             WHERE f.annotation_id = (SELECT id FROM annotations WHERE uuid = ?) ORDER BY c.uuid, f.flag",
+             WHERE f.annotation_id = (SELECT id FROM annotations WHERE uuid = $1) ORDER BY c.uuid, f.flag",
+            vals![annotation_uuid],
         )?
-        .query_map([annotation_uuid], |r| Ok((id(r.get(0)?), r.get(1)?)))?
-        .collect::<Sql<_>>()?;
+        .iter()
+        .map(|r| Ok((id(r.get(0)?), r.get(1)?)))
+        .collect::<Result<_>>()?;
     Ok((ranks, ratings, flags))
 }
 
 /// The stored annotation for a client key: its owner, request hash and the
 /// receipt to answer a retry with.
-pub fn by_client_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
-    receipt_where(c, "n.client_key = ?", key)
+pub fn by_client_key(c: &mut dyn Conn, key: &str) -> Result<Option<(i64, String, AnnotationReceipt)>> {
+    receipt_where(c, "n.client_key = $1", key)
 }
 
 /// The same for an annotation's public id.
-pub fn by_uuid(c: &Connection, uuid: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
-    receipt_where(c, "n.uuid = ?", uuid)
+pub fn by_uuid(c: &mut dyn Conn, uuid: &str) -> Result<Option<(i64, String, AnnotationReceipt)>> {
+    receipt_where(c, "n.uuid = $1", uuid)
 }
 
-fn receipt_where(c: &Connection, condition: &str, value: &str) -> Sql<Option<(i64, String, AnnotationReceipt)>> {
-    c.prepare_cached(&format!(
+fn receipt_where(c: &mut dyn Conn, condition: &str, value: &str) -> Result<Option<(i64, String, AnnotationReceipt)>> {
+    let sql = format!(
         "SELECT n.annotator_id, n.request_hash, n.uuid, s.uuid, n.choice_shown, n.both_bad, n.flags, n.rationale,
                 n.time_ms, n.late, n.created_at, n.version, n.updated_at
          FROM annotations n JOIN assignments s ON s.id = n.assignment_id WHERE {condition}"
-    ))?
-    .query_row([value], |r| {
-        let uuid: String = r.get(2)?;
-        let task: String = r.get(3)?;
-        let flags: String = r.get(6)?;
-        let choice: Option<i64> = r.get(4)?;
-        let updated: Option<i64> = r.get(12)?;
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            AnnotationReceipt {
-                annotation_id: uuid.parse().unwrap_or_default(),
-                task_id: task.parse().unwrap_or_default(),
-                choice: choice.map(|c| Choice::new(c).unwrap_or(Choice::TIE)),
-                ranks: None,
-                ratings: None,
-                completion_flags: None,
-                both_bad: r.get(5)?,
-                flags: serde_json::from_str(&flags).unwrap_or_default(),
-                rationale: r.get(7)?,
-                time_ms: r.get(8)?,
-                late: r.get(9)?,
-                created_at: rfc3339(r.get(10)?),
-                version: r.get(11)?,
-                updated_at: updated.map(rfc3339),
-            },
-        ))
-    })
-    .optional()
+    );
+    let Some(r) = c.query_opt(&sql, vals![value])? else { return Ok(None) };
+    let uuid: String = r.get(2)?;
+    let task: String = r.get(3)?;
+    let flags: String = r.get(6)?;
+    let choice: Option<i64> = r.get(4)?;
+    let updated: Option<i64> = r.get(12)?;
+    Ok(Some((
+        r.get(0)?,
+        r.get(1)?,
+        AnnotationReceipt {
+            annotation_id: uuid.parse().unwrap_or_default(),
+            task_id: task.parse().unwrap_or_default(),
+            choice: choice.map(|c| Choice::new(c).unwrap_or(Choice::TIE)),
+            ranks: None,
+            ratings: None,
+            completion_flags: None,
+            both_bad: r.get(5)?,
+            flags: serde_json::from_str(&flags).unwrap_or_default(),
+            rationale: r.get(7)?,
+            time_ms: r.get(8)?,
+            late: r.get(9)?,
+            created_at: rfc3339(r.get(10)?),
+            version: r.get(11)?,
+            updated_at: updated.map(rfc3339),
+        },
+    )))
 }
 
 /// The annotation an edit names (by its id, or by its task's id), if it is
 /// this annotator's: (annotation id, its uuid, its task's uuid).
 pub fn editable(
-    c: &Connection,
+    c: &mut dyn Conn,
     annotation_uuid: Option<&str>,
     task_uuid: Option<&str>,
     user_id: i64,
-) -> Sql<Option<(i64, String, String)>> {
-    c.prepare_cached(
+) -> Result<Option<(i64, String, String)>> {
+    c.query_opt(
         "SELECT n.id, n.uuid, s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
-         WHERE n.annotator_id = ?3 AND (n.uuid = ?1 OR s.uuid = ?2)",
+         WHERE n.annotator_id = $3 AND (n.uuid = $1 OR s.uuid = $2)",
+        vals![annotation_uuid, task_uuid, user_id],
     )?
-    .query_row(params![annotation_uuid, task_uuid, user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-    .optional()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .transpose()
 }
 
 /// Whether an annotation is inside its project's undo window: among its
 /// annotator's latest `judgements` in the project, and submitted less than
 /// `minutes` ago.
-pub fn in_undo_window(c: &Connection, annotation_id: i64, judgements: i64, minutes: i64, now: i64) -> Sql<bool> {
+pub fn in_undo_window(c: &mut dyn Conn, annotation_id: i64, judgements: i64, minutes: i64, now: i64) -> Result<bool> {
     if judgements <= 0 || minutes <= 0 {
         return Ok(false);
     }
-    c.prepare_cached(
-        "SELECT n.created_at > ?2 AND (SELECT COUNT(*) FROM annotations m
+    c.scalar(
+        "SELECT n.created_at > $2 AND (SELECT COUNT(*) FROM annotations m
                                       WHERE m.annotator_id = n.annotator_id AND m.project_id = n.project_id
-                                        AND m.id > n.id) < ?3
-         FROM annotations n WHERE n.id = ?1",
-    )?
-    .query_row(params![annotation_id, now - minutes * 60_000, judgements], |r| r.get(0))
+                                        AND m.id > n.id) < $3
+         FROM annotations n WHERE n.id = $1",
+        vals![annotation_id, now - minutes * 60_000, judgements],
+    )
 }
 
 /// An earlier edit with this key: (its annotator, its request hash, the annotation's uuid).
-pub fn edit_by_key(c: &Connection, key: &str) -> Sql<Option<(i64, String, String)>> {
-    c.prepare_cached(
+pub fn edit_by_key(c: &mut dyn Conn, key: &str) -> Result<Option<(i64, String, String)>> {
+    c.query_opt(
         "SELECT n.annotator_id, r.replaced_by_hash, n.uuid FROM annotation_revisions r
-         JOIN annotations n ON n.id = r.annotation_id WHERE r.replaced_by_key = ?",
+         JOIN annotations n ON n.id = r.annotation_id WHERE r.replaced_by_key = $1",
+        vals![key],
     )?
-    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-    .optional()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .transpose()
 }
 
 /// The current version of an annotation as JSON (for the revisions table):
 /// its values, and rankings, ratings and answer flags by completion uuid.
-fn current_version(c: &Connection, annotation_id: i64) -> Sql<(i64, i64, serde_json::Value)> {
-    let (version, at, mut body): (i64, i64, serde_json::Value) = c
-        .prepare_cached(
-            "SELECT version, COALESCE(updated_at, created_at), choice_shown, choice, both_bad, flags, rationale, time_ms
-             FROM annotations WHERE id = ?",
-        )?
-        .query_row([annotation_id], |r| {
-            let flags: String = r.get(5)?;
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                serde_json::json!({
-                    "choice_shown": r.get::<_, Option<i64>>(2)?,
-                    "choice": r.get::<_, Option<i64>>(3)?,
-                    "both_bad": r.get::<_, bool>(4)?,
-                    "flags": serde_json::from_str::<serde_json::Value>(&flags).unwrap_or_default(),
-                    "rationale": r.get::<_, String>(6)?,
-                    "time_ms": r.get::<_, Option<i64>>(7)?,
-                }),
-            ))
-        })?;
+fn current_version(c: &mut dyn Conn, annotation_id: i64) -> Result<(i64, i64, serde_json::Value)> {
+    let r = c.query_one(
+        "SELECT version, COALESCE(updated_at, created_at), choice_shown, choice, both_bad, flags, rationale, time_ms
+         FROM annotations WHERE id = $1",
+        vals![annotation_id],
+    )?;
+    let flags: String = r.get(5)?;
+    let (version, at): (i64, i64) = (r.get(0)?, r.get(1)?);
+    let mut body = serde_json::json!({
+        "choice_shown": r.get::<Option<i64>>(2)?,
+        "choice": r.get::<Option<i64>>(3)?,
+        "both_bad": r.get::<bool>(4)?,
+        "flags": serde_json::from_str::<serde_json::Value>(&flags).unwrap_or_default(),
+        "rationale": r.get::<String>(6)?,
+        "time_ms": r.get::<Option<i64>>(7)?,
+    });
     let ranks: serde_json::Map<String, serde_json::Value> = c
-        .prepare_cached(
-            "SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id WHERE k.annotation_id = ?",
+        .query(
+            "SELECT c.uuid, k.rank FROM ranks k JOIN completions c ON c.id = k.completion_id WHERE k.annotation_id = $1",
+            vals![annotation_id],
         )?
-        .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, serde_json::json!(r.get::<_, i64>(1)?))))?
-        .collect::<Sql<_>>()?;
+        .iter()
+        .map(|r| Ok((r.get::<String>(0)?, serde_json::json!(r.get::<i64>(1)?))))
+        .collect::<Result<_>>()?;
     let mut ratings = serde_json::Map::new();
-    for row in c
-        .prepare_cached(
-            "SELECT c.uuid, g.aspect, g.value FROM ratings g JOIN completions c ON c.id = g.completion_id
-             WHERE g.annotation_id = ? ORDER BY c.uuid, g.aspect",
-        )?
-        .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
-    {
-        let (c, a, v) = row?;
+    for r in c.query(
+        "SELECT c.uuid, g.aspect, g.value FROM ratings g JOIN completions c ON c.id = g.completion_id
+         WHERE g.annotation_id = $1 ORDER BY c.uuid, g.aspect",
+        vals![annotation_id],
+    )? {
+        let (c, a, v): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
         ratings.entry(c).or_insert_with(|| serde_json::json!({}))[a] = serde_json::json!(v);
     }
     let mut answer_flags = serde_json::Map::new();
-    for row in c
-        .prepare_cached(
-            "SELECT c.uuid, f.flag FROM completion_flags f JOIN completions c ON c.id = f.completion_id
-             WHERE f.annotation_id = ? ORDER BY c.uuid, f.flag",
-        )?
-        .query_map([annotation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-    {
-        let (c, f) = row?;
+    for r in c.query(
+        "SELECT c.uuid, f.flag FROM completion_flags f JOIN completions c ON c.id = f.completion_id
+         WHERE f.annotation_id = $1 ORDER BY c.uuid, f.flag",
+        vals![annotation_id],
+    )? {
+        let (c, f): (String, String) = (r.get(0)?, r.get(1)?);
         if let Some(list) = answer_flags.entry(c).or_insert_with(|| serde_json::json!([])).as_array_mut() {
             list.push(serde_json::json!(f));
         }
@@ -701,57 +734,86 @@ fn current_version(c: &Connection, annotation_id: i64) -> Sql<(i64, i64, serde_j
 /// A new version of an annotation, from an edit: the current one goes to
 /// the revisions table (with the edit's key), then the row and its parts
 /// are replaced. Counters and leases are not touched.
-pub fn revise(c: &Connection, annotation_id: i64, n: &NewAnnotation<'_>) -> Sql<()> {
+pub fn revise(c: &mut dyn Conn, annotation_id: i64, n: &NewAnnotation<'_>) -> Result<()> {
     let (version, at, body) = current_version(c, annotation_id)?;
-    c.prepare_cached(
+    c.execute(
         "INSERT INTO annotation_revisions (annotation_id, version, body, created_at, replaced_at, replaced_by_key,
-                                           replaced_by_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![annotation_id, version, body.to_string(), at, n.now, n.client_key, n.request_hash])?;
+                                           replaced_by_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vals![annotation_id, version, body.to_string(), at, n.now, n.client_key, n.request_hash],
+    )?;
     for table in ["ranks", "ratings", "completion_flags"] {
-        c.prepare_cached(&format!("DELETE FROM {table} WHERE annotation_id = ?"))?.execute([annotation_id])?;
+        c.execute(&format!("DELETE FROM {table} WHERE annotation_id = $1"), vals![annotation_id])?;
     }
-    c.prepare_cached(
-        "UPDATE annotations SET choice_shown = ?, choice = ?, both_bad = ?, flags = ?, rationale = ?, time_ms = ?,
-                                version = version + 1, updated_at = ? WHERE id = ?",
-    )?
-    .execute(params![
-        n.choice_shown.map(i64::from),
-        n.choice_shown.map(|c| c.canonical(n.assignment.swapped)),
-        n.both_bad,
-        serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
-        n.rationale,
-        n.time_ms,
-        n.now,
-        annotation_id,
-    ])?;
+    c.execute(
+        "UPDATE annotations SET choice_shown = $1, choice = $2, both_bad = $3, flags = $4, rationale = $5, time_ms = $6,
+                                version = version + 1, updated_at = $7 WHERE id = $8",
+        vals![
+            n.choice_shown.map(i64::from),
+            n.choice_shown.map(|c| i64::from(c.canonical(n.assignment.swapped))),
+            n.both_bad,
+            serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
+            n.rationale,
+            n.time_ms,
+            n.now,
+            annotation_id,
+        ],
+    )?;
     insert_parts(c, annotation_id, n)
 }
 
 /// The stored versions an annotation replaced, oldest first: (version, stored at, body).
-pub fn revisions(c: &Connection, annotation_id: i64) -> Sql<Vec<(i64, i64, String)>> {
-    c.prepare_cached(
-        "SELECT version, created_at, body FROM annotation_revisions WHERE annotation_id = ? ORDER BY version",
+pub fn revisions(c: &mut dyn Conn, annotation_id: i64) -> Result<Vec<(i64, i64, String)>> {
+    c.query(
+        "SELECT version, created_at, body FROM annotation_revisions WHERE annotation_id = $1 ORDER BY version",
+        vals![annotation_id],
     )?
-    .query_map([annotation_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     .collect()
 }
 
 /// Ends a user's live leases (in one project, or in all of them) and gives
 /// their slots back to the pool: for a removed member or a deactivated user.
-pub fn release_leases(c: &Connection, user_id: i64, project_id: Option<i64>) -> Sql<usize> {
-    let mut st = c.prepare_cached(
-        "UPDATE assignments SET state = 'expired', lease_expires_at = ?1
-         WHERE annotator_id = ?2 AND state = 'leased' AND (?3 IS NULL OR project_id = ?3) RETURNING pair_id, prompt_id",
+pub fn release_leases(c: &mut dyn Conn, user_id: i64, project_id: Option<i64>) -> Result<usize> {
+    let rows = c.query(
+        "UPDATE assignments SET state = 'expired', lease_expires_at = $1
+         WHERE annotator_id = $2 AND state = 'leased' AND ($3 IS NULL OR project_id = $3) RETURNING pair_id, prompt_id",
+        vals![now_ms(), user_id, project_id],
     )?;
-    let items: Vec<Item> = st.query_map(params![now_ms(), user_id, project_id], item)?.collect::<Sql<_>>()?;
-    give_back(c, &items)
+    give_back(c, &items(&rows)?)
+}
+
+/// A submitted task of this annotator as a lease-shaped record (to show it
+/// again for a change): the task id and how it was shown.
+pub fn judged_task(c: &mut dyn Conn, task_uuid: &str, user_id: i64) -> Result<Option<Lease>> {
+    c.query_opt(
+        "SELECT s.id, s.uuid, s.swapped, s.shown, s.lease_expires_at FROM assignments s
+         WHERE s.uuid = $1 AND s.annotator_id = $2 AND s.state = 'submitted'",
+        vals![task_uuid, user_id],
+    )?
+    .map(|r| lease_of(&r))
+    .transpose()
+}
+
+/// The task of the annotator's latest judgement in the project (before the
+/// one of task `before`, when given).
+pub fn latest_judged(c: &mut dyn Conn, user_id: i64, project_id: i64, before: Option<&str>) -> Result<Option<String>> {
+    c.query_opt(
+        "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
+         WHERE n.annotator_id = $1 AND n.project_id = $2
+           AND ($3 IS NULL OR n.id < (SELECT m.id FROM annotations m JOIN assignments t ON t.id = m.assignment_id
+                                       WHERE t.uuid = $3 AND m.annotator_id = $1))
+         ORDER BY n.id DESC LIMIT 1",
+        vals![user_id, project_id, before],
+    )?
+    .map(|r| r.get(0))
+    .transpose()
 }
 
 /// How far this annotator is in a project: pairs judged or skipped, and
 /// pairs still open to them (needing annotations, not yet seen by them).
 pub async fn progress(
-    db: impl SqliteExecutor<'_>,
+    db: impl Into<Ex<'_>>,
     user_id: i64,
     project_id: i64,
     per_pair: i64,
@@ -761,28 +823,28 @@ pub async fn progress(
     // prompt needs to be one) count prompts instead of pairs.
     let sql = if per_prompt.is_some() {
         "SELECT
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
-           (SELECT COUNT(*) FROM prompts pr WHERE pr.project_id = ?2 AND pr.load < ?3
-              AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= ?4),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = $1 AND project_id = $2 AND state = 'submitted'),
+           (SELECT COUNT(*) FROM prompts pr WHERE pr.project_id = $2 AND pr.load < $3
+              AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= $4),
            (SELECT COUNT(*) FROM assignments a JOIN prompts pr ON pr.id = a.prompt_id
-             WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.pair_id IS NULL
-               AND a.state IN ('submitted', 'skipped', 'leased') AND pr.load < ?3),
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')"
+             WHERE a.annotator_id = $1 AND a.project_id = $2 AND a.pair_id IS NULL
+               AND a.state IN ('submitted', 'skipped', 'leased') AND pr.load < $3),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = $1 AND project_id = $2 AND state = 'leased')"
     } else {
         "SELECT
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'submitted'),
-           (SELECT COUNT(*) FROM pairs WHERE project_id = ?2 AND load < ?3),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = $1 AND project_id = $2 AND state = 'submitted'),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = $2 AND load < $3),
            (SELECT COUNT(*) FROM assignments a JOIN pairs p ON p.id = a.pair_id
-             WHERE a.annotator_id = ?1 AND a.project_id = ?2 AND a.state IN ('submitted', 'skipped', 'leased') AND p.load < ?3),
-           (SELECT COUNT(*) FROM assignments WHERE annotator_id = ?1 AND project_id = ?2 AND state = 'leased')"
+             WHERE a.annotator_id = $1 AND a.project_id = $2 AND a.state IN ('submitted', 'skipped', 'leased') AND p.load < $3),
+           (SELECT COUNT(*) FROM assignments WHERE annotator_id = $1 AND project_id = $2 AND state = 'leased')"
     };
-    let (done, open, mine_open, leased): (i64, i64, i64, i64) = sqlx::query_as(sql)
+    let (done, open, mine_open, leased): (i64, i64, i64, i64) = on!(db, e => sqlx::query_as(sql)
         .bind(user_id)
         .bind(project_id)
         .bind(per_pair)
         .bind(per_prompt.unwrap_or(0))
-        .fetch_one(db)
-        .await?;
+        .fetch_one(e)
+        .await)?;
     // Held leases are still to do: add them back whether or not their pair is full.
     Ok(MyProgress { done, remaining: (open - mine_open).max(0) + leased })
 }
@@ -797,19 +859,19 @@ pub struct AnnotatorCount {
 /// Judged and skipped pairs per annotator of a project; `only` limits the
 /// list to one user.
 pub async fn per_annotator(
-    db: impl SqliteExecutor<'_>,
+    db: impl Into<Ex<'_>>,
     project_id: i64,
     only: Option<i64>,
 ) -> sqlx::Result<Vec<AnnotatorCount>> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT u.username, SUM(a.state = 'submitted'), SUM(a.state = 'skipped')
+    let rows: Vec<(String, i64, i64)> = on!(db, e => sqlx::query_as(
+        "SELECT u.username, COUNT(CASE WHEN a.state = 'submitted' THEN 1 END), COUNT(CASE WHEN a.state = 'skipped' THEN 1 END)
          FROM assignments a JOIN users u ON u.id = a.annotator_id
-         WHERE a.project_id = ?1 AND (?2 IS NULL OR a.annotator_id = ?2) GROUP BY u.id ORDER BY u.username",
+         WHERE a.project_id = $1 AND ($2 IS NULL OR a.annotator_id = $2) GROUP BY u.id ORDER BY u.username",
     )
     .bind(project_id)
     .bind(only)
-    .fetch_all(db)
-    .await?;
+    .fetch_all(e)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|(username, annotations, skipped)| AnnotatorCount { username, annotations, skipped })
@@ -819,27 +881,27 @@ pub async fn per_annotator(
 /// The annotator's own judgements in a project, newest first, with whether
 /// each is inside the undo window.
 pub async fn history(
-    db: impl SqliteExecutor<'_>,
+    db: impl Into<Ex<'_>>,
     user_id: i64,
     project_id: i64,
     undo: (i64, i64),
     limit: i64,
 ) -> sqlx::Result<Vec<crate::domain::views::HistoryItem>> {
     type Row = (String, String, String, Option<i64>, bool, String, String, i64, Option<i64>, i64, bool);
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Row> = on!(db, e => sqlx::query_as(
         "SELECT n.uuid, s.uuid, pr.messages, n.choice_shown, n.both_bad, n.flags, n.rationale, n.created_at,
                 n.updated_at, n.version,
-                ?4 > 0 AND n.created_at > ?5 AND ROW_NUMBER() OVER (ORDER BY n.id DESC) <= ?4
+                $4 > 0 AND n.created_at > $5 AND ROW_NUMBER() OVER (ORDER BY n.id DESC) <= $4
          FROM annotations n JOIN assignments s ON s.id = n.assignment_id JOIN prompts pr ON pr.id = n.prompt_id
-         WHERE n.annotator_id = ?1 AND n.project_id = ?2 ORDER BY n.id DESC LIMIT ?3",
+         WHERE n.annotator_id = $1 AND n.project_id = $2 ORDER BY n.id DESC LIMIT $3",
     )
     .bind(user_id)
     .bind(project_id)
     .bind(limit)
     .bind(undo.0)
     .bind(if undo.1 > 0 { now_ms() - undo.1 * 60_000 } else { i64::MAX })
-    .fetch_all(db)
-    .await?;
+    .fetch_all(e)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|(uuid, task, messages, choice, both_bad, flags, rationale, created, updated, version, editable)| {
@@ -866,31 +928,4 @@ pub async fn history(
             }
         })
         .collect())
-}
-
-/// A submitted task of this annotator as a lease-shaped record (to show it
-/// again for a change): the task id and how it was shown.
-pub fn judged_task(c: &Connection, task_uuid: &str, user_id: i64) -> Sql<Option<Lease>> {
-    c.prepare_cached(
-        "SELECT s.id, s.uuid, s.swapped, s.shown, s.lease_expires_at FROM assignments s
-         WHERE s.uuid = ? AND s.annotator_id = ? AND s.state = 'submitted'",
-    )?
-    .query_row(params![task_uuid, user_id], |r| {
-        Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
-    })
-    .optional()
-}
-
-/// The task of the annotator's latest judgement in the project (before the
-/// one of task `before`, when given).
-pub fn latest_judged(c: &Connection, user_id: i64, project_id: i64, before: Option<&str>) -> Sql<Option<String>> {
-    c.prepare_cached(
-        "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
-         WHERE n.annotator_id = ?1 AND n.project_id = ?2
-           AND (?3 IS NULL OR n.id < (SELECT m.id FROM annotations m JOIN assignments t ON t.id = m.assignment_id
-                                       WHERE t.uuid = ?3 AND m.annotator_id = ?1))
-         ORDER BY n.id DESC LIMIT 1",
-    )?
-    .query_row(params![user_id, project_id, before], |r| r.get(0))
-    .optional()
 }

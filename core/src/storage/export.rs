@@ -1,8 +1,10 @@
 //! Reads for exports and agreement. Export streams run on one read
 //! connection inside one transaction, so the form decided first and the rows
 //! written after see the same snapshot while writers go on.
+use super::conn::{Conn, Row};
+use super::{on, Dialect, Ex, Pool};
 use crate::domain::verdict::PairTally;
-use sqlx::{SqliteExecutor, SqlitePool};
+use crate::Result;
 
 /// Which annotations count: the project's, optionally only some annotators'
 /// (ids, resolved by the service) and a time window (ms, `until` exclusive).
@@ -42,9 +44,11 @@ impl Scope {
     fn tallies(&self, extra: &str) -> String {
         format!(
             "SELECT n.pair_id AS pair_id,
-                    SUM(n.choice = -3) AS c0, SUM(n.choice = -2) AS c1, SUM(n.choice = -1) AS c2,
-                    SUM(n.choice = 0) AS c3, SUM(n.choice = 1) AS c4, SUM(n.choice = 2) AS c5,
-                    SUM(n.choice = 3) AS c6, SUM(n.both_bad) AS both_bad, SUM(n.flags <> '[]') AS flagged,
+                    COUNT(CASE WHEN n.choice = -3 THEN 1 END) AS c0, COUNT(CASE WHEN n.choice = -2 THEN 1 END) AS c1,
+                    COUNT(CASE WHEN n.choice = -1 THEN 1 END) AS c2, COUNT(CASE WHEN n.choice = 0 THEN 1 END) AS c3,
+                    COUNT(CASE WHEN n.choice = 1 THEN 1 END) AS c4, COUNT(CASE WHEN n.choice = 2 THEN 1 END) AS c5,
+                    COUNT(CASE WHEN n.choice = 3 THEN 1 END) AS c6, COUNT(CASE WHEN n.both_bad THEN 1 END) AS both_bad,
+                    COUNT(CASE WHEN n.flags <> '[]' THEN 1 END) AS flagged,
                     (SELECT adjudicated FROM pairs WHERE id = n.pair_id) AS adjudicated
              FROM annotations n WHERE {} {extra} GROUP BY n.pair_id ORDER BY n.pair_id",
             self.clause()
@@ -57,7 +61,7 @@ struct TallyRow {
     tally: PairTally,
 }
 
-fn tally_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TallyRow> {
+fn tally_row(r: &Row) -> Result<TallyRow> {
     let mut counts = [0i64; 7];
     for (i, c) in counts.iter_mut().enumerate() {
         *c = r.get(1 + i)?;
@@ -77,24 +81,77 @@ fn id_list(ids: impl Iterator<Item = i64>) -> String {
 /// materializes a whole project and memory stays flat.
 pub const PAGE: i64 = 2000;
 
-/// A read-only connection of an export's own, inside one read transaction:
-/// every page it reads comes from the same snapshot, and writers go on.
-/// Plain rusqlite on the export's thread: rows cost no hop between threads.
-pub fn snapshot(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(super::BUSY_TIMEOUT)?;
-    conn.execute_batch("BEGIN")?;
-    // The transaction's snapshot starts at its first read.
-    conn.query_row("SELECT COUNT(*) FROM projects", [], |_| Ok(()))?;
-    Ok(conn)
+/// A read-only view of the whole database for an export (or agreement):
+/// every page it reads comes from one snapshot, and writers go on. SQLite:
+/// a rusqlite connection of its own in a read transaction (rows cost no hop
+/// between threads). PostgreSQL: a pooled connection in a REPEATABLE READ,
+/// READ ONLY transaction. Opened and used on a blocking thread.
+pub enum Snapshot {
+    Sqlite(rusqlite::Connection),
+    Postgres { handle: tokio::runtime::Handle, tx: sqlx::Transaction<'static, sqlx::Postgres> },
+}
+
+impl Snapshot {
+    /// `handle`: the runtime the PostgreSQL pool belongs to (the caller's).
+    pub fn open(db: &super::Db, handle: &tokio::runtime::Handle) -> Result<Snapshot> {
+        match &db.read {
+            Pool::Sqlite(_) => {
+                let path = db.sqlite_file()?;
+                let conn = rusqlite::Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(super::writer::sql_err)?;
+                conn.busy_timeout(super::BUSY_TIMEOUT).map_err(super::writer::sql_err)?;
+                conn.execute_batch("BEGIN").map_err(super::writer::sql_err)?;
+                // The transaction's snapshot starts at its first read.
+                conn.query_row("SELECT COUNT(*) FROM projects", [], |_| Ok(())).map_err(super::writer::sql_err)?;
+                Ok(Snapshot::Sqlite(conn))
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = handle.block_on(pool.begin())?;
+                handle.block_on(
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx),
+                )?;
+                Ok(Snapshot::Postgres { handle: handle.clone(), tx })
+            }
+        }
+    }
+}
+
+impl Conn for Snapshot {
+    fn dialect(&self) -> Dialect {
+        match self {
+            Snapshot::Sqlite(_) => Dialect::Sqlite,
+            Snapshot::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    fn query(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<Vec<Row>> {
+        match self {
+            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).query(sql, params),
+            Snapshot::Postgres { handle, tx } => {
+                super::conn::PgConn { handle: handle.clone(), conn: tx }.query(sql, params)
+            }
+        }
+    }
+
+    fn execute(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<u64> {
+        match self {
+            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).execute(sql, params),
+            Snapshot::Postgres { handle, tx } => {
+                super::conn::PgConn { handle: handle.clone(), conn: tx }.execute(sql, params)
+            }
+        }
+    }
 }
 
 /// Whether any prompt of the project is a conversation.
-pub fn has_conversations(conn: &rusqlite::Connection, project_id: i64) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM prompts WHERE project_id = ? AND is_chat)", [project_id], |r| r.get(0))
+pub fn has_conversations(conn: &mut dyn Conn, project_id: i64) -> Result<bool> {
+    conn.scalar(
+        "SELECT EXISTS (SELECT 1 FROM prompts WHERE project_id = $1 AND is_chat)",
+        super::conn::vals![project_id],
+    )
 }
 
 /// One annotated pair (with at least one annotation in scope).
@@ -124,14 +181,9 @@ impl PairRow {
 }
 
 /// The next page of annotated pairs after pair `after`, in pair order.
-pub fn pairs_page(
-    conn: &rusqlite::Connection,
-    scope: &Scope,
-    with_texts: bool,
-    after: i64,
-) -> rusqlite::Result<Vec<PairRow>> {
+pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i64) -> Result<Vec<PairRow>> {
     let sql = scope.tallies(&format!("AND n.pair_id > {after}")) + &format!(" LIMIT {PAGE}");
-    let tallies: Vec<TallyRow> = conn.prepare(&sql)?.query_map([], tally_row)?.collect::<rusqlite::Result<_>>()?;
+    let tallies: Vec<TallyRow> = conn.rows(&sql, tally_row)?;
     if tallies.is_empty() {
         return Ok(Vec::new());
     }
@@ -151,9 +203,8 @@ pub fn pairs_page(
          WHERE p.id IN ({}) ORDER BY p.id",
         id_list(tallies.iter().map(|t| t.pair_id))
     );
-    let mut stmt = conn.prepare(&sql)?;
     let mut at = tallies.iter();
-    let rows = stmt.query_map([], |r| {
+    let rows = conn.rows(&sql, |r| {
         Ok(PairRow {
             pair_id: r.get(0)?,
             pair_uuid: r.get(1)?,
@@ -171,8 +222,7 @@ pub fn pairs_page(
         })
     })?;
     let mut out = Vec::with_capacity(tallies.len());
-    for row in rows {
-        let mut row = row?;
+    for mut row in rows {
         // Both lists are in pair order and hold the same pairs.
         if let Some(t) = at.find(|t| t.pair_id == row.pair_id) {
             row.tally = t.tally;
@@ -221,17 +271,16 @@ pub struct AnnotationRow {
 
 /// The versions edits replaced, per annotation id (oldest first).
 fn revisions_of(
-    conn: &rusqlite::Connection,
+    conn: &mut dyn Conn,
     ids: impl Iterator<Item = i64>,
-) -> rusqlite::Result<std::collections::HashMap<i64, Vec<(i64, i64, String)>>> {
+) -> Result<std::collections::HashMap<i64, Vec<(i64, i64, String)>>> {
     let mut out: std::collections::HashMap<i64, Vec<(i64, i64, String)>> = std::collections::HashMap::new();
     let sql = format!(
         "SELECT annotation_id, version, created_at, body FROM annotation_revisions WHERE annotation_id IN ({})
          ORDER BY annotation_id, version",
         id_list(ids)
     );
-    for row in conn.prepare(&sql)?.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))? {
-        let (a, v) = row?;
+    for (a, v) in conn.rows(&sql, |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))? {
         out.entry(a).or_default().push(v);
     }
     Ok(out)
@@ -240,11 +289,11 @@ fn revisions_of(
 /// The next page of annotations in scope after annotation `after`, in the
 /// order they were stored, each with its pair's tally within the scope.
 pub fn annotations_page(
-    conn: &rusqlite::Connection,
+    conn: &mut dyn Conn,
     scope: &Scope,
     with_texts: bool,
     after: i64,
-) -> rusqlite::Result<Vec<AnnotationRow>> {
+) -> Result<Vec<AnnotationRow>> {
     let texts = if with_texts { "pr.messages, ca.body, cb.body" } else { "NULL, NULL, NULL" };
     let sql = format!(
         "SELECT n.id, n.pair_id, n.uuid, p.uuid, pr.uuid, pr.external_id, ca.uuid, cb.uuid, ca.model, cb.model,
@@ -260,43 +309,40 @@ pub fn annotations_page(
          WHERE {} AND n.id > {after} ORDER BY n.id LIMIT {PAGE}",
         scope.clause()
     );
-    let mut rows: Vec<AnnotationRow> = conn
-        .prepare(&sql)?
-        .query_map([], |r| {
-            Ok(AnnotationRow {
-                id: r.get(0)?,
-                pair_id: r.get(1)?,
-                annotation_uuid: r.get(2)?,
-                pair_uuid: r.get(3)?,
-                prompt_uuid: r.get(4)?,
-                external_id: r.get(5)?,
-                completion_a_uuid: r.get(6)?,
-                completion_b_uuid: r.get(7)?,
-                model_a: r.get(8)?,
-                model_b: r.get(9)?,
-                annotator_uuid: r.get(10)?,
-                annotator_name: r.get(11)?,
-                choice_shown: r.get(12)?,
-                choice: r.get(13)?,
-                swapped: r.get(14)?,
-                both_bad_vote: r.get(15)?,
-                flags: r.get(16)?,
-                rationale: r.get(17)?,
-                time_ms: r.get(18)?,
-                leased_at: r.get(19)?,
-                submitted_at: r.get(20)?,
-                late: r.get(21)?,
-                meta: r.get(22)?,
-                is_chat: r.get(23)?,
-                messages: r.get(24)?,
-                a: r.get(25)?,
-                b: r.get(26)?,
-                tally: PairTally::default(),
-                version: r.get(27)?,
-                revisions: Vec::new(),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut rows: Vec<AnnotationRow> = conn.rows(&sql, |r| {
+        Ok(AnnotationRow {
+            id: r.get(0)?,
+            pair_id: r.get(1)?,
+            annotation_uuid: r.get(2)?,
+            pair_uuid: r.get(3)?,
+            prompt_uuid: r.get(4)?,
+            external_id: r.get(5)?,
+            completion_a_uuid: r.get(6)?,
+            completion_b_uuid: r.get(7)?,
+            model_a: r.get(8)?,
+            model_b: r.get(9)?,
+            annotator_uuid: r.get(10)?,
+            annotator_name: r.get(11)?,
+            choice_shown: r.get(12)?,
+            choice: r.get(13)?,
+            swapped: r.get(14)?,
+            both_bad_vote: r.get(15)?,
+            flags: r.get(16)?,
+            rationale: r.get(17)?,
+            time_ms: r.get(18)?,
+            leased_at: r.get(19)?,
+            submitted_at: r.get(20)?,
+            late: r.get(21)?,
+            meta: r.get(22)?,
+            is_chat: r.get(23)?,
+            messages: r.get(24)?,
+            a: r.get(25)?,
+            b: r.get(26)?,
+            tally: PairTally::default(),
+            version: r.get(27)?,
+            revisions: Vec::new(),
+        })
+    })?;
     if rows.is_empty() {
         return Ok(rows);
     }
@@ -304,11 +350,8 @@ pub fn annotations_page(
     pairs.sort_unstable();
     pairs.dedup();
     let sql = scope.tallies(&format!("AND n.pair_id IN ({})", id_list(pairs.into_iter())));
-    let by_pair: std::collections::HashMap<i64, PairTally> = conn
-        .prepare(&sql)?
-        .query_map([], tally_row)?
-        .map(|t| t.map(|t| (t.pair_id, t.tally)))
-        .collect::<rusqlite::Result<_>>()?;
+    let by_pair: std::collections::HashMap<i64, PairTally> =
+        conn.rows(&sql, tally_row)?.into_iter().map(|t| (t.pair_id, t.tally)).collect();
     let mut revisions = revisions_of(conn, rows.iter().map(|r| r.id))?;
     for r in &mut rows {
         r.tally = by_pair.get(&r.pair_id).copied().unwrap_or_default();
@@ -342,47 +385,40 @@ pub struct PromptVotes {
 /// The prompts of the next page of the project's prompts after prompt
 /// `after` that have votes in scope, and the last prompt id of the page
 /// (None at the end).
-pub fn prompt_votes_page(
-    conn: &rusqlite::Connection,
-    scope: &Scope,
-    after: i64,
-) -> rusqlite::Result<(Vec<PromptVotes>, Option<i64>)> {
+pub fn prompt_votes_page(conn: &mut dyn Conn, scope: &Scope, after: i64) -> Result<(Vec<PromptVotes>, Option<i64>)> {
     let ids = prompt_ids(conn, scope, after)?;
     let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
+    // SQLite: CROSS JOIN keeps the join order (pairs of the page first).
+    let join = if conn.dialect() == Dialect::Sqlite { "CROSS JOIN" } else { "JOIN" };
     let sql = format!(
         "SELECT p.prompt_id, n.pair_id, p.completion_a, p.completion_b, n.choice, n.both_bad, n.flags <> '[]'
-         FROM pairs p CROSS JOIN annotations n ON n.pair_id = p.id
+         FROM pairs p {join} annotations n ON n.pair_id = p.id
          WHERE p.prompt_id IN ({}) AND {} ORDER BY p.prompt_id, n.pair_id, n.id",
         id_list(ids.into_iter()),
         scope.clause()
     );
-    let votes: Vec<(i64, Vote)> = conn
-        .prepare(&sql)?
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                Vote {
-                    pair_id: r.get(1)?,
-                    a: r.get(2)?,
-                    b: r.get(3)?,
-                    choice: r.get(4)?,
-                    both_bad: r.get(5)?,
-                    flagged: r.get(6)?,
-                },
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let votes: Vec<(i64, Vote)> = conn.rows(&sql, |r| {
+        Ok((
+            r.get(0)?,
+            Vote {
+                pair_id: r.get(1)?,
+                a: r.get(2)?,
+                b: r.get(3)?,
+                choice: r.get(4)?,
+                both_bad: r.get(5)?,
+                flagged: r.get(6)?,
+            },
+        ))
+    })?;
     if votes.is_empty() {
         return Ok((Vec::new(), Some(last)));
     }
     let mut voted: Vec<i64> = votes.iter().map(|v| v.0).collect();
     voted.dedup();
     let list = id_list(voted.iter().copied());
-    let mut prompts: Vec<(i64, PromptVotes)> = conn
-        .prepare(&format!(
-            "SELECT id, uuid, external_id, is_chat, messages FROM prompts WHERE id IN ({list}) ORDER BY id"
-        ))?
-        .query_map([], |r| {
+    let mut prompts: Vec<(i64, PromptVotes)> = conn.rows(
+        &format!("SELECT id, uuid, external_id, is_chat, messages FROM prompts WHERE id IN ({list}) ORDER BY id"),
+        |r| {
             Ok((
                 r.get(0)?,
                 PromptVotes {
@@ -394,44 +430,41 @@ pub fn prompt_votes_page(
                     votes: Vec::new(),
                 },
             ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT prompt_id, id, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
-    ))?;
-    let completions = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
-    attach(&mut prompts, completions, |p, c| p.completions.push(c))?;
-    attach(&mut prompts, votes.into_iter().map(Ok), |p, v| p.votes.push(v))?;
+        },
+    )?;
+    let completions = conn.rows(
+        &format!(
+            "SELECT prompt_id, id, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
+        ),
+        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+    )?;
+    attach(&mut prompts, completions, |p, c| p.completions.push(c));
+    attach(&mut prompts, votes, |p, v| p.votes.push(v));
     Ok((prompts.into_iter().map(|p| p.1).collect(), Some(last)))
 }
 
 /// Hands rows keyed by prompt id to their prompts; both lists are in
 /// prompt order, and every row's prompt is in the list.
-fn attach<P, T>(
-    prompts: &mut [(i64, P)],
-    rows: impl IntoIterator<Item = rusqlite::Result<(i64, T)>>,
-    mut put: impl FnMut(&mut P, T),
-) -> rusqlite::Result<()> {
+fn attach<P, T>(prompts: &mut [(i64, P)], rows: impl IntoIterator<Item = (i64, T)>, mut put: impl FnMut(&mut P, T)) {
     let mut at = 0;
-    for row in rows {
-        let (prompt, row) = row?;
+    for (prompt, row) in rows {
         while prompts[at].0 != prompt {
             at += 1;
         }
         put(&mut prompts[at].1, row);
     }
-    Ok(())
 }
 
 /// The next page of the project's prompt ids after prompt `after`.
-fn prompt_ids(conn: &rusqlite::Connection, scope: &Scope, after: i64) -> rusqlite::Result<Vec<i64>> {
-    conn.prepare(&format!(
-        // `+`: walk prompts by id (not the (project, key) index and a sort).
-        "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
-        scope.project_id
-    ))?
-    .query_map([], |r| r.get(0))?
-    .collect()
+fn prompt_ids(conn: &mut dyn Conn, scope: &Scope, after: i64) -> Result<Vec<i64>> {
+    conn.rows(
+        &format!(
+            // `+`: walk prompts by id (not the (project, key) index and a sort).
+            "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
+            scope.project_id
+        ),
+        |r| r.get(0),
+    )
 }
 
 /// One ranking or rating (ranking and rating projects).
@@ -485,10 +518,10 @@ impl PromptJudgements {
 /// `after` that have rankings or ratings in scope, and the last prompt id
 /// of the page (None at the end).
 pub fn prompt_judgements_page(
-    conn: &rusqlite::Connection,
+    conn: &mut dyn Conn,
     scope: &Scope,
     after: i64,
-) -> rusqlite::Result<(Vec<PromptJudgements>, Option<i64>)> {
+) -> Result<(Vec<PromptJudgements>, Option<i64>)> {
     let ids = prompt_ids(conn, scope, after)?;
     let Some(&last) = ids.last() else { return Ok((Vec::new(), None)) };
     let sql = format!(
@@ -499,33 +532,30 @@ pub fn prompt_judgements_page(
         id_list(ids.into_iter()),
         scope.clause()
     );
-    let judgements: Vec<(i64, Judgement)> = conn
-        .prepare(&sql)?
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                Judgement {
-                    id: r.get(1)?,
-                    uuid: r.get(2)?,
-                    annotator_id: r.get(3)?,
-                    annotator_uuid: r.get(4)?,
-                    annotator_name: r.get(5)?,
-                    both_bad: r.get(6)?,
-                    flags: r.get(7)?,
-                    rationale: r.get(8)?,
-                    time_ms: r.get(9)?,
-                    leased_at: r.get(10)?,
-                    submitted_at: r.get(11)?,
-                    late: r.get(12)?,
-                    shown: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-                    version: r.get(14)?,
-                    ranks: Vec::new(),
-                    ratings: Vec::new(),
-                    completion_flags: Vec::new(),
-                },
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let judgements: Vec<(i64, Judgement)> = conn.rows(&sql, |r| {
+        Ok((
+            r.get(0)?,
+            Judgement {
+                id: r.get(1)?,
+                uuid: r.get(2)?,
+                annotator_id: r.get(3)?,
+                annotator_uuid: r.get(4)?,
+                annotator_name: r.get(5)?,
+                both_bad: r.get(6)?,
+                flags: r.get(7)?,
+                rationale: r.get(8)?,
+                time_ms: r.get(9)?,
+                leased_at: r.get(10)?,
+                submitted_at: r.get(11)?,
+                late: r.get(12)?,
+                shown: r.get::<Option<String>>(13)?.unwrap_or_default(),
+                version: r.get(14)?,
+                ranks: Vec::new(),
+                ratings: Vec::new(),
+                completion_flags: Vec::new(),
+            },
+        ))
+    })?;
     if judgements.is_empty() {
         return Ok((Vec::new(), Some(last)));
     }
@@ -533,11 +563,9 @@ pub fn prompt_judgements_page(
     voted.dedup();
     let list = id_list(voted.iter().copied());
     let annotations = id_list(judgements.iter().map(|j| j.1.id));
-    let mut prompts: Vec<(i64, PromptJudgements)> = conn
-        .prepare(&format!(
-            "SELECT id, uuid, external_id, is_chat, messages, meta FROM prompts WHERE id IN ({list}) ORDER BY id"
-        ))?
-        .query_map([], |r| {
+    let mut prompts: Vec<(i64, PromptJudgements)> = conn.rows(
+        &format!("SELECT id, uuid, external_id, is_chat, messages, meta FROM prompts WHERE id IN ({list}) ORDER BY id"),
+        |r| {
             Ok((
                 r.get(0)?,
                 PromptJudgements {
@@ -551,75 +579,83 @@ pub fn prompt_judgements_page(
                     judgements: Vec::new(),
                 },
             ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT prompt_id, id, uuid, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
-    ))?;
-    let completions =
-        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?;
-    attach(&mut prompts, completions, |p, c| p.completions.push(c))?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT prompt_id, uuid, completion_a, completion_b FROM pairs WHERE prompt_id IN ({list}) ORDER BY prompt_id, id"
-    ))?;
-    let pairs = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
-    attach(&mut prompts, pairs, |p, c| p.pairs.push(c))?;
+        },
+    )?;
+    let completions = conn.rows(
+        &format!(
+            "SELECT prompt_id, id, uuid, model, body FROM completions WHERE prompt_id IN ({list})
+             ORDER BY prompt_id, position"
+        ),
+        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+    )?;
+    attach(&mut prompts, completions, |p, c| p.completions.push(c));
+    let pairs = conn.rows(
+        &format!(
+            "SELECT prompt_id, uuid, completion_a, completion_b FROM pairs WHERE prompt_id IN ({list})
+             ORDER BY prompt_id, id"
+        ),
+        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+    )?;
+    attach(&mut prompts, pairs, |p, c| p.pairs.push(c));
     let mut ranks: std::collections::HashMap<i64, Vec<(i64, i64)>> = std::collections::HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT annotation_id, completion_id, rank FROM ranks WHERE annotation_id IN ({annotations})"
-    ))?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))? {
-        let (a, v) = row?;
+    for (a, v) in conn.rows(
+        &format!("SELECT annotation_id, completion_id, rank FROM ranks WHERE annotation_id IN ({annotations})"),
+        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?))),
+    )? {
         ranks.entry(a).or_default().push(v);
     }
     let mut ratings: std::collections::HashMap<i64, Vec<(i64, String, i64)>> = std::collections::HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT annotation_id, completion_id, aspect, value FROM ratings WHERE annotation_id IN ({annotations})"
-    ))?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))? {
-        let (a, v) = row?;
+    for (a, v) in conn.rows(
+        &format!(
+            "SELECT annotation_id, completion_id, aspect, value FROM ratings WHERE annotation_id IN ({annotations})"
+        ),
+        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+    )? {
         ratings.entry(a).or_default().push(v);
     }
     let mut flags: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT annotation_id, completion_id, flag FROM completion_flags WHERE annotation_id IN ({annotations})
-         ORDER BY annotation_id, completion_id, flag"
-    ))?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))? {
-        let (a, v) = row?;
+    for (a, v) in conn.rows(
+        &format!(
+            "SELECT annotation_id, completion_id, flag FROM completion_flags WHERE annotation_id IN ({annotations})
+             ORDER BY annotation_id, completion_id, flag"
+        ),
+        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?))),
+    )? {
         flags.entry(a).or_default().push(v);
     }
     let judgements = judgements.into_iter().map(|(prompt, mut j)| {
         j.ranks = ranks.remove(&j.id).unwrap_or_default();
         j.ratings = ratings.remove(&j.id).unwrap_or_default();
         j.completion_flags = flags.remove(&j.id).unwrap_or_default();
-        Ok((prompt, j))
+        (prompt, j)
     });
-    attach(&mut prompts, judgements, |p, j| p.judgements.push(j))?;
+    attach(&mut prompts, judgements, |p, j| p.judgements.push(j));
     Ok((prompts.into_iter().map(|p| p.1).collect(), Some(last)))
 }
 
 /// Each annotator's (mean, standard deviation) per aspect over all their
 /// ratings in scope: what z-scoring removes.
 pub fn rating_scales(
-    conn: &rusqlite::Connection,
+    conn: &mut dyn Conn,
     scope: &Scope,
-) -> rusqlite::Result<std::collections::HashMap<(i64, String), (f64, f64)>> {
+) -> Result<std::collections::HashMap<(i64, String), (f64, f64)>> {
     let sql = format!(
-        "SELECT n.annotator_id, g.aspect, AVG(g.value), AVG(g.value * g.value)
+        "SELECT n.annotator_id, g.aspect, CAST(AVG(g.value) AS DOUBLE PRECISION),
+                CAST(AVG(g.value * g.value) AS DOUBLE PRECISION)
          FROM ratings g JOIN annotations n ON n.id = g.annotation_id WHERE {} GROUP BY n.annotator_id, g.aspect",
         scope.clause()
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
-        let (mean, sq): (f64, f64) = (r.get(2)?, r.get(3)?);
-        Ok(((r.get(0)?, r.get(1)?), (mean, (sq - mean * mean).max(0.0).sqrt())))
-    })?;
-    rows.collect()
+    Ok(conn
+        .rows(&sql, |r| {
+            let (mean, sq): (f64, f64) = (r.get(2)?, r.get(3)?);
+            Ok(((r.get(0)?, r.get(1)?), (mean, (sq - mean * mean).max(0.0).sqrt())))
+        })?
+        .into_iter()
+        .collect())
 }
 
 /// (annotations in scope, annotations of the project, annotators in scope).
-pub fn scope_counts(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<(i64, i64, i64)> {
+pub fn scope_counts(conn: &mut dyn Conn, scope: &Scope) -> Result<(i64, i64, i64)> {
     let sql = format!(
         "SELECT (SELECT COUNT(*) FROM annotations n WHERE {c}),
                 (SELECT COUNT(*) FROM annotations WHERE project_id = {p}),
@@ -627,103 +663,103 @@ pub fn scope_counts(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Res
         c = scope.clause(),
         p = scope.project_id
     );
-    conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let r = conn.query_one(&sql, &[])?;
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 /// (id, uuid, username) of everyone who annotated in the project.
-pub async fn annotators(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Vec<(i64, String, String)>> {
-    sqlx::query_as(
+pub async fn annotators(db: impl Into<Ex<'_>>, project_id: i64) -> sqlx::Result<Vec<(i64, String, String)>> {
+    on!(db, e => sqlx::query_as(
         "SELECT u.id, u.uuid, u.username FROM users u
-         WHERE u.id IN (SELECT DISTINCT annotator_id FROM annotations WHERE project_id = ?) ORDER BY u.username",
+         WHERE u.id IN (SELECT DISTINCT annotator_id FROM annotations WHERE project_id = $1) ORDER BY u.username",
     )
     .bind(project_id)
-    .fetch_all(db)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// Every annotation of a project as (pair, annotator, canonical choice),
 /// for agreement statistics, in pair order (the (project, pair) index:
 /// agreement groups by pair). On a connection of its own: a million rows
 /// read this way take a fraction of what sqlx's per-row hand-off does.
-pub fn ratings(path: &std::path::Path, project_id: i64) -> rusqlite::Result<Vec<(i64, i64, i64)>> {
-    let conn = snapshot(path)?;
+pub fn ratings(conn: &mut dyn Conn, project_id: i64) -> Result<Vec<(i64, i64, i64)>> {
     // Rankings and ratings count as their pairwise outcomes (±3 or a tie):
     // a ranking by the two ranks, a rating by the sums over the aspects.
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT pair_id, annotator_id, choice FROM (
            SELECT n.pair_id AS pair_id, n.annotator_id, n.choice, n.id FROM annotations n
-           WHERE n.project_id = ?1 AND n.pair_id IS NOT NULL
+           WHERE n.project_id = $1 AND n.pair_id IS NOT NULL
            UNION ALL
            SELECT p.id, n.annotator_id, CASE WHEN ra.rank < rb.rank THEN 3 WHEN ra.rank > rb.rank THEN -3 ELSE 0 END, n.id
            FROM annotations n JOIN pairs p ON p.prompt_id = n.prompt_id
            JOIN ranks ra ON ra.annotation_id = n.id AND ra.completion_id = p.completion_a
            JOIN ranks rb ON rb.annotation_id = n.id AND rb.completion_id = p.completion_b
-           WHERE n.project_id = ?1 AND n.pair_id IS NULL
+           WHERE n.project_id = $1 AND n.pair_id IS NULL
            UNION ALL
            SELECT p.id, n.annotator_id, CASE WHEN va.v > vb.v THEN 3 WHEN va.v < vb.v THEN -3 ELSE 0 END, n.id
            FROM annotations n JOIN pairs p ON p.prompt_id = n.prompt_id
            JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings
-                 WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = ?1 AND pair_id IS NULL)
+                 WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = $1 AND pair_id IS NULL)
                  GROUP BY 1, 2) va
              ON va.annotation_id = n.id AND va.completion_id = p.completion_a
            JOIN (SELECT annotation_id, completion_id, SUM(value) AS v FROM ratings
-                 WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = ?1 AND pair_id IS NULL)
+                 WHERE annotation_id IN (SELECT id FROM annotations WHERE project_id = $1 AND pair_id IS NULL)
                  GROUP BY 1, 2) vb
              ON vb.annotation_id = n.id AND vb.completion_id = p.completion_b
-           WHERE n.project_id = ?1 AND n.pair_id IS NULL)
+           WHERE n.project_id = $1 AND n.pair_id IS NULL) x
          ORDER BY pair_id, id",
+        super::conn::vals![project_id],
     )?;
-    let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    rows.collect()
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
 }
 
 /// The names of a project's annotators by id.
-pub async fn annotator_names(db: &SqlitePool, project_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as(
+pub async fn annotator_names(db: &Pool, project_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    on!(db, e => sqlx::query_as(
         "SELECT DISTINCT u.id, u.username FROM annotations n JOIN users u ON u.id = n.annotator_id
-         WHERE n.project_id = ? ORDER BY u.username",
+         WHERE n.project_id = $1 ORDER BY u.username",
     )
     .bind(project_id)
-    .fetch_all(db)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// Annotated pairs that came with an imported preference, and how many of
 /// them the annotators' summed votes agree with.
-pub async fn prior_agreement(db: &SqlitePool, project_id: i64) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN s > 0 THEN 1 WHEN s < 0 THEN -1 ELSE 0 END = prior), 0)
+pub async fn prior_agreement(db: &Pool, project_id: i64) -> sqlx::Result<(i64, i64)> {
+    on!(db, e => sqlx::query_as(
+        "SELECT COUNT(*), COUNT(CASE WHEN (CASE WHEN x.s > 0 THEN 1 WHEN x.s < 0 THEN -1 ELSE 0 END) = x.prior THEN 1 END)
          FROM (SELECT p.prior AS prior, SUM(n.choice) AS s FROM pairs p JOIN annotations n ON n.pair_id = p.id
-               WHERE p.project_id = ? AND p.prior IS NOT NULL GROUP BY p.id)",
+               WHERE p.project_id = $1 AND p.prior IS NOT NULL GROUP BY p.id) x",
     )
     .bind(project_id)
-    .fetch_one(db)
-    .await
+    .fetch_one(e)
+    .await)
 }
 
 pub async fn insert_card(
-    db: impl SqliteExecutor<'_>,
+    db: impl Into<Ex<'_>>,
     project_id: i64,
     actor: &str,
     card: &serde_json::Value,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO exports (uuid, project_id, actor, created_at, card) VALUES (?, ?, ?, ?, ?)")
+    on!(db, e => sqlx::query("INSERT INTO exports (uuid, project_id, actor, created_at, card) VALUES ($1, $2, $3, $4, $5)")
         .bind(super::new_uuid())
         .bind(project_id)
         .bind(actor)
         .bind(super::now_ms())
         .bind(card.to_string())
-        .execute(db)
-        .await?;
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The cards of a project's latest exports, newest first.
-pub async fn cards(db: &SqlitePool, project_id: i64, limit: i64) -> sqlx::Result<Vec<serde_json::Value>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT card FROM exports WHERE project_id = ? ORDER BY id DESC LIMIT ?")
+pub async fn cards(db: &Pool, project_id: i64, limit: i64) -> sqlx::Result<Vec<serde_json::Value>> {
+    let rows: Vec<(String,)> = on!(db, e => sqlx::query_as("SELECT card FROM exports WHERE project_id = $1 ORDER BY id DESC LIMIT $2")
         .bind(project_id)
         .bind(limit)
-        .fetch_all(db)
-        .await?;
+        .fetch_all(e)
+        .await)?;
     Ok(rows.into_iter().filter_map(|(c,)| serde_json::from_str(&c).ok()).collect())
 }

@@ -4,6 +4,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod cache;
+pub mod conn;
 pub mod dashboard;
 pub mod export;
 pub mod imports;
@@ -17,32 +18,151 @@ pub mod users;
 pub mod writer;
 
 use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub type Tx = Transaction<'static, Sqlite>;
+/// A pool of connections to the one database, whichever backend it is.
+/// Services hand it to storage functions and never look inside.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open write transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Where a storage function runs its statements: a pool, or the connection
+/// of an open transaction. `From` a `&Pool` or a `&mut Tx`, so one function
+/// serves both.
+pub enum Ex<'c> {
+    SqlitePool(&'c SqlitePool),
+    Sqlite(&'c mut SqliteConnection),
+    PgPool(&'c PgPool),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Which database a statement is for, where their SQL differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl<'c> Ex<'c> {
+    /// The same target again, for the next statement of a function.
+    pub fn re(&mut self) -> Ex<'_> {
+        match self {
+            Ex::SqlitePool(p) => Ex::SqlitePool(p),
+            Ex::Sqlite(c) => Ex::Sqlite(c),
+            Ex::PgPool(p) => Ex::PgPool(p),
+            Ex::Postgres(c) => Ex::Postgres(c),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Ex::SqlitePool(_) | Ex::Sqlite(_) => Dialect::Sqlite,
+            Ex::PgPool(_) | Ex::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+impl<'c> From<&'c Pool> for Ex<'c> {
+    fn from(p: &'c Pool) -> Self {
+        match p {
+            Pool::Sqlite(p) => Ex::SqlitePool(p),
+            Pool::Postgres(p) => Ex::PgPool(p),
+        }
+    }
+}
+
+impl<'c> From<&'c mut Tx> for Ex<'c> {
+    fn from(t: &'c mut Tx) -> Self {
+        match t {
+            Tx::Sqlite(t) => Ex::Sqlite(t),
+            Tx::Postgres(t) => Ex::Postgres(t),
+        }
+    }
+}
+
+/// Runs `$body` with `$e` bound to the executor of `$ex` (anything that
+/// is `Into<Ex>`): the same statement, bindings and row types compile once
+/// per backend. SQL is written for both (`$1` placeholders, `TRUE`/`FALSE`,
+/// `CAST(SUM(..) AS BIGINT)`); where the dialects differ, the function picks
+/// the text by `Ex::dialect`.
+#[macro_export]
+macro_rules! on {
+    ($ex:expr, $e:ident => $body:expr) => {{
+        match Into::<$crate::storage::Ex>::into($ex) {
+            $crate::storage::Ex::SqlitePool($e) => $body,
+            $crate::storage::Ex::Sqlite($e) => $body,
+            $crate::storage::Ex::PgPool($e) => $body,
+            $crate::storage::Ex::Postgres($e) => $body,
+        }
+    }};
+}
+pub use crate::on;
+
+/// Who runs write jobs: SQLite's writer thread (group commit), or a
+/// PostgreSQL pool (a transaction per job).
+#[derive(Clone)]
+enum Hot {
+    Sqlite(writer::Writer),
+    Postgres(PgPool),
+}
+
+/// How often a PostgreSQL write job is tried when it meets a deadlock or a
+/// serialization failure (it is rolled back and run again).
+const PG_JOB_TRIES: u32 = 4;
+
+/// Where the data lives.
+#[derive(Clone, Debug)]
+pub enum Location {
+    /// The SQLite file, for connections of their own (exports, the writer).
+    Sqlite(std::path::PathBuf),
+    Postgres,
+}
 
 /// SQLite has one writer. The hot path's writes go to the writer thread,
 /// which commits them in small groups; the other writes go through a pool
 /// of one connection, so they queue in-process instead of spinning on
 /// SQLITE_BUSY. Reads use a separate pool and, thanks to WAL, never wait.
+/// On PostgreSQL `write` and `read` are the same pool.
 #[derive(Clone)]
 pub struct Db {
     /// For writes off the hot path (imports, accounts, settings).
-    pub write: SqlitePool,
-    pub read: SqlitePool,
-    /// The hot path's writes: claims, submissions, skips (group commit).
-    pub writer: writer::Writer,
+    pub write: Pool,
+    pub read: Pool,
+    /// The hot path's writes: claims, submissions, skips (see `hot`).
+    hot: Hot,
     /// Per-request lookups (principals, projects, memberships); see `cache`.
     pub caches: std::sync::Arc<cache::Caches>,
-    /// The database file, for connections of their own (exports).
-    pub path: std::path::PathBuf,
+    pub location: Location,
 }
 
 /// The SQLite schema's migrations, embedded in the binary.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+/// The PostgreSQL schema's migrations, embedded in the binary.
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Connections each instance keeps to PostgreSQL at most.
+const PG_POOL_SIZE: u32 = 16;
 
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,24 +178,77 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PRAGMAS: [(&str, &str); 4] =
     [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("temp_store", "MEMORY")];
 
-/// The database URLs Arbiter understands. Anything else is refused, so a
-/// mistyped URL never silently becomes a file of that name.
-pub fn sqlite_path(url: &str) -> anyhow::Result<&str> {
-    match url.split_once("://") {
-        Some(("sqlite", rest)) if !rest.is_empty() => Ok(rest),
-        Some(("sqlite", _)) => anyhow::bail!("database URL {url:?} names no file (use sqlite://path/to/arbiter.db)"),
-        Some((scheme, _)) => {
-            anyhow::bail!("database URL scheme {scheme:?} is not supported (use sqlite://path/to/arbiter.db)")
+/// A database URL Arbiter understands, parsed once at the edge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://path/to/file.db` (the path after the scheme).
+    Sqlite(String),
+    /// `postgres://` or `postgresql://…`, as given.
+    Postgres(String),
+}
+
+const URL_HELP: &str = "use sqlite://path/to/arbiter.db or postgres://user@host:5432/db";
+
+impl DatabaseUrl {
+    /// Anything but these two schemes is refused, so a mistyped URL never
+    /// silently becomes a file of that name.
+    pub fn parse(url: &str) -> anyhow::Result<DatabaseUrl> {
+        match url.split_once("://") {
+            Some(("sqlite", rest)) if !rest.is_empty() => Ok(DatabaseUrl::Sqlite(rest.to_owned())),
+            Some(("sqlite", _)) => anyhow::bail!("database URL {url:?} names no file ({URL_HELP})"),
+            Some(("postgres" | "postgresql", rest)) if !rest.is_empty() => Ok(DatabaseUrl::Postgres(url.to_owned())),
+            Some(("postgres" | "postgresql", _)) => {
+                anyhow::bail!("database URL {url:?} names no server ({URL_HELP})")
+            }
+            Some((scheme, _)) => anyhow::bail!("database URL scheme {scheme:?} is not supported ({URL_HELP})"),
+            None => anyhow::bail!("database URL {url:?} has no scheme ({URL_HELP})"),
         }
-        None => anyhow::bail!("database URL {url:?} has no scheme (use sqlite://path/to/arbiter.db)"),
+    }
+}
+
+/// The SQLite file of a `sqlite://` URL; other URLs are refused.
+pub fn sqlite_path(url: &str) -> anyhow::Result<String> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Sqlite(path) => Ok(path),
+        DatabaseUrl::Postgres(_) => anyhow::bail!("this needs a SQLite database (sqlite://path/to/arbiter.db)"),
     }
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the database at `url`
-    /// (`sqlite://path/to/file.db`).
+    /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
-        sqlite_path(url)?;
+        match DatabaseUrl::parse(url)? {
+            DatabaseUrl::Sqlite(_) => Self::connect_sqlite(url).await,
+            DatabaseUrl::Postgres(_) => Self::connect_postgres(url).await,
+        }
+    }
+
+    /// Several instances share one PostgreSQL database: each has a pool;
+    /// reads, writes and write jobs all use it. The migrations run under
+    /// PostgreSQL's advisory lock, so instances starting together apply
+    /// them once. Lost connections are replaced by the pool (each is
+    /// checked before use), so a restarted server is picked up by itself.
+    async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+        let opts = PgConnectOptions::from_str(url).with_context(|| "Failed to parse the PostgreSQL URL".to_string())?;
+        let place = format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or("(default)"));
+        let pool = PgPoolOptions::new()
+            .max_connections(PG_POOL_SIZE)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("Failed to connect to PostgreSQL at {place}"))?;
+        POSTGRES_MIGRATIONS.run(&pool).await.context("Failed to run database migrations")?;
+        Ok(Db {
+            write: Pool::Postgres(pool.clone()),
+            read: Pool::Postgres(pool.clone()),
+            hot: Hot::Postgres(pool),
+            caches: Default::default(),
+            location: Location::Postgres,
+        })
+    }
+
+    async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
         let mut opts = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("Failed to parse database URL {url}"))?
             .create_if_missing(true)
@@ -105,20 +278,144 @@ impl Db {
             .await
             .context("Failed to open read connections")?;
         let writer = writer::Writer::start(&path).context("Failed to start the writer thread")?;
-        Ok(Db { write, read, writer, caches: Default::default(), path })
+        Ok(Db {
+            write: Pool::Sqlite(write),
+            read: Pool::Sqlite(read),
+            hot: Hot::Sqlite(writer),
+            caches: Default::default(),
+            location: Location::Sqlite(path),
+        })
     }
 
-    /// A write transaction that holds the write lock from its first statement
-    /// (BEGIN IMMEDIATE), so read-then-write logic never hits SQLITE_BUSY halfway.
+    /// A write transaction. On SQLite it holds the write lock from its first
+    /// statement (BEGIN IMMEDIATE), so read-then-write logic never hits
+    /// SQLITE_BUSY halfway.
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
-        self.write.begin_with("BEGIN IMMEDIATE").await
+        Ok(match &self.write {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// The SQLite file, for the operations that work on the file itself.
+    pub fn sqlite_file(&self) -> crate::Result<&std::path::Path> {
+        match &self.location {
+            Location::Sqlite(path) => Ok(path),
+            Location::Postgres => Err(crate::Error::bad("this works on SQLite databases only")),
+        }
+    }
+
+    /// Runs a write job of the hot path (a claim, a submission, a skip) in a
+    /// transaction and answers once it is committed; an `Err` from the job
+    /// undoes its writes and nothing else. SQLite: on the writer thread, in
+    /// a group commit with the jobs queued beside it. PostgreSQL: in a
+    /// transaction of its own on a pooled connection, run again (from the
+    /// start) after a deadlock or a serialization failure.
+    pub async fn hot<T, F>(&self, job: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
+    {
+        self.job(job, false).await
+    }
+
+    /// Like `hot`, for a long job (an import chunk) that hands over when
+    /// `others_waiting` says so: on SQLite it gets a transaction of its own.
+    pub async fn hot_bulk<T, F>(&self, job: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
+    {
+        self.job(job, true).await
+    }
+
+    async fn job<T, F>(&self, mut job: F, bulk: bool) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
+    {
+        match &self.hot {
+            Hot::Sqlite(w) => {
+                let run = move |c: &rusqlite::Connection| job(&mut conn::SqliteConn(c));
+                if bulk {
+                    w.run_bulk(run).await
+                } else {
+                    w.run(run).await
+                }
+            }
+            Hot::Postgres(pool) => {
+                let (pool, handle) = (pool.clone(), tokio::runtime::Handle::current());
+                tokio::task::spawn_blocking(move || {
+                    let mut tries = 0;
+                    loop {
+                        tries += 1;
+                        let mut tx = handle.block_on(pool.begin())?;
+                        let out = job(&mut conn::PgConn { handle: handle.clone(), conn: &mut tx });
+                        let out = match out {
+                            Ok(v) => handle.block_on(tx.commit()).map(|()| v).map_err(crate::Error::from),
+                            Err(e) => {
+                                let _ = handle.block_on(tx.rollback());
+                                Err(e)
+                            }
+                        };
+                        match out {
+                            Err(crate::Error::Unavailable(_)) if tries < PG_JOB_TRIES => continue,
+                            other => return other,
+                        }
+                    }
+                })
+                .await
+                .map_err(|e| crate::Error::Internal(e.into()))?
+            }
+        }
+    }
+
+    /// Whether write jobs wait behind the one running (a long job hands over).
+    pub fn others_waiting(&self) -> impl Fn() -> bool + Send + 'static {
+        let w = match &self.hot {
+            Hot::Sqlite(w) => Some(w.others_waiting()),
+            Hot::Postgres(_) => None,
+        };
+        move || w.as_ref().is_some_and(|f| f())
+    }
+
+    /// SQLite's writer thread, for the tests of its group commit.
+    pub fn sqlite_writer(&self) -> Option<&writer::Writer> {
+        match &self.hot {
+            Hot::Sqlite(w) => Some(w),
+            Hot::Postgres(_) => None,
+        }
+    }
+
+    /// Write jobs waiting for SQLite's writer thread (0 on PostgreSQL).
+    pub fn writer_queue_depth(&self) -> usize {
+        self.sqlite_writer().map_or(0, writer::Writer::queue_depth)
     }
 
     /// Finishes the writer's queued jobs, then closes every connection.
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Hot::Sqlite(w) = &self.hot {
+            w.close().await;
+        }
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+impl Pool {
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// (open connections, idle connections).
+    pub fn usage(&self) -> (u32, usize) {
+        match self {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+        }
     }
 }
 
@@ -160,22 +457,26 @@ mod tests {
 /// How many embedded migrations the database has not applied (0: current).
 /// Fails when the database does not answer.
 pub async fn migrations_pending(db: &Db) -> sqlx::Result<usize> {
+    let ex = Ex::from(&db.read);
+    let migrator = match ex.dialect() {
+        Dialect::Sqlite => &SQLITE_MIGRATIONS,
+        Dialect::Postgres => &POSTGRES_MIGRATIONS,
+    };
     let applied: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&db.read).await?;
-    Ok(SQLITE_MIGRATIONS
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
-        .count())
+        on!(ex, e => sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(e).await)?;
+    Ok(migrator.iter().filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version)).count())
 }
 
 /// Connections of each pool: (pool, open, idle).
 pub fn pool_use(db: &Db) -> Vec<(&'static str, u32, usize)> {
-    vec![("read", db.read.size(), db.read.num_idle()), ("write", db.write.size(), db.write.num_idle())]
+    let (read, write) = (db.read.usage(), db.write.usage());
+    vec![("read", read.0, read.1), ("write", write.0, write.1)]
 }
 
 /// A consistent copy of the whole database into a new file. VACUUM INTO
 /// reads one snapshot (a read transaction), so writers carry on meanwhile.
-pub async fn backup_into(db: &Db, target: &str) -> sqlx::Result<()> {
-    sqlx::query("VACUUM INTO ?").bind(target).execute(&db.write).await?;
+pub async fn backup_into(db: &Db, target: &str) -> crate::Result<()> {
+    db.sqlite_file()?;
+    on!(&db.write, e => sqlx::query("VACUUM INTO $1").bind(target).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -1,4 +1,5 @@
 use super::{new_uuid, now_ms};
+use super::{on, Ex};
 pub use crate::domain::Settings;
 use crate::domain::{Scale, TaskType};
 
@@ -6,7 +7,6 @@ fn json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteExecutor;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
@@ -96,13 +96,13 @@ fn from_row(r: ProjectRow) -> Project {
     }
 }
 
-pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sqlx::Result<Project> {
-    let row: ProjectRow = sqlx::query_as(&format!(
+pub async fn insert(db: impl Into<Ex<'_>>, slug: &str, s: &Settings) -> sqlx::Result<Project> {
+    let row: ProjectRow = on!(db, e => sqlx::query_as(&format!(
         "INSERT INTO projects (uuid, slug, title, guidelines, annotations_per_pair, lease_seconds, flags, created_at,
                                pair_selection, task_type, aspects, scale_min, scale_max, scale_labels,
                                undo_judgements, undo_minutes, gold_percent, gold_accuracy_min, selection,
                                flag_agreement_min, flag_skip_max, flag_bias_permille)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING {COLUMNS}"
     ))
     .bind(new_uuid())
     .bind(slug)
@@ -126,26 +126,26 @@ pub async fn insert(db: impl SqliteExecutor<'_>, slug: &str, s: &Settings) -> sq
     .bind(s.flag_agreement_min)
     .bind(s.flag_skip_max)
     .bind(s.flag_bias_permille)
-    .fetch_one(db)
-    .await?;
+    .fetch_one(e)
+    .await)?;
     Ok(from_row(row))
 }
 
 /// Stores new settings; `false` (nothing changed) when they would change
 /// what the project's tasks ask for (task type, aspects, scale) while it
 /// has annotations or live leases: those would no longer match their project.
-pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "UPDATE projects SET title = ?1, guidelines = ?2, annotations_per_pair = ?3, lease_seconds = ?4, flags = ?5,
-                             pair_selection = ?6, task_type = ?7, aspects = ?8, scale_min = ?9, scale_max = ?10,
-                             scale_labels = ?11, undo_judgements = ?13, undo_minutes = ?14,
-                             gold_percent = ?16, gold_accuracy_min = ?17, selection = ?18,
-                             flag_agreement_min = ?19, flag_skip_max = ?20, flag_bias_permille = ?21
-         WHERE id = ?12
-           AND ((task_type = ?7 AND aspects = ?8 AND scale_min = ?9 AND scale_max = ?10)
-                OR (NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = ?12)
-                    AND NOT EXISTS (SELECT 1 FROM assignments WHERE project_id = ?12 AND state = 'leased'
-                                      AND lease_expires_at > ?15)))",
+pub async fn update(db: impl Into<Ex<'_>>, id: i64, s: &Settings) -> sqlx::Result<bool> {
+    let r = on!(db, e => sqlx::query(
+        "UPDATE projects SET title = $1, guidelines = $2, annotations_per_pair = $3, lease_seconds = $4, flags = $5,
+                             pair_selection = $6, task_type = $7, aspects = $8, scale_min = $9, scale_max = $10,
+                             scale_labels = $11, undo_judgements = $13, undo_minutes = $14,
+                             gold_percent = $16, gold_accuracy_min = $17, selection = $18,
+                             flag_agreement_min = $19, flag_skip_max = $20, flag_bias_permille = $21
+         WHERE id = $12
+           AND ((task_type = $7 AND aspects = $8 AND scale_min = $9 AND scale_max = $10)
+                OR (NOT EXISTS (SELECT 1 FROM annotations WHERE project_id = $12)
+                    AND NOT EXISTS (SELECT 1 FROM assignments WHERE project_id = $12 AND state = 'leased'
+                                      AND lease_expires_at > $15)))",
     )
     .bind(&s.title)
     .bind(&s.guidelines)
@@ -168,58 +168,57 @@ pub async fn update(db: impl SqliteExecutor<'_>, id: i64, s: &Settings) -> sqlx:
     .bind(s.flag_agreement_min)
     .bind(s.flag_skip_max)
     .bind(s.flag_bias_permille)
-    .execute(db)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(e)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// The prompt of the project with the most completions: (its imported id
 /// or uuid, how many), for the limit of ranking tasks.
-pub async fn most_completions(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Option<(String, i64)>> {
-    sqlx::query_as(
+pub async fn most_completions(db: impl Into<Ex<'_>>, project_id: i64) -> sqlx::Result<Option<(String, i64)>> {
+    on!(db, e => sqlx::query_as(
         "SELECT COALESCE(pr.external_id, pr.uuid), COUNT(*) AS n FROM completions c JOIN prompts pr ON pr.id = c.prompt_id
-         WHERE pr.project_id = ? GROUP BY pr.id ORDER BY n DESC LIMIT 1",
+         WHERE pr.project_id = $1 GROUP BY pr.id ORDER BY n DESC LIMIT 1",
     )
     .bind(project_id)
-    .fetch_optional(db)
-    .await
+    .fetch_optional(e)
+    .await)
 }
 
-pub async fn by_slug(db: impl SqliteExecutor<'_>, slug: &str) -> sqlx::Result<Option<Project>> {
-    let row: Option<ProjectRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM projects WHERE slug = ?")).bind(slug).fetch_optional(db).await?;
+pub async fn by_slug(db: impl Into<Ex<'_>>, slug: &str) -> sqlx::Result<Option<Project>> {
+    let row: Option<ProjectRow> = on!(db, e => sqlx::query_as(&format!("SELECT {COLUMNS} FROM projects WHERE slug = $1")).bind(slug).fetch_optional(e).await)?;
     Ok(row.map(from_row))
 }
 
 /// Projects a user may work on: all of them for admins (`user_id` None),
 /// else those they are a member of.
-pub async fn visible_to(db: impl SqliteExecutor<'_>, user_id: Option<i64>) -> sqlx::Result<Vec<Project>> {
-    let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+pub async fn visible_to(db: impl Into<Ex<'_>>, user_id: Option<i64>) -> sqlx::Result<Vec<Project>> {
+    let rows: Vec<ProjectRow> = on!(db, e => sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM projects
-         WHERE ?1 IS NULL OR id IN (SELECT project_id FROM project_members WHERE user_id = ?1)
+         WHERE $1 IS NULL OR id IN (SELECT project_id FROM project_members WHERE user_id = $1)
          ORDER BY created_at DESC, id DESC"
     ))
     .bind(user_id)
-    .fetch_all(db)
-    .await?;
+    .fetch_all(e)
+    .await)?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-pub async fn is_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project_members WHERE project_id = ? AND user_id = ?")
+pub async fn is_member(db: impl Into<Ex<'_>>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    let n: i64 = on!(db, e => sqlx::query_scalar("SELECT COUNT(*) FROM project_members WHERE project_id = $1 AND user_id = $2")
         .bind(project_id)
         .bind(user_id)
-        .fetch_one(db)
-        .await?;
+        .fetch_one(e)
+        .await)?;
     Ok(n > 0)
 }
 
-pub async fn add_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO project_members (project_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+pub async fn add_member(db: impl Into<Ex<'_>>, project_id: i64, user_id: i64) -> sqlx::Result<()> {
+    on!(db, e => sqlx::query("INSERT INTO project_members (project_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(project_id)
         .bind(user_id)
-        .execute(db)
-        .await?;
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -237,56 +236,55 @@ pub struct Counts {
     pub over_covered_pairs: i64,
 }
 
-pub async fn counts(db: impl SqliteExecutor<'_>, project: &Project) -> sqlx::Result<Counts> {
+pub async fn counts(db: impl Into<Ex<'_>>, project: &Project) -> sqlx::Result<Counts> {
     // Ranking and rating tasks are prompts (with enough completions to be one).
     let per_prompt = "SELECT
-           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1),
-           (SELECT COUNT(*) FROM prompts pr WHERE pr.project_id = ?1
-              AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= ?4),
-           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1 AND submitted >= ?2),
-           (SELECT COUNT(*) FROM annotations WHERE project_id = ?1),
-           (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND state = 'leased' AND lease_expires_at > ?3),
-           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1 AND submitted > ?2)";
+           (SELECT COUNT(*) FROM prompts WHERE project_id = $1),
+           (SELECT COUNT(*) FROM prompts pr WHERE pr.project_id = $1
+              AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) >= $4),
+           (SELECT COUNT(*) FROM prompts WHERE project_id = $1 AND submitted >= $2),
+           (SELECT COUNT(*) FROM annotations WHERE project_id = $1),
+           (SELECT COUNT(*) FROM assignments WHERE project_id = $1 AND state = 'leased' AND lease_expires_at > $3),
+           (SELECT COUNT(*) FROM prompts WHERE project_id = $1 AND submitted > $2)";
     let per_pair = "SELECT
-           (SELECT COUNT(*) FROM prompts WHERE project_id = ?1),
-           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1),
+           (SELECT COUNT(*) FROM prompts WHERE project_id = $1),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = $1),
            -- complete: N votes, or its prompt's order settled (adaptive selection)
-           (SELECT COUNT(*) FROM pairs p WHERE p.project_id = ?1
-              AND (p.submitted >= ?2 OR EXISTS (SELECT 1 FROM prompts pr WHERE pr.id = p.prompt_id AND pr.settled))),
-           (SELECT COUNT(*) FROM annotations WHERE project_id = ?1),
-           (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND state = 'leased' AND lease_expires_at > ?3),
-           (SELECT COUNT(*) FROM pairs WHERE project_id = ?1 AND submitted > ?2)";
+           (SELECT COUNT(*) FROM pairs p WHERE p.project_id = $1
+              AND (p.submitted >= $2 OR EXISTS (SELECT 1 FROM prompts pr WHERE pr.id = p.prompt_id AND pr.settled))),
+           (SELECT COUNT(*) FROM annotations WHERE project_id = $1),
+           (SELECT COUNT(*) FROM assignments WHERE project_id = $1 AND state = 'leased' AND lease_expires_at > $3),
+           (SELECT COUNT(*) FROM pairs WHERE project_id = $1 AND submitted > $2)";
     let by_prompt = project.task_type.per_prompt();
-    let (prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs) =
-        sqlx::query_as(if by_prompt { per_prompt } else { per_pair })
+    let (prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs) = on!(db, e => sqlx::query_as(if by_prompt { per_prompt } else { per_pair })
             .bind(project.id)
             .bind(project.annotations_per_pair)
             .bind(now_ms())
             .bind(project.task_type.min_completions())
-            .fetch_one(db)
-            .await?;
+            .fetch_one(e)
+            .await)?;
     let unit = if by_prompt { "prompts" } else { "pairs" }.to_owned();
     Ok(Counts { unit, prompts, pairs, complete_pairs, annotations, live_leases, over_covered_pairs })
 }
 
-pub async fn remove_member(db: impl SqliteExecutor<'_>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM project_members WHERE project_id = ? AND user_id = ?")
+pub async fn remove_member(db: impl Into<Ex<'_>>, project_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    let r = on!(db, e => sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
         .bind(project_id)
         .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
-pub async fn members(db: impl SqliteExecutor<'_>, project_id: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT u.username FROM project_members m JOIN users u ON u.id = m.user_id WHERE m.project_id = ? ORDER BY u.username",
+pub async fn members(db: impl Into<Ex<'_>>, project_id: i64) -> sqlx::Result<Vec<String>> {
+    on!(db, e => sqlx::query_scalar(
+        "SELECT u.username FROM project_members m JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 ORDER BY u.username",
     )
     .bind(project_id)
-    .fetch_all(db)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
-pub async fn count(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(db).await
+pub async fn count(db: impl Into<Ex<'_>>) -> sqlx::Result<i64> {
+    on!(db, e => sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(e).await)
 }

@@ -1,7 +1,8 @@
 //! Writing imported prompts, their completions and the pairs between them.
+use super::conn::{vals, Conn};
 use super::{new_uuid, now_ms};
 use crate::domain::import::{pair_indices, ImportItem};
-use rusqlite::{Connection, OptionalExtension};
+use crate::Result;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -25,17 +26,16 @@ fn hash_hex(parts: &[&str]) -> String {
 /// Per (model, model) in sorted order: how many pairs the project has, so new
 /// pairs get the next `spread` and equal-load pairs are served round-robin
 /// across model pairs.
-pub fn model_pair_counts(conn: &Connection, project_id: i64) -> rusqlite::Result<HashMap<(String, String), i64>> {
-    let mut stmt = conn.prepare(
+pub fn model_pair_counts(conn: &mut dyn Conn, project_id: i64) -> Result<HashMap<(String, String), i64>> {
+    let rows = conn.query(
         "SELECT ca.model, cb.model, COUNT(*) FROM pairs p
          JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
-         WHERE p.project_id = ? GROUP BY ca.model, cb.model",
+         WHERE p.project_id = $1 GROUP BY ca.model, cb.model",
+        vals![project_id],
     )?;
     let mut out = HashMap::new();
-    let rows =
-        stmt.query_map([project_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
-    for row in rows {
-        let (a, b, n) = row?;
+    for r in rows {
+        let (a, b, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
         *out.entry(model_key(&a, &b)).or_insert(0) += n;
     }
     Ok(out)
@@ -51,16 +51,24 @@ pub fn model_pair(a: &str, b: &str) -> String {
 /// Fills `model_pair` of the project's pairs that lack it (`on`: active
 /// selection), or clears it for all (off): only active projects pay for
 /// the index.
-pub async fn set_model_pairs(db: &sqlx::SqlitePool, project_id: i64, on: bool) -> sqlx::Result<()> {
-    let sql = if on {
-        "UPDATE pairs SET model_pair = (
-             SELECT min(ca.model, cb.model) || char(31) || max(ca.model, cb.model)
-             FROM completions ca, completions cb WHERE ca.id = pairs.completion_a AND cb.id = pairs.completion_b)
-         WHERE project_id = ? AND model_pair IS NULL"
-    } else {
-        "UPDATE pairs SET model_pair = NULL WHERE project_id = ? AND model_pair IS NOT NULL"
+pub async fn set_model_pairs(db: &super::Pool, project_id: i64, on: bool) -> sqlx::Result<()> {
+    let ex = super::Ex::from(db);
+    let sql = match (on, ex.dialect()) {
+        (true, super::Dialect::Sqlite) => {
+            "UPDATE pairs SET model_pair = (
+                 SELECT min(ca.model, cb.model) || char(31) || max(ca.model, cb.model)
+                 FROM completions ca, completions cb WHERE ca.id = pairs.completion_a AND cb.id = pairs.completion_b)
+             WHERE project_id = $1 AND model_pair IS NULL"
+        }
+        (true, super::Dialect::Postgres) => {
+            "UPDATE pairs SET model_pair = LEAST(ca.model, cb.model) || chr(31) || GREATEST(ca.model, cb.model)
+             FROM completions ca, completions cb
+             WHERE ca.id = pairs.completion_a AND cb.id = pairs.completion_b
+               AND pairs.project_id = $1 AND pairs.model_pair IS NULL"
+        }
+        (false, _) => "UPDATE pairs SET model_pair = NULL WHERE project_id = $1 AND model_pair IS NOT NULL",
     };
-    sqlx::query(sql).bind(project_id).execute(db).await?;
+    super::on!(ex, e => sqlx::query(sql).bind(project_id).execute(e).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -78,11 +86,11 @@ fn model_key(a: &str, b: &str) -> (String, String) {
 /// there, and every pair a new completion makes with the others. The pair of
 /// the first two completions gets the item's prior and source line.
 pub fn add_item(
-    conn: &Connection,
+    conn: &mut dyn Conn,
     project_id: i64,
     item: &ImportItem,
     spread: &mut HashMap<(String, String), i64>,
-) -> rusqlite::Result<Added> {
+) -> Result<Added> {
     let now = now_ms();
     let messages = serde_json::to_string(&item.messages).unwrap_or_default();
     let dedupe_key = match &item.external_id {
@@ -101,9 +109,9 @@ pub fn add_item(
     let mut added = Added::default();
 
     let existing: Option<i64> = conn
-        .prepare_cached("SELECT id FROM prompts WHERE project_id = ? AND dedupe_key = ?")?
-        .query_row(rusqlite::params![project_id, dedupe_key], |r| r.get(0))
-        .optional()?;
+        .query_opt("SELECT id FROM prompts WHERE project_id = $1 AND dedupe_key = $2", vals![project_id, &dedupe_key])?
+        .map(|r| r.get(0))
+        .transpose()?;
     let prompt_id = match existing {
         Some(id) => {
             added.prompts_existing += 1;
@@ -111,22 +119,10 @@ pub fn add_item(
         }
         None => {
             added.prompts += 1;
-            conn.prepare_cached(
+            conn.scalar(
                 "INSERT INTO prompts (uuid, project_id, dedupe_key, external_id, is_chat, messages, meta, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )?
-            .query_row(
-                rusqlite::params![
-                    new_uuid(),
-                    project_id,
-                    dedupe_key,
-                    item.external_id,
-                    item.is_chat,
-                    messages,
-                    meta,
-                    now
-                ],
-                |r| r.get(0),
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                vals![new_uuid(), project_id, &dedupe_key, &item.external_id, item.is_chat, &messages, &meta, now],
             )?
         }
     };
@@ -136,14 +132,12 @@ pub fn add_item(
     let mut have: HashMap<String, usize> = HashMap::new();
     let mut next_position = 0i64;
     if existing.is_some() {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, model, content_hash, position FROM completions WHERE prompt_id = ? ORDER BY position",
+        let rows = conn.query(
+            "SELECT id, model, content_hash, position FROM completions WHERE prompt_id = $1 ORDER BY position",
+            vals![prompt_id],
         )?;
-        let rows = stmt.query_map([prompt_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
-        })?;
-        for row in rows {
-            let (id, model, hash, position) = row?;
+        for r in rows {
+            let (id, model, hash, position): (i64, String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             have.insert(hash, all.len());
             all.push((id, model, false, None));
             next_position = next_position.max(position + 1);
@@ -155,12 +149,11 @@ pub fn add_item(
             all[at].3.get_or_insert(index);
             continue;
         }
-        let id: i64 = conn
-            .prepare_cached(
-                "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            )?
-            .query_row(rusqlite::params![new_uuid(), prompt_id, c.model, c.text, next_position, hash], |r| r.get(0))?;
+        let id: i64 = conn.scalar(
+            "INSERT INTO completions (uuid, prompt_id, model, body, position, content_hash)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            vals![new_uuid(), prompt_id, &c.model, &c.text, next_position, &hash],
+        )?;
         have.insert(hash, all.len());
         next_position += 1;
         added.completions += 1;
@@ -171,8 +164,10 @@ pub fn add_item(
         // New answers reopen a prompt whose order adaptive selection had
         // settled, and ask for N new rankings or ratings that cover them
         // (the counters of prompt-level tasks; live leases stay counted).
-        conn.prepare_cached("UPDATE prompts SET settled = 0, load = load - submitted, submitted = 0 WHERE id = ?")?
-            .execute([prompt_id])?;
+        conn.execute(
+            "UPDATE prompts SET settled = FALSE, load = load - submitted, submitted = 0 WHERE id = $1",
+            vals![prompt_id],
+        )?;
     }
     for (i, j) in pair_indices(all.len()) {
         let (a, b) = (&all[i], &all[j]);
@@ -183,32 +178,28 @@ pub fn add_item(
             (Some(1), Some(0)) => Some(-1i8),
             _ => None,
         };
-        let gold = first_pair.zip(item.gold).map(|(sign, g)| 3 * sign * g);
+        let gold = first_pair.zip(item.gold).map(|(sign, g)| i64::from(3 * sign * g));
         if !a.2 && !b.2 {
             // Both old: the pair exists already; a gold answer given again is set.
             if let Some(gold) = gold {
-                conn.prepare_cached(
-                    "UPDATE pairs SET gold_choice = ? WHERE completion_a = ? AND completion_b = ?",
-                )?
-                .execute(rusqlite::params![gold, a.0, b.0])?;
+                conn.execute(
+                    "UPDATE pairs SET gold_choice = $1 WHERE completion_a = $2 AND completion_b = $3",
+                    vals![gold, a.0, b.0],
+                )?;
             }
             continue;
         }
         let counter = spread.entry(model_key(&a.1, &b.1)).or_insert(0);
-        let prior = first_pair.zip(item.prior).map(|(sign, p)| sign * p);
-        let pair_id: i64 = conn
-            .prepare_cached(
-                "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior,
-                                    gold_choice)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )?
-            .query_row(rusqlite::params![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior, gold], |r| {
-                r.get(0)
-            })?;
+        let prior = first_pair.zip(item.prior).map(|(sign, p)| i64::from(sign * p));
+        let pair_id: i64 = conn.scalar(
+            "INSERT INTO pairs (uuid, project_id, prompt_id, completion_a, completion_b, spread, created_at, prior,
+                                gold_choice)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            vals![new_uuid(), project_id, prompt_id, a.0, b.0, *counter, now, prior, gold],
+        )?;
         // Byte-for-byte HH-RLHF lines only hold for the pair in the line's order.
         if let (Some(1), Some(line)) = (first_pair, &item.source) {
-            conn.prepare_cached("INSERT INTO pair_sources (pair_id, line) VALUES (?, ?)")?
-                .execute(rusqlite::params![pair_id, line])?;
+            conn.execute("INSERT INTO pair_sources (pair_id, line) VALUES ($1, $2)", vals![pair_id, line])?;
         }
         *counter += 1;
         added.pairs += 1;

@@ -1,7 +1,7 @@
 use super::{new_uuid, now_ms};
+use super::{on, Ex};
 pub use crate::domain::Role;
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteExecutor;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -27,46 +27,40 @@ fn from_row((id, uuid, username, role, active, theme, text_size, language): User
     User { id, uuid, username, role: Role::parse(&role).unwrap_or(Role::Annotator), active, prefs }
 }
 
-pub async fn insert(
-    db: impl SqliteExecutor<'_>,
-    username: &str,
-    password_hash: &str,
-    role: Role,
-) -> sqlx::Result<User> {
+pub async fn insert(db: impl Into<Ex<'_>>, username: &str, password_hash: &str, role: Role) -> sqlx::Result<User> {
     let uuid = new_uuid();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (uuid, username, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    let id: i64 = on!(db, e => sqlx::query_scalar(
+        "INSERT INTO users (uuid, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(&uuid)
     .bind(username)
     .bind(password_hash)
     .bind(role.as_str())
     .bind(now_ms())
-    .fetch_one(db)
-    .await?;
+    .fetch_one(e)
+    .await)?;
     Ok(User { id, uuid, username: username.to_owned(), role, active: true, prefs: Default::default() })
 }
 
 /// The user and their password hash, for login.
-pub async fn by_username(db: impl SqliteExecutor<'_>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
-    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, Option<String>)> =
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?"))
+pub async fn by_username(db: impl Into<Ex<'_>>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
+    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, Option<String>)> = on!(db, e => sqlx::query_as(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1"))
             .bind(username)
-            .fetch_optional(db)
-            .await?;
+            .fetch_optional(e)
+            .await)?;
     Ok(row.map(|(id, uuid, name, role, active, theme, size, language, hash)| {
         (from_row((id, uuid, name, role, active, theme, size, language)), hash)
     }))
 }
 
-pub async fn list(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<UserSummary>> {
-    let rows: Vec<(String, String, String, bool, Option<i64>, i64)> = sqlx::query_as(
+pub async fn list(db: impl Into<Ex<'_>>) -> sqlx::Result<Vec<UserSummary>> {
+    let rows: Vec<(String, String, String, bool, Option<i64>, i64)> = on!(db, e => sqlx::query_as(
         "SELECT u.uuid, u.username, u.role, u.active, u.last_seen_at,
                 (SELECT COUNT(*) FROM annotations a WHERE a.annotator_id = u.id)
          FROM users u ORDER BY u.username",
     )
-    .fetch_all(db)
-    .await?;
+    .fetch_all(e)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|(uuid, username, role, active, last_seen_at, annotations)| UserSummary {
@@ -90,12 +84,12 @@ pub struct UserSummary {
     pub annotations: i64,
 }
 
-pub async fn count_admins(db: impl SqliteExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetch_one(db).await
+pub async fn count_admins(db: impl Into<Ex<'_>>) -> sqlx::Result<i64> {
+    on!(db, e => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = TRUE").fetch_one(e).await)
 }
 
-pub async fn touch(db: impl SqliteExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(now_ms()).bind(user_id).execute(db).await?;
+pub async fn touch(db: impl Into<Ex<'_>>, user_id: i64) -> sqlx::Result<()> {
+    on!(db, e => sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2").bind(now_ms()).bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -103,43 +97,39 @@ pub(crate) fn user_from_row(row: UserRow) -> User {
     from_row(row)
 }
 
-pub async fn set_role(db: impl SqliteExecutor<'_>, user_id: i64, role: Role) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET role = ? WHERE id = ?").bind(role.as_str()).bind(user_id).execute(db).await?;
+pub async fn set_role(db: impl Into<Ex<'_>>, user_id: i64, role: Role) -> sqlx::Result<()> {
+    on!(db, e => sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn set_active(db: impl SqliteExecutor<'_>, user_id: i64, active: bool) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET active = ? WHERE id = ?").bind(active).bind(user_id).execute(db).await?;
+pub async fn set_active(db: impl Into<Ex<'_>>, user_id: i64, active: bool) -> sqlx::Result<()> {
+    on!(db, e => sqlx::query("UPDATE users SET active = $1 WHERE id = $2").bind(active).bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn set_password(db: impl SqliteExecutor<'_>, user_id: i64, hash: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(user_id).execute(db).await?;
+pub async fn set_password(db: impl Into<Ex<'_>>, user_id: i64, hash: &str) -> sqlx::Result<()> {
+    on!(db, e => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Projects (slugs) each user belongs to.
-pub async fn memberships(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
+pub async fn memberships(db: impl Into<Ex<'_>>) -> sqlx::Result<Vec<(String, String)>> {
+    on!(db, e => sqlx::query_as(
         "SELECT u.username, p.slug FROM project_members m JOIN users u ON u.id = m.user_id
          JOIN projects p ON p.id = m.project_id ORDER BY p.slug",
     )
-    .fetch_all(db)
-    .await
+    .fetch_all(e)
+    .await)
 }
 
 /// Stores a user's display preferences.
-pub async fn set_prefs(
-    db: impl SqliteExecutor<'_>,
-    user_id: i64,
-    prefs: crate::domain::prefs::Prefs,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET theme = ?, text_size = ?, language = ? WHERE id = ?")
+pub async fn set_prefs(db: impl Into<Ex<'_>>, user_id: i64, prefs: crate::domain::prefs::Prefs) -> sqlx::Result<()> {
+    on!(db, e => sqlx::query("UPDATE users SET theme = $1, text_size = $2, language = $3 WHERE id = $4")
         .bind(prefs.theme.name())
         .bind(prefs.text_size)
         .bind(prefs.language.map(|l| l.code()))
         .bind(user_id)
-        .execute(db)
-        .await?;
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -46,8 +46,15 @@ pub async fn across(
 ) -> ApiResult<Response> {
     let format = Format::parse(q.format.as_deref())?;
     let options = Options::parse(q.rounds.as_deref(), q.seed.as_deref())?;
-    let slugs: Vec<String> =
-        q.projects.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    let slugs: Vec<String> = q
+        .projects
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
     let (projects, current) = leaderboard::across(&state.db, &user, &slugs, options, true).await?;
     let slugs: Vec<String> = projects.into_iter().map(|p| p.slug).collect();
     Ok(answer(format, &current, &slugs))
@@ -71,11 +78,9 @@ impl Format {
 
 fn answer(format: Format, current: &Current, projects: &[String]) -> Response {
     match format {
-        Format::Csv => (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            leaderboard::csv(&current.board),
-        )
-            .into_response(),
+        Format::Csv => {
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], leaderboard::csv(&current.board)).into_response()
+        }
         Format::Json => {
             let mut v = serde_json::to_value(&*current.board).unwrap_or_default();
             v["projects"] = serde_json::json!(projects);

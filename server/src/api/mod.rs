@@ -29,7 +29,11 @@ pub fn routes(max_import: usize) -> Vec<(Method, &'static str, MethodRouter<AppS
         (Method::GET, "/projects/{slug}/leaderboard", get(leaderboard::project)),
         (Method::GET, "/leaderboard", get(leaderboard::across)),
         (Method::PUT, "/projects/{slug}/pairs/{pair}/gold", axum::routing::put(projects::set_gold).layer(small())),
-        (Method::PUT, "/projects/{slug}/pairs/{pair}/adjudication", axum::routing::put(projects::adjudicate).layer(small())),
+        (
+            Method::PUT,
+            "/projects/{slug}/pairs/{pair}/adjudication",
+            axum::routing::put(projects::adjudicate).layer(small()),
+        ),
         (Method::POST, "/projects/{slug}/tasks/next", post(tasks::next).layer(small())),
         (Method::POST, "/projects/{slug}/tasks/prefetch", post(tasks::prefetch).layer(small())),
         (Method::GET, "/projects/{slug}/export", get(export::download)),

@@ -142,7 +142,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The CLI acts with the machine owner's authority: whoever can run it can
 /// open the database file anyway.
 fn system_admin() -> arbiter_core::services::User {
-    arbiter_core::services::User { id: 0, uuid: String::new(), username: "cli".into(), role: Role::Admin, active: true, prefs: Default::default() }
+    arbiter_core::services::User {
+        id: 0,
+        uuid: String::new(),
+        username: "cli".into(),
+        role: Role::Admin,
+        active: true,
+        prefs: Default::default(),
+    }
 }
 
 async fn serve(database: &str, db: Db, args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -384,11 +384,15 @@ async fn project_settings(
             pair_selection: Some(f.pair_selection.unwrap_or_else(|| project.pair_selection.name().to_owned())),
             selection: Some(f.selection.unwrap_or_else(|| project.selection.name().to_owned())),
             flag_agreement_min: Some(
-                parse_int_field("flag_agreement_min", f.flag_agreement_min.as_deref())?.unwrap_or(project.flag_agreement_min),
+                parse_int_field("flag_agreement_min", f.flag_agreement_min.as_deref())?
+                    .unwrap_or(project.flag_agreement_min),
             ),
-            flag_skip_max: Some(parse_int_field("flag_skip_max", f.flag_skip_max.as_deref())?.unwrap_or(project.flag_skip_max)),
+            flag_skip_max: Some(
+                parse_int_field("flag_skip_max", f.flag_skip_max.as_deref())?.unwrap_or(project.flag_skip_max),
+            ),
             flag_bias_permille: Some(
-                parse_int_field("flag_bias_permille", f.flag_bias_permille.as_deref())?.unwrap_or(project.flag_bias_permille),
+                parse_int_field("flag_bias_permille", f.flag_bias_permille.as_deref())?
+                    .unwrap_or(project.flag_bias_permille),
             ),
             task_type: Some(f.task_type.unwrap_or_else(|| project.task_type.name().to_owned())),
             aspects: Some(f.aspects.as_deref().map(comma_list).unwrap_or_else(|| project.aspects.clone())),
@@ -399,10 +403,15 @@ async fn project_settings(
             undo_judgements: Some(
                 parse_int_field("undo_judgements", f.undo_judgements.as_deref())?.unwrap_or(project.undo_judgements),
             ),
-            undo_minutes: Some(parse_int_field("undo_minutes", f.undo_minutes.as_deref())?.unwrap_or(project.undo_minutes)),
-            gold_percent: Some(parse_int_field("gold_percent", f.gold_percent.as_deref())?.unwrap_or(project.gold_percent)),
+            undo_minutes: Some(
+                parse_int_field("undo_minutes", f.undo_minutes.as_deref())?.unwrap_or(project.undo_minutes),
+            ),
+            gold_percent: Some(
+                parse_int_field("gold_percent", f.gold_percent.as_deref())?.unwrap_or(project.gold_percent),
+            ),
             gold_accuracy_min: Some(
-                parse_int_field("gold_accuracy_min", f.gold_accuracy_min.as_deref())?.unwrap_or(project.gold_accuracy_min),
+                parse_int_field("gold_accuracy_min", f.gold_accuracy_min.as_deref())?
+                    .unwrap_or(project.gold_accuracy_min),
             ),
         };
         projects::update(&state.db, &user.username, &project, settings).await

@@ -40,13 +40,20 @@ async fn krippendorff_alpha_matches_the_reference_package_on_random_judgements()
             assert_eq!(r.status(), StatusCode::CREATED);
         }
     }
-    let got: Value =
-        bearer().get(app.api("/projects/agree/agreement")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let got: Value = bearer()
+        .get(app.api("/projects/agree/agreement"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(got["units"].as_u64().unwrap() >= 20, "{got}");
     assert_eq!(got["annotators"].as_array().unwrap().len(), 5);
     assert!(got["fleiss_kappa"].is_number());
     let ratings: Vec<(i64, i64, i64)> =
-        sqlx::query_as("SELECT pair_id, annotator_id, choice FROM annotations").fetch_all(&app.db.read).await.unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_as("SELECT pair_id, annotator_id, choice FROM annotations").fetch_all(e).await).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ratings.json"), serde_json::to_string(&ratings).unwrap()).unwrap();
     std::fs::write(dir.path().join("agreement.json"), got.to_string()).unwrap();
@@ -74,12 +81,12 @@ async fn krippendorff_alpha_matches_the_reference_package_on_random_judgements()
         assert!(home.contains(&want), "{name}: wants {want:?}");
         assert!(home.contains(" today (UTC)"), "{name}: the day's count is shown");
         // The count behind it, from a fixed start (midnight would make the test depend on the hour).
-        let (project, user): (i64, i64) = sqlx::query_as(
-            "SELECT p.id, u.id FROM projects p, users u WHERE p.slug = 'agree' AND u.username = ?",
+        let (project, user): (i64, i64) = arbiter_core::on!(&app.db.read, e => sqlx::query_as(
+            "SELECT p.id, u.id FROM projects p, users u WHERE p.slug = 'agree' AND u.username = $1",
         )
         .bind(name)
-        .fetch_one(&app.db.read)
-        .await
+        .fetch_one(e)
+        .await)
         .unwrap();
         let done = arbiter_core::storage::dashboard::done_since(&app.db.read, project, user, 0).await.unwrap();
         assert_eq!(done, 18, "{name} judged 18");

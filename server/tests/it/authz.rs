@@ -167,10 +167,11 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
     let token_uuid = |name: &'static str| {
         let db = app.db.clone();
         async move {
-            let u: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = ?")
+            let u: String =
+                arbiter_core::on!(&db.read, e => sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = $1")
                 .bind(name)
-                .fetch_one(&db.read)
-                .await
+                .fetch_one(e)
+                .await)
                 .unwrap();
             u
         }
@@ -221,7 +222,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             .unwrap();
         let task_id = task["task_id"].as_str().expect("the member has a task for every row").to_owned();
         let pair_uuid: String =
-            sqlx::query_scalar("SELECT uuid FROM pairs ORDER BY id LIMIT 1").fetch_one(&app.db.read).await.unwrap();
+            arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT uuid FROM pairs ORDER BY id LIMIT 1").fetch_one(e).await).unwrap();
         let mut got = Vec::new();
         for (i, who) in WHO.iter().enumerate() {
             let (path, body, json): (String, Vec<(&str, String)>, Option<serde_json::Value>) = match row.route {
@@ -243,12 +244,12 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                         "undo_last" => (path, vec![], Some(serde_json::json!({"slug": "p", "before": null}))),
                         "edit_and_next" => {
                             // The member's latest judgement (the rows before stored some).
-                            let task: String = sqlx::query_scalar(
+                            let task: String = arbiter_core::on!(&app.db.read, e => sqlx::query_scalar(
                                 "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
                                  JOIN users u ON u.id = n.annotator_id WHERE u.username = 'in' ORDER BY n.id DESC LIMIT 1",
                             )
-                            .fetch_one(&app.db.read)
-                            .await
+                            .fetch_one(e)
+                            .await)
                             .unwrap();
                             (
                                 path,
@@ -258,7 +259,9 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                                 ),
                             )
                         }
-                        "admin_project" | "load_leaderboard" | "load_dashboard" | "load_split" => (path, vec![("slug", "p".into())], None),
+                        "admin_project" | "load_leaderboard" | "load_dashboard" | "load_split" => {
+                            (path, vec![("slug", "p".into())], None)
+                        }
                         "load_pair" => (path, vec![("slug", "p".into()), ("pair", pair_uuid.clone())], None),
                         "invite_info" => (path, vec![("token", "nope".into())], None),
                         _ => (path, vec![], None),
@@ -266,12 +269,12 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
                 }
                 r => {
                     let annotation: String = if r.contains("{annotation_id}") {
-                        sqlx::query_scalar(
+                        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar(
                             "SELECT n.uuid FROM annotations n JOIN users u ON u.id = n.annotator_id
                              WHERE u.username = 'in' ORDER BY n.id DESC LIMIT 1",
                         )
-                        .fetch_one(&app.db.read)
-                        .await
+                        .fetch_one(e)
+                        .await)
                         .unwrap()
                     } else {
                         String::new()

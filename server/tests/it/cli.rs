@@ -11,7 +11,7 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn create_import_export_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let db = common::fresh_database_blocking(dir.path());
 
     let out =
         arbiter(&db, &["project", "create", "cli-proj", "--title", "CLI project", "--annotations-per-pair", "2"], "");
@@ -149,7 +149,7 @@ fn every_subcommand_has_help() {
 #[test]
 fn first_run_prints_a_single_use_admin_link() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let db = common::fresh_database_blocking(dir.path());
     let (mut child, mut lines) = common::serve_binary(&db);
     let first = lines.next().unwrap().unwrap();
     let second = lines.next().unwrap().unwrap();
@@ -182,7 +182,7 @@ fn first_run_prints_a_single_use_admin_link() {
 #[test]
 fn a_database_url_arbiter_cannot_serve_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for url in ["postgres://user@localhost:5432/db", "mysql://x/y", "data/arbiter.db", "sqlite://"] {
+    for url in ["mysql://x/y", "data/arbiter.db", "sqlite://", "postgres://", "postgresql:/x"] {
         let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
             .current_dir(dir.path())
             .args(["--database", url, "project", "create", "p", "--title", "P"])
@@ -193,6 +193,22 @@ fn a_database_url_arbiter_cannot_serve_is_refused() {
         assert!(err.contains("database URL"), "{url}: {err}");
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written anywhere");
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_clear_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 on the loopback: nothing listens there.
+    let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .current_dir(dir.path())
+        .args(["--database", "postgres://arbiter:secret@127.0.0.1:1/arbiter", "project", "create", "p", "--title", "P"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("Failed to connect to PostgreSQL at 127.0.0.1:1/arbiter"), "{err}");
+    assert!(!err.contains("secret"), "the password is never printed: {err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no SQLite file instead");
 }
 
 /// docs/openapi.json documents exactly the REST routes the server has.

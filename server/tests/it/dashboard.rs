@@ -23,7 +23,13 @@ async fn the_dashboard_flags_a_left_leaning_annotator_and_leads_from_a_flag_to_i
         let token = app.user(name, Role::Annotator).await;
         app.member("dash", name).await;
         common::judge_all(&app, "dash", &token, |j, _| {
-            let choice = if lean { -2 } else if j % 2 == 0 { -1 } else { 1 };
+            let choice = if lean {
+                -2
+            } else if j % 2 == 0 {
+                -1
+            } else {
+                1
+            };
             let mut body = json!({"choice": choice, "time_ms": 1000 + j * 100});
             if lean && j == 0 {
                 body["flags"] = json!(["unsafe"]);
@@ -127,12 +133,12 @@ async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_m
     assert_eq!(export("&exclude_flagged_annotators=true").await.lines().count(), 0);
 
     // Marking by the API: a 400 names the field, a made-up pair is a 404.
-    let pair: String = sqlx::query_scalar(
+    let pair: String = arbiter_core::on!(&app.db.read, e => sqlx::query_scalar(
         "SELECT p.uuid FROM pairs p JOIN projects j ON j.id = p.project_id WHERE j.slug = 'gold' AND p.gold_choice IS NULL
          ORDER BY p.id LIMIT 1",
     )
-    .fetch_one(&app.db.read)
-    .await
+    .fetch_one(e)
+    .await)
     .unwrap();
     let put = |pair: String, body: Value| {
         let (url, admin) = (app.api(&format!("/projects/gold/pairs/{pair}/gold")), admin.clone());
@@ -142,19 +148,23 @@ async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_m
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"pair": pair, "gold": "b"}));
     let stored: Option<i64> =
-        sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(&app.db.read).await.unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(e).await).unwrap();
     assert_eq!(stored, Some(-3));
     let r = put(pair.clone(), json!({"gold": "left"})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().starts_with("gold"));
     assert_eq!(put("nope".into(), json!({"gold": "a"})).await.status(), StatusCode::NOT_FOUND);
     // The pair page shows it and its form; the CLI unmarks it.
-    let page = c.get(format!("{}/admin/projects/gold/pairs/{pair}", app.url)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(r#"data-testid="gold-form""#) && page.contains(r#"value="b" selected"#), "the gold answer selected");
+    let page =
+        c.get(format!("{}/admin/projects/gold/pairs/{pair}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains(r#"data-testid="gold-form""#) && page.contains(r#"value="b" selected"#),
+        "the gold answer selected"
+    );
     let out = common::arbiter(&app.db_url, &["gold", "gold", &pair, "none"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stored: Option<i64> =
-        sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(&app.db.read).await.unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(e).await).unwrap();
     assert_eq!(stored, None);
 }
 
@@ -191,7 +201,7 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
     assert!(page.contains("2 for A · 0 tie · 1 for B") && page.contains("ann2 likes beta"), "counts and rationales");
 
     // B, by the API: the pair is in, with beta chosen, whatever the filter says.
-    let pairs: Vec<String> = sqlx::query_scalar("SELECT uuid FROM pairs ORDER BY id").fetch_all(&app.db.read).await.unwrap();
+    let pairs: Vec<String> = arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT uuid FROM pairs ORDER BY id").fetch_all(e).await).unwrap();
     let r = bearer()
         .put(app.api(&format!("/projects/adj/pairs/{}/adjudication", pairs[0])))
         .bearer_auth(&admin)
@@ -211,7 +221,15 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
     // three exports' cards; the newest (pairs) counts the labelled row.
     let mut cards = Value::Null;
     for _ in 0..200 {
-        cards = bearer().get(app.api("/projects/adj/export/cards")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        cards = bearer()
+            .get(app.api("/projects/adj/export/cards"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if cards.as_array().unwrap().len() == 3 {
             break;
         }
@@ -231,7 +249,7 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
         .unwrap();
     assert_eq!(r.headers()["location"], "/admin/projects/adj/adjudicate?ok=adjudicated");
     let tie: Option<i64> =
-        sqlx::query_scalar("SELECT adjudicated FROM pairs WHERE uuid = ?").bind(&pairs[1]).fetch_one(&app.db.read).await.unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT adjudicated FROM pairs WHERE uuid = ?").bind(&pairs[1]).fetch_one(e).await).unwrap();
     assert_eq!(tie, Some(0));
     let r = bearer()
         .put(app.api(&format!("/projects/adj/pairs/{}/adjudication", pairs[1])))

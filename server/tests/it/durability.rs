@@ -3,7 +3,6 @@ use crate::common;
 
 use arbiter_core::services::Role;
 use serde_json::{json, Value};
-use sqlx::sqlite::SqlitePoolOptions;
 use std::collections::HashMap;
 use std::process::Child;
 use std::sync::{Arc, Mutex};
@@ -72,34 +71,38 @@ async fn annotate_until_error(url: String, token: String, tag: String) -> Vec<(S
     acked
 }
 
-/// After a crash: the file is sound, every acknowledged judgement is there
-/// as the receipt said (same annotation id), and the pairs' counters agree
-/// with the rows they count.
+/// After a crash: the database is sound, every acknowledged judgement is
+/// there as the receipt said (same annotation id), and the pairs' counters
+/// agree with the rows they count.
 async fn check_file(db: &str, acked: &[(String, String)]) {
-    let pool = SqlitePoolOptions::new().max_connections(1).connect(db).await.unwrap();
-    let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
-    assert_eq!(ok, "ok");
+    let db = arbiter_core::storage::Db::connect(db).await.unwrap();
+    if !common::on_postgres() {
+        let ok: String =
+            arbiter_core::on!(&db.read, e => sqlx::query_scalar("PRAGMA integrity_check").fetch_one(e).await).unwrap();
+        assert_eq!(ok, "ok");
+    }
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT client_key, uuid FROM annotations").fetch_all(&pool).await.unwrap();
+        arbiter_core::on!(&db.read, e => sqlx::query_as("SELECT client_key, uuid FROM annotations").fetch_all(e).await)
+            .unwrap();
     let stored: HashMap<String, String> = rows.into_iter().collect();
     for (key, id) in acked {
         assert_eq!(stored.get(key), Some(id), "acknowledged {key} must be stored as its receipt said");
     }
-    let bad_counters: i64 = sqlx::query_scalar(
+    let bad_counters: i64 = arbiter_core::on!(&db.read, e => sqlx::query_scalar(
         "SELECT COUNT(*) FROM pairs p WHERE p.submitted <> (SELECT COUNT(*) FROM annotations a WHERE a.pair_id = p.id)
             OR p.load <> p.submitted + (SELECT COUNT(*) FROM assignments s WHERE s.pair_id = p.id AND s.state = 'leased')",
     )
-    .fetch_one(&pool)
-    .await
+    .fetch_one(e)
+    .await)
     .unwrap();
     assert_eq!(bad_counters, 0, "pairs whose counters disagree with their rows");
-    pool.close().await;
+    db.close().await;
 }
 
 /// Kills the server with SIGKILL `cycles` times while annotators write.
 async fn crash_cycles(cycles: usize, every: Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let db = common::fresh_database(dir.path()).await;
     let tokens = setup(&db, dir.path(), 3000, 8);
     let mut all_acked = Vec::new();
     for cycle in 0..cycles {
@@ -202,10 +205,10 @@ async fn a_retry_storm_stores_one_row_per_key() {
     assert_eq!(answers.len(), 120);
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 120, "one row per key, not three");
     for (key, id) in &answers {
-        let stored: String = sqlx::query_scalar("SELECT uuid FROM annotations WHERE client_key = ?")
+        let stored: String = arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT uuid FROM annotations WHERE client_key = $1")
             .bind(key)
-            .fetch_one(&app.db.read)
-            .await
+            .fetch_one(e)
+            .await)
             .unwrap();
         assert_eq!(&stored, id, "{key}: every answer named the stored row");
     }
@@ -213,6 +216,9 @@ async fn a_retry_storm_stores_one_row_per_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_under_write_load_is_consistent_and_opens() {
+    if common::skip_on_postgres("`arbiter backup` copies a SQLite file") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("live.db").display());
     let tokens = setup(&db, dir.path(), 2000, 4);
@@ -235,7 +241,7 @@ async fn backup_under_write_load_is_consistent_and_opens() {
         acked += w.await.unwrap().len();
     }
     let copy_url = format!("sqlite://{}", copy.display());
-    let pool = SqlitePoolOptions::new().max_connections(1).connect(&copy_url).await.unwrap();
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&copy_url).await.unwrap();
     let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
     assert_eq!(ok, "ok");
     let in_copy: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations").fetch_one(&pool).await.unwrap();

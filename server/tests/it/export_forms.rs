@@ -16,7 +16,8 @@ fn check_with_python(file: &std::path::Path, form: &str) {
 async fn judge_everything(app: &TestApp, token: &str, slug: &str) -> usize {
     let mut n = 0;
     loop {
-        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
+        let r =
+            bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
         if r.status() == StatusCode::NO_CONTENT {
             return n;
         }
@@ -34,7 +35,12 @@ async fn judge_everything(app: &TestApp, token: &str, slug: &str) -> usize {
     }
 }
 
-async fn export(app: &TestApp, admin: &str, slug: &str, form: &str) -> (reqwest::header::HeaderMap, Vec<Value>, String) {
+async fn export(
+    app: &TestApp,
+    admin: &str,
+    slug: &str,
+    form: &str,
+) -> (reqwest::header::HeaderMap, Vec<Value>, String) {
     let r = bearer()
         .get(app.api(&format!("/projects/{slug}/export?format=trl&form={form}")))
         .bearer_auth(admin)
@@ -73,7 +79,8 @@ async fn a_project_with_both_kinds_of_prompt_exports_one_schema_in_every_form() 
     let token = app.user("ann", Role::Annotator).await;
     app.project("mix", 1, 0).await;
     app.member("mix", "ann").await;
-    let r = bearer().post(app.api("/projects/mix/import")).bearer_auth(&admin).body(mixed_lines()).send().await.unwrap();
+    let r =
+        bearer().post(app.api("/projects/mix/import")).bearer_auth(&admin).body(mixed_lines()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(judge_everything(&app, &token, "mix").await, 4);
     let dir = tempfile::tempdir().unwrap();
@@ -129,14 +136,15 @@ async fn plain_prompts_stay_standard_unless_asked_and_an_ambiguous_flattening_is
     app.member("tricky", "ann").await;
     let line = json!({"id": "sneaky", "messages": [{"role": "user", "content": "Say \n\nAssistant: hi"}],
         "completions": [{"model": "a", "text": "x"}, {"model": "b", "text": "y"}]});
-    bearer().post(app.api("/projects/tricky/import")).bearer_auth(&admin).body(format!("{line}\n")).send().await.unwrap();
-    judge_everything(&app, &token, "tricky").await;
-    let r = bearer()
-        .get(app.api("/projects/tricky/export?form=standard"))
+    bearer()
+        .post(app.api("/projects/tricky/import"))
         .bearer_auth(&admin)
+        .body(format!("{line}\n"))
         .send()
         .await
         .unwrap();
+    judge_everything(&app, &token, "tricky").await;
+    let r = bearer().get(app.api("/projects/tricky/export?form=standard")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let e: Value = r.json().await.unwrap();
     assert!(e["error"].as_str().unwrap().contains("sneaky"), "{e}");
@@ -155,8 +163,11 @@ async fn the_raw_export_has_every_annotation_as_given_and_pseudonymous_annotator
     app.project("raw", 1, 0).await;
     app.member("raw", "ann").await;
     let mut lines = mixed_lines();
-    lines.push_str(&json!({"id": "m", "prompt": "with meta", "meta": {"source": "x", "n": 3},
-        "completions": [{"model": "alpha", "text": "a"}, {"model": "beta", "text": "b"}]}).to_string());
+    lines.push_str(
+        &json!({"id": "m", "prompt": "with meta", "meta": {"source": "x", "n": 3},
+        "completions": [{"model": "alpha", "text": "a"}, {"model": "beta", "text": "b"}]})
+        .to_string(),
+    );
     lines.push('\n');
     bearer().post(app.api("/projects/raw/import")).bearer_auth(&admin).body(lines).send().await.unwrap();
     let mut shown = Vec::new();
@@ -176,10 +187,21 @@ async fn the_raw_export_has_every_annotation_as_given_and_pseudonymous_annotator
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
-        shown.push((task["left"]["text"].as_str().unwrap().to_owned(), task["right"]["text"].as_str().unwrap().to_owned()));
+        shown.push((
+            task["left"]["text"].as_str().unwrap().to_owned(),
+            task["right"]["text"].as_str().unwrap().to_owned(),
+        ));
     }
     assert_eq!(shown.len(), 5);
-    let text = bearer().get(app.api("/projects/raw/export?format=raw")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+    let text = bearer()
+        .get(app.api("/projects/raw/export?format=raw"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 5, "one row per annotation");
     for row in &rows {

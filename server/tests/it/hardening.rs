@@ -26,11 +26,11 @@ async fn next_task(app: &TestApp, token: &str, slug: &str) -> String {
 }
 
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = ?")
+    arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
         .bind(action)
-        .fetch_one(&app.db.read)
-        .await
-        .unwrap()
+        .fetch_one(e)
+        .await)
+    .unwrap()
 }
 
 #[tokio::test]
@@ -64,7 +64,7 @@ async fn a_removed_member_can_neither_submit_nor_skip_and_their_leases_go_back()
     let task = next_task(&app, &token, "p").await;
     let ahead = bearer().post(app.api("/projects/p/tasks/prefetch")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(ahead.status(), StatusCode::OK);
-    assert_eq!(app.count("SELECT COALESCE(SUM(load), 0) FROM pairs").await, 2);
+    assert_eq!(app.count("SELECT CAST(COALESCE(SUM(load), 0) AS BIGINT) FROM pairs").await, 2);
     let admin = app.user("boss", Role::Admin).await;
     let r = bearer()
         .post(format!("{}/admin/projects/p/members/remove", app.url))
@@ -75,7 +75,11 @@ async fn a_removed_member_can_neither_submit_nor_skip_and_their_leases_go_back()
         .unwrap();
     assert_eq!(location(&r), "/admin/projects/p?ok=member_removed");
     assert_eq!(app.count("SELECT COUNT(*) FROM assignments WHERE state = 'leased'").await, 0, "leases released");
-    assert_eq!(app.count("SELECT COALESCE(SUM(load), 0) FROM pairs").await, 0, "slots back in the pool");
+    assert_eq!(
+        app.count("SELECT CAST(COALESCE(SUM(load), 0) AS BIGINT) FROM pairs").await,
+        0,
+        "slots back in the pool"
+    );
     let submit = bearer()
         .post(app.api(&format!("/tasks/{task}/annotation")))
         .bearer_auth(&token)
@@ -187,7 +191,7 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
     assert_eq!(fail_logins(&app, "203.0.113.1", 1).await, vec![StatusCode::TOO_MANY_REQUESTS]);
     assert_eq!(fail_logins(&app, "203.0.113.2", 1).await, vec![StatusCode::SEE_OTHER], "another client");
     let entry: String =
-        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'login.throttled'").fetch_one(&app.db.read).await.unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'login.throttled'").fetch_one(e).await).unwrap();
     assert!(entry.contains("203.0.113.1"), "the audit log names the client: {entry}");
     // Without a trusted proxy the header is the client's own word and ignored.
     let app = spawn_app().await;
@@ -218,7 +222,8 @@ async fn a_reset_can_revoke_tokens_and_a_newer_link_voids_the_older() {
     assert!(accounts::invite_info(&app.db, &first).await.unwrap().is_some());
     assert_eq!(bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::OK);
     // The page's reset form, with "revoke their API tokens" ticked.
-    let r = admin.post(format!("{}/admin/users/ann/reset", app.url)).form(&[("revoke_tokens", "on")]).send().await.unwrap();
+    let r =
+        admin.post(format!("{}/admin/users/ann/reset", app.url)).form(&[("revoke_tokens", "on")]).send().await.unwrap();
     assert!(location(&r).starts_with("/admin/users?reveal="), "{}", location(&r));
     assert!(accounts::invite_info(&app.db, &first).await.unwrap().is_none(), "the older link is void");
     let r = bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap();
@@ -298,7 +303,12 @@ async fn every_input_has_a_limit_and_a_4xx_naming_the_field() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     // A bad query string is the API's JSON 400, naming the parameter.
-    let r = bearer().get(app.api("/projects/p/export?format=trl&colour=red")).bearer_auth(&admin_token).send().await.unwrap();
+    let r = bearer()
+        .get(app.api("/projects/p/export?format=trl&colour=red"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("colour"));
@@ -348,10 +358,12 @@ async fn annotators_see_only_their_own_progress_row() {
     let names = |v: &Value| -> Vec<String> {
         v["annotators"].as_array().unwrap().iter().map(|a| a["username"].as_str().unwrap().to_owned()).collect()
     };
-    let mine: Value = bearer().get(app.api("/projects/p/progress")).bearer_auth(&a).send().await.unwrap().json().await.unwrap();
+    let mine: Value =
+        bearer().get(app.api("/projects/p/progress")).bearer_auth(&a).send().await.unwrap().json().await.unwrap();
     assert_eq!(names(&mine), vec!["ann"]);
     assert_eq!(mine["annotations"], 2, "the totals stay");
-    let all: Value = bearer().get(app.api("/projects/p/progress")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let all: Value =
+        bearer().get(app.api("/projects/p/progress")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(names(&all), vec!["ann", "bob"]);
 }
 
@@ -366,11 +378,11 @@ async fn two_admins_demoting_each_other_at_once_leave_one() {
         accounts::set_role(&app.db, &ub, "a", Role::Annotator)
     );
     assert!(x.is_ok() != y.is_ok(), "exactly one demotion goes through: {x:?} {y:?}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = TRUE").await, 1);
     let (x, y) =
         tokio::join!(accounts::set_active(&app.db, &ua, "a", false), accounts::set_active(&app.db, &ub, "a", false));
     assert!(x.is_err() || y.is_err());
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = TRUE").await, 1);
 }
 
 #[tokio::test]
@@ -383,9 +395,23 @@ async fn imported_images_and_relative_links_never_reach_the_page() {
     let line = json!({"prompt": "![p](/annotate/other)", "completions": [
         {"model": "a", "text": "![x](/api/v1/projects/p/export) [me](/logout) <img src=\"/admin/users\">"},
         {"model": "b", "text": "![chart](https://example.org/c.png)"}]});
-    let r = bearer().post(app.api("/projects/p/import")).bearer_auth(&admin).body(format!("{line}\n")).send().await.unwrap();
+    let r = bearer()
+        .post(app.api("/projects/p/import"))
+        .bearer_auth(&admin)
+        .body(format!("{line}\n"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let task: Value = bearer().post(app.api("/projects/p/tasks/next")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let task: Value = bearer()
+        .post(app.api("/projects/p/tasks/next"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let html = format!("{}{}{}", task["left"]["html"], task["right"]["html"], task["thread"][0]["html"]);
     assert!(!html.contains("<img") && !html.contains("src="), "{html}");
     assert!(!html.contains("/api/v1") && !html.contains("/logout") && !html.contains("/annotate/other"), "{html}");
@@ -420,7 +446,7 @@ async fn logins_audit_reads_and_accepted_invites_are_in_the_audit_log() {
         .unwrap();
     assert_eq!(location(&r), "/");
     let detail: String =
-        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'user.create_from_invite'").fetch_one(&app.db.read).await.unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'user.create_from_invite'").fetch_one(e).await).unwrap();
     let detail: Value = serde_json::from_str(&detail).unwrap();
     assert_eq!(detail["role"], "annotator");
     assert_eq!(detail["invited_by"], "boss");

@@ -270,7 +270,9 @@ async fn the_annotator_page_works_as_a_plain_form() {
     // Pressing submit twice (same form, same key) stores nothing new.
     c.post(format!("{}/annotate/t/submit", app.url)).form(&form).send().await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 1);
-    let flags: String = sqlx::query_scalar("SELECT flags FROM annotations").fetch_one(&app.db.read).await.unwrap();
+    let flags: String =
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT flags FROM annotations").fetch_one(e).await)
+            .unwrap();
     assert_eq!(flags, r#"["unsafe","off-topic"]"#);
     let next = c.get(format!("{}/annotate/t?ok=saved", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(!next.contains(&task), "the next page shows a new task");
@@ -292,7 +294,8 @@ async fn form_messages_are_shown_in_the_readers_language() {
         }
     };
     let c = browser();
-    let r = c.post(format!("{}/login", app.url)).form(&[("username", "ana"), ("password", "wrong")]).send().await.unwrap();
+    let r =
+        c.post(format!("{}/login", app.url)).form(&[("username", "ana"), ("password", "wrong")]).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/login?error=login_failed");
     assert!(page("/login?error=login_failed").await.contains("Benutzername oder Passwort falsch"));
     assert!(page("/login?ok=logged_out").await.contains(r#"class="flash ok">Abgemeldet<"#));

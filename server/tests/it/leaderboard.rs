@@ -21,7 +21,10 @@ async fn judged(app: &TestApp, slug: &str, prompts: usize) -> String {
         .map(|i| {
             let completions: Vec<Value> =
                 MODELS.iter().map(|m| json!({"model": m, "text": format!("[{m}] answer {i}")})).collect();
-            format!("{}\n", json!({"id": format!("q{i}"), "prompt": format!("Question {i}?"), "completions": completions}))
+            format!(
+                "{}\n",
+                json!({"id": format!("q{i}"), "prompt": format!("Question {i}?"), "completions": completions})
+            )
         })
         .collect();
     assert!(import::import_jsonl(&app.db, &p, None, "t.jsonl", data.into_bytes()).await.unwrap().ok);
@@ -34,7 +37,8 @@ async fn judged(app: &TestApp, slug: &str, prompts: usize) -> String {
     };
     let model_of = |text: &str| MODELS.iter().position(|m| text.starts_with(&format!("[{m}]"))).unwrap();
     common::judge_all(app, slug, &token, |_, task| {
-        let (left, right) = (model_of(task["left"]["text"].as_str().unwrap()), model_of(task["right"]["text"].as_str().unwrap()));
+        let (left, right) =
+            (model_of(task["left"]["text"].as_str().unwrap()), model_of(task["right"]["text"].as_str().unwrap()));
         let p_left = 1.0 / (1.0 + 10f64.powf((TRUTH[right] - TRUTH[left]) / 400.0));
         let u = uniform();
         json!({"choice": if u < 0.125 { 0 } else if uniform() < p_left { -2 } else { 2 }})
@@ -100,8 +104,11 @@ async fn the_leaderboard_ranks_models_like_the_reference_fit_as_json_and_csv() {
     assert!(lines[1].starts_with("gamma@v2,"));
 
     // Bad parameters are 400s naming the parameter.
-    for (q, field) in [("?format=xml", "format"), ("?rounds=many", "rounds"), ("?rounds=5000", "rounds"), ("?seed=-1", "seed")] {
-        let r = bearer().get(app.api(&format!("/projects/lb/leaderboard{q}"))).bearer_auth(&admin).send().await.unwrap();
+    for (q, field) in
+        [("?format=xml", "format"), ("?rounds=many", "rounds"), ("?rounds=5000", "rounds"), ("?seed=-1", "seed")]
+    {
+        let r =
+            bearer().get(app.api(&format!("/projects/lb/leaderboard{q}"))).bearer_auth(&admin).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
         let body: Value = r.json().await.unwrap();
         assert!(body["error"].as_str().unwrap().starts_with(field), "{q}: {body}");
@@ -161,13 +168,27 @@ async fn models_of_one_name_are_one_model_across_projects_and_new_votes_count() 
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--format"));
 
     // A vote more, through the API: a fresh read counts it.
-    let before: Value =
-        bearer().get(app.api("/projects/one/leaderboard")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let before: Value = bearer()
+        .get(app.api("/projects/one/leaderboard"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(before["battles"], 60);
     // The page shows the fit it has (cached above) at once…
     let page_client = common::login(&app, "one-boss", common::PASSWORD).await;
     let page = || async {
-        page_client.get(format!("{}/admin/projects/one/leaderboard", app.url)).send().await.unwrap().text().await.unwrap()
+        page_client
+            .get(format!("{}/admin/projects/one/leaderboard", app.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     };
     assert!(!page().await.contains(r#"data-testid="stale""#), "nothing new yet");
     // A new prompt comes in (every pair so far has its one vote).
@@ -200,8 +221,15 @@ async fn models_of_one_name_are_one_model_across_projects_and_new_votes_count() 
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(fresh.contains("61 battles") && !fresh.contains(r#"data-testid="stale""#), "the refit came in");
-    let after: Value =
-        bearer().get(app.api("/projects/one/leaderboard")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let after: Value = bearer()
+        .get(app.api("/projects/one/leaderboard"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(after["battles"], 61);
 }
 
@@ -211,7 +239,8 @@ async fn the_leaderboard_page_shows_the_table_and_charts_without_javascript() {
     judged(&app, "page", 12).await;
     app.user("chief", Role::Admin).await;
     let c = common::login(&app, "chief", common::PASSWORD).await;
-    let html = c.get(format!("{}/admin/projects/page/leaderboard", app.url)).send().await.unwrap().text().await.unwrap();
+    let html =
+        c.get(format!("{}/admin/projects/page/leaderboard", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"data-testid="leaderboard""#), "the table");
     // Intervals, win rates, battle counts and gamma's versions, as inline SVG.
     for chart in ["chart-ratings", "chart-win-rate", "chart-battles", "chart-versions"] {
@@ -219,7 +248,8 @@ async fn the_leaderboard_page_shows_the_table_and_charts_without_javascript() {
     }
     assert!(html.matches(r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart""#).count() >= 4);
     assert!(html.contains("gamma@v2") && html.contains("Versions of gamma"));
-    let across = c.get(format!("{}/admin/leaderboard?projects=page", app.url)).send().await.unwrap().text().await.unwrap();
+    let across =
+        c.get(format!("{}/admin/leaderboard?projects=page", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(across.contains("/api/v1/leaderboard?projects=page"));
 }
 
@@ -228,7 +258,8 @@ async fn answered_by(app: &TestApp, slug: &str, from: usize, to: usize, models: 
     let p = arbiter_core::storage::projects::by_slug(&app.db.read, slug).await.unwrap().unwrap();
     let data: String = (from..to)
         .map(|i| {
-            let completions: Vec<Value> = models.iter().map(|m| json!({"model": m, "text": format!("[{m}] {i}")})).collect();
+            let completions: Vec<Value> =
+                models.iter().map(|m| json!({"model": m, "text": format!("[{m}] {i}")})).collect();
             format!("{}\n", json!({"id": format!("q{i}"), "prompt": format!("Q{i}?"), "completions": completions}))
         })
         .collect();
@@ -252,15 +283,23 @@ async fn active_selection_serves_first_the_model_pairs_the_leaderboard_knows_lea
     let token = app.user("seed", Role::Annotator).await;
     app.member("act", "seed").await;
     let model = |text: &str| text[1..text.find(']').unwrap()].to_owned();
-    let judged = common::judge_all(&app, "act", &token, |j, _| json!({"choice": if j % 3 == 0 { -1 } else { 1 }})).await;
+    let judged =
+        common::judge_all(&app, "act", &token, |j, _| json!({"choice": if j % 3 == 0 { -1 } else { 1 }})).await;
     assert_eq!(judged, 60, "every pair of the three models");
     // A new model arrives; the fit everyone reads (the default rounds and
     // seed) is made now and knows it has no battles yet.
     answered_by(&app, "act", 20, 30, &["alpha", "beta", "gamma", "delta"]).await;
     assert_eq!(app.count(named).await, 120, "an active project's import names them");
     let admin = app.user("boss", Role::Admin).await;
-    let board: Value =
-        bearer().get(app.api("/projects/act/leaderboard")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let board: Value = bearer()
+        .get(app.api("/projects/act/leaderboard"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(board["battles"], 60);
     // Uniform would serve delta's pairs half the time (30 of 60 new pairs);
     // active serves them first.

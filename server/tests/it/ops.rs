@@ -26,9 +26,9 @@ async fn readyz_is_ready_on_a_migrated_database() {
 async fn readyz_is_not_ready_while_a_migration_is_missing() {
     let app = spawn_app().await;
     // As if the schema were an older binary's: the newest migration is not recorded.
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
-        .execute(&app.db.write)
-        .await
+    arbiter_core::on!(&app.db.write, e => sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(e)
+        .await.map(|r| r.rows_affected()))
         .unwrap();
     let r = bearer().get(format!("{}/readyz", app.url)).send().await.unwrap();
     assert_eq!(r.status(), 503);
@@ -121,7 +121,8 @@ fn json_logs_are_one_object_per_line() {
 
 #[test]
 fn an_unknown_log_format_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_arbiter")).args(["--log-format", "xml", "backup", "x.db"]).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_arbiter")).args(["--log-format", "xml", "backup", "x.db"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-format"));
 }

@@ -155,18 +155,19 @@ async fn a_token_made_on_the_page_is_shown_once_and_stored_only_hashed() {
     assert!(token.len() > 40);
     let again = c.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(!again.contains(&token), "shown once");
-    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE name = 'my script'")
-        .fetch_all(&app.db.read)
-        .await
+    let stored: Vec<String> = arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE name = 'my script'")
+        .fetch_all(e)
+        .await)
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert!(!stored[0].contains(&token) && stored[0].len() == 64, "only a SHA-256 is kept");
     let r = bearer().get(app.api("/projects")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Revoked on the page: it stops working.
-    let uuid: String = sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'my script'")
-        .fetch_one(&app.db.read)
-        .await
+    let uuid: String =
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT uuid FROM api_tokens WHERE name = 'my script'")
+        .fetch_one(e)
+        .await)
         .unwrap();
     c.post(format!("{}/account/tokens/{uuid}/revoke", app.url)).send().await.unwrap();
     assert_eq!(

@@ -91,7 +91,7 @@ async fn an_edit_replaces_the_judgement_keeps_the_old_version_and_is_idempotent(
 
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 3, "one row per pair and annotator");
     assert_eq!(app.count("SELECT COUNT(*) FROM annotation_revisions").await, 1);
-    assert_eq!(app.count("SELECT SUM(submitted) FROM pairs").await, 3, "counters untouched");
+    assert_eq!(app.count("SELECT CAST(SUM(submitted) AS BIGINT) FROM pairs").await, 3, "counters untouched");
     let list = history(&app, &ann).await;
     assert_eq!((list[0]["version"].as_i64(), list[0]["choice"].as_i64()), (Some(2), Some(-1)));
 
@@ -142,7 +142,7 @@ async fn the_undo_window_closes_after_the_last_n_judgements_or_the_minutes() {
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     assert!(e["error"].as_str().unwrap().contains("can no longer be changed"), "{e}");
     // Six minutes later the newest is out of the window too.
-    sqlx::query("UPDATE annotations SET created_at = created_at - 6 * 60000").execute(&app.db.write).await.unwrap();
+    arbiter_core::on!(&app.db.write, e => sqlx::query("UPDATE annotations SET created_at = created_at - 6 * 60000").execute(e).await.map(|r| r.rows_affected())).unwrap();
     let newest = receipts[2]["annotation_id"].as_str().unwrap();
     let (status, _) = put(&app, &ann, newest, "late-2", json!({"choice": 0})).await;
     assert_eq!(status, StatusCode::CONFLICT);

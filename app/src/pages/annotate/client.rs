@@ -132,7 +132,8 @@ mod imp {
             // A selector keeps its own keys (digits pick, arrows move); Tab
             // leaves any control as the browser would.
             let on_select = focused.as_deref() == Some("SELECT");
-            let on_control = focused.as_deref().is_some_and(|t| matches!(t, "SELECT" | "BUTTON" | "SUMMARY" | "A" | "INPUT"));
+            let on_control =
+                focused.as_deref().is_some_and(|t| matches!(t, "SELECT" | "BUTTON" | "SUMMARY" | "A" | "INPUT"));
             if on_select && e.key() != "Enter" {
                 return;
             }

@@ -10,18 +10,18 @@ mod ranking;
 use crate::api::{
     edit_and_next, load_annotate, prefetch_task, skip_and_next, submit_and_next, undo_last, AnnotateData, NextData,
 };
-use std::collections::VecDeque;
 use crate::components::{loaded, message, Flash, Nav};
+use crate::i18n::{t, tf};
 use arbiter_core::domain::import::Role;
 use arbiter_core::domain::views::{AnnotationInput, Entries, MyProgress, ShownCompletion, TaskView};
 use arbiter_core::domain::{Choice, Scale, TaskType};
-use ranking::Ranking;
-use std::collections::BTreeMap;
-use crate::i18n::{t, tf};
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnError;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use ranking::Ranking;
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 #[component]
 pub fn AnnotatePage() -> impl IntoView {
@@ -87,9 +87,8 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
     // The task shown is an earlier judgement being changed: (its task id,
     // whether it can still be changed). `resume` keeps the task that was
     // shown before Backspace, to go back to.
-    let editing = RwSignal::new(
-        data.editing.as_ref().zip(data.task.as_ref()).map(|((_, ok), t)| (t.task_id.to_string(), *ok)),
-    );
+    let editing =
+        RwSignal::new(data.editing.as_ref().zip(data.task.as_ref()).map(|((_, ok), t)| (t.task_id.to_string(), *ok)));
     let resume = StoredValue::new(None::<TaskView>);
     let both_bad = RwSignal::new(false);
     let flags = RwSignal::new(Vec::<String>::new());
@@ -421,11 +420,7 @@ fn Annotator(data: AnnotateData) -> impl IntoView {
                     started.set_value(client::now_ms());
                     preload(&j.task, &j.input);
                     editing.set(Some((id, j.editable)));
-                    status.set(if j.editable {
-                        Status::Idle
-                    } else {
-                        Status::Failed(t("error.closed").into())
-                    });
+                    status.set(if j.editable { Status::Idle } else { Status::Failed(t("error.closed").into()) });
                 }
                 Ok(None) => status.set(Status::Failed(t("error.nothing_earlier").into())),
                 Err(e) => status.set(Status::Failed(message(&e))),
@@ -711,17 +706,18 @@ fn RankCards(
     let dragged = StoredValue::new(None::<usize>);
     let order_line = move || {
         let r = ranking.get();
-        let mut text: Vec<String> = r
-            .groups()
-            .iter()
-            .map(|g| g.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(" = "))
-            .collect();
+        let mut text: Vec<String> =
+            r.groups().iter().map(|g| g.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(" = ")).collect();
         if r.ties_next() {
             if let Some(last) = text.last_mut() {
                 last.push_str(" = …");
             }
         }
-        if text.is_empty() { t("annotate.rank_prompt").to_owned() } else { text.join("  ›  ") }
+        if text.is_empty() {
+            t("annotate.rank_prompt").to_owned()
+        } else {
+            text.join("  ›  ")
+        }
     };
     view! {
         <p class="order-line" data-testid="order"><kbd>"1"</kbd>"–"<kbd>{k.to_string()}</kbd>" " {tf("annotate.rank_help", &[("eq", &"="), ("bs", &"⌫")])}<strong>{order_line}</strong></p>
@@ -825,7 +821,12 @@ fn RateCards(
 /// The project's flags for one answer of a ranking or rating task (posted
 /// as `cflag_<id>` by the plain form).
 #[component]
-fn CardFlags(id: String, at: usize, flags: Vec<String>, cflags: RwSignal<BTreeMap<usize, Vec<String>>>) -> impl IntoView {
+fn CardFlags(
+    id: String,
+    at: usize,
+    flags: Vec<String>,
+    cflags: RwSignal<BTreeMap<usize, Vec<String>>>,
+) -> impl IntoView {
     view! {
         <div class="card-flags">
             {flags.into_iter().map(|f| {

@@ -17,6 +17,7 @@ use crate::domain::import::Message;
 use crate::domain::rows::{self, PairTexts};
 use crate::domain::verdict::PairTally;
 use crate::domain::{raw, reward, FieldError};
+use crate::storage::conn::Conn;
 use crate::storage::export::{self as store, Scope};
 use crate::storage::projects::Project;
 use crate::storage::{rfc3339, Db};
@@ -262,7 +263,14 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
     .await?;
     let (plan_tx, plan_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel::<Chunk>(8);
-    let job = Job { db: db.clone(), actor: actor.to_owned(), project: project.clone(), options, scope };
+    let job = Job {
+        db: db.clone(),
+        handle: tokio::runtime::Handle::current(),
+        actor: actor.to_owned(),
+        project: project.clone(),
+        options,
+        scope,
+    };
     let done = tokio::spawn(async move {
         // Reading and encoding run on a thread of their own with a plain
         // SQLite connection; the card (agreement, storage) is async.
@@ -291,6 +299,8 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
 
 struct Job {
     db: Db,
+    /// The runtime whose pool a PostgreSQL snapshot uses.
+    handle: tokio::runtime::Handle,
     actor: String,
     project: Project,
     options: Options,
@@ -326,10 +336,10 @@ impl<T: Send> Drop for Page<T> {
 /// consumer stops asking.
 fn read_ahead<'scope, T: Send + 'scope>(
     s: &'scope std::thread::Scope<'scope, '_>,
-    conn: rusqlite::Connection,
-    mut next: impl FnMut(&rusqlite::Connection, i64) -> rusqlite::Result<(Vec<T>, Option<i64>)> + Send + 'scope,
+    mut conn: store::Snapshot,
+    mut next: impl FnMut(&mut dyn Conn, i64) -> Result<(Vec<T>, Option<i64>)> + Send + 'scope,
 ) -> impl Iterator<Item = Result<Page<T>>> + 'scope {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<rusqlite::Result<Vec<T>>>(2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<T>>>(2);
     let (back, returned) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
     s.spawn(move || {
         let mut after = 0;
@@ -338,7 +348,7 @@ fn read_ahead<'scope, T: Send + 'scope>(
             while let Ok(page) = returned.try_recv() {
                 drop(page);
             }
-            match next(&conn, after) {
+            match next(&mut conn, after) {
                 Ok((page, Some(last))) => {
                     after = last;
                     if tx.send(Ok(page)).is_err() {
@@ -353,11 +363,7 @@ fn read_ahead<'scope, T: Send + 'scope>(
             }
         }
     });
-    rx.into_iter().map(move |page| page.map(|rows| Page { rows, back: back.clone() }).map_err(sql))
-}
-
-fn sql(e: rusqlite::Error) -> Error {
-    crate::storage::writer::sql_err(e)
+    rx.into_iter().map(move |page| page.map(|rows| Page { rows, back: back.clone() }))
 }
 
 /// A conversation that no longer flattens: the data changed after the
@@ -418,8 +424,8 @@ impl Job {
         plan_tx: oneshot::Sender<Result<Plan>>,
         tx: mpsc::Sender<Chunk>,
     ) -> Result<(Plan, Counts, Vec<SplitFile>)> {
-        let snapshot = store::snapshot(&self.db.path).map_err(sql)?;
-        let plan = match self.plan(&snapshot) {
+        let mut snapshot = store::Snapshot::open(&self.db, &self.handle)?;
+        let plan = match self.plan(&mut snapshot) {
             Ok(plan) => plan,
             Err(e) => {
                 let _ = plan_tx.send(Err(e));
@@ -433,7 +439,7 @@ impl Job {
             test: if self.options.test_share > 0.0 { Some(Encoder::new(self.options.as_, &cols)?) } else { None },
             tx,
         };
-        let (in_scope, total, annotators) = store::scope_counts(&snapshot, &self.scope).map_err(sql)?;
+        let (in_scope, total, annotators) = store::scope_counts(&mut snapshot, &self.scope)?;
         let mut counts = Counts {
             annotations: in_scope as u64,
             annotations_out_of_scope: (total - in_scope) as u64,
@@ -443,8 +449,7 @@ impl Job {
         // SQLite reads the next pages on one thread while this one encodes.
         let with_texts = !self.options.format.per_annotation() || self.options.format == Format::Arena;
         let per_prompt = self.project.task_type.per_prompt();
-        let scales =
-            if per_prompt { store::rating_scales(&snapshot, &self.scope).map_err(sql)? } else { Default::default() };
+        let scales = if per_prompt { store::rating_scales(&mut snapshot, &self.scope)? } else { Default::default() };
         let completed = std::thread::scope(|s| {
             let scope = &self.scope;
             if per_prompt {
@@ -489,7 +494,7 @@ impl Job {
     /// conversational as soon as one of their prompts is a conversation. A
     /// text form needs every conversation to flatten reversibly; one that
     /// does not is refused here, before anything is written.
-    fn plan(&self, conn: &rusqlite::Connection) -> Result<Plan> {
+    fn plan(&self, conn: &mut dyn Conn) -> Result<Plan> {
         let o = &self.options;
         let file_name = o.format.file_name(&self.project.slug, o.as_);
         let plan = |form, form_reason: &str| Plan {
@@ -507,7 +512,7 @@ impl Job {
             Format::Raw | Format::Pairs => return Ok(plan(Form::Standard, "the format has no prompt column")),
         }
         // No conversation anywhere: nothing to decide or to check row by row.
-        if !store::has_conversations(conn, self.project.id).map_err(sql)? {
+        if !store::has_conversations(conn, self.project.id)? {
             return Ok(match (o.format, o.form) {
                 (Format::Trl | Format::TrlImplicit | Format::Rewards, FormChoice::Conversational) => {
                     plan(Form::Conversational, "asked for conversational")
@@ -527,7 +532,7 @@ impl Job {
         // Ranking and rating projects: every judged prompt (a superset of
         // those written).
         while self.project.task_type.per_prompt() {
-            let (page, last) = store::prompt_judgements_page(conn, &self.scope, after).map_err(sql)?;
+            let (page, last) = store::prompt_judgements_page(conn, &self.scope, after)?;
             let Some(last) = last else { break };
             after = last;
             for p in page {
@@ -541,7 +546,7 @@ impl Job {
             }
         }
         while !self.project.task_type.per_prompt() {
-            let page = store::pairs_page(conn, &self.scope, false, after).map_err(sql)?;
+            let page = store::pairs_page(conn, &self.scope, false, after)?;
             let Some(last) = page.last() else { break };
             after = last.pair_id;
             for row in page {

@@ -1,4 +1,6 @@
-//! Boots the real application on port 0 with a fresh SQLite file.
+//! Boots the real application on port 0 with a fresh database: a SQLite
+//! file, or, when `ARBITER_TEST_POSTGRES` names a PostgreSQL server (the
+//! test script starts one), a new database on it.
 #![allow(dead_code)]
 use arbiter_core::domain::SettingsInput;
 use arbiter_core::services::{auth, import, projects, Role};
@@ -21,10 +23,50 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The PostgreSQL server the tests run on, if any (`postgres://…/postgres`).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("ARBITER_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// Whether this run's tests use PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// For a test of something only SQLite has (its file, its writer thread):
+/// true, and a note, when this run is on PostgreSQL.
+pub fn skip_on_postgres(why: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on PostgreSQL: {why}");
+    }
+    on_postgres()
+}
+
+/// A new, empty database for one test: a file in `dir`, or a database of
+/// its own on the test PostgreSQL server.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match postgres_server() {
+        None => format!("sqlite://{}", dir.join("arbiter.db").display()),
+        Some(server) => {
+            use sqlx::Connection;
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&server).await.expect("the test PostgreSQL answers");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+            let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// `fresh_database` for a synchronous test (one that runs the binary).
+pub fn fresh_database_blocking(dir: &std::path::Path) -> String {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(fresh_database(dir))
+}
+
 /// The app with a changed configuration (e.g. trusted proxies).
 pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("arbiter.db").display());
+    let db_url = fresh_database(dir.path()).await;
     let config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: db_url.clone(),
@@ -76,7 +118,7 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.db.read).await.unwrap()
+        arbiter_core::on!(&self.db.read, e => sqlx::query_scalar(sql).fetch_one(e).await).unwrap()
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -179,7 +221,8 @@ pub async fn judge_all(
     mut answer: impl FnMut(usize, &serde_json::Value) -> serde_json::Value,
 ) -> usize {
     for j in 0.. {
-        let r = bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
+        let r =
+            bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap();
         if r.status() == reqwest::StatusCode::NO_CONTENT {
             return j;
         }

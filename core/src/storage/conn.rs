@@ -1,0 +1,341 @@
+//! The hot path's connection, the same for both backends: statements with
+//! `$1`-style placeholders, values as `Val`, rows read by column number
+//! like rusqlite's. A write job (claim, submit, skip, an import chunk) is
+//! plain synchronous code over `&mut dyn Conn`, written once:
+//!
+//! - SQLite: the writer thread's own rusqlite connection (`SqliteConn`),
+//!   inside the writer's group-commit transaction; statements are prepared
+//!   once and cached.
+//! - PostgreSQL: a pooled connection in a transaction of the job's own
+//!   (`PgConn`), on a blocking thread that waits for each statement.
+//!
+//! The SQL is written for both; where the dialects differ (row locks,
+//! upserts) the caller asks `dialect()`.
+use super::Dialect;
+use crate::{Error, Result};
+
+/// A value bound to a statement (text borrowed from the caller: nothing is
+/// copied to bind it) or read from a row (owned).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    /// Read from a row: any NULL.
+    Null,
+    /// Bound: a NULL of a type, so PostgreSQL knows what it is.
+    NullInt,
+    NullText,
+    Int(i64),
+    Real(f64),
+    Text(std::borrow::Cow<'a, str>),
+    Bool(bool),
+}
+
+/// A row: its values in column order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Val<'static>>);
+
+impl Row {
+    /// Column `i` as `T` (an integer, text, flag, real, or an `Option` of one).
+    pub fn get<T: FromVal>(&self, i: usize) -> Result<T> {
+        let v = self.0.get(i).ok_or_else(|| internal(format!("no column {i} in the row")))?;
+        T::from_val(v).ok_or_else(|| internal(format!("column {i}: unexpected value {v:?}")))
+    }
+}
+
+fn internal(msg: String) -> Error {
+    Error::Internal(anyhow::anyhow!(msg))
+}
+
+pub trait FromVal: Sized {
+    fn from_val(v: &Val<'_>) -> Option<Self>;
+}
+
+impl FromVal for i64 {
+    fn from_val(v: &Val<'_>) -> Option<Self> {
+        match v {
+            Val::Int(i) => Some(*i),
+            Val::Bool(b) => Some(i64::from(*b)),
+            _ => None,
+        }
+    }
+}
+
+impl FromVal for i8 {
+    fn from_val(v: &Val<'_>) -> Option<Self> {
+        i64::from_val(v).and_then(|i| i8::try_from(i).ok())
+    }
+}
+
+impl FromVal for f64 {
+    fn from_val(v: &Val<'_>) -> Option<Self> {
+        match v {
+            Val::Real(f) => Some(*f),
+            Val::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+impl FromVal for bool {
+    fn from_val(v: &Val<'_>) -> Option<Self> {
+        match v {
+            Val::Bool(b) => Some(*b),
+            Val::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+
+impl FromVal for String {
+    fn from_val(v: &Val<'_>) -> Option<Self> {
+        match v {
+            Val::Text(s) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromVal> FromVal for Option<T> {
+    fn from_val(v: &Val<'_>) -> Option<Self> {
+        match v {
+            Val::Null => Some(None),
+            other => T::from_val(other).map(Some),
+        }
+    }
+}
+
+impl From<i64> for Val<'_> {
+    fn from(i: i64) -> Self {
+        Val::Int(i)
+    }
+}
+impl From<usize> for Val<'_> {
+    fn from(i: usize) -> Self {
+        Val::Int(i as i64)
+    }
+}
+impl From<f64> for Val<'_> {
+    fn from(f: f64) -> Self {
+        Val::Real(f)
+    }
+}
+impl From<bool> for Val<'_> {
+    fn from(b: bool) -> Self {
+        Val::Bool(b)
+    }
+}
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(s: &'a str) -> Self {
+        Val::Text(std::borrow::Cow::Borrowed(s))
+    }
+}
+impl From<String> for Val<'_> {
+    fn from(s: String) -> Self {
+        Val::Text(std::borrow::Cow::Owned(s))
+    }
+}
+impl<'a> From<&'a String> for Val<'a> {
+    fn from(s: &'a String) -> Self {
+        Val::Text(std::borrow::Cow::Borrowed(s))
+    }
+}
+impl From<Option<i64>> for Val<'_> {
+    fn from(o: Option<i64>) -> Self {
+        o.map(Val::Int).unwrap_or(Val::NullInt)
+    }
+}
+impl<'a> From<Option<&'a str>> for Val<'a> {
+    fn from(o: Option<&'a str>) -> Self {
+        o.map(Val::from).unwrap_or(Val::NullText)
+    }
+}
+impl From<Option<String>> for Val<'_> {
+    fn from(o: Option<String>) -> Self {
+        o.map(Val::from).unwrap_or(Val::NullText)
+    }
+}
+impl<'a> From<&'a Option<String>> for Val<'a> {
+    fn from(o: &'a Option<String>) -> Self {
+        o.as_deref().map(Val::from).unwrap_or(Val::NullText)
+    }
+}
+
+/// `vals![a, b, c]`: the values of a statement's placeholders, in order.
+#[macro_export]
+macro_rules! vals {
+    ($($v:expr),* $(,)?) => { &[$($crate::storage::conn::Val::from($v)),*][..] };
+}
+pub use crate::vals;
+
+/// A connection inside a write job's transaction.
+pub trait Conn {
+    fn dialect(&self) -> Dialect;
+    /// Every row the statement returns.
+    fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
+    /// Runs a statement; how many rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64>;
+}
+
+impl dyn Conn + '_ {
+    /// The first row, if any.
+    pub fn query_opt(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// The first row; an internal error when there is none.
+    pub fn query_one(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Row> {
+        self.query_opt(sql, params)?.ok_or_else(|| internal("a statement returned no row".into()))
+    }
+
+    /// Every row of a statement without parameters, each read by `f`.
+    pub fn rows<T>(&mut self, sql: &str, f: impl FnMut(&Row) -> Result<T>) -> Result<Vec<T>> {
+        self.query(sql, &[])?.iter().map(f).collect()
+    }
+
+    /// The first column of the first row.
+    pub fn scalar<T: FromVal>(&mut self, sql: &str, params: &[Val<'_>]) -> Result<T> {
+        self.query_one(sql, params)?.get(0)
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` where the backend locks rows (PostgreSQL),
+    /// nothing where one writer holds the whole database (SQLite).
+    pub fn skip_locked(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// The SQLite side: the writer thread's connection.
+pub struct SqliteConn<'c>(pub &'c rusqlite::Connection);
+
+/// `$1` → `?1`: SQLite numbers `$NAME` parameters by first appearance, not
+/// by their digits; `?NNN` is the number itself.
+fn question_marks(sql: &str) -> std::borrow::Cow<'_, str> {
+    if sql.contains('$') {
+        std::borrow::Cow::Owned(sql.replace('$', "?"))
+    } else {
+        std::borrow::Cow::Borrowed(sql)
+    }
+}
+
+fn sqlite_err(e: rusqlite::Error) -> Error {
+    super::writer::sql_err(e)
+}
+
+fn bind(st: &mut rusqlite::CachedStatement<'_>, params: &[Val<'_>]) -> Result<()> {
+    for (i, p) in params.iter().enumerate() {
+        let at = i + 1;
+        match p {
+            Val::Null | Val::NullInt | Val::NullText => st.raw_bind_parameter(at, rusqlite::types::Null),
+            Val::Int(n) => st.raw_bind_parameter(at, n),
+            Val::Real(f) => st.raw_bind_parameter(at, f),
+            Val::Text(s) => st.raw_bind_parameter(at, s.as_ref()),
+            Val::Bool(b) => st.raw_bind_parameter(at, i64::from(*b)),
+        }
+        .map_err(sqlite_err)?;
+    }
+    Ok(())
+}
+
+impl Conn for SqliteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
+        use rusqlite::types::ValueRef;
+        let mut st = self.0.prepare_cached(&question_marks(sql)).map_err(sqlite_err)?;
+        bind(&mut st, params)?;
+        let n = st.column_count();
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sqlite_err)? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i).map_err(sqlite_err)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(v) => Val::Int(v),
+                    ValueRef::Real(v) => Val::Real(v),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned().into()),
+                    ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned().into()),
+                });
+            }
+            out.push(Row(row));
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
+        let mut st = self.0.prepare_cached(&question_marks(sql)).map_err(sqlite_err)?;
+        bind(&mut st, params)?;
+        Ok(st.raw_execute().map_err(sqlite_err)? as u64)
+    }
+}
+
+/// The PostgreSQL side: a pooled connection in the job's transaction, on a
+/// blocking thread (each statement waits for its answer there).
+pub struct PgConn<'c> {
+    pub handle: tokio::runtime::Handle,
+    pub conn: &'c mut sqlx::PgConnection,
+}
+
+fn pg_query<'q>(
+    sql: &'q str,
+    params: &'q [Val<'q>],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let mut q = sqlx::query(sql);
+    for p in params {
+        q = match p {
+            Val::Null | Val::NullText => q.bind(None::<String>),
+            Val::NullInt => q.bind(None::<i64>),
+            Val::Int(n) => q.bind(*n),
+            Val::Real(f) => q.bind(*f),
+            Val::Text(s) => q.bind(s.as_ref()),
+            Val::Bool(b) => q.bind(*b),
+        };
+    }
+    q
+}
+
+fn pg_val(row: &sqlx::postgres::PgRow, i: usize) -> Result<Val<'static>> {
+    use sqlx::{Column, Row as _, TypeInfo, ValueRef};
+    let raw = row.try_get_raw(i).map_err(Error::from)?;
+    if raw.is_null() {
+        return Ok(Val::Null);
+    }
+    let ty = row.column(i).type_info().name().to_owned();
+    let v = match ty.as_str() {
+        "INT8" => Val::Int(row.try_get::<i64, _>(i)?),
+        "INT4" => Val::Int(i64::from(row.try_get::<i32, _>(i)?)),
+        "INT2" => Val::Int(i64::from(row.try_get::<i16, _>(i)?)),
+        "BOOL" => Val::Bool(row.try_get::<bool, _>(i)?),
+        "FLOAT8" => Val::Real(row.try_get::<f64, _>(i)?),
+        "FLOAT4" => Val::Real(f64::from(row.try_get::<f32, _>(i)?)),
+        "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => Val::Text(row.try_get::<String, _>(i)?.into()),
+        other => return Err(internal(format!("column {i}: PostgreSQL type {other} is not read by Arbiter (cast it)"))),
+    };
+    Ok(v)
+}
+
+impl Conn for PgConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
+        let conn = &mut *self.conn;
+        let rows = self.handle.block_on(pg_query(sql, params).fetch_all(conn))?;
+        rows.iter()
+            .map(|r| {
+                use sqlx::Row as _;
+                (0..r.len()).map(|i| pg_val(r, i)).collect::<Result<Vec<Val<'static>>>>().map(Row)
+            })
+            .collect()
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
+        let conn = &mut *self.conn;
+        Ok(self.handle.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
+    }
+}
