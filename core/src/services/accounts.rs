@@ -16,7 +16,7 @@ pub const FIRST_ADMIN_HOURS: i64 = 24;
 /// Records an account change. Every one goes through here, so it is also
 /// where the request caches learn that something changed.
 pub async fn record(db: &Db, actor: &str, action: &str, target: &str, detail: serde_json::Value) -> Result<()> {
-    db.caches.clear_all();
+    db.changed().await;
     audit::record(&db.write, actor, action, target, &detail).await?;
     Ok(())
 }
@@ -108,7 +108,7 @@ pub async fn reset_link(db: &Db, actor: &User, username: &str, revoke_tokens: bo
     audit::record(&mut tx, &actor.username, "user.reset_password", username, &json!({"tokens_revoked": revoked}))
         .await?;
     tx.commit().await?;
-    db.caches.clear_all();
+    db.changed().await;
     Ok(token)
 }
 
@@ -164,7 +164,7 @@ pub async fn accept(db: &Db, token: &str, username: &str, password: &str) -> Res
         }
     };
     tx.commit().await?;
-    db.caches.clear_all();
+    db.changed().await;
     let user = user.ok_or_else(|| Error::not_found("the user of this link is gone"))?;
     auth::start_session(db, user).await
 }
@@ -187,7 +187,7 @@ pub async fn set_role(db: &Db, actor: &User, username: &str, role: Role) -> Resu
     users::set_role(&mut tx, target.id, role).await?;
     audit::record(&mut tx, &actor.username, "user.role", username, &json!({"role": role.as_str()})).await?;
     tx.commit().await?;
-    db.caches.clear_all();
+    db.changed().await;
     Ok(())
 }
 
@@ -218,7 +218,7 @@ pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> 
     let action = if active { "user.activate" } else { "user.deactivate" };
     audit::record(&mut tx, &actor.username, action, username, &detail).await?;
     tx.commit().await?;
-    db.caches.clear_all();
+    db.changed().await;
     if !active {
         let id = target.id;
         db.hot(move |c| assignments::release_leases(c, id, None)).await?;
@@ -329,6 +329,6 @@ pub async fn set_display(
     }
     crate::storage::users::set_prefs(&db.write, user.id, prefs).await?;
     // Sessions and tokens carry the user (and so the preferences) for a few seconds.
-    db.caches.principals.clear();
+    db.changed().await;
     Ok(prefs)
 }

@@ -172,7 +172,7 @@ pub(crate) async fn start_session(db: &Db, user: User) -> Result<NewSession> {
 
 pub async fn logout(db: &Db, token: &str) -> Result<()> {
     sessions::delete(&db.write, &secret_hash(token)).await?;
-    db.caches.principals.clear();
+    db.changed().await;
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub async fn live_leases(ex: impl Into<Ex<'_>>, now: i64) -> sqlx::Result<i64> {
 /// writer does this already.
 pub fn lock_annotator(c: &mut dyn Conn, annotator_id: i64) -> Result<()> {
     if c.dialect() == Dialect::Postgres {
-        c.query("SELECT pg_advisory_xact_lock($1)", vals![annotator_id])?;
+        c.execute("SELECT pg_advisory_xact_lock($1)", vals![annotator_id])?;
     }
     Ok(())
 }

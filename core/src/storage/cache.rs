@@ -10,6 +10,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const TTL: Duration = Duration::from_secs(5);
+/// With several instances (PostgreSQL) a change reaches the others by
+/// `NOTIFY`; this bounds staleness should a notification be missed.
+pub const SHARED_TTL: Duration = Duration::from_secs(1);
+/// The PostgreSQL channel on which instances announce changes.
+pub const CHANNEL: &str = "arbiter_caches";
 const MAX_ENTRIES: usize = 50_000;
 
 pub struct Cache<K, V> {
@@ -79,12 +84,42 @@ pub struct BoardSlot {
 }
 
 impl Caches {
+    pub fn with_ttl(ttl: Duration) -> Self {
+        Caches {
+            principals: Cache::with_ttl(ttl),
+            projects: Cache::with_ttl(ttl),
+            members: Cache::with_ttl(ttl),
+            boards: Default::default(),
+        }
+    }
+
     /// After any change to users, sessions, tokens, projects or memberships.
     pub fn clear_all(&self) {
         self.principals.clear();
         self.projects.clear();
         self.members.clear();
     }
+}
+
+/// Listens on `CHANNEL` and clears the caches on every notification; also
+/// whenever the connection is lost or comes back (what was announced
+/// meanwhile is unknown). Runs until aborted.
+pub fn listen(pool: sqlx::PgPool, caches: std::sync::Arc<Caches>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Ok(mut l) = sqlx::postgres::PgListener::connect_with(&pool).await {
+                if l.listen(CHANNEL).await.is_ok() {
+                    caches.clear_all();
+                    // `Ok(None)`: the connection was lost; the next call reconnects.
+                    while let Ok(_notification) = l.try_recv().await {
+                        caches.clear_all();
+                    }
+                }
+            }
+            caches.clear_all();
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
 }
 
 #[cfg(test)]

@@ -88,7 +88,22 @@ pub const PAGE: i64 = 2000;
 /// READ ONLY transaction. Opened and used on a blocking thread.
 pub enum Snapshot {
     Sqlite(rusqlite::Connection),
-    Postgres { handle: tokio::runtime::Handle, tx: sqlx::Transaction<'static, sqlx::Postgres> },
+    /// `tx` is only taken out when the snapshot is dropped.
+    Postgres {
+        handle: tokio::runtime::Handle,
+        tx: Option<sqlx::Transaction<'static, sqlx::Postgres>>,
+    },
+}
+
+impl Drop for Snapshot {
+    /// Ending the transaction hands its connection back to the pool, which
+    /// needs the runtime: the snapshot may be dropped on a plain thread.
+    fn drop(&mut self) {
+        if let Snapshot::Postgres { handle, tx } = self {
+            let _inside = handle.enter();
+            drop(tx.take());
+        }
+    }
 }
 
 impl Snapshot {
@@ -113,7 +128,7 @@ impl Snapshot {
                 handle.block_on(
                     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx),
                 )?;
-                Ok(Snapshot::Postgres { handle: handle.clone(), tx })
+                Ok(Snapshot::Postgres { handle: handle.clone(), tx: Some(tx) })
             }
         }
     }
@@ -131,7 +146,8 @@ impl Conn for Snapshot {
         match self {
             Snapshot::Sqlite(c) => super::conn::SqliteConn(c).query(sql, params),
             Snapshot::Postgres { handle, tx } => {
-                super::conn::PgConn { handle: handle.clone(), conn: tx }.query(sql, params)
+                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                super::conn::PgConn { handle: handle.clone(), conn }.query(sql, params)
             }
         }
     }
@@ -140,7 +156,8 @@ impl Conn for Snapshot {
         match self {
             Snapshot::Sqlite(c) => super::conn::SqliteConn(c).execute(sql, params),
             Snapshot::Postgres { handle, tx } => {
-                super::conn::PgConn { handle: handle.clone(), conn: tx }.execute(sql, params)
+                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                super::conn::PgConn { handle: handle.clone(), conn }.execute(sql, params)
             }
         }
     }

@@ -154,12 +154,18 @@ pub struct Db {
     /// Per-request lookups (principals, projects, memberships); see `cache`.
     pub caches: std::sync::Arc<cache::Caches>,
     pub location: Location,
+    /// PostgreSQL: the task that clears the caches when another instance
+    /// changes something (see `cache::listen`); stopped by `close`.
+    listener: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// The SQLite schema's migrations, embedded in the binary.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 /// The PostgreSQL schema's migrations, embedded in the binary.
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The advisory lock key of `begin_write` on PostgreSQL ("Arbiter" in ASCII).
+const WRITE_LOCK: i64 = 0x4172_6269_7465_72;
 
 /// Connections each instance keeps to PostgreSQL at most.
 const PG_POOL_SIZE: u32 = 16;
@@ -239,13 +245,29 @@ impl Db {
             .await
             .with_context(|| format!("Failed to connect to PostgreSQL at {place}"))?;
         POSTGRES_MIGRATIONS.run(&pool).await.context("Failed to run database migrations")?;
+        let caches = std::sync::Arc::new(cache::Caches::with_ttl(cache::SHARED_TTL));
+        let listener = cache::listen(pool.clone(), caches.clone());
         Ok(Db {
             write: Pool::Postgres(pool.clone()),
             read: Pool::Postgres(pool.clone()),
             hot: Hot::Postgres(pool),
-            caches: Default::default(),
+            caches,
             location: Location::Postgres,
+            listener: std::sync::Arc::new(std::sync::Mutex::new(Some(listener))),
         })
+    }
+
+    /// Something the request caches hold changed (an account, a token, a
+    /// session, a project's settings or members): this instance forgets
+    /// them at once, and on PostgreSQL tells the others (`NOTIFY`), which
+    /// do the same.
+    pub async fn changed(&self) {
+        self.caches.clear_all();
+        if let Pool::Postgres(p) = &self.write {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(cache::CHANNEL).execute(p).await {
+                tracing::warn!(error = %e, "could not tell the other instances to forget their caches");
+            }
+        }
     }
 
     async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
@@ -284,6 +306,7 @@ impl Db {
             hot: Hot::Sqlite(writer),
             caches: Default::default(),
             location: Location::Sqlite(path),
+            listener: Default::default(),
         })
     }
 
@@ -293,7 +316,14 @@ impl Db {
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
         Ok(match &self.write {
             Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                // One such transaction at a time across instances, as SQLite's
+                // write lock gives: read-then-write checks (the last admin, a
+                // consumed invite) hold without further locking.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+                Tx::Postgres(tx)
+            }
         })
     }
 
@@ -396,6 +426,9 @@ impl Db {
     pub async fn close(&self) {
         if let Hot::Sqlite(w) = &self.hot {
             w.close().await;
+        }
+        if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            task.abort();
         }
         self.write.close().await;
         self.read.close().await;

@@ -148,7 +148,7 @@ async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_m
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"pair": pair, "gold": "b"}));
     let stored: Option<i64> =
-        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(e).await).unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = $1").bind(&pair).fetch_one(e).await).unwrap();
     assert_eq!(stored, Some(-3));
     let r = put(pair.clone(), json!({"gold": "left"})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -164,7 +164,7 @@ async fn gold_pairs_are_served_only_at_the_gold_rate_and_flag_an_annotator_who_m
     let out = common::arbiter(&app.db_url, &["gold", "gold", &pair, "none"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stored: Option<i64> =
-        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = ?").bind(&pair).fetch_one(e).await).unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT gold_choice FROM pairs WHERE uuid = $1").bind(&pair).fetch_one(e).await).unwrap();
     assert_eq!(stored, None);
 }
 
@@ -249,7 +249,7 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
         .unwrap();
     assert_eq!(r.headers()["location"], "/admin/projects/adj/adjudicate?ok=adjudicated");
     let tie: Option<i64> =
-        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT adjudicated FROM pairs WHERE uuid = ?").bind(&pairs[1]).fetch_one(e).await).unwrap();
+        arbiter_core::on!(&app.db.read, e => sqlx::query_scalar("SELECT adjudicated FROM pairs WHERE uuid = $1").bind(&pairs[1]).fetch_one(e).await).unwrap();
     assert_eq!(tie, Some(0));
     let r = bearer()
         .put(app.api(&format!("/projects/adj/pairs/{}/adjudication", pairs[1])))

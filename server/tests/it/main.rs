@@ -15,6 +15,7 @@ mod durability;
 mod export_forms;
 mod hardening;
 mod http;
+mod instances;
 mod leaderboard;
 mod ops;
 mod security;

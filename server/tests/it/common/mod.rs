@@ -63,10 +63,23 @@ pub fn fresh_database_blocking(dir: &std::path::Path) -> String {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(fresh_database(dir))
 }
 
+/// A second instance on the database of `db_url` (PostgreSQL: several
+/// instances share one database).
+pub async fn spawn_app_at(db_url: &str) -> TestApp {
+    spawn_app_on(Some(db_url.to_owned()), |_| {}).await
+}
+
 /// The app with a changed configuration (e.g. trusted proxies).
 pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(None, change).await
+}
+
+async fn spawn_app_on(db_url: Option<String>, change: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = fresh_database(dir.path()).await;
+    let db_url = match db_url {
+        Some(url) => url,
+        None => fresh_database(dir.path()).await,
+    };
     let config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: db_url.clone(),
