@@ -5,6 +5,7 @@ pub mod assignments;
 pub mod audit;
 pub mod cache;
 pub mod conn;
+pub mod copy;
 pub mod dashboard;
 pub mod export;
 pub mod imports;

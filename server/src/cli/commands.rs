@@ -10,6 +10,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // `copy` names its two databases itself.
+    if let Command::Copy { from, to } = &cli.command {
+        let report = arbiter_core::services::maintenance::copy(from, to).await?;
+        for t in &report.tables {
+            eprintln!("{:<22} {:>10} rows  sha256 {}", t.table, t.rows, &t.sha256[..16]);
+        }
+        eprintln!("copied {} rows; every table's row count and checksum match", report.rows);
+        return Ok(ExitCode::SUCCESS);
+    }
     let db = Db::connect(&cli.database).await?;
     let code = match cli.command {
         Command::Serve(args) => serve(&cli.database, db.clone(), args).await?,
@@ -129,6 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{token}");
             ExitCode::SUCCESS
         }
+        Command::Copy { .. } => unreachable!("handled before the database is opened"),
         Command::Backup { file } => {
             backup(&db, &file).await?;
             eprintln!("backup written to {}", file.display());

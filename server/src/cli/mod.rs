@@ -73,6 +73,16 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy a whole installation into an empty database of either backend
+    /// (SQLite ↔ PostgreSQL), then check every table's rows and checksum.
+    Copy {
+        /// The source, e.g. sqlite://data/arbiter.db.
+        #[arg(long)]
+        from: String,
+        /// The target, e.g. postgres://arbiter@db:5432/arbiter (must be empty).
+        #[arg(long)]
+        to: String,
+    },
     /// Write a consistent copy of the database, safe while the server runs.
     Backup {
         /// Where to write the copy (must not exist).

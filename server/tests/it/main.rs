@@ -9,6 +9,7 @@ mod common;
 mod agreement;
 mod authz;
 mod cli;
+mod copy;
 mod dashboard;
 mod datasets;
 mod durability;
