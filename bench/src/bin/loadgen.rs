@@ -1,13 +1,19 @@
 //! Load benchmark of the assignment engine over HTTP: N simulated annotators
-//! doing next → submit as fast as they can against a release server, then
-//! checks of the invariants on the database file.
+//! doing next → submit as fast as they can against one or more release
+//! servers on one database, then checks of the invariants on the database.
 //!
-//!     cargo leptos build --release && cargo run --release -p bench --bin loadgen
+//!     bash scripts/build.sh --release && target/release/loadgen
+//!     target/release/loadgen --database postgres://… --instances 2 [--kill-one-after 10] [--restart-postgres DIR --restart-after 20]
+//!
+//! With `--kill-one-after`, instance 0 gets SIGKILL then and its annotators
+//! go on with another instance (what a load balancer does); with
+//! `--restart-postgres`, the PostgreSQL server of that folder (scripts/pg.sh)
+//! restarts mid-run. Requests that fail meanwhile are retried with the same
+//! idempotency key, as the browser does.
 use anyhow::ensure;
 use bench::{cli, cpu_seconds, dataset, serve, stats};
 use clap::Parser;
 use serde_json::{json, Value};
-use sqlx::sqlite::SqlitePoolOptions;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +34,20 @@ struct Args {
     /// Stop after this many seconds even if work is left.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// The database (default: a new SQLite file); PostgreSQL must be empty.
+    #[arg(long)]
+    database: Option<String>,
+    /// Servers on the database; annotators are spread over them.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// SIGKILL instance 0 after this many seconds.
+    #[arg(long)]
+    kill_one_after: Option<u64>,
+    /// The scripts/pg.sh folder of the PostgreSQL server to restart mid-run.
+    #[arg(long)]
+    restart_postgres: Option<PathBuf>,
+    #[arg(long, default_value_t = 15)]
+    restart_after: u64,
 }
 
 struct Worker {
@@ -41,7 +61,7 @@ struct Worker {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let db_url = format!("sqlite://{}", dir.path().join("load.db").display());
+    let db_url = args.database.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("load.db").display()));
     let t0 = Instant::now();
     let n = args.per_pair.to_string();
     cli(&args.bin, &db_url, &["project", "create", "load", "--title", "Load", "--annotations-per-pair", &n], "")?;
@@ -51,25 +71,33 @@ async fn main() -> anyhow::Result<()> {
     let tokens = bench::annotators(&args.bin, &db_url, "load", "load", args.annotators)?;
     eprintln!("setup: {} pairs, {} annotators in {:.1}s", args.pairs, args.annotators, t0.elapsed().as_secs_f64());
 
-    let server = serve(&args.bin, &db_url, dir.path())?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.annotators).build()?;
+    let mut servers = Vec::new();
+    for _ in 0..args.instances.max(1) {
+        servers.push(serve(&args.bin, &db_url, dir.path())?);
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let server_pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+    let killed = Arc::new(AtomicBool::new(false));
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(args.annotators).timeout(Duration::from_secs(30)).build()?;
     let stop = Arc::new(AtomicBool::new(false));
     let seq = Arc::new(AtomicU64::new(0));
 
     // Watches the live invariant while the load runs: no pair with more than
     // N live leases plus annotations.
-    let watch_db = SqlitePoolOptions::new().max_connections(1).connect(&format!("{db_url}?mode=ro")).await?;
+    let watch_db = arbiter_core::storage::Db::connect(&db_url).await?;
     let watcher = {
         let stop = stop.clone();
         let db = watch_db.clone();
         tokio::spawn(async move {
             let mut worst = 0i64;
             while !stop.load(Ordering::Relaxed) {
-                let m: Option<i64> = sqlx::query_scalar(
-                    "SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM assignments WHERE state IN ('leased', 'submitted') GROUP BY pair_id)",
+                let m: Option<i64> = arbiter_core::on!(&db.read, e => sqlx::query_scalar(
+                    "SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM assignments
+                                         WHERE state IN ('leased', 'submitted') GROUP BY pair_id) x",
                 )
-                .fetch_one(&db)
-                .await
+                .fetch_one(e)
+                .await)
                 .unwrap_or(None);
                 worst = worst.max(m.unwrap_or(0));
                 tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -79,14 +107,26 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let started = Instant::now();
-    let (server_cpu0, own_cpu0) = (cpu_seconds(server.child.id()), cpu_seconds(std::process::id()));
+    let server_cpu = || server_pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
+    let (server_cpu0, own_cpu0) = (server_cpu(), cpu_seconds(std::process::id()));
     let deadline = started + Duration::from_secs(args.seconds);
     let mut handles = Vec::new();
-    for token in tokens {
-        let (client, url, stop, seq) = (client.clone(), server.url.clone(), stop.clone(), seq.clone());
+    for (i, token) in tokens.into_iter().enumerate() {
+        let (client, urls, stop, seq, killed) =
+            (client.clone(), urls.clone(), stop.clone(), seq.clone(), killed.clone());
         handles.push(tokio::spawn(async move {
             let mut w = Worker { saves: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
+            // The balancer: this annotator's instance, or another once instance 0 is gone.
+            let url_of = |killed: bool| {
+                let at = i % urls.len();
+                if killed && at == 0 && urls.len() > 1 {
+                    urls[1 + i % (urls.len() - 1)].clone()
+                } else {
+                    urls[at].clone()
+                }
+            };
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                let url = url_of(killed.load(Ordering::Relaxed));
                 let t = Instant::now();
                 let r = client.post(format!("{url}/api/v1/projects/load/tasks/next")).bearer_auth(&token).send().await;
                 let Ok(r) = r else {
@@ -109,23 +149,59 @@ async fn main() -> anyhow::Result<()> {
                 let key = format!("load-{}", seq.fetch_add(1, Ordering::Relaxed));
                 let choice = (key.len() % 7) as i64 - 3;
                 let t = Instant::now();
-                let r = client
-                    .post(format!("{url}/api/v1/tasks/{id}/annotation"))
-                    .bearer_auth(&token)
-                    .header("Idempotency-Key", &key)
-                    .json(&json!({"choice": choice, "time_ms": 1000}))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 201 || r.status() == 200 => {
-                        w.saves.push(t.elapsed());
-                        w.acked.push(key);
+                // A save that fails (a dead instance, a restarting database) is
+                // sent again with its key, to whichever instance serves now.
+                for _attempt in 0..50 {
+                    let url = url_of(killed.load(Ordering::Relaxed));
+                    let r = client
+                        .post(format!("{url}/api/v1/tasks/{id}/annotation"))
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", &key)
+                        .json(&json!({"choice": choice, "time_ms": 1000}))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == 201 || r.status() == 200 => {
+                            w.saves.push(t.elapsed());
+                            w.acked.push(key);
+                            break;
+                        }
+                        Ok(r) if r.status().is_client_error() => {
+                            w.errors += 1;
+                            break;
+                        }
+                        _ => {
+                            w.errors += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
                     }
-                    _ => w.errors += 1,
                 }
             }
             w
         }));
+    }
+    // Faults, at their times.
+    let mut servers: Vec<Option<bench::Server>> = servers.into_iter().map(Some).collect();
+    if let Some(after) = args.kill_one_after {
+        tokio::time::sleep(Duration::from_secs(after)).await;
+        if let Some(mut s) = servers[0].take() {
+            s.child.kill()?; // SIGKILL
+            s.child.wait()?;
+            killed.store(true, Ordering::Relaxed);
+            eprintln!("killed instance 0 (SIGKILL) at {:.1}s", started.elapsed().as_secs_f64());
+        }
+    }
+    if let Some(pgdir) = &args.restart_postgres {
+        let wait = Duration::from_secs(args.restart_after).saturating_sub(started.elapsed());
+        tokio::time::sleep(wait).await;
+        let t = Instant::now();
+        let out = std::process::Command::new("bash").arg("scripts/pg.sh").arg("restart").arg(pgdir).output()?;
+        ensure!(out.status.success(), "pg.sh restart: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "restarted PostgreSQL at {:.1}s (took {:.1}s)",
+            started.elapsed().as_secs_f64(),
+            t.elapsed().as_secs_f64()
+        );
     }
     let mut saves = Vec::new();
     let mut claims = Vec::new();
@@ -139,15 +215,16 @@ async fn main() -> anyhow::Result<()> {
         errors += w.errors;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu = cpu_seconds(server.child.id()) - server_cpu0;
+    let server_cpu = server_cpu() - server_cpu0;
     let own_cpu = cpu_seconds(std::process::id()) - own_cpu0;
     stop.store(true, Ordering::Relaxed);
     let worst_live = watcher.await?;
 
     let (s, c) = (stats(saves), stats(claims));
+    let backend = if db_url.starts_with("sqlite") { "sqlite" } else { "postgres" };
     println!(
-        "annotators={} pairs={} N={} elapsed={:.2}s errors={}",
-        args.annotators, args.pairs, args.per_pair, elapsed, errors
+        "backend={backend} instances={} annotators={} pairs={} N={} elapsed={:.2}s errors={}",
+        args.instances, args.annotators, args.pairs, args.per_pair, elapsed, errors
     );
     println!("claims/s={:.0}  claim latency: {c}", c.n as f64 / elapsed);
     println!("saves/s={:.0}  save latency:  {s}", s.n as f64 / elapsed);
@@ -158,25 +235,29 @@ async fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
 
-    // Invariants, read from the database file itself.
-    let db = &watch_db;
-    let dup_pairs: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM annotations GROUP BY annotator_id, pair_id HAVING COUNT(*) > 1)",
+    // Invariants, read from the database itself.
+    let db = &watch_db.read;
+    let dup_pairs: i64 = arbiter_core::on!(db, e => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM annotations GROUP BY annotator_id, pair_id HAVING COUNT(*) > 1) x",
     )
-    .fetch_one(db)
-    .await?;
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations").fetch_one(db).await?;
-    let keys: Vec<String> = sqlx::query_scalar("SELECT client_key FROM annotations").fetch_all(db).await?;
+    .fetch_one(e)
+    .await)?;
+    let rows: i64 =
+        arbiter_core::on!(db, e => sqlx::query_scalar("SELECT COUNT(*) FROM annotations").fetch_one(e).await)?;
+    let keys: Vec<String> =
+        arbiter_core::on!(db, e => sqlx::query_scalar("SELECT client_key FROM annotations").fetch_all(e).await)?;
     let stored: HashSet<String> = keys.into_iter().collect();
     let missing = acked.iter().filter(|k| !stored.contains(*k)).count();
     let unique_acked: HashSet<&String> = acked.iter().collect();
-    let over: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM pairs WHERE submitted > ?").bind(args.per_pair).fetch_one(db).await?;
+    let over: i64 = arbiter_core::on!(db, e => sqlx::query_scalar("SELECT COUNT(*) FROM pairs WHERE submitted > $1")
+        .bind(args.per_pair)
+        .fetch_one(e)
+        .await)?;
     println!("check: annotator with two annotations of one pair: {dup_pairs}");
     println!("check: most live leases + annotations seen on one pair: {worst_live} (N = {})", args.per_pair);
     println!("check: pairs over N at the end: {over}");
     println!("check: acknowledged {} / stored {} / acknowledged but missing {missing}", unique_acked.len(), rows);
-    drop(server);
+    drop(servers);
     ensure!(dup_pairs == 0, "an annotator annotated a pair twice");
     ensure!(worst_live <= args.per_pair && over == 0, "a pair went over N");
     ensure!(
