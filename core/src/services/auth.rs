@@ -138,7 +138,7 @@ pub async fn login(
     // Names longer than any valid one are logged cut short.
     let name: String = username.trim().chars().take(Username::MAX_LEN).collect();
     let from = json!({"address": client.map(|ip| ip.to_string())});
-    let attempt = match throttle.reserve(username, client) {
+    let attempt = match throttle.reserve_in(db, username, client).await? {
         Ok(a) => a,
         Err(wait) => {
             audit::record(db, &name, "login.throttled", &name, from).await?;
@@ -155,7 +155,7 @@ pub async fn login(
         audit::record(db, &name, "login.failure", &name, from).await?;
         return Err(Error::Unauthorized("wrong username or password".into()));
     };
-    attempt.succeeded();
+    attempt.succeeded(db).await?;
     let session = start_session(db, user).await?;
     audit::record(db, &session.user.username, "login.success", &session.user.username, from).await?;
     Ok(session)

@@ -3,6 +3,10 @@
 //! so a burst of concurrent guesses cannot all get through while the first
 //! ones are still hashing; a success takes its own count back.
 //!
+//! One instance (SQLite) keeps the counts in process; several instances on
+//! one PostgreSQL database keep them in it (`storage::throttle`), so an
+//! attacker spread over the instances gets no more tries than against one.
+//!
 //! Memory is bounded: keys are fixed-size hashes (a username can be as long
 //! as a request body allows), each key keeps at most `limit` timestamps,
 //! and past `MAX_KEYS` keys the ones idle longest are forgotten first, so a
@@ -77,7 +81,46 @@ impl Attempt<'_> {
     }
 }
 
+/// An attempt counted for the login under way, wherever the counts live.
+#[must_use]
+pub enum Reserved<'a> {
+    Local(Attempt<'a>),
+    Shared { account: String, address_row: i64 },
+}
+
+impl Reserved<'_> {
+    /// The password was right (see `Attempt::succeeded`).
+    pub async fn succeeded(self, db: &crate::storage::Db) -> crate::Result<()> {
+        match self {
+            Reserved::Local(a) => a.succeeded(),
+            Reserved::Shared { account, address_row } => {
+                crate::storage::throttle::forgive(&db.write, &account, address_row).await?
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Throttle {
+    /// `reserve`, with the counts where the database's instances share them.
+    pub async fn reserve_in(
+        &self,
+        db: &crate::storage::Db,
+        username: &str,
+        ip: Option<IpAddr>,
+    ) -> crate::Result<Result<Reserved<'_>, u64>> {
+        if !db.is_shared() {
+            return Ok(self.reserve(username, ip).map(Reserved::Local));
+        }
+        let (account, address) = (hex::encode(account_key(username)), hex::encode(address_key(ip)));
+        let keys = [(account.clone(), self.per_account), (address, self.per_address)];
+        let window = self.window.as_millis() as i64;
+        Ok(match crate::storage::throttle::reserve(&db.write, &keys, window, crate::storage::now_ms()).await? {
+            Ok(rows) => Ok(Reserved::Shared { account, address_row: rows[1] }),
+            Err(wait) => Err(wait),
+        })
+    }
+
     pub fn new(window: Duration, per_account: usize, per_address: usize) -> Throttle {
         Throttle { map: Mutex::new(HashMap::new()), window, per_account, per_address, max_keys: MAX_KEYS }
     }

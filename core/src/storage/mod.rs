@@ -14,6 +14,7 @@ pub mod leaderboard;
 pub mod projects;
 pub mod prompts;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod writer;
@@ -326,6 +327,12 @@ impl Db {
                 Tx::Postgres(tx)
             }
         })
+    }
+
+    /// Whether several instances may share this database (PostgreSQL): what
+    /// they must agree on (the login throttle's counts) is kept in it.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.location, Location::Postgres)
     }
 
     /// The SQLite file, for the operations that work on the file itself.

@@ -117,3 +117,34 @@ async fn two_instances_never_lease_one_pair_twice_or_over_its_annotations() {
         "no annotator judged a pair twice"
     );
 }
+
+#[tokio::test]
+async fn failed_logins_count_across_instances() {
+    if !on_postgres() {
+        eprintln!("skipped on SQLite: one instance per database file");
+        return;
+    }
+    let a = spawn_app().await;
+    let b = spawn_app_at(&a.db_url).await;
+    a.user("ann", Role::Annotator).await;
+    let login = |app: &TestApp, password: &str| {
+        let (url, password) = (format!("{}/login", app.url), password.to_owned());
+        async move {
+            browser()
+                .post(url)
+                .form(&[("username", "ann"), ("password", password.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Five failures, spread over both instances: the account's limit.
+    for i in 0..5 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        assert_ne!(login(app, "wrong password").await, 429, "attempt {i} is under the limit");
+    }
+    // Neither instance lets a sixth try through, not even the right password.
+    assert_eq!(login(&a, PASSWORD).await, 429);
+    assert_eq!(login(&b, PASSWORD).await, 429);
+}
