@@ -221,7 +221,11 @@ pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> 
     db.changed().await;
     if !active {
         let id = target.id;
-        db.hot(move |c| assignments::release_leases(c, id, None)).await?;
+        db.hot(move |c| {
+            assignments::lock_annotator(c, id)?;
+            assignments::release_leases(c, id, None)
+        })
+        .await?;
     }
     Ok(())
 }
@@ -267,7 +271,11 @@ pub async fn remove_member(db: &Db, actor: &str, slug: &str, username: &str) -> 
     }
     record(db, actor, "project.remove_member", slug, json!({"user": username})).await?;
     let (user_id, project_id) = (u.id, p.id);
-    db.hot(move |c| assignments::release_leases(c, user_id, Some(project_id))).await?;
+    db.hot(move |c| {
+        assignments::lock_annotator(c, user_id)?;
+        assignments::release_leases(c, user_id, Some(project_id))
+    })
+    .await?;
     Ok(())
 }
 

@@ -459,9 +459,16 @@ async fn write(
             let mut job = Some((items, s));
             let (rest, a, s, handed_over) = db
                 .hot_bulk(move |conn| {
-                    // A job runs again only after it failed, and then without its data.
                     let (mut items, s) =
                         job.take().ok_or_else(|| Error::Unavailable("the import was interrupted; try again".into()))?;
+                    if conn.dialect() == crate::storage::Dialect::Postgres {
+                        // A PostgreSQL job may run again (a deadlock, a lost
+                        // connection): it keeps its data for that. And two
+                        // imports into one project take turns, as SQLite's
+                        // one writer makes them (the dedupe keys hold).
+                        job = Some((items.clone(), s.clone()));
+                        conn.execute("SELECT pg_advisory_xact_lock(2, CAST($1 AS INTEGER))", crate::vals![project_id])?;
+                    }
                     let mut spread = match s {
                         Some(s) => s,
                         None => prompts::model_pair_counts(conn, project_id)?,

@@ -241,12 +241,18 @@ pub struct OpenPair {
     pub offerable: bool,
 }
 
+/// On PostgreSQL the prompt's pairs stay locked until the job commits, so
+/// two instances choosing among them one after the other see each other's
+/// leases (and no pair goes over N).
 pub fn prompt_pairs(c: &mut dyn Conn, prompt_id: i64, annotator_id: i64, per_pair: i64) -> Result<Vec<OpenPair>> {
+    let lock = if c.dialect() == Dialect::Postgres { " FOR UPDATE OF p" } else { "" };
     c.query(
-        "SELECT p.id, p.completion_a, p.completion_b,
-                p.load < $3 AND p.gold_choice IS NULL AND NOT EXISTS (SELECT 1 FROM assignments a
+        &format!(
+            "SELECT p.id, p.completion_a, p.completion_b,
+                    p.load < $3 AND p.gold_choice IS NULL AND NOT EXISTS (SELECT 1 FROM assignments a
                                             WHERE a.pair_id = p.id AND a.annotator_id = $2 AND a.state <> 'expired')
-         FROM pairs p WHERE p.prompt_id = $1 ORDER BY p.id",
+             FROM pairs p WHERE p.prompt_id = $1 ORDER BY p.id{lock}"
+        ),
         vals![prompt_id, annotator_id, per_pair],
     )?
     .iter()
@@ -428,16 +434,18 @@ pub struct Assignment {
 }
 
 pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64) -> Result<Option<Assignment>> {
-    let Some(r) = c.query_opt(
+    let sql = format!(
         "SELECT a.id, a.uuid, a.project_id, a.prompt_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at,
                 p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max, p.undo_judgements, p.undo_minutes
          FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
          WHERE a.uuid = $1 AND a.annotator_id = $2 AND u.active = TRUE
            AND (u.role = 'admin'
-                OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = a.project_id AND m.user_id = $2))",
-        vals![uuid, annotator_id],
-    )?
-    else {
+                OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = a.project_id AND m.user_id = $2)){}",
+        // PostgreSQL: the row stays as read until this job commits (an expiry
+        // sweep of another job waits), so `finish` counts from its true state.
+        if c.dialect() == Dialect::Postgres { " FOR UPDATE OF a" } else { "" }
+    );
+    let Some(r) = c.query_opt(&sql, vals![uuid, annotator_id])? else {
         return Ok(None);
     };
     Ok(Some(Assignment {

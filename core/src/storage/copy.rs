@@ -263,7 +263,15 @@ pub struct TableSum {
 /// key, as a row value) and hands each page to `f`.
 fn pages(c: &mut dyn Conn, t: &Table, mut f: impl FnMut(&[Row]) -> Result<()>) -> Result<()> {
     let cols = t.columns.join(", ");
-    let key = t.key.join(", ");
+    // Text keys in byte order on both backends (PostgreSQL's default
+    // collation would order them differently, and the checksums with them).
+    let pg = c.dialect() == Dialect::Postgres;
+    let key = t
+        .key
+        .iter()
+        .map(|k| if pg && matches!(kind(k), ColumnKind::Text) { format!("{k} COLLATE \"C\"") } else { (*k).to_owned() })
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut after: Option<Vec<Val<'static>>> = None;
     loop {
         let rows = match &after {

@@ -109,6 +109,9 @@ impl Drop for Snapshot {
 impl Snapshot {
     /// `handle`: the runtime the PostgreSQL pool belongs to (the caller's).
     pub fn open(db: &super::Db, handle: &tokio::runtime::Handle) -> Result<Snapshot> {
+        // A PostgreSQL connection dropped on an error below goes back to its
+        // pool through the runtime, even on a plain thread.
+        let _inside = handle.enter();
         match &db.read {
             Pool::Sqlite(_) => {
                 let path = db.sqlite_file()?;

@@ -387,17 +387,20 @@ impl Db {
                     let mut tries = 0;
                     loop {
                         tries += 1;
-                        let mut tx = handle.block_on(pool.begin())?;
-                        let out = job(&mut conn::PgConn { handle: handle.clone(), conn: &mut tx });
-                        let out = match out {
-                            Ok(v) => handle.block_on(tx.commit()).map(|()| v).map_err(crate::Error::from),
-                            Err(e) => {
-                                let _ = handle.block_on(tx.rollback());
-                                Err(e)
-                            }
+                        let out = match handle.block_on(pool.begin()) {
+                            Err(e) => Err(crate::Error::from(e)),
+                            Ok(mut tx) => match job(&mut conn::PgConn { handle: handle.clone(), conn: &mut tx }) {
+                                Ok(v) => handle.block_on(tx.commit()).map(|()| v).map_err(crate::Error::from),
+                                Err(e) => {
+                                    let _ = handle.block_on(tx.rollback());
+                                    Err(e)
+                                }
+                            },
                         };
                         match out {
-                            Err(crate::Error::Unavailable(_)) if tries < PG_JOB_TRIES => continue,
+                            Err(crate::Error::Unavailable(_)) if tries < PG_JOB_TRIES => {
+                                std::thread::sleep(Duration::from_millis(25 * u64::from(tries)));
+                            }
                             other => return other,
                         }
                     }

@@ -61,7 +61,9 @@ pub async fn set_model_pairs(db: &super::Pool, project_id: i64, on: bool) -> sql
              WHERE project_id = $1 AND model_pair IS NULL"
         }
         (true, super::Dialect::Postgres) => {
-            "UPDATE pairs SET model_pair = LEAST(ca.model, cb.model) || chr(31) || GREATEST(ca.model, cb.model)
+            // COLLATE "C": byte order, as `model_pair` sorts in Rust.
+            "UPDATE pairs SET model_pair = LEAST(ca.model COLLATE \"C\", cb.model COLLATE \"C\") || chr(31)
+                                           || GREATEST(ca.model COLLATE \"C\", cb.model COLLATE \"C\")
              FROM completions ca, completions cb
              WHERE ca.id = pairs.completion_a AND cb.id = pairs.completion_b
                AND pairs.project_id = $1 AND pairs.model_pair IS NULL"

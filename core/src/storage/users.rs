@@ -44,7 +44,13 @@ pub async fn insert(db: impl Into<Ex<'_>>, username: &str, password_hash: &str, 
 
 /// The user and their password hash, for login.
 pub async fn by_username(db: impl Into<Ex<'_>>, username: &str) -> sqlx::Result<Option<(User, Option<String>)>> {
-    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, Option<String>)> = on!(db, e => sqlx::query_as(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1"))
+    let ex: Ex<'_> = db.into();
+    // SQLite's column is NOCASE; PostgreSQL's unique index is on lower(username).
+    let by = match ex.dialect() {
+        super::Dialect::Sqlite => "u.username = $1",
+        super::Dialect::Postgres => "lower(u.username) = lower($1)",
+    };
+    let row: Option<(i64, String, String, String, bool, String, i64, Option<String>, Option<String>)> = on!(ex, e => sqlx::query_as(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE {by}"))
             .bind(username)
             .fetch_optional(e)
             .await)?;

@@ -269,3 +269,15 @@ async fn removing_a_member_on_the_project_page_takes_the_project_away() {
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'project.remove_member' AND actor = 'boss'").await;
     assert_eq!(audit, 1);
 }
+
+#[tokio::test]
+async fn a_username_logs_in_whatever_its_case_and_cannot_be_taken_twice_by_case() {
+    let app = spawn_app().await;
+    app.user("Alice", Role::Annotator).await;
+    // The same name in other letters' case is the same user…
+    login(&app, "alice", PASSWORD).await;
+    login(&app, "ALICE", PASSWORD).await;
+    // …and cannot be created a second time.
+    let again = arbiter_core::services::auth::create_user(&app.db, "test", "aLiCe", PASSWORD, Role::Annotator).await;
+    assert!(again.is_err(), "a second user named aLiCe");
+}
