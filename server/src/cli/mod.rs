@@ -10,8 +10,9 @@ pub use commands::run;
 #[derive(Parser, Debug)]
 #[command(name = "arbiter", version, about = "Collect pairwise human preference judgements for reward models and DPO.")]
 pub struct Cli {
-    /// Database URL (sqlite://path/to/file.db); the file is created and
-    /// migrated when missing. Other schemes are refused.
+    /// Database URL: sqlite://path/to/file.db (the file is created when
+    /// missing) or postgres://user:password@host:5432/db; migrated at start.
+    /// Other schemes are refused.
     #[arg(long, global = true, env = "ARBITER_DATABASE", default_value = "sqlite://data/arbiter.db")]
     pub database: String,
     /// Log lines as text (for people) or json (one object per line, for log collectors).
