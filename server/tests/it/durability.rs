@@ -265,3 +265,142 @@ async fn backup_under_write_load_is_consistent_and_opens() {
     let out = common::arbiter(&db, &["backup", copy.to_str().unwrap()], "");
     assert!(!out.status.success());
 }
+
+/// Annotates through whichever instance answers (a load balancer's view):
+/// a failed claim moves on to the next instance, a failed save is sent
+/// again with its key until one answers. Returns what was acknowledged.
+async fn annotate_over(urls: Vec<String>, token: String, tag: String, until: Instant) -> Vec<(String, String)> {
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let mut acked = Vec::new();
+    let mut at = 0usize;
+    let mut i = 0;
+    while Instant::now() < until {
+        let url = &urls[at % urls.len()];
+        let r = c.post(format!("{url}/api/v1/projects/dur/tasks/next")).bearer_auth(&token).send().await;
+        let task: Value = match r {
+            Ok(r) if r.status() == 200 => r.json().await.unwrap(),
+            Ok(r) if r.status() == 204 => break,
+            _ => {
+                at += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        i += 1;
+        let key = format!("{tag}-{i}");
+        let body = json!({"choice": (i % 7) - 3});
+        let mut receipt: Option<Value> = None;
+        for _ in 0..200 {
+            let url = &urls[at % urls.len()];
+            let sent = c
+                .post(format!("{url}/api/v1/tasks/{}/annotation", task["task_id"].as_str().unwrap()))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", &key)
+                .json(&body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => {
+                    receipt = Some(r.json().await.unwrap());
+                    break;
+                }
+                Ok(r) if r.status().is_client_error() => panic!("{key}: {} {}", r.status(), r.text().await.unwrap()),
+                _ => {
+                    at += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        let receipt = receipt.unwrap_or_else(|| panic!("{key} was never acknowledged"));
+        acked.push((key, receipt["annotation_id"].as_str().unwrap().to_owned()));
+    }
+    acked
+}
+
+/// Two instances on one PostgreSQL database, eight annotators spread over
+/// both; `fault` happens a second in. Afterwards: every acknowledged
+/// annotation stored once, as its receipt said, counters right, no pair over N.
+async fn two_instances_through(db: &str, dir: &std::path::Path, fault: impl FnOnce(&mut Vec<Child>)) -> usize {
+    let tokens = setup(db, dir, 400, 8);
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    for _ in 0..2 {
+        let (child, url) = serve(db);
+        children.push(child);
+        urls.push(url);
+    }
+    let until = Instant::now() + Duration::from_secs(4);
+    let writers: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            // Half start on each instance.
+            let mut mine = urls.clone();
+            mine.rotate_left(i % 2);
+            tokio::spawn(annotate_over(mine, t.clone(), format!("w{i}"), until))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    fault(&mut children);
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    check_file(db, &acked).await;
+    let over = {
+        let db = arbiter_core::storage::Db::connect(db).await.unwrap();
+        let n: i64 =
+            arbiter_core::on!(&db.read, e => sqlx::query_scalar("SELECT COUNT(*) FROM pairs WHERE submitted > 3")
+            .fetch_one(e)
+            .await)
+            .unwrap();
+        db.close().await;
+        n
+    };
+    assert_eq!(over, 0, "pairs over N");
+    acked.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_one_of_two_instances_loses_no_acknowledged_annotation() {
+    if !common::on_postgres() {
+        eprintln!("skipped on SQLite: one instance per database file");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path()).await;
+    let acked = two_instances_through(&db, dir.path(), |children| {
+        children[0].kill().unwrap(); // SIGKILL
+        children[0].wait().unwrap();
+    })
+    .await;
+    assert!(acked > 50, "the writers barely wrote ({acked} acknowledged)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_restart_mid_run_loses_no_acknowledged_annotation() {
+    if !common::on_postgres() {
+        eprintln!("skipped on SQLite: no database server to restart");
+        return;
+    }
+    // A server of its own: restarting the shared one would cut the other tests off.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let pg = tempfile::tempdir().unwrap();
+    let script = root.join("scripts/pg.sh");
+    let out = std::process::Command::new("bash").arg(&script).arg("start").arg(pg.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let (script2, pgdir) = (script.clone(), pg.path().to_path_buf());
+    let acked = two_instances_through(&server, dir.path(), move |_| {
+        let out = std::process::Command::new("bash").arg(&script2).arg("restart").arg(&pgdir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+    .await;
+    let _ = std::process::Command::new("bash").arg(&script).arg("stop").arg(pg.path()).output();
+    assert!(acked > 50, "the writers barely wrote ({acked} acknowledged)");
+}
