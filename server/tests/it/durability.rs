@@ -388,19 +388,14 @@ async fn a_postgresql_restart_mid_run_loses_no_acknowledged_annotation() {
         return;
     }
     // A server of its own: restarting the shared one would cut the other tests off.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let pg = tempfile::tempdir().unwrap();
-    let script = root.join("scripts/pg.sh");
-    let out = std::process::Command::new("bash").arg(&script).arg("start").arg(pg.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let server = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let server = common::pg_script("start", pg.path());
     let dir = tempfile::tempdir().unwrap();
-    let (script2, pgdir) = (script.clone(), pg.path().to_path_buf());
+    let pgdir = pg.path().to_path_buf();
     let acked = two_instances_through(&server, dir.path(), move |_| {
-        let out = std::process::Command::new("bash").arg(&script2).arg("restart").arg(&pgdir).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        common::pg_script("restart", &pgdir);
     })
     .await;
-    let _ = std::process::Command::new("bash").arg(&script).arg("stop").arg(pg.path()).output();
+    common::pg_script("stop", pg.path());
     assert!(acked > 50, "the writers barely wrote ({acked} acknowledged)");
 }

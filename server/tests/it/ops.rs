@@ -129,3 +129,33 @@ fn an_unknown_log_format_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-format"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_database_down_and_back() {
+    if !on_postgres() {
+        eprintln!("skipped on SQLite: no database server to stop");
+        return;
+    }
+    let pg = tempfile::tempdir().unwrap();
+    let url = pg_script("start", pg.path());
+    let app = spawn_app_at(&url).await;
+    let readyz = format!("{}/readyz", app.url);
+    assert_eq!(bearer().get(&readyz).send().await.unwrap().status(), 200);
+    pg_script("stop", pg.path());
+    let r = bearer().get(&readyz).send().await.unwrap();
+    assert_eq!(r.status(), 503, "not ready while PostgreSQL is down");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["reason"].as_str().unwrap().contains("database"), "{body}");
+    assert_eq!(bearer().get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200, "still alive");
+    // Back up on the same port: the instance reconnects by itself.
+    pg_script("restart", pg.path());
+    let start = std::time::Instant::now();
+    loop {
+        if bearer().get(&readyz).send().await.unwrap().status() == 200 {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(15), "not ready 15 s after PostgreSQL came back");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    pg_script("stop", pg.path());
+}

@@ -58,6 +58,16 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
     }
 }
 
+/// `scripts/pg.sh CMD DIR`: start (prints the URL), stop or restart a
+/// PostgreSQL server of a test's own (one it may stop without cutting the
+/// other tests off).
+pub fn pg_script(cmd: &str, dir: &std::path::Path) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let out = Command::new("bash").arg(root.join("scripts/pg.sh")).arg(cmd).arg(dir).output().unwrap();
+    assert!(out.status.success(), "pg.sh {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// `fresh_database` for a synchronous test (one that runs the binary).
 pub fn fresh_database_blocking(dir: &std::path::Path) -> String {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(fresh_database(dir))
