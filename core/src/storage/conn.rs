@@ -195,15 +195,6 @@ impl dyn Conn + '_ {
     pub fn scalar<T: FromVal>(&mut self, sql: &str, params: &[Val<'_>]) -> Result<T> {
         self.query_one(sql, params)?.get(0)
     }
-
-    /// `FOR UPDATE SKIP LOCKED` where the backend locks rows (PostgreSQL),
-    /// nothing where one writer holds the whole database (SQLite).
-    pub fn skip_locked(&self) -> &'static str {
-        match self.dialect() {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        }
-    }
 }
 
 /// The SQLite side: the writer thread's connection.

@@ -67,16 +67,6 @@ pub enum Dialect {
 }
 
 impl<'c> Ex<'c> {
-    /// The same target again, for the next statement of a function.
-    pub fn re(&mut self) -> Ex<'_> {
-        match self {
-            Ex::SqlitePool(p) => Ex::SqlitePool(p),
-            Ex::Sqlite(c) => Ex::Sqlite(c),
-            Ex::PgPool(p) => Ex::PgPool(p),
-            Ex::Postgres(c) => Ex::Postgres(c),
-        }
-    }
-
     pub fn dialect(&self) -> Dialect {
         match self {
             Ex::SqlitePool(_) | Ex::Sqlite(_) => Dialect::Sqlite,
@@ -211,14 +201,6 @@ impl DatabaseUrl {
             Some((scheme, _)) => anyhow::bail!("database URL scheme {scheme:?} is not supported ({URL_HELP})"),
             None => anyhow::bail!("database URL {url:?} has no scheme ({URL_HELP})"),
         }
-    }
-}
-
-/// The SQLite file of a `sqlite://` URL; other URLs are refused.
-pub fn sqlite_path(url: &str) -> anyhow::Result<String> {
-    match DatabaseUrl::parse(url)? {
-        DatabaseUrl::Sqlite(path) => Ok(path),
-        DatabaseUrl::Postgres(_) => anyhow::bail!("this needs a SQLite database (sqlite://path/to/arbiter.db)"),
     }
 }
 

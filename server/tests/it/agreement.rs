@@ -40,15 +40,7 @@ async fn krippendorff_alpha_matches_the_reference_package_on_random_judgements()
             assert_eq!(r.status(), StatusCode::CREATED);
         }
     }
-    let got: Value = bearer()
-        .get(app.api("/projects/agree/agreement"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = common::get_json(&app, "/projects/agree/agreement", &admin).await;
     assert!(got["units"].as_u64().unwrap() >= 20, "{got}");
     assert_eq!(got["annotators"].as_array().unwrap().len(), 5);
     assert!(got["fleiss_kappa"].is_number());

@@ -221,15 +221,7 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
     // three exports' cards; the newest (pairs) counts the labelled row.
     let mut cards = Value::Null;
     for _ in 0..200 {
-        cards = bearer()
-            .get(app.api("/projects/adj/export/cards"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        cards = common::get_json(&app, "/projects/adj/export/cards", &admin).await;
         if cards.as_array().unwrap().len() == 3 {
             break;
         }

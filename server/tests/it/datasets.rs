@@ -86,15 +86,7 @@ async fn export_rows(app: &TestApp, admin: &str, slug: &str, query: &str) -> Vec
 }
 
 async fn cards(app: &TestApp, admin: &str, slug: &str) -> Vec<Value> {
-    bearer()
-        .get(app.api(&format!("/projects/{slug}/export/cards")))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    serde_json::from_value(common::get_json(app, &format!("/projects/{slug}/export/cards"), admin).await).unwrap()
 }
 
 /// The card of the export that just ended: stored once its last byte left,
@@ -151,8 +143,7 @@ async fn hh_rlhf_lines_come_back_byte_for_byte_or_swapped_value_for_value() {
     );
     assert_eq!(rows[1]["chosen"], json!([msg("assistant", "Then café [+].")]));
     // The prior: people agree with the file on 2 of 3 pairs.
-    let agreement: Value =
-        bearer().get(app.api("/projects/hh/agreement")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let agreement: Value = common::get_json(&app, "/projects/hh/agreement", &admin).await;
     assert_eq!(agreement["imported_preference"], json!({"pairs": 3, "agree": 2, "rate": 0.667}));
     let pairs = export_rows(&app, &admin, "hh", "format=pairs").await;
     let agrees: Vec<Value> = pairs.iter().map(|p| p["agrees_with_prior"].clone()).collect();

@@ -358,12 +358,10 @@ async fn annotators_see_only_their_own_progress_row() {
     let names = |v: &Value| -> Vec<String> {
         v["annotators"].as_array().unwrap().iter().map(|a| a["username"].as_str().unwrap().to_owned()).collect()
     };
-    let mine: Value =
-        bearer().get(app.api("/projects/p/progress")).bearer_auth(&a).send().await.unwrap().json().await.unwrap();
+    let mine: Value = common::get_json(&app, "/projects/p/progress", &a).await;
     assert_eq!(names(&mine), vec!["ann"]);
     assert_eq!(mine["annotations"], 2, "the totals stay");
-    let all: Value =
-        bearer().get(app.api("/projects/p/progress")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let all: Value = common::get_json(&app, "/projects/p/progress", &admin).await;
     assert_eq!(names(&all), vec!["ann", "bob"]);
 }
 

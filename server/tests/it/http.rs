@@ -195,8 +195,7 @@ async fn skip_and_204_when_nothing_is_left() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::NO_CONTENT);
-    let progress: Value =
-        bearer().get(app.api("/projects/t/progress")).bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
+    let progress: Value = common::get_json(&app, "/projects/t/progress", &ann).await;
     assert_eq!(progress["annotators"][0]["skipped"], 1);
 }
 

@@ -139,20 +139,11 @@ async fn models_of_one_name_are_one_model_across_projects_and_new_votes_count() 
     let app = spawn_app().await;
     let admin = judged(&app, "one", 10).await;
     judged(&app, "two", 10).await;
-    let across: Value = bearer()
-        .get(app.api("/leaderboard?projects=one,two"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let across: Value = common::get_json(&app, "/leaderboard?projects=one,two", &admin).await;
     assert_eq!(across["battles"], 120);
     assert_eq!(across["models"].as_array().unwrap().len(), 4);
     assert_eq!(across["projects"], json!(["one", "two"]));
-    let all: Value =
-        bearer().get(app.api("/leaderboard")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let all: Value = common::get_json(&app, "/leaderboard", &admin).await;
     assert_eq!(all["battles"], 120, "no list: every project");
     let r = bearer().get(app.api("/leaderboard?projects=one,nope")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -168,15 +159,7 @@ async fn models_of_one_name_are_one_model_across_projects_and_new_votes_count() 
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--format"));
 
     // A vote more, through the API: a fresh read counts it.
-    let before: Value = bearer()
-        .get(app.api("/projects/one/leaderboard"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = common::get_json(&app, "/projects/one/leaderboard", &admin).await;
     assert_eq!(before["battles"], 60);
     // The page shows the fit it has (cached above) at once…
     let page_client = common::login(&app, "one-boss", common::PASSWORD).await;
@@ -221,15 +204,7 @@ async fn models_of_one_name_are_one_model_across_projects_and_new_votes_count() 
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(fresh.contains("61 battles") && !fresh.contains(r#"data-testid="stale""#), "the refit came in");
-    let after: Value = bearer()
-        .get(app.api("/projects/one/leaderboard"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = common::get_json(&app, "/projects/one/leaderboard", &admin).await;
     assert_eq!(after["battles"], 61);
 }
 
@@ -291,15 +266,7 @@ async fn active_selection_serves_first_the_model_pairs_the_leaderboard_knows_lea
     answered_by(&app, "act", 20, 30, &["alpha", "beta", "gamma", "delta"]).await;
     assert_eq!(app.count(named).await, 120, "an active project's import names them");
     let admin = app.user("boss", Role::Admin).await;
-    let board: Value = bearer()
-        .get(app.api("/projects/act/leaderboard"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let board: Value = common::get_json(&app, "/projects/act/leaderboard", &admin).await;
     assert_eq!(board["battles"], 60);
     // Uniform would serve delta's pairs half the time (30 of 60 new pairs);
     // active serves them first.

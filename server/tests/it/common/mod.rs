@@ -173,6 +173,11 @@ pub fn bearer() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(REQUEST_TIMEOUT).build().unwrap()
 }
 
+/// GETs an API path (after `/api/v1`) as the holder of `token`; its JSON body.
+pub async fn get_json(app: &TestApp, path: impl AsRef<str>, token: &str) -> serde_json::Value {
+    bearer().get(app.api(path.as_ref())).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 /// Runs the `arbiter` binary on `db` with `stdin` and returns what it did.
 pub fn arbiter(db: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
