@@ -48,6 +48,13 @@ impl From<sqlx::Error> for Error {
             }),
             _ => false,
         };
+        // 22021 / 22P05: a NUL in text or in a JSON value, which PostgreSQL
+        // cannot store (the edges refuse it first; this is the backstop).
+        if let sqlx::Error::Database(d) = &e {
+            if d.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05")) {
+                return Error::BadRequest(crate::domain::text::NUL_MESSAGE.into());
+            }
+        }
         if retry {
             tracing::warn!(error = %e, "database unavailable; the request may be retried");
             Error::Unavailable("the database is unavailable for a moment; try again".into())

@@ -61,6 +61,32 @@ impl ImportItem {
             key_on_completions: false,
         }
     }
+
+    /// The field of the first text of the item that holds a NUL character
+    /// (see `text`), e.g. `completions[1].text`.
+    pub fn nul_field(&self) -> Option<String> {
+        let nul = |s: &str| s.contains('\0');
+        if self.external_id.as_deref().is_some_and(nul) {
+            return Some("id".into());
+        }
+        if let Some(i) = self.messages.iter().position(|m| nul(&m.content)) {
+            return Some(format!("messages[{i}].content"));
+        }
+        for (i, c) in self.completions.iter().enumerate() {
+            if nul(&c.model) {
+                return Some(format!("completions[{i}].model"));
+            }
+            if nul(&c.text) {
+                return Some(format!("completions[{i}].text"));
+            }
+        }
+        if let Some(meta) = &self.meta {
+            if let Some(at) = super::text::nul_in_map(meta, "meta") {
+                return Some(at);
+            }
+        }
+        self.source.as_deref().is_some_and(nul).then(|| "source".into())
+    }
 }
 
 /// Where a line went wrong, in words an admin can act on.

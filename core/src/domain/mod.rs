@@ -17,6 +17,7 @@ pub mod rows;
 pub mod settings;
 pub mod slug;
 pub mod stats;
+pub mod text;
 pub mod verdict;
 pub mod views;
 

@@ -327,6 +327,9 @@ fn within_limit(
     max: usize,
 ) -> std::result::Result<ImportItem, LineError> {
     match parsed {
+        Ok(item) if item.nul_field().is_some() => {
+            Err(LineError { line, field: item.nul_field(), message: crate::domain::text::NUL_MESSAGE.into() })
+        }
         Ok(item) if item.completions.len() > max => Err(LineError {
             line,
             field: Some("completions".into()),
@@ -395,6 +398,9 @@ pub async fn import(
     };
     if ok && added.pairs > 0 && project.selection == crate::domain::ModelSelection::Active {
         crate::storage::prompts::set_model_pairs(&db.write, project.id, true).await?;
+    }
+    if ok && (added.prompts > 0 || added.pairs > 0) {
+        crate::storage::prompts::refresh_statistics(&db.write).await?;
     }
     let mut report = ImportReport {
         import_id: String::new(),

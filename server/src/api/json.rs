@@ -1,4 +1,7 @@
 use crate::error::{from_rejection, ApiError};
+use arbiter_core::domain::text::{nul_in_json, NUL_MESSAGE};
+use arbiter_core::Error;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -15,8 +18,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+        // The body is read once and kept, to look for a NUL character in
+        // its strings once it parses (see `domain::text`).
+        let (parts, body) = req.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|r| ApiError(from_rejection(r.status(), r.body_text())))?;
+        let parsed = axum::Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes.clone())), state).await;
+        match parsed {
+            Ok(axum::Json(v)) => match nul_in_json(&bytes) {
+                Some(field) => Err(ApiError(Error::BadRequest(format!("{field}: {NUL_MESSAGE}")))),
+                None => Ok(JsonBody(v)),
+            },
             Err(rejection) => Err(ApiError(from_rejection(rejection.status(), rejection.body_text()))),
         }
     }

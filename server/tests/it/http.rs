@@ -89,6 +89,17 @@ async fn import_errors_name_each_bad_line_and_import_nothing() {
     assert_eq!(v["lines"][1]["field"], "completions[1].text");
     assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 0);
 
+    let nul = format!("{}{{\"prompt\":\"q\",\"completions\":[{{\"model\":\"a\",\"text\":\"x\"}},{{\"model\":\"b\",\"text\":\"y\\u0000\"}}]}}\n", common::jsonl_line(1));
+    let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(nul).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["lines"][0]["line"].as_i64(), v["lines"][0]["field"].as_str()),
+        (Some(2), Some("completions[1].text"))
+    );
+    assert!(v["lines"][0]["message"].as_str().unwrap().contains("NUL"), "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 0);
+
     let good: String = (0..3).map(common::jsonl_line).collect();
     let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(good.clone()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -141,6 +152,8 @@ async fn bad_annotation_bodies_get_a_400_saying_what_is_wrong() {
         (json!({"choice": 9}), "choice"),
         (json!({"choice": 1, "flags": ["nonsense"]}), "flags"),
         (json!({"both_bad": true}), "choice"),
+        // PostgreSQL cannot store a NUL: refused on both backends, naming the field.
+        (json!({"choice": 1, "rationale": "a\u{0}b"}), "rationale: text contains a NUL"),
     ] {
         let r = annotate(&app, &ann, id, "k-bad", body.clone()).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
