@@ -27,10 +27,11 @@ source scripts/build-env.sh
 log "unit, database and HTTP tests (cargo test)"
 cargo test --workspace --exclude frontend --exclude bench
 
-log "the HTTP, authorization, CLI and durability tests again on PostgreSQL (scripts/pg.sh)"
+log "the engine, HTTP, authorization, CLI and durability tests again on PostgreSQL (scripts/pg.sh)"
 pgdir=$(mktemp -d /tmp/arbiter-pg.XXXXXX)
 trap 'bash scripts/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
-ARBITER_TEST_POSTGRES=$(bash scripts/pg.sh start "$pgdir") cargo test -p server --test it
+ARBITER_TEST_POSTGRES=$(bash scripts/pg.sh start "$pgdir") \
+  cargo test --workspace --exclude frontend --exclude bench --test engine --test it
 
 log "the REST API against docs/openapi.json (schemathesis)"
 bash scripts/api-check.sh
