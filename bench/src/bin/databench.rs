@@ -30,6 +30,10 @@ struct Args {
     /// Where to work (default: a temporary folder).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// The database (default: a new SQLite file in the work folder); a
+    /// PostgreSQL database must be empty.
+    #[arg(long)]
+    database: Option<String>,
     /// Instead: an HH-RLHF JSONL file (uncompressed) to import, judge as the
     /// file says, export as hh-rlhf and compare byte for byte.
     #[arg(long)]
@@ -107,43 +111,51 @@ fn timed(bin: &Path, db_url: &str, args: &[&str]) -> anyhow::Result<(f64, f64, S
 /// fixture for the export benchmarks: 1M annotations over HTTP would take
 /// longer than the benchmark itself).
 async fn seed_annotations(db_url: &str, slug: &str) -> anyhow::Result<i64> {
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(db_url).await?;
+    use arbiter_core::on;
+    let db = arbiter_core::storage::Db::connect(db_url).await?;
     let now = 1_764_000_000_000i64;
-    sqlx::query("INSERT OR IGNORE INTO users (uuid, username, role, created_at) VALUES ('bench-u', 'bench-annotator', 'annotator', ?)")
+    on!(&db.write, e => sqlx::query(
+        "INSERT INTO users (uuid, username, role, created_at) VALUES ('bench-u', 'bench-annotator', 'annotator', $1)
+         ON CONFLICT DO NOTHING")
         .bind(now)
-        .execute(&pool)
-        .await?;
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
     let user: i64 =
-        sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(&pool).await?;
-    let project: i64 = sqlx::query_scalar("SELECT id FROM projects WHERE slug = ?").bind(slug).fetch_one(&pool).await?;
-    sqlx::query(
+        on!(&db.write, e => sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(e).await)?;
+    let project: i64 =
+        on!(&db.write, e => sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1").bind(slug).fetch_one(e).await)?;
+    on!(&db.write, e => sqlx::query(
         "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
                                   lease_expires_at, finished_at)
-         SELECT 'as-' || id, project_id, prompt_id, id, ?, id % 2, 'submitted', ?, ? + 600000, ? + 1000 FROM pairs
-         WHERE project_id = ?",
+         SELECT 'as-' || id, project_id, prompt_id, id, $1, id % 2 = 1, 'submitted', $2, $2 + 600000, $2 + 1000
+         FROM pairs WHERE project_id = $3",
     )
     .bind(user)
     .bind(now)
-    .bind(now)
-    .bind(now)
     .bind(project)
-    .execute(&pool)
-    .await?;
-    let n = sqlx::query(
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let n = on!(&db.write, e => sqlx::query(
         "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id, client_key,
                                   request_hash, choice_shown, choice, both_bad, flags, rationale, time_ms, created_at)
          SELECT 'an-' || s.id, s.id, s.project_id, s.prompt_id, s.pair_id, s.annotator_id, 'ck-' || s.id, 'h',
                 (s.pair_id % 7) - 3, CASE WHEN s.swapped THEN (s.pair_id % 7) - 3 ELSE 3 - (s.pair_id % 7) END,
-                0, '[]', '', 1000, s.finished_at
-         FROM assignments s WHERE s.project_id = ? AND s.annotator_id = ?",
+                FALSE, '[]', '', 1000, s.finished_at
+         FROM assignments s WHERE s.project_id = $1 AND s.annotator_id = $2",
     )
     .bind(project)
     .bind(user)
-    .execute(&pool)
-    .await?
-    .rows_affected();
-    sqlx::query("UPDATE pairs SET submitted = 1, load = 1 WHERE project_id = ?").bind(project).execute(&pool).await?;
-    pool.close().await;
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    on!(&db.write, e => sqlx::query("UPDATE pairs SET submitted = 1, load = 1 WHERE project_id = $1").bind(project).execute(e).await.map(|r| r.rows_affected()))?;
+    // As after an import: PostgreSQL plans from fresh statistics.
+    if db.is_shared() {
+        on!(&db.write, e => sqlx::query("ANALYZE").execute(e).await.map(|r| r.rows_affected()))?;
+    }
+    db.close().await;
     Ok(n as i64)
 }
 
@@ -245,7 +257,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(hh) = &args.hh {
         return hh_round_trip(&args, &dir, hh).await;
     }
-    let db_url = format!("sqlite://{}", dir.join("data.db").display());
+    let db_url = args.database.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("data.db").display()));
     let file = dir.join(format!("native-{}.jsonl", args.lines));
     if !file.exists() {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);

@@ -39,6 +39,21 @@ impl Row {
         let v = self.0.get(i).ok_or_else(|| internal(format!("no column {i} in the row")))?;
         T::from_val(v).ok_or_else(|| internal(format!("column {i}: unexpected value {v:?}")))
     }
+
+    /// Column `i` moved out of the row (a text is not copied; the row
+    /// keeps a NULL there): for the large texts exports read.
+    pub fn take<T: FromVal>(&mut self, i: usize) -> Result<T> {
+        let v = self.0.get_mut(i).ok_or_else(|| internal(format!("no column {i} in the row")))?;
+        let v = std::mem::replace(v, Val::Null);
+        let kind = match &v {
+            Val::Null | Val::NullInt | Val::NullText => "NULL",
+            Val::Int(_) => "an integer",
+            Val::Real(_) => "a real",
+            Val::Text(_) => "a text",
+            Val::Bool(_) => "a boolean",
+        };
+        T::from_owned(v).ok_or_else(|| internal(format!("column {i}: unexpected {kind}")))
+    }
 }
 
 fn internal(msg: String) -> Error {
@@ -47,6 +62,10 @@ fn internal(msg: String) -> Error {
 
 pub trait FromVal: Sized {
     fn from_val(v: &Val<'_>) -> Option<Self>;
+    /// From a value the caller gives up (texts are moved, not copied).
+    fn from_owned(v: Val<'static>) -> Option<Self> {
+        Self::from_val(&v)
+    }
 }
 
 impl FromVal for i64 {
@@ -92,6 +111,12 @@ impl FromVal for String {
             _ => None,
         }
     }
+    fn from_owned(v: Val<'static>) -> Option<Self> {
+        match v {
+            Val::Text(s) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
 }
 
 impl<T: FromVal> FromVal for Option<T> {
@@ -99,6 +124,12 @@ impl<T: FromVal> FromVal for Option<T> {
         match v {
             Val::Null => Some(None),
             other => T::from_val(other).map(Some),
+        }
+    }
+    fn from_owned(v: Val<'static>) -> Option<Self> {
+        match v {
+            Val::Null => Some(None),
+            other => T::from_owned(other).map(Some),
         }
     }
 }
@@ -169,8 +200,12 @@ pub use crate::vals;
 /// A connection inside a write job's transaction.
 pub trait Conn {
     fn dialect(&self) -> Dialect;
-    /// Every row the statement returns.
+    /// Every row the statement returns. The statement is prepared once per
+    /// connection and kept for the next time.
     fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
+    /// `query` for a statement that will not come again (values written into
+    /// its text, as exports do): prepared for this run only, not cached.
+    fn query_once(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
     /// Runs a statement; how many rows it changed.
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64>;
 }
@@ -186,9 +221,10 @@ impl dyn Conn + '_ {
         self.query_opt(sql, params)?.ok_or_else(|| internal("a statement returned no row".into()))
     }
 
-    /// Every row of a statement without parameters, each read by `f`.
-    pub fn rows<T>(&mut self, sql: &str, f: impl FnMut(&Row) -> Result<T>) -> Result<Vec<T>> {
-        self.query(sql, &[])?.iter().map(f).collect()
+    /// Every row of a one-off statement without parameters (`query_once`),
+    /// each read by `f` (which may `take` its texts).
+    pub fn rows<T>(&mut self, sql: &str, mut f: impl FnMut(&mut Row) -> Result<T>) -> Result<Vec<T>> {
+        self.query_once(sql, &[])?.into_iter().map(|mut r| f(&mut r)).collect()
     }
 
     /// The first column of the first row.
@@ -214,7 +250,7 @@ fn sqlite_err(e: rusqlite::Error) -> Error {
     super::writer::sql_err(e)
 }
 
-fn bind(st: &mut rusqlite::CachedStatement<'_>, params: &[Val<'_>]) -> Result<()> {
+fn bind(st: &mut rusqlite::Statement<'_>, params: &[Val<'_>]) -> Result<()> {
     for (i, p) in params.iter().enumerate() {
         let at = i + 1;
         match p {
@@ -229,33 +265,43 @@ fn bind(st: &mut rusqlite::CachedStatement<'_>, params: &[Val<'_>]) -> Result<()
     Ok(())
 }
 
+fn sqlite_rows(st: &mut rusqlite::Statement<'_>, params: &[Val<'_>]) -> Result<Vec<Row>> {
+    use rusqlite::types::ValueRef;
+    bind(st, params)?;
+    let n = st.column_count();
+    let mut rows = st.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(sqlite_err)? {
+        let mut row = Vec::with_capacity(n);
+        for i in 0..n {
+            row.push(match r.get_ref(i).map_err(sqlite_err)? {
+                ValueRef::Null => Val::Null,
+                ValueRef::Integer(v) => Val::Int(v),
+                ValueRef::Real(v) => Val::Real(v),
+                ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned().into()),
+                ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned().into()),
+            });
+        }
+        out.push(Row(row));
+    }
+    Ok(out)
+}
+
 impl Conn for SqliteConn<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
 
     fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
-        use rusqlite::types::ValueRef;
         let mut st = self.0.prepare_cached(&question_marks(sql)).map_err(sqlite_err)?;
-        bind(&mut st, params)?;
-        let n = st.column_count();
-        let mut rows = st.raw_query();
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(sqlite_err)? {
-            let mut row = Vec::with_capacity(n);
-            for i in 0..n {
-                row.push(match r.get_ref(i).map_err(sqlite_err)? {
-                    ValueRef::Null => Val::Null,
-                    ValueRef::Integer(v) => Val::Int(v),
-                    ValueRef::Real(v) => Val::Real(v),
-                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned().into()),
-                    ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned().into()),
-                });
-            }
-            out.push(Row(row));
-        }
-        Ok(out)
+        sqlite_rows(&mut st, params)
     }
+
+    fn query_once(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
+        let mut st = self.0.prepare(&question_marks(sql)).map_err(sqlite_err)?;
+        sqlite_rows(&mut st, params)
+    }
+
 
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let mut st = self.0.prepare_cached(&question_marks(sql)).map_err(sqlite_err)?;
@@ -315,18 +361,30 @@ impl Conn for PgConn<'_> {
     }
 
     fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
+        self.fetch(sql, params, true)
+    }
+
+    fn query_once(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
+        self.fetch(sql, params, false)
+    }
+
+
+    fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let conn = &mut *self.conn;
-        let rows = self.handle.block_on(pg_query(sql, params).fetch_all(conn))?;
+        Ok(self.handle.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
+    }
+}
+
+impl PgConn<'_> {
+    /// `persistent`: keep the prepared statement for the next time.
+    fn fetch(&mut self, sql: &str, params: &[Val<'_>], persistent: bool) -> Result<Vec<Row>> {
+        let conn = &mut *self.conn;
+        let rows = self.handle.block_on(pg_query(sql, params).persistent(persistent).fetch_all(conn))?;
         rows.iter()
             .map(|r| {
                 use sqlx::Row as _;
                 (0..r.len()).map(|i| pg_val(r, i)).collect::<Result<Vec<Val<'static>>>>().map(Row)
             })
             .collect()
-    }
-
-    fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
-        let conn = &mut *self.conn;
-        Ok(self.handle.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
     }
 }

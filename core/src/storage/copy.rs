@@ -442,10 +442,11 @@ pub fn non_empty(c: &mut dyn Conn) -> Result<Vec<&'static str>> {
 
 /// Copies every row of `from` into `to` (which must be empty), in one
 /// transaction on the target: a failure leaves it empty. Then moves the
-/// target's id sequences past the copied ids (PostgreSQL).
+/// target's id sequences past the copied ids and gathers the planner's
+/// statistics (PostgreSQL).
 pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
     let (source, handle) = (from.clone(), tokio::runtime::Handle::current());
-    to.hot_bulk(move |c| {
+    let copied = to.hot_bulk(move |c| {
         let busy = non_empty(c)?;
         if !busy.is_empty() {
             return Err(Error::Conflict(format!(
@@ -485,7 +486,12 @@ pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
         }
         Ok(copied)
     })
-    .await
+    .await?;
+    // PostgreSQL plans from statistics: a copied database is queried at once.
+    if to.is_shared() {
+        super::on!(&to.write, e => sqlx::query("ANALYZE").execute(e).await.map(|_| ()))?;
+    }
+    Ok(copied)
 }
 
 /// Row counts and checksums of every table of `db`, from one snapshot.

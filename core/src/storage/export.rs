@@ -61,7 +61,7 @@ struct TallyRow {
     tally: PairTally,
 }
 
-fn tally_row(r: &Row) -> Result<TallyRow> {
+fn tally_row(r: &mut Row) -> Result<TallyRow> {
     let mut counts = [0i64; 7];
     for (i, c) in counts.iter_mut().enumerate() {
         *c = r.get(1 + i)?;
@@ -155,6 +155,16 @@ impl Conn for Snapshot {
         }
     }
 
+    fn query_once(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<Vec<Row>> {
+        match self {
+            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).query_once(sql, params),
+            Snapshot::Postgres { handle, tx } => {
+                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                super::conn::PgConn { handle: handle.clone(), conn }.query_once(sql, params)
+            }
+        }
+    }
+
     fn execute(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<u64> {
         match self {
             Snapshot::Sqlite(c) => super::conn::SqliteConn(c).execute(sql, params),
@@ -200,13 +210,10 @@ impl PairRow {
     }
 }
 
-/// The next page of annotated pairs after pair `after`, in pair order.
+/// The next page of annotated pairs after pair `after`, in pair order: one
+/// statement (the page's tallies joined to their pairs), the same text for
+/// every page of a scope, so it is planned once per export, not per page.
 pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i64) -> Result<Vec<PairRow>> {
-    let sql = scope.tallies(&format!("AND n.pair_id > {after}")) + &format!(" LIMIT {PAGE}");
-    let tallies: Vec<TallyRow> = conn.rows(&sql, tally_row)?;
-    if tallies.is_empty() {
-        return Ok(Vec::new());
-    }
     // Without texts (deciding the form) the completions are not read at all:
     // their rows are large, and only the prompt says whether it is a conversation.
     let (texts, completions) = if with_texts {
@@ -218,38 +225,33 @@ pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i
         ("CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL, '', ''", "")
     };
     let sql = format!(
-        "SELECT p.id, p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, p.prior
-         FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id {completions}
-         WHERE p.id IN ({}) ORDER BY p.id",
-        id_list(tallies.iter().map(|t| t.pair_id))
+        "SELECT t.pair_id, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.both_bad, t.flagged, t.adjudicated,
+                p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, p.prior
+         FROM ({} LIMIT {PAGE}) t JOIN pairs p ON p.id = t.pair_id JOIN prompts pr ON pr.id = p.prompt_id {completions}
+         ORDER BY t.pair_id",
+        scope.tallies("AND n.pair_id > $1")
     );
-    let mut at = tallies.iter();
-    let rows = conn.rows(&sql, |r| {
-        Ok(PairRow {
-            pair_id: r.get(0)?,
-            pair_uuid: r.get(1)?,
-            prompt_uuid: r.get(2)?,
-            external_id: r.get(3)?,
-            is_chat: r.get(4)?,
-            messages: r.get(5)?,
-            a: r.get(6)?,
-            b: r.get(7)?,
-            source: r.get(8)?,
-            model_a: r.get(9)?,
-            model_b: r.get(10)?,
-            prior: r.get(11)?,
-            tally: PairTally::default(),
+    conn.query(&sql, super::conn::vals![after])?
+        .into_iter()
+        .map(|mut r| {
+            let tally = tally_row(&mut r)?.tally;
+            Ok(PairRow {
+                pair_id: r.take(0)?,
+                pair_uuid: r.take(11)?,
+                prompt_uuid: r.take(12)?,
+                external_id: r.take(13)?,
+                is_chat: r.take(14)?,
+                messages: r.take(15)?,
+                a: r.take(16)?,
+                b: r.take(17)?,
+                source: r.take(18)?,
+                model_a: r.take(19)?,
+                model_b: r.take(20)?,
+                prior: r.take(21)?,
+                tally,
+            })
         })
-    })?;
-    let mut out = Vec::with_capacity(tallies.len());
-    for mut row in rows {
-        // Both lists are in pair order and hold the same pairs.
-        if let Some(t) = at.find(|t| t.pair_id == row.pair_id) {
-            row.tally = t.tally;
-        }
-        out.push(row);
-    }
-    Ok(out)
+        .collect()
 }
 
 /// One annotation with everything about it (raw and arena rows).
@@ -300,7 +302,7 @@ fn revisions_of(
          ORDER BY annotation_id, version",
         id_list(ids)
     );
-    for (a, v) in conn.rows(&sql, |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))? {
+    for (a, v) in conn.rows(&sql, |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?, r.take(3)?))))? {
         out.entry(a).or_default().push(v);
     }
     Ok(out)
@@ -331,35 +333,35 @@ pub fn annotations_page(
     );
     let mut rows: Vec<AnnotationRow> = conn.rows(&sql, |r| {
         Ok(AnnotationRow {
-            id: r.get(0)?,
-            pair_id: r.get(1)?,
-            annotation_uuid: r.get(2)?,
-            pair_uuid: r.get(3)?,
-            prompt_uuid: r.get(4)?,
-            external_id: r.get(5)?,
-            completion_a_uuid: r.get(6)?,
-            completion_b_uuid: r.get(7)?,
-            model_a: r.get(8)?,
-            model_b: r.get(9)?,
-            annotator_uuid: r.get(10)?,
-            annotator_name: r.get(11)?,
-            choice_shown: r.get(12)?,
-            choice: r.get(13)?,
-            swapped: r.get(14)?,
-            both_bad_vote: r.get(15)?,
-            flags: r.get(16)?,
-            rationale: r.get(17)?,
-            time_ms: r.get(18)?,
-            leased_at: r.get(19)?,
-            submitted_at: r.get(20)?,
-            late: r.get(21)?,
-            meta: r.get(22)?,
-            is_chat: r.get(23)?,
-            messages: r.get(24)?,
-            a: r.get(25)?,
-            b: r.get(26)?,
+            id: r.take(0)?,
+            pair_id: r.take(1)?,
+            annotation_uuid: r.take(2)?,
+            pair_uuid: r.take(3)?,
+            prompt_uuid: r.take(4)?,
+            external_id: r.take(5)?,
+            completion_a_uuid: r.take(6)?,
+            completion_b_uuid: r.take(7)?,
+            model_a: r.take(8)?,
+            model_b: r.take(9)?,
+            annotator_uuid: r.take(10)?,
+            annotator_name: r.take(11)?,
+            choice_shown: r.take(12)?,
+            choice: r.take(13)?,
+            swapped: r.take(14)?,
+            both_bad_vote: r.take(15)?,
+            flags: r.take(16)?,
+            rationale: r.take(17)?,
+            time_ms: r.take(18)?,
+            leased_at: r.take(19)?,
+            submitted_at: r.take(20)?,
+            late: r.take(21)?,
+            meta: r.take(22)?,
+            is_chat: r.take(23)?,
+            messages: r.take(24)?,
+            a: r.take(25)?,
+            b: r.take(26)?,
             tally: PairTally::default(),
-            version: r.get(27)?,
+            version: r.take(27)?,
             revisions: Vec::new(),
         })
     })?;
@@ -419,14 +421,14 @@ pub fn prompt_votes_page(conn: &mut dyn Conn, scope: &Scope, after: i64) -> Resu
     );
     let votes: Vec<(i64, Vote)> = conn.rows(&sql, |r| {
         Ok((
-            r.get(0)?,
+            r.take(0)?,
             Vote {
-                pair_id: r.get(1)?,
-                a: r.get(2)?,
-                b: r.get(3)?,
-                choice: r.get(4)?,
-                both_bad: r.get(5)?,
-                flagged: r.get(6)?,
+                pair_id: r.take(1)?,
+                a: r.take(2)?,
+                b: r.take(3)?,
+                choice: r.take(4)?,
+                both_bad: r.take(5)?,
+                flagged: r.take(6)?,
             },
         ))
     })?;
@@ -440,12 +442,12 @@ pub fn prompt_votes_page(conn: &mut dyn Conn, scope: &Scope, after: i64) -> Resu
         &format!("SELECT id, uuid, external_id, is_chat, messages FROM prompts WHERE id IN ({list}) ORDER BY id"),
         |r| {
             Ok((
-                r.get(0)?,
+                r.take(0)?,
                 PromptVotes {
-                    prompt_uuid: r.get(1)?,
-                    external_id: r.get(2)?,
-                    is_chat: r.get(3)?,
-                    messages: r.get(4)?,
+                    prompt_uuid: r.take(1)?,
+                    external_id: r.take(2)?,
+                    is_chat: r.take(3)?,
+                    messages: r.take(4)?,
                     completions: Vec::new(),
                     votes: Vec::new(),
                 },
@@ -456,7 +458,7 @@ pub fn prompt_votes_page(conn: &mut dyn Conn, scope: &Scope, after: i64) -> Resu
         &format!(
             "SELECT prompt_id, id, model, body FROM completions WHERE prompt_id IN ({list}) ORDER BY prompt_id, position"
         ),
-        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+        |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?, r.take(3)?))),
     )?;
     attach(&mut prompts, completions, |p, c| p.completions.push(c));
     attach(&mut prompts, votes, |p, v| p.votes.push(v));
@@ -483,7 +485,7 @@ fn prompt_ids(conn: &mut dyn Conn, scope: &Scope, after: i64) -> Result<Vec<i64>
             "SELECT id FROM prompts WHERE +project_id = {} AND id > {after} ORDER BY id LIMIT {PAGE}",
             scope.project_id
         ),
-        |r| r.get(0),
+        |r| r.take(0),
     )
 }
 
@@ -554,22 +556,22 @@ pub fn prompt_judgements_page(
     );
     let judgements: Vec<(i64, Judgement)> = conn.rows(&sql, |r| {
         Ok((
-            r.get(0)?,
+            r.take(0)?,
             Judgement {
-                id: r.get(1)?,
-                uuid: r.get(2)?,
-                annotator_id: r.get(3)?,
-                annotator_uuid: r.get(4)?,
-                annotator_name: r.get(5)?,
-                both_bad: r.get(6)?,
-                flags: r.get(7)?,
-                rationale: r.get(8)?,
-                time_ms: r.get(9)?,
-                leased_at: r.get(10)?,
-                submitted_at: r.get(11)?,
-                late: r.get(12)?,
-                shown: r.get::<Option<String>>(13)?.unwrap_or_default(),
-                version: r.get(14)?,
+                id: r.take(1)?,
+                uuid: r.take(2)?,
+                annotator_id: r.take(3)?,
+                annotator_uuid: r.take(4)?,
+                annotator_name: r.take(5)?,
+                both_bad: r.take(6)?,
+                flags: r.take(7)?,
+                rationale: r.take(8)?,
+                time_ms: r.take(9)?,
+                leased_at: r.take(10)?,
+                submitted_at: r.take(11)?,
+                late: r.take(12)?,
+                shown: r.take::<Option<String>>(13)?.unwrap_or_default(),
+                version: r.take(14)?,
                 ranks: Vec::new(),
                 ratings: Vec::new(),
                 completion_flags: Vec::new(),
@@ -587,13 +589,13 @@ pub fn prompt_judgements_page(
         &format!("SELECT id, uuid, external_id, is_chat, messages, meta FROM prompts WHERE id IN ({list}) ORDER BY id"),
         |r| {
             Ok((
-                r.get(0)?,
+                r.take(0)?,
                 PromptJudgements {
-                    prompt_uuid: r.get(1)?,
-                    external_id: r.get(2)?,
-                    is_chat: r.get(3)?,
-                    messages: r.get(4)?,
-                    meta: r.get(5)?,
+                    prompt_uuid: r.take(1)?,
+                    external_id: r.take(2)?,
+                    is_chat: r.take(3)?,
+                    messages: r.take(4)?,
+                    meta: r.take(5)?,
                     completions: Vec::new(),
                     pairs: Vec::new(),
                     judgements: Vec::new(),
@@ -606,7 +608,7 @@ pub fn prompt_judgements_page(
             "SELECT prompt_id, id, uuid, model, body FROM completions WHERE prompt_id IN ({list})
              ORDER BY prompt_id, position"
         ),
-        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+        |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?, r.take(3)?, r.take(4)?))),
     )?;
     attach(&mut prompts, completions, |p, c| p.completions.push(c));
     let pairs = conn.rows(
@@ -614,13 +616,13 @@ pub fn prompt_judgements_page(
             "SELECT prompt_id, uuid, completion_a, completion_b FROM pairs WHERE prompt_id IN ({list})
              ORDER BY prompt_id, id"
         ),
-        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+        |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?, r.take(3)?))),
     )?;
     attach(&mut prompts, pairs, |p, c| p.pairs.push(c));
     let mut ranks: std::collections::HashMap<i64, Vec<(i64, i64)>> = std::collections::HashMap::new();
     for (a, v) in conn.rows(
         &format!("SELECT annotation_id, completion_id, rank FROM ranks WHERE annotation_id IN ({annotations})"),
-        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?))),
+        |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?))),
     )? {
         ranks.entry(a).or_default().push(v);
     }
@@ -629,7 +631,7 @@ pub fn prompt_judgements_page(
         &format!(
             "SELECT annotation_id, completion_id, aspect, value FROM ratings WHERE annotation_id IN ({annotations})"
         ),
-        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+        |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?, r.take(3)?))),
     )? {
         ratings.entry(a).or_default().push(v);
     }
@@ -639,7 +641,7 @@ pub fn prompt_judgements_page(
             "SELECT annotation_id, completion_id, flag FROM completion_flags WHERE annotation_id IN ({annotations})
              ORDER BY annotation_id, completion_id, flag"
         ),
-        |r| Ok((r.get::<i64>(0)?, (r.get(1)?, r.get(2)?))),
+        |r| Ok((r.take::<i64>(0)?, (r.take(1)?, r.take(2)?))),
     )? {
         flags.entry(a).or_default().push(v);
     }
@@ -667,8 +669,8 @@ pub fn rating_scales(
     );
     Ok(conn
         .rows(&sql, |r| {
-            let (mean, sq): (f64, f64) = (r.get(2)?, r.get(3)?);
-            Ok(((r.get(0)?, r.get(1)?), (mean, (sq - mean * mean).max(0.0).sqrt())))
+            let (mean, sq): (f64, f64) = (r.take(2)?, r.take(3)?);
+            Ok(((r.take(0)?, r.take(1)?), (mean, (sq - mean * mean).max(0.0).sqrt())))
         })?
         .into_iter()
         .collect())
