@@ -8,7 +8,8 @@
 #   bash scripts/pg.sh restart DIR              same port, same data
 #
 # Without --durable the server skips fsync (tests); --durable keeps
-# PostgreSQL's defaults (benchmarks). As root, the server runs as the
+# PostgreSQL's durability defaults and gives it a quarter of the memory as
+# shared_buffers (benchmarks). As root, the server runs as the
 # `postgres` user (PostgreSQL refuses to run as root).
 set -euo pipefail
 cmd=${1:?start|stop|restart}
@@ -41,7 +42,13 @@ case $cmd in
     fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c shared_buffers=256MB"
-    if [ "${3:-}" != "--durable" ]; then opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
+    if [ "${3:-}" != "--durable" ]; then
+      opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    else
+      # Benchmarks: PostgreSQL's usual sizing, a quarter of the memory.
+      quarter_mb=$(awk '/MemTotal/ {print int($2 / 4096)}' /proc/meminfo)
+      opts="${opts/shared_buffers=256MB/shared_buffers=${quarter_mb}MB}"
+    fi
     echo "$port" > "$dir/port"
     echo "$opts" > "$dir/opts"
     as_owner "$bin/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/log" -w start >/dev/null

@@ -158,8 +158,11 @@ async fn a_pair_is_never_leased_beyond_n_and_never_twice_to_one_annotator() {
     assert!(tasks::next(&e.db, &p, &users[3]).await.unwrap().is_some());
     let late = annotator(&e.db, "a5", &p).await;
     assert!(tasks::next(&e.db, &p, &late).await.unwrap().is_none(), "N=3 reached: 1 annotation + 2 live leases");
-    let per_annotator: i64 =
-        count(&e.db, "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM assignments GROUP BY pair_id, annotator_id) AS per").await;
+    let per_annotator: i64 = count(
+        &e.db,
+        "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM assignments GROUP BY pair_id, annotator_id) AS per",
+    )
+    .await;
     assert_eq!(per_annotator, 1);
 }
 

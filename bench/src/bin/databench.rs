@@ -121,10 +121,8 @@ async fn seed_annotations(db_url: &str, slug: &str) -> anyhow::Result<i64> {
         .execute(e)
         .await
         .map(|r| r.rows_affected()))?;
-    let user: i64 =
-        on!(&db.write, e => sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(e).await)?;
-    let project: i64 =
-        on!(&db.write, e => sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1").bind(slug).fetch_one(e).await)?;
+    let user: i64 = on!(&db.write, e => sqlx::query_scalar("SELECT id FROM users WHERE username = 'bench-annotator'").fetch_one(e).await)?;
+    let project: i64 = on!(&db.write, e => sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1").bind(slug).fetch_one(e).await)?;
     on!(&db.write, e => sqlx::query(
         "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
                                   lease_expires_at, finished_at)

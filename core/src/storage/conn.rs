@@ -208,6 +208,9 @@ pub trait Conn {
     fn query_once(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
     /// Runs a statement; how many rows it changed.
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64>;
+    /// Hands each row of a one-off statement to `f` as it is read, holding
+    /// none of them: for reads of a whole project (a million rows).
+    fn each(&mut self, sql: &str, params: &[Val<'_>], f: &mut dyn FnMut(&mut Row) -> Result<()>) -> Result<()>;
 }
 
 impl dyn Conn + '_ {
@@ -265,12 +268,16 @@ fn bind(st: &mut rusqlite::Statement<'_>, params: &[Val<'_>]) -> Result<()> {
     Ok(())
 }
 
-fn sqlite_rows(st: &mut rusqlite::Statement<'_>, params: &[Val<'_>]) -> Result<Vec<Row>> {
+/// Reads the statement's rows one by one into `f`.
+fn sqlite_each(
+    st: &mut rusqlite::Statement<'_>,
+    params: &[Val<'_>],
+    f: &mut dyn FnMut(&mut Row) -> Result<()>,
+) -> Result<()> {
     use rusqlite::types::ValueRef;
     bind(st, params)?;
     let n = st.column_count();
     let mut rows = st.raw_query();
-    let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(sqlite_err)? {
         let mut row = Vec::with_capacity(n);
         for i in 0..n {
@@ -282,8 +289,17 @@ fn sqlite_rows(st: &mut rusqlite::Statement<'_>, params: &[Val<'_>]) -> Result<V
                 ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned().into()),
             });
         }
-        out.push(Row(row));
+        f(&mut Row(row))?;
     }
+    Ok(())
+}
+
+fn sqlite_rows(st: &mut rusqlite::Statement<'_>, params: &[Val<'_>]) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    sqlite_each(st, params, &mut |r| {
+        out.push(std::mem::replace(r, Row(Vec::new())));
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -302,11 +318,15 @@ impl Conn for SqliteConn<'_> {
         sqlite_rows(&mut st, params)
     }
 
-
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let mut st = self.0.prepare_cached(&question_marks(sql)).map_err(sqlite_err)?;
         bind(&mut st, params)?;
         Ok(st.raw_execute().map_err(sqlite_err)? as u64)
+    }
+
+    fn each(&mut self, sql: &str, params: &[Val<'_>], f: &mut dyn FnMut(&mut Row) -> Result<()>) -> Result<()> {
+        let mut st = self.0.prepare(&question_marks(sql)).map_err(sqlite_err)?;
+        sqlite_each(&mut st, params, f)
     }
 }
 
@@ -341,8 +361,7 @@ fn pg_val(row: &sqlx::postgres::PgRow, i: usize) -> Result<Val<'static>> {
     if raw.is_null() {
         return Ok(Val::Null);
     }
-    let ty = row.column(i).type_info().name().to_owned();
-    let v = match ty.as_str() {
+    let v = match row.column(i).type_info().name() {
         "INT8" => Val::Int(row.try_get::<i64, _>(i)?),
         "INT4" => Val::Int(i64::from(row.try_get::<i32, _>(i)?)),
         "INT2" => Val::Int(i64::from(row.try_get::<i16, _>(i)?)),
@@ -368,23 +387,46 @@ impl Conn for PgConn<'_> {
         self.fetch(sql, params, false)
     }
 
-
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let conn = &mut *self.conn;
         Ok(self.handle.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
+    }
+
+    fn each(&mut self, sql: &str, params: &[Val<'_>], f: &mut dyn FnMut(&mut Row) -> Result<()>) -> Result<()> {
+        self.stream(sql, params, false, f)
     }
 }
 
 impl PgConn<'_> {
     /// `persistent`: keep the prepared statement for the next time.
     fn fetch(&mut self, sql: &str, params: &[Val<'_>], persistent: bool) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.stream(sql, params, persistent, &mut |r| {
+            out.push(std::mem::replace(r, Row(Vec::new())));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Converts each row as it arrives (the next ones are on their way
+    /// meanwhile), holding none of the protocol's rows.
+    fn stream(
+        &mut self,
+        sql: &str,
+        params: &[Val<'_>],
+        persistent: bool,
+        f: &mut dyn FnMut(&mut Row) -> Result<()>,
+    ) -> Result<()> {
+        use futures::TryStreamExt;
+        use sqlx::Row as _;
         let conn = &mut *self.conn;
-        let rows = self.handle.block_on(pg_query(sql, params).persistent(persistent).fetch_all(conn))?;
-        rows.iter()
-            .map(|r| {
-                use sqlx::Row as _;
-                (0..r.len()).map(|i| pg_val(r, i)).collect::<Result<Vec<Val<'static>>>>().map(Row)
-            })
-            .collect()
+        self.handle.block_on(async move {
+            let mut rows = pg_query(sql, params).persistent(persistent).fetch(conn);
+            while let Some(r) = rows.try_next().await? {
+                let mut row = Row((0..r.len()).map(|i| pg_val(&r, i)).collect::<Result<Vec<Val<'static>>>>()?);
+                f(&mut row)?;
+            }
+            Ok(())
+        })
     }
 }

@@ -446,47 +446,48 @@ pub fn non_empty(c: &mut dyn Conn) -> Result<Vec<&'static str>> {
 /// statistics (PostgreSQL).
 pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
     let (source, handle) = (from.clone(), tokio::runtime::Handle::current());
-    let copied = to.hot_bulk(move |c| {
-        let busy = non_empty(c)?;
-        if !busy.is_empty() {
-            return Err(Error::Conflict(format!(
-                "the target database is not empty (rows in {}); copy into a new, empty database",
-                busy.join(", ")
-            )));
-        }
-        let mut snapshot = Snapshot::open(&source, &handle)?;
-        let mut copied = 0u64;
-        for t in TABLES {
-            let cols = t.columns.join(", ");
-            let kinds: Vec<(bool, ColumnKind)> = t.columns.iter().map(|c| (t.flags.contains(c), kind(c))).collect();
-            pages(&mut snapshot, t, |page| {
-                let width = t.columns.len();
-                let mut marks = Vec::with_capacity(page.len());
-                let mut values: Vec<Val<'static>> = Vec::with_capacity(page.len() * width);
-                for (n, r) in page.iter().enumerate() {
-                    let row: Vec<String> = (1..=width).map(|i| format!("${}", n * width + i)).collect();
-                    marks.push(format!("({})", row.join(", ")));
-                    for (v, &(flag, k)) in r.0.iter().zip(&kinds) {
-                        values.push(for_target(v, flag, k));
+    let copied = to
+        .hot_bulk(move |c| {
+            let busy = non_empty(c)?;
+            if !busy.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "the target database is not empty (rows in {}); copy into a new, empty database",
+                    busy.join(", ")
+                )));
+            }
+            let mut snapshot = Snapshot::open(&source, &handle)?;
+            let mut copied = 0u64;
+            for t in TABLES {
+                let cols = t.columns.join(", ");
+                let kinds: Vec<(bool, ColumnKind)> = t.columns.iter().map(|c| (t.flags.contains(c), kind(c))).collect();
+                pages(&mut snapshot, t, |page| {
+                    let width = t.columns.len();
+                    let mut marks = Vec::with_capacity(page.len());
+                    let mut values: Vec<Val<'static>> = Vec::with_capacity(page.len() * width);
+                    for (n, r) in page.iter().enumerate() {
+                        let row: Vec<String> = (1..=width).map(|i| format!("${}", n * width + i)).collect();
+                        marks.push(format!("({})", row.join(", ")));
+                        for (v, &(flag, k)) in r.0.iter().zip(&kinds) {
+                            values.push(for_target(v, flag, k));
+                        }
                     }
-                }
-                c.execute(&format!("INSERT INTO {} ({cols}) VALUES {}", t.name, marks.join(", ")), &values)?;
-                copied += page.len() as u64;
-                Ok(())
-            })?;
-            if c.dialect() == Dialect::Postgres && t.key == ["id"] {
-                c.query(
-                    &format!(
+                    c.execute(&format!("INSERT INTO {} ({cols}) VALUES {}", t.name, marks.join(", ")), &values)?;
+                    copied += page.len() as u64;
+                    Ok(())
+                })?;
+                if c.dialect() == Dialect::Postgres && t.key == ["id"] {
+                    c.query(
+                        &format!(
                         "SELECT setval(pg_get_serial_sequence('{0}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {0}",
                         t.name
                     ),
-                    &[],
-                )?;
+                        &[],
+                    )?;
+                }
             }
-        }
-        Ok(copied)
-    })
-    .await?;
+            Ok(copied)
+        })
+        .await?;
     // PostgreSQL plans from statistics: a copied database is queried at once.
     if to.is_shared() {
         super::on!(&to.write, e => sqlx::query("ANALYZE").execute(e).await.map(|_| ()))?;

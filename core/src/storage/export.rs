@@ -165,6 +165,21 @@ impl Conn for Snapshot {
         }
     }
 
+    fn each(
+        &mut self,
+        sql: &str,
+        params: &[super::conn::Val<'_>],
+        f: &mut dyn FnMut(&mut Row) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).each(sql, params, f),
+            Snapshot::Postgres { handle, tx } => {
+                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                super::conn::PgConn { handle: handle.clone(), conn }.each(sql, params, f)
+            }
+        }
+    }
+
     fn execute(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<u64> {
         match self {
             Snapshot::Sqlite(c) => super::conn::SqliteConn(c).execute(sql, params),
@@ -225,13 +240,17 @@ pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i
         ("CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL, '', ''", "")
     };
     let sql = format!(
-        "SELECT t.pair_id, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.both_bad, t.flagged, t.adjudicated,
+        // The pair's own `adjudicated`, not the tally's (one lookup fewer:
+        // the tally's column is left out of the subquery, unread).
+        "SELECT t.pair_id, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.both_bad, t.flagged, p.adjudicated,
                 p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, p.prior
-         FROM ({} LIMIT {PAGE}) t JOIN pairs p ON p.id = t.pair_id JOIN prompts pr ON pr.id = p.prompt_id {completions}
-         ORDER BY t.pair_id",
+         FROM ({} LIMIT {PAGE}) t JOIN pairs p ON p.id = t.pair_id JOIN prompts pr ON pr.id = p.prompt_id {completions}",
         scope.tallies("AND n.pair_id > $1")
     );
-    conn.query(&sql, super::conn::vals![after])?
+    // Put in pair order here: an ORDER BY on the outer query had SQLite copy
+    // the page's texts into a temporary b-tree (5 MB a page, spilling to disk).
+    let mut page: Vec<PairRow> = conn
+        .query(&sql, super::conn::vals![after])?
         .into_iter()
         .map(|mut r| {
             let tally = tally_row(&mut r)?.tally;
@@ -251,7 +270,9 @@ pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i
                 tally,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    page.sort_unstable_by_key(|r| r.pair_id);
+    Ok(page)
 }
 
 /// One annotation with everything about it (raw and arena rows).
@@ -707,7 +728,8 @@ pub async fn annotators(db: impl Into<Ex<'_>>, project_id: i64) -> sqlx::Result<
 pub fn ratings(conn: &mut dyn Conn, project_id: i64) -> Result<Vec<(i64, i64, i64)>> {
     // Rankings and ratings count as their pairwise outcomes (±3 or a tie):
     // a ranking by the two ranks, a rating by the sums over the aspects.
-    let rows = conn.query(
+    let mut out = Vec::new();
+    conn.each(
         "SELECT pair_id, annotator_id, choice FROM (
            SELECT n.pair_id AS pair_id, n.annotator_id, n.choice, n.id FROM annotations n
            WHERE n.project_id = $1 AND n.pair_id IS NOT NULL
@@ -731,8 +753,12 @@ pub fn ratings(conn: &mut dyn Conn, project_id: i64) -> Result<Vec<(i64, i64, i6
            WHERE n.project_id = $1 AND n.pair_id IS NULL) x
          ORDER BY pair_id, id",
         super::conn::vals![project_id],
+        &mut |r| {
+            out.push((r.get(0)?, r.get(1)?, r.get(2)?));
+            Ok(())
+        },
     )?;
-    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
+    Ok(out)
 }
 
 /// The names of a project's annotators by id.
