@@ -52,6 +52,7 @@ impl From<sqlx::Error> for Error {
         // cannot store (the edges refuse it first; this is the backstop).
         if let sqlx::Error::Database(d) = &e {
             if d.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05")) {
+                tracing::warn!(error = %e, "text the database cannot store");
                 return Error::BadRequest(crate::domain::text::NUL_MESSAGE.into());
             }
         }

@@ -27,8 +27,12 @@ pub fn nul_in_value(value: &Value, at: &str) -> Option<String> {
     }
 }
 
-/// `nul_in_value` for an object.
+/// `nul_in_value` for an object. Paths are only built once a NUL is known
+/// to be there (every import item with metadata comes through here).
 pub fn nul_in_map(map: &serde_json::Map<String, Value>, at: &str) -> Option<String> {
+    if !map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+        return None;
+    }
     map.iter().find_map(|(k, v)| {
         let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
         if k.contains('\0') {
@@ -37,6 +41,15 @@ pub fn nul_in_map(map: &serde_json::Map<String, Value>, at: &str) -> Option<Stri
             nul_in_value(v, &path)
         }
     })
+}
+
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

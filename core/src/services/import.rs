@@ -382,6 +382,10 @@ pub async fn import(
     source: Source,
     options: ImportOptions,
 ) -> Result<ImportReport> {
+    // Checked before anything is written: the import's record stores it.
+    if filename.contains('\0') {
+        return Err(Error::bad(format!("filename: {}", crate::domain::text::NUL_MESSAGE)));
+    }
     let ft = file_type(&source, filename, options.format);
     let src = source.clone();
     let max = if project.task_type == crate::domain::TaskType::Ranking {
@@ -400,7 +404,10 @@ pub async fn import(
         crate::storage::prompts::set_model_pairs(&db.write, project.id, true).await?;
     }
     if ok && (added.prompts > 0 || added.pairs > 0) {
-        crate::storage::prompts::refresh_statistics(&db.write).await?;
+        // Best effort: the rows are in; autovacuum would gather them later.
+        if let Err(e) = crate::storage::prompts::refresh_statistics(&db.write).await {
+            tracing::warn!(error = %e, "refreshing the planner's statistics after an import failed");
+        }
     }
     let mut report = ImportReport {
         import_id: String::new(),

@@ -683,6 +683,9 @@ fn check_input(input: &AnnotationInput) -> Result<()> {
     if input.rationale.chars().count() > MAX_RATIONALE {
         return Err(Error::bad(format!("rationale: at most {MAX_RATIONALE} characters")));
     }
+    if input.rationale.contains('\0') {
+        return Err(Error::bad(format!("rationale: {}", crate::domain::text::NUL_MESSAGE)));
+    }
     if input.time_ms.is_some_and(|t| !(0..=MAX_TIME_MS).contains(&t)) {
         return Err(Error::bad(format!("time_ms: must be from 0 to {MAX_TIME_MS}")));
     }
@@ -710,6 +713,9 @@ pub async fn skip(
 ) -> Result<()> {
     if reason.is_some_and(|r| r.chars().count() > MAX_SKIP_REASON) {
         return Err(Error::bad(format!("reason: at most {MAX_SKIP_REASON} characters")));
+    }
+    if reason.is_some_and(|r| r.contains('\0')) {
+        return Err(Error::bad(format!("reason: {}", crate::domain::text::NUL_MESSAGE)));
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     let (user_id, task_id, project_id) = (user.id, task_id.to_string(), project.map(|p| p.id));

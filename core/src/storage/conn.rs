@@ -409,7 +409,8 @@ impl PgConn<'_> {
     }
 
     /// Converts each row as it arrives (the next ones are on their way
-    /// meanwhile), holding none of the protocol's rows.
+    /// meanwhile), holding none of the protocol's rows. `f` runs inside
+    /// `block_on`: it must not block on the runtime itself.
     fn stream(
         &mut self,
         sql: &str,

@@ -240,8 +240,8 @@ pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i
         ("CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL, '', ''", "")
     };
     let sql = format!(
-        // The pair's own `adjudicated`, not the tally's (one lookup fewer:
-        // the tally's column is left out of the subquery, unread).
+        // The pair's own `adjudicated` (PostgreSQL then leaves the tally's
+        // unread column out of the subquery; SQLite still computes it).
         "SELECT t.pair_id, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.both_bad, t.flagged, p.adjudicated,
                 p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, p.prior
          FROM ({} LIMIT {PAGE}) t JOIN pairs p ON p.id = t.pair_id JOIN prompts pr ON pr.id = p.prompt_id {completions}",

@@ -27,7 +27,10 @@ where
         let parsed = axum::Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes.clone())), state).await;
         match parsed {
             Ok(axum::Json(v)) => match nul_in_json(&bytes) {
-                Some(field) => Err(ApiError(Error::BadRequest(format!("{field}: {NUL_MESSAGE}")))),
+                Some(field) => {
+                    let field = if field.is_empty() { "body".into() } else { field.escape_debug().to_string() };
+                    Err(ApiError(Error::BadRequest(format!("{field}: {NUL_MESSAGE}"))))
+                }
                 None => Ok(JsonBody(v)),
             },
             Err(rejection) => Err(ApiError(from_rejection(rejection.status(), rejection.body_text()))),

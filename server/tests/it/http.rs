@@ -99,6 +99,17 @@ async fn import_errors_name_each_bad_line_and_import_nothing() {
     );
     assert!(v["lines"][0]["message"].as_str().unwrap().contains("NUL"), "{v}");
     assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 0);
+    // So is a file name with one: refused before anything is written.
+    let r = bearer()
+        .post(app.api("/projects/t/import?filename=a%00b.jsonl"))
+        .bearer_auth(&admin)
+        .body(common::jsonl_line(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("filename: text contains a NUL"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM prompts").await, 0);
 
     let good: String = (0..3).map(common::jsonl_line).collect();
     let r = bearer().post(app.api("/projects/t/import")).bearer_auth(&admin).body(good.clone()).send().await.unwrap();
@@ -199,13 +210,14 @@ async fn skip_and_204_when_nothing_is_left() {
     app.member("t", "ann").await;
     let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
     let id = task["task_id"].as_str().unwrap();
-    let r = bearer()
-        .post(app.api(&format!("/tasks/{id}/skip")))
-        .bearer_auth(&ann)
-        .json(&json!({"reason": "unclear"}))
-        .send()
-        .await
-        .unwrap();
+    let skip = |reason: &'static str| {
+        bearer().post(app.api(&format!("/tasks/{id}/skip"))).bearer_auth(&ann).json(&json!({"reason": reason})).send()
+    };
+    // A reason PostgreSQL could not store is refused on both backends, naming the field.
+    let r = skip("un\u{0}clear").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("reason: text contains a NUL"));
+    let r = skip("unclear").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(next_task(&app, &ann, "t").await.status(), StatusCode::NO_CONTENT);
     let progress: Value = common::get_json(&app, "/projects/t/progress", &ann).await;
