@@ -137,6 +137,19 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The snapshot as the backend's own `Conn`.
+    fn with<T>(&mut self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
+        match self {
+            Snapshot::Sqlite(c) => f(&mut super::conn::SqliteConn(c)),
+            Snapshot::Postgres { handle, tx } => {
+                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                f(&mut super::conn::PgConn { handle: handle.clone(), conn })
+            }
+        }
+    }
+}
+
 impl Conn for Snapshot {
     fn dialect(&self) -> Dialect {
         match self {
@@ -146,23 +159,11 @@ impl Conn for Snapshot {
     }
 
     fn query(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<Vec<Row>> {
-        match self {
-            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).query(sql, params),
-            Snapshot::Postgres { handle, tx } => {
-                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                super::conn::PgConn { handle: handle.clone(), conn }.query(sql, params)
-            }
-        }
+        self.with(|c| c.query(sql, params))
     }
 
     fn query_once(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<Vec<Row>> {
-        match self {
-            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).query_once(sql, params),
-            Snapshot::Postgres { handle, tx } => {
-                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                super::conn::PgConn { handle: handle.clone(), conn }.query_once(sql, params)
-            }
-        }
+        self.with(|c| c.query_once(sql, params))
     }
 
     fn each(
@@ -171,23 +172,11 @@ impl Conn for Snapshot {
         params: &[super::conn::Val<'_>],
         f: &mut dyn FnMut(&mut Row) -> Result<()>,
     ) -> Result<()> {
-        match self {
-            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).each(sql, params, f),
-            Snapshot::Postgres { handle, tx } => {
-                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                super::conn::PgConn { handle: handle.clone(), conn }.each(sql, params, f)
-            }
-        }
+        self.with(|c| c.each(sql, params, f))
     }
 
     fn execute(&mut self, sql: &str, params: &[super::conn::Val<'_>]) -> Result<u64> {
-        match self {
-            Snapshot::Sqlite(c) => super::conn::SqliteConn(c).execute(sql, params),
-            Snapshot::Postgres { handle, tx } => {
-                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                super::conn::PgConn { handle: handle.clone(), conn }.execute(sql, params)
-            }
-        }
+        self.with(|c| c.execute(sql, params))
     }
 }
 
