@@ -221,11 +221,7 @@ pub async fn set_active(db: &Db, actor: &User, username: &str, active: bool) -> 
     db.changed().await;
     if !active {
         let id = target.id;
-        db.hot(move |c| {
-            assignments::lock_annotator(c, id)?;
-            assignments::release_leases(c, id, None)
-        })
-        .await?;
+        db.hot_as(id, move |c| assignments::release_leases(c, id, None)).await?;
     }
     Ok(())
 }
@@ -271,11 +267,7 @@ pub async fn remove_member(db: &Db, actor: &str, slug: &str, username: &str) -> 
     }
     record(db, actor, "project.remove_member", slug, json!({"user": username})).await?;
     let (user_id, project_id) = (u.id, p.id);
-    db.hot(move |c| {
-        assignments::lock_annotator(c, user_id)?;
-        assignments::release_leases(c, user_id, Some(project_id))
-    })
-    .await?;
+    db.hot_as(user_id, move |c| assignments::release_leases(c, user_id, Some(project_id))).await?;
     Ok(())
 }
 

@@ -55,10 +55,8 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
         .then(|| super::leaderboard::serving_order(db, project_id))
         .flatten();
     let lease = db
-        .hot(move |c| {
-            hot::lock_annotator(c, user_id)?;
-            hot::expire_due(c, now)?;
-            let mut held = hot::held_leases(c, project_id, user_id, now)?;
+        .hot_as(user_id, move |c| {
+            let mut held = hot::sweep_and_held(c, project_id, user_id, now)?;
             let wanted = match which {
                 Which::Current => 0,
                 Which::Ahead => 1,
@@ -256,8 +254,7 @@ pub async fn judged(
     let (user_id, project_id) = (user.id, project.id);
     let undo = (project.undo_judgements, project.undo_minutes);
     let found = db
-        .hot(move |c| {
-            hot::lock_annotator(c, user_id)?;
+        .hot_as(user_id, move |c| {
             let task = match task_id {
                 Some(t) => Some(t.to_string()),
                 None => hot::latest_judged(c, user_id, project_id, before.map(|b| b.to_string()).as_deref())?,
@@ -268,7 +265,7 @@ pub async fn judged(
                 return Ok(None);
             };
             // Still the caller's project (membership checked as for a submit).
-            find_task(c, &task, user_id, Some(project_id))?;
+            find_task(c, &task, user_id, Some(project_id), None)?;
             let content = if lease.shown.is_some() {
                 Content::Prompt(hot::prompt_content(c, lease.id)?)
             } else {
@@ -357,11 +354,12 @@ pub async fn submit(
     let hash = request_hash(&task_id, input);
     let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
     let project_id = project.map(|p| p.id);
-    db.hot(move |c| {
-        hot::lock_annotator(c, user_id)?;
+    db.hot_as(user_id, move |c| {
         let now = now_ms();
-        let task = find_task(c, &task_id, user_id, project_id)?;
-        if let Some((owner, stored_hash, receipt)) = hot::by_client_key(c, &client_key)? {
+        let task = find_task(c, &task_id, user_id, project_id, Some(&client_key))?;
+        if let Some((owner, stored_hash, receipt)) =
+            if task.key_used { hot::by_client_key(c, &client_key)? } else { None }
+        {
             return if owner == user_id && stored_hash == hash {
                 Ok((with_judgement(c, receipt)?, false))
             } else {
@@ -383,8 +381,7 @@ pub async fn submit(
         // Without a client clock (plain form posts) time on task is measured from the lease.
         let time_ms = input.time_ms.or(Some(now - task.leased_at));
         let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
-        let annotation_id = hot::insert_annotation(c, &request.annotation(&judged, &flags, time_ms, late, now))?;
-        hot::finish(c, &task, "submitted", None, now)?;
+        let annotation_id = hot::submit(c, &request.annotation(&judged, &flags, time_ms, late, now))?;
         let receipt = AnnotationReceipt {
             annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
             task_id: task.uuid.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
@@ -460,8 +457,7 @@ pub async fn edit(
     check_input(input)?;
     let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
     let project_id = project.map(|p| p.id);
-    db.hot(move |c| {
-            hot::lock_annotator(c, user_id)?;
+    db.hot_as(user_id, move |c| {
             let now = now_ms();
             let (by_annotation, by_task) = match target {
                 EditTarget::Annotation(a) => (Some(a.to_string()), None),
@@ -471,7 +467,7 @@ pub async fn edit(
                 hot::editable(c, by_annotation.as_deref(), by_task.as_deref(), user_id)
                     ?
                     .ok_or_else(|| Error::not_found("no such annotation"))?;
-            let task = find_task(c, &task_uuid, user_id, project_id)?;
+            let task = find_task(c, &task_uuid, user_id, project_id, None)?;
             let hash = request_hash(&task_uuid, &input);
             if let Some((owner, stored_hash, annotation)) = hot::edit_by_key(c, &client_key)? {
                 if owner == user_id && stored_hash == hash && annotation == annotation_uuid {
@@ -696,8 +692,14 @@ fn check_input(input: &AnnotationInput) -> Result<()> {
 }
 
 /// The caller's task (see `submit` for what that takes), or not found.
-fn find_task(c: &mut dyn Conn, task_id: &str, user_id: i64, project_id: Option<i64>) -> Result<hot::Assignment> {
-    hot::find(c, task_id, user_id)?
+fn find_task(
+    c: &mut dyn Conn,
+    task_id: &str,
+    user_id: i64,
+    project_id: Option<i64>,
+    client_key: Option<&str>,
+) -> Result<hot::Assignment> {
+    hot::find(c, task_id, user_id, client_key)?
         .filter(|t| project_id.is_none_or(|p| p == t.project_id))
         .ok_or_else(|| Error::not_found("no such task"))
 }
@@ -719,9 +721,8 @@ pub async fn skip(
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     let (user_id, task_id, project_id) = (user.id, task_id.to_string(), project.map(|p| p.id));
-    db.hot(move |c| {
-        hot::lock_annotator(c, user_id)?;
-        let task = find_task(c, &task_id, user_id, project_id)?;
+    db.hot_as(user_id, move |c| {
+        let task = find_task(c, &task_id, user_id, project_id, None)?;
         match task.state.as_str() {
             "skipped" => return Ok(()),
             "submitted" => return Err(Error::Conflict("this task has an annotation already".into())),

@@ -3,7 +3,7 @@
 //! `Conn`, the same SQL on both backends: leasing, expiring, submitting,
 //! skipping, releasing. The reads (progress, per-annotator counts, history)
 //! go through the read pool.
-use super::conn::{vals, Conn, Row};
+use super::conn::{vals, Conn, Row, Val};
 use super::{new_uuid, now_ms, on, rfc3339, Dialect, Ex};
 use crate::domain::choice::Choice;
 use crate::domain::views::{AnnotationReceipt, MyProgress};
@@ -45,17 +45,6 @@ pub async fn live_leases(ex: impl Into<Ex<'_>>, now: i64) -> sqlx::Result<i64> {
         .await)
 }
 
-/// Serializes one annotator's write jobs across instances (PostgreSQL: a
-/// transaction-level advisory lock on their id), so two tabs asking at once
-/// get one lease and a retried submission finds the first one. SQLite's one
-/// writer does this already.
-pub fn lock_annotator(c: &mut dyn Conn, annotator_id: i64) -> Result<()> {
-    if c.dialect() == Dialect::Postgres {
-        c.execute("SELECT pg_advisory_xact_lock($1)", vals![annotator_id])?;
-    }
-    Ok(())
-}
-
 /// ` FOR UPDATE OF alias SKIP LOCKED` on PostgreSQL: a row another
 /// instance's job is leasing is passed over, not waited for. Nothing on
 /// SQLite, where the one writer holds the whole database.
@@ -64,17 +53,6 @@ fn skip_locked(c: &dyn Conn, alias: &str) -> String {
         Dialect::Sqlite => String::new(),
         Dialect::Postgres => format!(" FOR UPDATE OF {alias} SKIP LOCKED"),
     }
-}
-
-/// Returns expired leases' pairs to the pool (a probe of the partial index
-/// on live leases; usually finds nothing).
-pub fn expire_due(c: &mut dyn Conn, now: i64) -> Result<usize> {
-    let rows = c.query(
-        "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
-         RETURNING pair_id, prompt_id",
-        vals![now],
-    )?;
-    give_back(c, &items(&rows)?)
 }
 
 /// What a task leases: a pair, or (ranking and rating) a whole prompt.
@@ -111,18 +89,41 @@ fn lease_of(r: &Row) -> Result<Lease> {
     Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
 }
 
-/// The annotator's live leases in the project, oldest first: the current
-/// task, then the prefetched one if any.
-pub fn held_leases(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now: i64) -> Result<Vec<Lease>> {
-    c.query(
-        "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
+/// Returns expired leases' pairs and prompts to the pool (a probe of the
+/// partial index on live leases; usually finds nothing), then reads the
+/// annotator's live leases in the project, oldest first: the current task,
+/// then the prefetched one if any. PostgreSQL: one statement.
+pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now: i64) -> Result<Vec<Lease>> {
+    const HELD: &str = "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
          WHERE annotator_id = $1 AND project_id = $2 AND state = 'leased' AND lease_expires_at > $3
-         ORDER BY leased_at, id LIMIT 2",
-        vals![annotator_id, project_id, now],
-    )?
-    .iter()
-    .map(lease_of)
-    .collect()
+         ORDER BY leased_at, id LIMIT 2";
+    const EXPIRE: &str = "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
+         RETURNING pair_id, prompt_id";
+    let rows = match c.dialect() {
+        Dialect::Sqlite => {
+            let gone = c.query(EXPIRE, vals![now])?;
+            give_back(c, &items(&gone)?)?;
+            c.query(HELD, vals![annotator_id, project_id, now])?
+        }
+        // The held leases are read from the statement's snapshot, before the
+        // sweep: a lease the sweep ends is past `now` and not held anyway.
+        Dialect::Postgres => c.query(
+            &format!(
+                "WITH gone AS ({}),
+                 pairs_back AS (UPDATE pairs p SET load = p.load - g.n
+                                FROM (SELECT pair_id, COUNT(*) AS n FROM gone WHERE pair_id IS NOT NULL GROUP BY pair_id) g
+                                WHERE p.id = g.pair_id),
+                 prompts_back AS (UPDATE prompts pr SET load = pr.load - g.n
+                                  FROM (SELECT prompt_id, COUNT(*) AS n FROM gone WHERE pair_id IS NULL
+                                        GROUP BY prompt_id) g
+                                  WHERE pr.id = g.prompt_id)
+                 {HELD}",
+                EXPIRE.replace("$1", "$3")
+            ),
+            vals![annotator_id, project_id, now],
+        )?,
+    };
+    rows.iter().map(lease_of).collect()
 }
 
 /// Picks the pair with the least load (then the lowest spread, which
@@ -292,18 +293,29 @@ pub fn lease_pair(
     // An expired lease of the same annotator on this pair is renewed in
     // place; it keeps its id and its shown order, so a page still open on
     // the old lease submits into the same task with the same sides.
-    let r = c.query_one(
-        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
-                                  lease_expires_at)
+    const LEASE: &str = "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
+                                  leased_at, lease_expires_at)
          SELECT $1, $2, p.prompt_id, p.id, $4, $5, 'leased', $6, $7 FROM pairs p WHERE p.id = $3
          ON CONFLICT (pair_id, annotator_id) DO UPDATE
            SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
-         RETURNING id, uuid, swapped, prompt_id",
-        vals![new_uuid(), project_id, pair, annotator_id, swapped, now, expires],
-    )?;
-    let (id, uuid, swapped, prompt): (i64, String, bool, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-    count(c, (Some(pair), prompt), 1, 0)?;
-    Ok(Lease { id, uuid, swapped, shown: None, lease_expires_at: expires })
+         RETURNING id, uuid, swapped";
+    let params = vals![new_uuid(), project_id, pair, annotator_id, swapped, now, expires];
+    let r = match c.dialect() {
+        Dialect::Sqlite => {
+            let r = c.query_one(LEASE, params)?;
+            count(c, (Some(pair), 0), 1, 0)?;
+            r
+        }
+        // The lease and its slot in one statement.
+        Dialect::Postgres => c.query_one(
+            &format!(
+                "WITH lease AS ({LEASE}), slot AS (UPDATE pairs SET load = load + 1 WHERE id = $3)
+                 SELECT id, uuid, swapped FROM lease"
+            ),
+            params,
+        )?,
+    };
+    Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: None, lease_expires_at: expires })
 }
 
 /// Ranking and rating tasks: picks the prompt with the least load that
@@ -431,12 +443,17 @@ pub struct Assignment {
     /// The project's undo window.
     pub undo_judgements: i64,
     pub undo_minutes: i64,
+    /// Whether an annotation is stored under the client key `find` was
+    /// given (a retry): read in the same statement, so a first submission
+    /// needs no statement of its own to learn that it is one.
+    pub key_used: bool,
 }
 
-pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64) -> Result<Option<Assignment>> {
+pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64, client_key: Option<&str>) -> Result<Option<Assignment>> {
     let sql = format!(
         "SELECT a.id, a.uuid, a.project_id, a.prompt_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at,
-                p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max, p.undo_judgements, p.undo_minutes
+                p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max, p.undo_judgements, p.undo_minutes,
+                EXISTS (SELECT 1 FROM annotations k WHERE k.client_key = $3)
          FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
          WHERE a.uuid = $1 AND a.annotator_id = $2 AND u.active = TRUE
            AND (u.role = 'admin'
@@ -445,7 +462,7 @@ pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64) -> Result<Option<As
         // sweep of another job waits), so `finish` counts from its true state.
         if c.dialect() == Dialect::Postgres { " FOR UPDATE OF a" } else { "" }
     );
-    let Some(r) = c.query_opt(&sql, vals![uuid, annotator_id])? else {
+    let Some(r) = c.query_opt(&sql, vals![uuid, annotator_id, client_key])? else {
         return Ok(None);
     };
     Ok(Some(Assignment {
@@ -464,23 +481,29 @@ pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64) -> Result<Option<As
         scale: (r.get(12)?, r.get(13)?),
         undo_judgements: r.get(14)?,
         undo_minutes: r.get(15)?,
+        key_used: r.get(16)?,
     }))
 }
 
-/// Marks the assignment finished and keeps the pair's counters right.
-pub fn finish(c: &mut dyn Conn, a: &Assignment, state: &str, reason: Option<&str>, now: i64) -> Result<()> {
-    c.execute(
-        "UPDATE assignments SET state = $1, finished_at = $2, skip_reason = $3 WHERE id = $4",
-        vals![state, now, reason, a.id],
-    )?;
+const FINISH: &str = "UPDATE assignments SET state = $1, finished_at = $2, skip_reason = $3 WHERE id = $4";
+
+/// What finishing an assignment as `state` adds to its pair's or prompt's
+/// (load, submitted).
+fn finish_deltas(a: &Assignment, state: &str) -> (i64, i64) {
     let was_counted = a.state == "leased";
-    let (load_delta, submitted_delta) = match (state, was_counted) {
+    match (state, was_counted) {
         ("submitted", true) => (0, 1),
         ("submitted", false) => (1, 1), // late: the sweep had already taken it out of `load`
         (_, true) => (-1, 0),           // skipped while leased: free the slot
         _ => (0, 0),
-    };
-    count(c, (a.pair_id, a.prompt_id), load_delta, submitted_delta)
+    }
+}
+
+/// Marks the assignment finished and keeps the pair's counters right.
+pub fn finish(c: &mut dyn Conn, a: &Assignment, state: &str, reason: Option<&str>, now: i64) -> Result<()> {
+    c.execute(FINISH, vals![state, now, reason, a.id])?;
+    let (load, submitted) = finish_deltas(a, state);
+    count(c, (a.pair_id, a.prompt_id), load, submitted)
 }
 
 pub struct NewAnnotation<'a> {
@@ -504,31 +527,59 @@ pub struct NewAnnotation<'a> {
     pub now: i64,
 }
 
-pub fn insert_annotation(c: &mut dyn Conn, n: &NewAnnotation<'_>) -> Result<String> {
+/// Stores a first submission: the annotation (with its ranks, ratings and
+/// answer flags), its assignment marked submitted, its pair's or prompt's
+/// counters. PostgreSQL: the annotation, assignment and counters in one
+/// statement. Returns the annotation's public id.
+pub fn submit(c: &mut dyn Conn, n: &NewAnnotation<'_>) -> Result<String> {
+    const INSERT: &str = "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id,
+                                  client_key, request_hash, choice_shown, choice, both_bad, flags, rationale, time_ms,
+                                  late, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
     let uuid = new_uuid();
-    let id: i64 = c.scalar(
-        "INSERT INTO annotations (uuid, assignment_id, project_id, prompt_id, pair_id, annotator_id, client_key,
-                                  request_hash, choice_shown, choice, both_bad, flags, rationale, time_ms, late, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-        vals![
-            uuid.as_str(),
-            n.assignment.id,
-            n.assignment.project_id,
-            n.assignment.prompt_id,
-            n.assignment.pair_id,
-            n.annotator_id,
-            n.client_key,
-            n.request_hash,
-            n.choice_shown.map(i64::from),
-            n.choice_shown.map(|c| i64::from(c.canonical(n.assignment.swapped))),
-            n.both_bad,
-            serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into()),
-            n.rationale,
-            n.time_ms,
-            n.late,
-            n.now,
-        ],
-    )?;
+    let a = n.assignment;
+    let flags = serde_json::to_string(n.flags).unwrap_or_else(|_| "[]".into());
+    let mut params = vals![
+        uuid.as_str(),
+        a.id,
+        a.project_id,
+        a.prompt_id,
+        a.pair_id,
+        n.annotator_id,
+        n.client_key,
+        n.request_hash,
+        n.choice_shown.map(i64::from),
+        n.choice_shown.map(|c| i64::from(c.canonical(a.swapped))),
+        n.both_bad,
+        flags.as_str(),
+        n.rationale,
+        n.time_ms,
+        n.late,
+        n.now,
+    ]
+    .to_vec();
+    let id: i64 = match c.dialect() {
+        Dialect::Sqlite => {
+            let id = c.scalar(INSERT, &params)?;
+            finish(c, a, "submitted", None, n.now)?;
+            id
+        }
+        Dialect::Postgres => {
+            let (load, submitted) = finish_deltas(a, "submitted");
+            params.extend([Val::from(load), Val::from(submitted)]);
+            c.scalar(
+                &format!(
+                    "WITH annotation AS ({INSERT}),
+                     done AS (UPDATE assignments SET state = 'submitted', finished_at = $16 WHERE id = $2),
+                     pair_count AS (UPDATE pairs SET load = load + $17, submitted = submitted + $18 WHERE id = $5),
+                     prompt_count AS (UPDATE prompts SET load = load + $17, submitted = submitted + $18
+                                      WHERE $5 IS NULL AND id = $4)
+                     SELECT id FROM annotation"
+                ),
+                &params,
+            )?
+        }
+    };
     insert_parts(c, id, n)?;
     Ok(uuid)
 }

@@ -336,7 +336,21 @@ impl Db {
         T: Send + 'static,
         F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
     {
-        self.job(job, false).await
+        self.job(job, false, None).await
+    }
+
+    /// `hot` for a job on one annotator's behalf (a claim, a submission, a
+    /// skip, the release of their leases): their jobs run one at a time
+    /// across instances, so two tabs asking at once get one lease and a
+    /// retried submission finds the first one. PostgreSQL: the transaction
+    /// begins holding an advisory lock on their id (`BEGIN` and the lock in
+    /// one round trip). SQLite's one writer does this already.
+    pub async fn hot_as<T, F>(&self, annotator_id: i64, job: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
+    {
+        self.job(job, false, Some(annotator_id)).await
     }
 
     /// Like `hot`, for a long job (an import chunk) that hands over when
@@ -346,10 +360,10 @@ impl Db {
         T: Send + 'static,
         F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
     {
-        self.job(job, true).await
+        self.job(job, true, None).await
     }
 
-    async fn job<T, F>(&self, mut job: F, bulk: bool) -> crate::Result<T>
+    async fn job<T, F>(&self, mut job: F, bulk: bool, annotator: Option<i64>) -> crate::Result<T>
     where
         T: Send + 'static,
         F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
@@ -369,7 +383,13 @@ impl Db {
                     let mut tries = 0;
                     loop {
                         tries += 1;
-                        let out = match handle.block_on(pool.begin()) {
+                        let begin: std::borrow::Cow<'static, str> = match annotator {
+                            // An integer written into the text: the simple
+                            // protocol runs both statements in one round trip.
+                            Some(id) => format!("BEGIN; SELECT pg_advisory_xact_lock({id})").into(),
+                            None => "BEGIN".into(),
+                        };
+                        let out = match handle.block_on(pool.begin_with(begin)) {
                             Err(e) => Err(crate::Error::from(e)),
                             Ok(mut tx) => match job(&mut conn::PgConn { handle: handle.clone(), conn: &mut tx }) {
                                 Ok(v) => handle.block_on(tx.commit()).map(|()| v).map_err(crate::Error::from),
