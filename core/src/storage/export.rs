@@ -76,8 +76,8 @@ fn id_list(ids: impl Iterator<Item = i64>) -> String {
     ids.map(|i| i.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// Rows per page. Exports read page after page (keyset pagination on the
-/// (project, pair) index and on annotation ids), so SQLite never sorts or
+/// Ids per page. Exports read page after page (ranges of pair ids on the
+/// (project, pair) index, or of annotation ids), so SQLite never sorts or
 /// materializes a whole project and memory stays flat.
 pub const PAGE: i64 = 2000;
 
@@ -138,6 +138,25 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// A second connection that sees exactly this snapshot, to read pages
+    /// beside this one: PostgreSQL (`pg_export_snapshot`, then `SET
+    /// TRANSACTION SNAPSHOT`; this transaction must stay open while the
+    /// twin is opened). None on SQLite, whose reads are in-process and
+    /// already keep pace with the encoder.
+    pub fn twin(&mut self, db: &super::Db) -> Result<Option<Snapshot>> {
+        let Snapshot::Postgres { handle, .. } = self else { return Ok(None) };
+        let handle = handle.clone();
+        let id: String = (self as &mut dyn Conn).scalar("SELECT pg_export_snapshot()", &[])?;
+        let Pool::Postgres(pool) = &db.read else { return Ok(None) };
+        let _inside = handle.enter();
+        let mut tx = handle.block_on(pool.begin())?;
+        handle.block_on(sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx))?;
+        // The id comes from PostgreSQL itself (hex digits and dashes).
+        handle
+            .block_on(sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{}'", id.replace('\'', ""))).execute(&mut *tx))?;
+        Ok(Some(Snapshot::Postgres { handle, tx: Some(tx) }))
+    }
+
     /// The snapshot as the backend's own `Conn`.
     fn with<T>(&mut self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
         match self {
@@ -214,16 +233,44 @@ impl PairRow {
     }
 }
 
-/// The next page of annotated pairs after pair `after`, in pair order: one
-/// statement (the page's tallies joined to their pairs), the same text for
+/// Ids `(first, last)` of the pairs (`pairs`) or annotations in scope,
+/// None when there are none: the span `ranges` cuts into pages.
+pub fn id_span(conn: &mut dyn Conn, scope: &Scope, pairs: bool) -> Result<Option<(i64, i64)>> {
+    let (col, only) = if pairs { ("n.pair_id", " AND n.pair_id IS NOT NULL") } else { ("n.id", "") };
+    let r = conn
+        .query_one(&format!("SELECT MIN({col}), MAX({col}) FROM annotations n WHERE {}{only}", scope.clause()), &[])?;
+    Ok(match (r.get::<Option<i64>>(0)?, r.get::<Option<i64>>(1)?) {
+        (Some(first), Some(last)) => Some((first, last)),
+        _ => None,
+    })
+}
+
+/// A span of ids cut into pages of `PAGE` ids, `(after, up to)` each, in
+/// order: a page holds at most `PAGE` rows, and pages can be read on
+/// several connections at once (`Snapshot::share`).
+pub fn ranges(span: Option<(i64, i64)>) -> impl Iterator<Item = (i64, i64)> {
+    let (first, last) = span.unwrap_or((1, 0));
+    (first.saturating_sub(1)..last).step_by(PAGE as usize).map(move |after| (after, (after + PAGE).min(last)))
+}
+
+/// The annotated pairs with ids in `(after, up_to]`, in pair order: one
+/// statement (the range's tallies joined to their pairs), the same text for
 /// every page of a scope, so it is planned once per export, not per page.
-pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i64) -> Result<Vec<PairRow>> {
+pub fn pairs_page(
+    conn: &mut dyn Conn,
+    scope: &Scope,
+    with_texts: bool,
+    (after, up_to): (i64, i64),
+) -> Result<Vec<PairRow>> {
     // Without texts (deciding the form) the completions are not read at all:
     // their rows are large, and only the prompt says whether it is a conversation.
     let (texts, completions) = if with_texts {
         (
-            "pr.messages, ca.body, cb.body, (SELECT line FROM pair_sources s WHERE s.pair_id = p.id), ca.model, cb.model",
-            "JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b",
+            "pr.messages, ca.body, cb.body, s.line, ca.model, cb.model",
+            // A join, not a subquery per row: PostgreSQL ran a scan of
+            // `pair_sources` for each pair (15% of a page).
+            "JOIN completions ca ON ca.id = p.completion_a JOIN completions cb ON cb.id = p.completion_b
+             LEFT JOIN pair_sources s ON s.pair_id = p.id",
         )
     } else {
         ("CASE WHEN pr.is_chat THEN pr.messages END, NULL, NULL, NULL, '', ''", "")
@@ -233,13 +280,13 @@ pub fn pairs_page(conn: &mut dyn Conn, scope: &Scope, with_texts: bool, after: i
         // unread column out of the subquery; SQLite still computes it).
         "SELECT t.pair_id, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.both_bad, t.flagged, p.adjudicated,
                 p.uuid, pr.uuid, pr.external_id, pr.is_chat, {texts}, p.prior
-         FROM ({} LIMIT {PAGE}) t JOIN pairs p ON p.id = t.pair_id JOIN prompts pr ON pr.id = p.prompt_id {completions}",
-        scope.tallies("AND n.pair_id > $1")
+         FROM ({}) t JOIN pairs p ON p.id = t.pair_id JOIN prompts pr ON pr.id = p.prompt_id {completions}",
+        scope.tallies("AND n.pair_id > $1 AND n.pair_id <= $2")
     );
     // Put in pair order here: an ORDER BY on the outer query had SQLite copy
     // the page's texts into a temporary b-tree (5 MB a page, spilling to disk).
     let mut page: Vec<PairRow> = conn
-        .query(&sql, super::conn::vals![after])?
+        .query(&sql, super::conn::vals![after, up_to])?
         .into_iter()
         .map(|mut r| {
             let tally = tally_row(&mut r)?.tally;
@@ -318,13 +365,13 @@ fn revisions_of(
     Ok(out)
 }
 
-/// The next page of annotations in scope after annotation `after`, in the
-/// order they were stored, each with its pair's tally within the scope.
+/// The annotations in scope with ids in `(after, up_to]`, in the order
+/// they were stored, each with its pair's tally within the scope.
 pub fn annotations_page(
     conn: &mut dyn Conn,
     scope: &Scope,
     with_texts: bool,
-    after: i64,
+    (after, up_to): (i64, i64),
 ) -> Result<Vec<AnnotationRow>> {
     let texts = if with_texts { "pr.messages, ca.body, cb.body" } else { "NULL, NULL, NULL" };
     let sql = format!(
@@ -338,7 +385,7 @@ pub fn annotations_page(
          JOIN completions ca ON ca.id = p.completion_a
          JOIN completions cb ON cb.id = p.completion_b
          JOIN users u ON u.id = n.annotator_id
-         WHERE {} AND n.id > {after} ORDER BY n.id LIMIT {PAGE}",
+         WHERE {} AND n.id > {after} AND n.id <= {up_to} ORDER BY n.id",
         scope.clause()
     );
     let mut rows: Vec<AnnotationRow> = conn.rows(&sql, |r| {

@@ -366,6 +366,44 @@ fn read_ahead<'scope, T: Send + 'scope>(
     rx.into_iter().map(move |page| page.map(|rows| Page { rows, back: back.clone() }))
 }
 
+/// Pages of id ranges (`store::ranges`), read on a thread per snapshot
+/// (dealt out in turn: reader `t` reads ranges `t`, `t + n`, …), each
+/// reader two pages ahead of the consumer, which gets them in range order.
+/// With two PostgreSQL connections the database works on the next pages
+/// while this process converts and encodes the current ones.
+fn read_ranges<'scope, T: Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    readers: Vec<store::Snapshot>,
+    span: Option<(i64, i64)>,
+    read: impl Fn(&mut dyn Conn, (i64, i64)) -> Result<Vec<T>> + Send + Copy + 'scope,
+) -> impl Iterator<Item = Result<Page<T>>> + 'scope {
+    let n = readers.len();
+    let mut feeds = Vec::with_capacity(n);
+    for (t, mut conn) in readers.into_iter().enumerate() {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<T>>>(2);
+        let (back, returned) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
+        s.spawn(move || {
+            for range in store::ranges(span).skip(t).step_by(n) {
+                // Free the pages the consumer is done with, here.
+                while let Ok(page) = returned.try_recv() {
+                    drop(page);
+                }
+                let page = read(&mut conn, range);
+                let failed = page.is_err();
+                if tx.send(page).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        feeds.push((rx, back));
+    }
+    // A reader that is done closes its channel: the range after the last.
+    (0..).map_while(move |i| {
+        let (rx, back) = &feeds[i % n];
+        rx.recv().ok().map(|page| page.map(|rows| Page { rows, back: back.clone() }))
+    })
+}
+
 /// A conversation that no longer flattens: the data changed after the
 /// plan checked it (the snapshot makes this a bug, not a user error).
 fn changed(e: crate::domain::form::NotFlattenable) -> Error {
@@ -446,31 +484,35 @@ impl Job {
             annotators: annotators as u64,
             ..Counts::default()
         };
-        // SQLite reads the next pages on one thread while this one encodes.
+        // The next pages are read on other threads while this one encodes.
         let with_texts = !self.options.format.per_annotation() || self.options.format == Format::Arena;
         let per_prompt = self.project.task_type.per_prompt();
         let scales = if per_prompt { store::rating_scales(&mut snapshot, &self.scope)? } else { Default::default() };
+        // Pair and annotation pages go by id ranges, on two connections where
+        // the database is a server of its own.
+        let span = if per_prompt || self.options.format.per_completion() {
+            None
+        } else {
+            store::id_span(&mut snapshot, &self.scope, !self.options.format.per_annotation())?
+        };
+        let twin = if span.is_some() { snapshot.twin(&self.db)? } else { None };
         let completed = std::thread::scope(|s| {
             let scope = &self.scope;
             if per_prompt {
                 let pages = read_ahead(s, snapshot, move |c, after| store::prompt_judgements_page(c, scope, after));
                 self.judged_rows(pages, &scales, &plan, &mut out, &mut counts)
             } else if self.options.format.per_annotation() {
-                let pages = read_ahead(s, snapshot, move |c, after| {
-                    let page = store::annotations_page(c, scope, with_texts, after)?;
-                    let last = page.last().map(|r| r.id);
-                    Ok((page, last))
-                });
+                let readers = std::iter::once(snapshot).chain(twin).collect();
+                let pages =
+                    read_ranges(s, readers, span, move |c, range| store::annotations_page(c, scope, with_texts, range));
                 self.annotation_rows(pages, &mut out, &mut counts)
             } else if self.options.format.per_completion() {
                 let pages = read_ahead(s, snapshot, move |c, after| store::prompt_votes_page(c, scope, after));
                 self.reward_rows(pages, &plan, &mut out, &mut counts)
             } else {
-                let pages = read_ahead(s, snapshot, move |c, after| {
-                    let page = store::pairs_page(c, scope, with_texts, after)?;
-                    let last = page.last().map(|r| r.pair_id);
-                    Ok((page, last))
-                });
+                let readers = std::iter::once(snapshot).chain(twin).collect();
+                let pages =
+                    read_ranges(s, readers, span, move |c, range| store::pairs_page(c, scope, with_texts, range));
                 self.pair_rows(pages, &plan, &mut out, &mut counts)
             }
         })?;
@@ -545,11 +587,9 @@ impl Job {
                 }
             }
         }
-        while !self.project.task_type.per_prompt() {
-            let page = store::pairs_page(conn, &self.scope, false, after)?;
-            let Some(last) = page.last() else { break };
-            after = last.pair_id;
-            for row in page {
+        let span = if self.project.task_type.per_prompt() { None } else { store::id_span(conn, &self.scope, true)? };
+        for range in store::ranges(span) {
+            for row in store::pairs_page(conn, &self.scope, false, range)? {
                 // `rewards` keeps or drops vote by vote: its form is decided
                 // over every annotated prompt (a superset of those written).
                 if o.format != Format::Rewards && decide_pair(&row.tally, &o.filters, o.format, o.margin).is_err() {
