@@ -531,3 +531,39 @@ async fn prompt_tasks_are_leased_n_times_never_twice_to_one_annotator_and_skips_
     assert_eq!(counts.complete_pairs, 2, "both prompts have N = 2 rankings");
     assert!(tasks::next(&e.db, &p, &b).await.unwrap().is_none(), "b has done or skipped both prompts");
 }
+
+/// An export's second reader sees the export's snapshot, not what was
+/// stored after it opened (PostgreSQL: a twin connection; SQLite reads on
+/// one connection and has none).
+#[tokio::test]
+async fn an_exports_second_reader_sees_its_snapshot_not_later_writes() {
+    use arbiter_core::storage::conn::Conn;
+    use arbiter_core::storage::export::Snapshot;
+    fn annotations(s: &mut Snapshot) -> i64 {
+        (s as &mut dyn Conn).scalar("SELECT COUNT(*) FROM annotations", &[]).unwrap()
+    }
+    let e = env().await;
+    let p = project(&e.db, 1, &format!("{}\n{}\n", line("a", 2), line("b", 2))).await;
+    let u = annotator(&e.db, "ann", &p).await;
+    let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+    submit(&e.db, &u, &t.task_id.to_string(), "k1", &vote(-3)).await.unwrap();
+    let (db, handle) = (e.db.clone(), tokio::runtime::Handle::current());
+    let (mut first, twin) = tokio::task::spawn_blocking(move || {
+        let mut first = Snapshot::open(&db, &handle).unwrap();
+        let twin = first.twin(&db).unwrap();
+        (first, twin)
+    })
+    .await
+    .unwrap();
+    assert_eq!(twin.is_some(), postgres_server().is_some(), "a twin on PostgreSQL only");
+    let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+    submit(&e.db, &u, &t.task_id.to_string(), "k2", &vote(3)).await.unwrap();
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 2);
+    let seen = tokio::task::spawn_blocking(move || (annotations(&mut first), twin.map(|mut t| annotations(&mut t))))
+        .await
+        .unwrap();
+    assert_eq!(seen.0, 1, "the export's snapshot is from before the second annotation");
+    if let Some(twin) = seen.1 {
+        assert_eq!(twin, 1, "the twin sees the same snapshot");
+    }
+}
