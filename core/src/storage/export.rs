@@ -143,13 +143,15 @@ impl Snapshot {
     /// TRANSACTION SNAPSHOT`; this transaction must stay open while the
     /// twin is opened). None on SQLite, whose reads are in-process and
     /// already keep pace with the encoder.
+    /// Also None when the pool has no idle connection: the export then reads
+    /// on one, rather than wait for the hot path's connections.
     pub fn twin(&mut self, db: &super::Db) -> Result<Option<Snapshot>> {
         let Snapshot::Postgres { handle, .. } = self else { return Ok(None) };
         let handle = handle.clone();
-        let id: String = (self as &mut dyn Conn).scalar("SELECT pg_export_snapshot()", &[])?;
         let Pool::Postgres(pool) = &db.read else { return Ok(None) };
         let _inside = handle.enter();
-        let mut tx = handle.block_on(pool.begin())?;
+        let Some(mut tx) = handle.block_on(pool.try_begin())? else { return Ok(None) };
+        let id: String = (self as &mut dyn Conn).scalar("SELECT pg_export_snapshot()", &[])?;
         handle.block_on(sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx))?;
         // The id comes from PostgreSQL itself (hex digits and dashes).
         handle
@@ -233,24 +235,31 @@ impl PairRow {
     }
 }
 
-/// Ids `(first, last)` of the pairs (`pairs`) or annotations in scope,
-/// None when there are none: the span `ranges` cuts into pages.
-pub fn id_span(conn: &mut dyn Conn, scope: &Scope, pairs: bool) -> Result<Option<(i64, i64)>> {
+/// The pages of an export: ranges `(after, up_to]` of pair ids (`pairs`)
+/// or annotation ids in scope, `PAGE` ids in scope each (the last one
+/// fewer), in order; cut at the scope's own ids (every `PAGE`-th, counted
+/// in the database), so a project whose ids are spread among other
+/// projects' still reads full pages. Pages are independent of each other:
+/// they can be read on several connections at once (`Snapshot::twin`).
+pub fn page_ranges(conn: &mut dyn Conn, scope: &Scope, pairs: bool) -> Result<Vec<(i64, i64)>> {
     let (col, only) = if pairs { ("n.pair_id", " AND n.pair_id IS NOT NULL") } else { ("n.id", "") };
-    let r = conn
-        .query_one(&format!("SELECT MIN({col}), MAX({col}) FROM annotations n WHERE {}{only}", scope.clause()), &[])?;
-    Ok(match (r.get::<Option<i64>>(0)?, r.get::<Option<i64>>(1)?) {
-        (Some(first), Some(last)) => Some((first, last)),
-        _ => None,
-    })
-}
-
-/// A span of ids cut into pages of `PAGE` ids, `(after, up to)` each, in
-/// order: a page holds at most `PAGE` rows, and pages can be read on
-/// several connections at once (`Snapshot::share`).
-pub fn ranges(span: Option<(i64, i64)>) -> impl Iterator<Item = (i64, i64)> {
-    let (first, last) = span.unwrap_or((1, 0));
-    (first.saturating_sub(1)..last).step_by(PAGE as usize).map(move |after| (after, (after + PAGE).min(last)))
+    let within = format!("FROM annotations n WHERE {}{only}", scope.clause());
+    let distinct = if pairs { "DISTINCT " } else { "" };
+    let ids = format!("SELECT {distinct}{col} AS id {within}");
+    let mut ends: Vec<i64> = conn.rows(
+        &format!(
+            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS k FROM ({ids}) d) x
+             WHERE k % {PAGE} = 0 ORDER BY id"
+        ),
+        |r| r.take(0),
+    )?;
+    let last: Option<i64> = conn.query_once(&format!("SELECT MAX({col}) {within}"), &[])?[0].take(0)?;
+    if let Some(last) = last.filter(|l| ends.last() != Some(l)) {
+        ends.push(last);
+    }
+    // Ids start at 1 on both backends.
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    Ok(starts.zip(ends.iter().copied()).collect())
 }
 
 /// The annotated pairs with ids in `(after, up_to]`, in pair order: one

@@ -389,15 +389,35 @@ impl Db {
                             Some(id) => format!("BEGIN; SELECT pg_advisory_xact_lock({id})").into(),
                             None => "BEGIN".into(),
                         };
-                        let out = match handle.block_on(pool.begin_with(begin)) {
+                        let out = match handle.block_on(pool.acquire()) {
                             Err(e) => Err(crate::Error::from(e)),
-                            Ok(mut tx) => match job(&mut conn::PgConn { handle: handle.clone(), conn: &mut tx }) {
-                                Ok(v) => handle.block_on(tx.commit()).map(|()| v).map_err(crate::Error::from),
-                                Err(e) => {
-                                    let _ = handle.block_on(tx.rollback());
-                                    Err(e)
-                                }
-                            },
+                            Ok(mut pooled) => {
+                                // `broken`: the begin failed after `BEGIN` ran (the
+                                // lock timed out or was cancelled). sqlx rolls back
+                                // only a transaction it counted as begun, so the
+                                // connection is closed, never handed out again.
+                                let run = match handle.block_on(sqlx::Connection::begin_with(&mut *pooled, begin)) {
+                                    Err(e) => Err((crate::Error::from(e), true)),
+                                    Ok(mut tx) => {
+                                        match job(&mut conn::PgConn { handle: handle.clone(), conn: &mut tx }) {
+                                            Ok(v) => handle
+                                                .block_on(tx.commit())
+                                                .map(|()| v)
+                                                .map_err(|e| (crate::Error::from(e), false)),
+                                            Err(e) => {
+                                                let _ = handle.block_on(tx.rollback());
+                                                Err((e, false))
+                                            }
+                                        }
+                                    }
+                                };
+                                run.map_err(|(e, broken)| {
+                                    if broken {
+                                        pooled.close_on_drop();
+                                    }
+                                    e
+                                })
+                            }
                         };
                         match out {
                             Err(crate::Error::Unavailable(_)) if tries < PG_JOB_TRIES => {

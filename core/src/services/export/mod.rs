@@ -366,7 +366,7 @@ fn read_ahead<'scope, T: Send + 'scope>(
     rx.into_iter().map(move |page| page.map(|rows| Page { rows, back: back.clone() }))
 }
 
-/// Pages of id ranges (`store::ranges`), read on a thread per snapshot
+/// Pages of id ranges (`store::page_ranges`), read on a thread per snapshot
 /// (dealt out in turn: reader `t` reads ranges `t`, `t + n`, …), each
 /// reader two pages ahead of the consumer, which gets them in range order.
 /// With two PostgreSQL connections the database works on the next pages
@@ -374,16 +374,18 @@ fn read_ahead<'scope, T: Send + 'scope>(
 fn read_ranges<'scope, T: Send + 'scope>(
     s: &'scope std::thread::Scope<'scope, '_>,
     readers: Vec<store::Snapshot>,
-    span: Option<(i64, i64)>,
+    ranges: Vec<(i64, i64)>,
     read: impl Fn(&mut dyn Conn, (i64, i64)) -> Result<Vec<T>> + Send + Copy + 'scope,
 ) -> impl Iterator<Item = Result<Page<T>>> + 'scope {
     let n = readers.len();
     let mut feeds = Vec::with_capacity(n);
+    let ranges = std::sync::Arc::new(ranges);
     for (t, mut conn) in readers.into_iter().enumerate() {
+        let ranges = ranges.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<T>>>(2);
         let (back, returned) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
         s.spawn(move || {
-            for range in store::ranges(span).skip(t).step_by(n) {
+            for &range in ranges.iter().skip(t).step_by(n) {
                 // Free the pages the consumer is done with, here.
                 while let Ok(page) = returned.try_recv() {
                     drop(page);
@@ -490,12 +492,12 @@ impl Job {
         let scales = if per_prompt { store::rating_scales(&mut snapshot, &self.scope)? } else { Default::default() };
         // Pair and annotation pages go by id ranges, on two connections where
         // the database is a server of its own.
-        let span = if per_prompt || self.options.format.per_completion() {
-            None
+        let ranges = if per_prompt || self.options.format.per_completion() {
+            Vec::new()
         } else {
-            store::id_span(&mut snapshot, &self.scope, !self.options.format.per_annotation())?
+            store::page_ranges(&mut snapshot, &self.scope, !self.options.format.per_annotation())?
         };
-        let twin = if span.is_some() { snapshot.twin(&self.db)? } else { None };
+        let twin = if ranges.len() > 1 { snapshot.twin(&self.db)? } else { None };
         let completed = std::thread::scope(|s| {
             let scope = &self.scope;
             if per_prompt {
@@ -503,8 +505,9 @@ impl Job {
                 self.judged_rows(pages, &scales, &plan, &mut out, &mut counts)
             } else if self.options.format.per_annotation() {
                 let readers = std::iter::once(snapshot).chain(twin).collect();
-                let pages =
-                    read_ranges(s, readers, span, move |c, range| store::annotations_page(c, scope, with_texts, range));
+                let pages = read_ranges(s, readers, ranges, move |c, range| {
+                    store::annotations_page(c, scope, with_texts, range)
+                });
                 self.annotation_rows(pages, &mut out, &mut counts)
             } else if self.options.format.per_completion() {
                 let pages = read_ahead(s, snapshot, move |c, after| store::prompt_votes_page(c, scope, after));
@@ -512,7 +515,7 @@ impl Job {
             } else {
                 let readers = std::iter::once(snapshot).chain(twin).collect();
                 let pages =
-                    read_ranges(s, readers, span, move |c, range| store::pairs_page(c, scope, with_texts, range));
+                    read_ranges(s, readers, ranges, move |c, range| store::pairs_page(c, scope, with_texts, range));
                 self.pair_rows(pages, &plan, &mut out, &mut counts)
             }
         })?;
@@ -587,8 +590,9 @@ impl Job {
                 }
             }
         }
-        let span = if self.project.task_type.per_prompt() { None } else { store::id_span(conn, &self.scope, true)? };
-        for range in store::ranges(span) {
+        let ranges =
+            if self.project.task_type.per_prompt() { Vec::new() } else { store::page_ranges(conn, &self.scope, true)? };
+        for range in ranges {
             for row in store::pairs_page(conn, &self.scope, false, range)? {
                 // `rewards` keeps or drops vote by vote: its form is decided
                 // over every annotated prompt (a superset of those written).
