@@ -13,6 +13,7 @@ use serde_json::Value;
 struct Env {
     dir: tempfile::TempDir,
     db: Db,
+    url: String,
 }
 
 async fn env() -> Env {
@@ -29,7 +30,7 @@ async fn env() -> Env {
         }
     };
     let db = Db::connect(&url).await.unwrap();
-    Env { dir, db }
+    Env { dir, db, url }
 }
 
 fn postgres_server() -> Option<String> {
@@ -565,5 +566,35 @@ async fn an_exports_second_reader_sees_its_snapshot_not_later_writes() {
     assert_eq!(seen.0, 1, "the export's snapshot is from before the second annotation");
     if let Some(twin) = seen.1 {
         assert_eq!(twin, 1, "the twin sees the same snapshot");
+    }
+}
+
+/// PostgreSQL: a claim whose annotator lock cannot be had (here a
+/// `lock_timeout`) fails, and no later job meets its connection inside an
+/// aborted transaction (`BEGIN` and the lock are one query, which sqlx does
+/// not roll back when the lock fails: the connection must be closed).
+#[tokio::test]
+async fn a_claim_whose_lock_fails_leaves_no_broken_connection_in_the_pool() {
+    use sqlx::Connection;
+    if postgres_server().is_none() {
+        eprintln!("PostgreSQL only: SQLite has no advisory locks");
+        return;
+    }
+    let e = env().await;
+    let p = project(&e.db, 1, &format!("{}\n{}\n", line("a", 2), line("b", 2))).await;
+    let u = annotator(&e.db, "ann", &p).await;
+    let db_name = e.url.rsplit('/').next().unwrap().to_owned();
+    let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
+    sqlx::query(&format!("ALTER DATABASE {db_name} SET lock_timeout = '100ms'")).execute(&mut other).await.unwrap();
+    // A pool whose connections start after that setting.
+    let db = Db::connect(&e.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(u.id).execute(&mut other).await.unwrap();
+    assert!(tasks::next(&db, &p, &u).await.is_err(), "the annotator's lock is held elsewhere");
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(u.id).execute(&mut other).await.unwrap();
+    // Every connection the pool hands out next works.
+    for i in 0..6 {
+        let t = tasks::next(&db, &p, &u).await.unwrap_or_else(|e| panic!("job {i} after the failed lock: {e}"));
+        assert!(t.is_some());
+        assert!(count(&db, "SELECT COUNT(*) FROM assignments").await >= 1);
     }
 }
