@@ -598,3 +598,66 @@ async fn a_claim_whose_lock_fails_leaves_no_broken_connection_in_the_pool() {
         assert!(count(&db, "SELECT COUNT(*) FROM assignments").await >= 1);
     }
 }
+
+/// Export pages are cut at the scope's own ids: full pages (but the last)
+/// even where another project's ids lie between this one's, every id in
+/// exactly one page, in order (pairs and annotations alike).
+#[tokio::test]
+async fn export_pages_hold_a_full_page_of_the_scopes_ids_however_they_are_spread() {
+    use arbiter_core::storage::export::{page_ranges, Scope, Snapshot};
+    let e = env().await;
+    let mut created = Vec::new();
+    for (slug, lines) in [("a", "a0 a1 a2"), ("b", "b0 b1 b2"), ("a", "a3 a4 a5 a6")] {
+        let p = match created.iter().find(|p: &&Project| p.slug == slug) {
+            Some(p) => p.clone(),
+            None => {
+                let mut s = SettingsInput::titled(slug);
+                s.annotations_per_pair = Some(1);
+                let p = projects::create(&e.db, "test", slug, s).await.unwrap();
+                created.push(p.clone());
+                p
+            }
+        };
+        let body: String = lines.split(' ').map(|id| line(id, 2) + "\n").collect();
+        let report = import::import_jsonl(&e.db, &p, None, &format!("{slug}.jsonl"), body.into_bytes()).await.unwrap();
+        assert!(report.ok, "{:?}", report.errors);
+    }
+    let (a, b) = (created[0].clone(), created[1].clone());
+    let u = annotator(&e.db, "ann", &a).await;
+    projects::add_member(&e.db, "test", &b, "ann").await.unwrap();
+    for (p, n) in [(&a, 6), (&b, 2)] {
+        for i in 0..n {
+            let t = tasks::next(&e.db, p, &u).await.unwrap().unwrap();
+            submit(&e.db, &u, &t.task_id.to_string(), &format!("{}{i}", p.slug), &vote(1)).await.unwrap();
+        }
+    }
+    let ids = |sql: String| {
+        let db = e.db.clone();
+        async move {
+            let v: Vec<i64> = arbiter_core::on!(&db.read, x => sqlx::query_scalar(&sql).fetch_all(x).await).unwrap();
+            v
+        }
+    };
+    let pairs = ids(format!("SELECT pair_id FROM annotations WHERE project_id = {} ORDER BY pair_id", a.id)).await;
+    let annotations = ids(format!("SELECT id FROM annotations WHERE project_id = {} ORDER BY id", a.id)).await;
+    assert_eq!(pairs.len(), 6);
+    let of_b = ids(format!("SELECT id FROM pairs WHERE project_id = {} ORDER BY id", b.id)).await;
+    assert!(pairs[0] < of_b[0] && pairs[5] > of_b[2], "b's pairs lie between a's: {pairs:?}, {of_b:?}");
+    let (db, handle, scope) =
+        (e.db.clone(), tokio::runtime::Handle::current(), Scope { project_id: a.id, ..Scope::default() });
+    let (by_pair, by_annotation) = tokio::task::spawn_blocking(move || {
+        let mut s = Snapshot::open(&db, &handle).unwrap();
+        (page_ranges(&mut s, &scope, true, 4).unwrap(), page_ranges(&mut s, &scope, false, 4).unwrap())
+    })
+    .await
+    .unwrap();
+    for (ranges, ids) in [(by_pair, pairs), (by_annotation, annotations)] {
+        let per_page: Vec<Vec<i64>> = ranges
+            .iter()
+            .map(|&(after, up_to)| ids.iter().copied().filter(|&i| i > after && i <= up_to).collect())
+            .collect();
+        assert_eq!(per_page.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 2], "{ranges:?} over {ids:?}");
+        assert_eq!(per_page.concat(), ids, "every id in one page, in order");
+        assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0), "ranges follow each other: {ranges:?}");
+    }
+}

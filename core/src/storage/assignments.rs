@@ -485,8 +485,6 @@ pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64, client_key: Option<
     }))
 }
 
-const FINISH: &str = "UPDATE assignments SET state = $1, finished_at = $2, skip_reason = $3 WHERE id = $4";
-
 /// What finishing an assignment as `state` adds to its pair's or prompt's
 /// (load, submitted).
 fn finish_deltas(a: &Assignment, state: &str) -> (i64, i64) {
@@ -501,7 +499,10 @@ fn finish_deltas(a: &Assignment, state: &str) -> (i64, i64) {
 
 /// Marks the assignment finished and keeps the pair's counters right.
 pub fn finish(c: &mut dyn Conn, a: &Assignment, state: &str, reason: Option<&str>, now: i64) -> Result<()> {
-    c.execute(FINISH, vals![state, now, reason, a.id])?;
+    c.execute(
+        "UPDATE assignments SET state = $1, finished_at = $2, skip_reason = $3 WHERE id = $4",
+        vals![state, now, reason, a.id],
+    )?;
     let (load, submitted) = finish_deltas(a, state);
     count(c, (a.pair_id, a.prompt_id), load, submitted)
 }

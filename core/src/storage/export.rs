@@ -142,9 +142,9 @@ impl Snapshot {
     /// beside this one: PostgreSQL (`pg_export_snapshot`, then `SET
     /// TRANSACTION SNAPSHOT`; this transaction must stay open while the
     /// twin is opened). None on SQLite, whose reads are in-process and
-    /// already keep pace with the encoder.
-    /// Also None when the pool has no idle connection: the export then reads
-    /// on one, rather than wait for the hot path's connections.
+    /// already keep pace with the encoder, and None when the pool has no
+    /// idle connection: the export then reads on one rather than wait for
+    /// the hot path's connections.
     pub fn twin(&mut self, db: &super::Db) -> Result<Option<Snapshot>> {
         let Snapshot::Postgres { handle, .. } = self else { return Ok(None) };
         let handle = handle.clone();
@@ -236,12 +236,13 @@ impl PairRow {
 }
 
 /// The pages of an export: ranges `(after, up_to]` of pair ids (`pairs`)
-/// or annotation ids in scope, `PAGE` ids in scope each (the last one
-/// fewer), in order; cut at the scope's own ids (every `PAGE`-th, counted
+/// or annotation ids in scope, `page` ids in scope each (the last one
+/// fewer), in order; cut at the scope's own ids (every `page`-th, counted
 /// in the database), so a project whose ids are spread among other
 /// projects' still reads full pages. Pages are independent of each other:
 /// they can be read on several connections at once (`Snapshot::twin`).
-pub fn page_ranges(conn: &mut dyn Conn, scope: &Scope, pairs: bool) -> Result<Vec<(i64, i64)>> {
+/// Exports use `PAGE`.
+pub fn page_ranges(conn: &mut dyn Conn, scope: &Scope, pairs: bool, page: i64) -> Result<Vec<(i64, i64)>> {
     let (col, only) = if pairs { ("n.pair_id", " AND n.pair_id IS NOT NULL") } else { ("n.id", "") };
     let within = format!("FROM annotations n WHERE {}{only}", scope.clause());
     let distinct = if pairs { "DISTINCT " } else { "" };
@@ -249,7 +250,7 @@ pub fn page_ranges(conn: &mut dyn Conn, scope: &Scope, pairs: bool) -> Result<Ve
     let mut ends: Vec<i64> = conn.rows(
         &format!(
             "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS k FROM ({ids}) d) x
-             WHERE k % {PAGE} = 0 ORDER BY id"
+             WHERE k % {page} = 0 ORDER BY id"
         ),
         |r| r.take(0),
     )?;

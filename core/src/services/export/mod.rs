@@ -495,7 +495,7 @@ impl Job {
         let ranges = if per_prompt || self.options.format.per_completion() {
             Vec::new()
         } else {
-            store::page_ranges(&mut snapshot, &self.scope, !self.options.format.per_annotation())?
+            store::page_ranges(&mut snapshot, &self.scope, !self.options.format.per_annotation(), store::PAGE)?
         };
         let twin = if ranges.len() > 1 { snapshot.twin(&self.db)? } else { None };
         let completed = std::thread::scope(|s| {
@@ -590,8 +590,11 @@ impl Job {
                 }
             }
         }
-        let ranges =
-            if self.project.task_type.per_prompt() { Vec::new() } else { store::page_ranges(conn, &self.scope, true)? };
+        let ranges = if self.project.task_type.per_prompt() {
+            Vec::new()
+        } else {
+            store::page_ranges(conn, &self.scope, true, store::PAGE)?
+        };
         for range in ranges {
             for row in store::pairs_page(conn, &self.scope, false, range)? {
                 // `rewards` keeps or drops vote by vote: its form is decided
