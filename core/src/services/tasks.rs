@@ -99,10 +99,11 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
             } else {
                 return Ok(None); // nothing to be ahead of
             };
-            let content = if lease.shown.is_some() {
-                Content::Prompt(hot::prompt_content(c, lease.id)?)
-            } else {
-                Content::Pair(hot::content(c, lease.id)?)
+            let mut lease = lease;
+            let content = match lease.content.take() {
+                Some(content) => Content::Pair(content),
+                None if lease.shown.is_some() => Content::Prompt(hot::prompt_content(c, lease.id)?),
+                None => Content::Pair(hot::content(c, lease.id)?),
             };
             Ok(Some((lease, content)))
         })

@@ -18,6 +18,8 @@ pub struct Lease {
     pub swapped: bool,
     pub shown: Option<String>,
     pub lease_expires_at: i64,
+    /// What it shows, when the statement that leased it read that too.
+    pub content: Option<Content>,
 }
 
 /// What the page shows for a ranking or rating lease: the prompt and its
@@ -30,6 +32,7 @@ pub struct PromptContent {
 
 /// What the annotator page shows for a lease: the prompt and both texts in
 /// canonical order (the caller applies `swapped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
     pub messages: String,
     pub is_chat: bool,
@@ -86,7 +89,14 @@ fn give_back(c: &mut dyn Conn, items: &[Item]) -> Result<usize> {
 }
 
 fn lease_of(r: &Row) -> Result<Lease> {
-    Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: r.get(3)?, lease_expires_at: r.get(4)? })
+    Ok(Lease {
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        swapped: r.get(2)?,
+        shown: r.get(3)?,
+        lease_expires_at: r.get(4)?,
+        content: None,
+    })
 }
 
 /// Returns expired leases' pairs and prompts to the pool (a probe of the
@@ -129,6 +139,8 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
 /// Picks the pair with the least load (then the lowest spread, which
 /// interleaves model pairs) that still needs annotations and that this
 /// annotator has not judged, skipped or leased, and leases it.
+/// PostgreSQL: the pick, the lease, its slot and what it shows in one
+/// statement (`content` is filled in).
 #[allow(clippy::too_many_arguments)]
 pub fn lease_next(
     c: &mut dyn Conn,
@@ -139,6 +151,40 @@ pub fn lease_next(
     lease_ms: i64,
     swapped: bool,
 ) -> Result<Option<Lease>> {
+    if c.dialect() == Dialect::Postgres {
+        // The pair is picked (and locked) once and read from `pick` by the
+        // lease, the slot and the texts alike.
+        let expires = now + lease_ms;
+        let r = c.query_opt(
+            "WITH pick AS (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
+                           WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
+                             AND NOT EXISTS (SELECT 1 FROM assignments a
+                                             WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired')
+                           ORDER BY p.load, p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED),
+             lease AS (INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
+                                                leased_at, lease_expires_at)
+                       SELECT $1, $2, pick.prompt_id, pick.id, $3, $4, 'leased', $5, $6 FROM pick
+                       ON CONFLICT (pair_id, annotator_id) DO UPDATE
+                         SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
+                       RETURNING id, uuid, swapped),
+             slot AS (UPDATE pairs SET load = load + 1 FROM pick WHERE pairs.id = pick.id)
+             SELECT l.id, l.uuid, l.swapped, pr.messages, pr.is_chat, ca.body, cb.body
+             FROM lease l, pick JOIN prompts pr ON pr.id = pick.prompt_id
+                  JOIN completions ca ON ca.id = pick.completion_a JOIN completions cb ON cb.id = pick.completion_b",
+            vals![new_uuid(), project_id, annotator_id, swapped, now, expires, per_pair],
+        )?;
+        return match r {
+            None => Ok(None),
+            Some(r) => Ok(Some(Lease {
+                id: r.get(0)?,
+                uuid: r.get(1)?,
+                swapped: r.get(2)?,
+                shown: None,
+                lease_expires_at: expires,
+                content: Some(Content { messages: r.get(3)?, is_chat: r.get(4)?, a: r.get(5)?, b: r.get(6)? }),
+            })),
+        };
+    }
     match least_loaded(c, project_id, annotator_id, per_pair, false)? {
         Some((pair, _)) => lease_pair(c, project_id, pair, annotator_id, now, lease_ms, swapped).map(Some),
         None => Ok(None),
@@ -315,7 +361,14 @@ pub fn lease_pair(
             params,
         )?,
     };
-    Ok(Lease { id: r.get(0)?, uuid: r.get(1)?, swapped: r.get(2)?, shown: None, lease_expires_at: expires })
+    Ok(Lease {
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        swapped: r.get(2)?,
+        shown: None,
+        lease_expires_at: expires,
+        content: None,
+    })
 }
 
 /// Ranking and rating tasks: picks the prompt with the least load that
@@ -370,7 +423,7 @@ pub fn lease_next_prompt(
     )?;
     let (id, uuid, shown): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
     count(c, (None, prompt), 1, 0)?;
-    Ok(Some(Lease { id, uuid, swapped: false, shown: Some(shown), lease_expires_at: expires }))
+    Ok(Some(Lease { id, uuid, swapped: false, shown: Some(shown), lease_expires_at: expires, content: None }))
 }
 
 /// The prompt and completions of a ranking or rating lease, in its shown order.

@@ -330,11 +330,29 @@ impl Conn for SqliteConn<'_> {
     }
 }
 
-/// The PostgreSQL side: a pooled connection in the job's transaction, on a
-/// blocking thread (each statement waits for its answer there).
+/// The PostgreSQL side: a connection in the job's transaction, on a thread
+/// where each statement waits for its answer (a write-job thread, or an
+/// export's blocking thread).
 pub struct PgConn<'c> {
-    pub handle: tokio::runtime::Handle,
+    pub driver: Driver<'c>,
     pub conn: &'c mut sqlx::PgConnection,
+}
+
+/// What drives a connection while a statement waits for its answer: the
+/// shared runtime (from a blocking thread), or a write-job thread's own.
+#[derive(Clone)]
+pub enum Driver<'c> {
+    Handle(tokio::runtime::Handle),
+    Runtime(&'c tokio::runtime::Runtime),
+}
+
+impl Driver<'_> {
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        match self {
+            Driver::Handle(h) => h.block_on(f),
+            Driver::Runtime(r) => r.block_on(f),
+        }
+    }
 }
 
 fn pg_query<'q>(
@@ -394,7 +412,7 @@ impl Conn for PgConn<'_> {
 
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let conn = &mut *self.conn;
-        Ok(self.handle.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
+        Ok(self.driver.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
     }
 
     fn each(&mut self, sql: &str, params: &[Val<'_>], f: &mut dyn FnMut(&mut Row) -> Result<()>) -> Result<()> {
@@ -426,7 +444,7 @@ impl PgConn<'_> {
         use futures::TryStreamExt;
         use sqlx::Row as _;
         let conn = &mut *self.conn;
-        self.handle.block_on(async move {
+        self.driver.block_on(async move {
             let mut rows = pg_query(sql, params).persistent(persistent).fetch(conn);
             while let Some(r) = rows.try_next().await? {
                 let mut row = Row((0..r.len()).map(|i| pg_val(&r, i)).collect::<Result<Vec<Val<'static>>>>()?);

@@ -165,7 +165,7 @@ impl Snapshot {
             Snapshot::Sqlite(c) => f(&mut super::conn::SqliteConn(c)),
             Snapshot::Postgres { handle, tx } => {
                 let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                f(&mut super::conn::PgConn { handle: handle.clone(), conn })
+                f(&mut super::conn::PgConn { driver: super::conn::Driver::Handle(handle.clone()), conn })
             }
         }
     }
