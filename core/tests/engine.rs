@@ -574,7 +574,7 @@ async fn an_exports_second_reader_sees_its_snapshot_not_later_writes() {
 /// aborted transaction (`BEGIN` and the lock are one query, which sqlx does
 /// not roll back when the lock fails: the connection must be closed).
 #[tokio::test]
-async fn a_claim_whose_lock_fails_leaves_no_broken_connection_in_the_pool() {
+async fn a_claim_whose_lock_fails_leaves_no_broken_connection_behind() {
     use sqlx::Connection;
     if postgres_server().is_none() {
         eprintln!("PostgreSQL only: SQLite has no advisory locks");
@@ -586,16 +586,53 @@ async fn a_claim_whose_lock_fails_leaves_no_broken_connection_in_the_pool() {
     let db_name = e.url.rsplit('/').next().unwrap().to_owned();
     let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
     sqlx::query(&format!("ALTER DATABASE {db_name} SET lock_timeout = '100ms'")).execute(&mut other).await.unwrap();
-    // A pool whose connections start after that setting.
+    // Write-job connections that start after that setting.
     let db = Db::connect(&e.url).await.unwrap();
     sqlx::query("SELECT pg_advisory_lock($1)").bind(u.id).execute(&mut other).await.unwrap();
     assert!(tasks::next(&db, &p, &u).await.is_err(), "the annotator's lock is held elsewhere");
     sqlx::query("SELECT pg_advisory_unlock($1)").bind(u.id).execute(&mut other).await.unwrap();
-    // Every connection the pool hands out next works.
+    // Every write-job thread's connection works next.
     for i in 0..6 {
         let t = tasks::next(&db, &p, &u).await.unwrap_or_else(|e| panic!("job {i} after the failed lock: {e}"));
         assert!(t.is_some());
         assert!(count(&db, "SELECT COUNT(*) FROM assignments").await >= 1);
+    }
+}
+
+/// PostgreSQL's write-job threads replace a connection the server dropped
+/// (as after a restart): the next claims succeed, none answers 503.
+#[tokio::test]
+async fn write_jobs_replace_connections_the_server_dropped() {
+    use sqlx::Connection;
+    if postgres_server().is_none() {
+        eprintln!("PostgreSQL only: SQLite's writer holds a file, not a connection");
+        return;
+    }
+    let e = env().await;
+    let p = project(&e.db, 1, &(0..12).map(|i| line(&format!("p{i}"), 2) + "\n").collect::<String>()).await;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(annotator(&e.db, &format!("ann{i}"), &p).await);
+    }
+    // Every thread opens its connection: eight claims at once.
+    let claims = futures::future::join_all(users.iter().map(|u| tasks::next(&e.db, &p, u))).await;
+    assert!(claims.iter().all(|c| matches!(c, Ok(Some(_)))), "{claims:?}");
+    let db_name = e.url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&e.url).await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                               WHERE datname = $1 AND pid <> pg_backend_pid()) x",
+    )
+    .bind(&db_name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed >= 2, "the write-job connections and the pool's were open: {killed}");
+    for round in 0..3 {
+        let claims = futures::future::join_all(users.iter().map(|u| tasks::prefetch(&e.db, &p, u))).await;
+        for (u, c) in users.iter().zip(&claims) {
+            assert!(c.is_ok(), "round {round}, user {}: {:?}", u.id, c.as_ref().err());
+        }
     }
 }
 

@@ -621,13 +621,13 @@ pub fn submit(c: &mut dyn Conn, n: &NewAnnotation<'_>) -> Result<String> {
         Dialect::Postgres => {
             let (load, submitted) = finish_deltas(a, "submitted");
             params.extend([Val::from(load), Val::from(submitted)]);
+            // The pair's counters, or (ranking, rating) the prompt's.
+            let (table, id) = if a.pair_id.is_some() { ("pairs", "$5") } else { ("prompts", "$4") };
             c.scalar(
                 &format!(
                     "WITH annotation AS ({INSERT}),
                      done AS (UPDATE assignments SET state = 'submitted', finished_at = $16 WHERE id = $2),
-                     pair_count AS (UPDATE pairs SET load = load + $17, submitted = submitted + $18 WHERE id = $5),
-                     prompt_count AS (UPDATE prompts SET load = load + $17, submitted = submitted + $18
-                                      WHERE $5 IS NULL AND id = $4)
+                     counted AS (UPDATE {table} SET load = load + $17, submitted = submitted + $18 WHERE id = {id})
                      SELECT id FROM annotation"
                 ),
                 &params,

@@ -96,6 +96,17 @@ async fn metrics_count_requests_judgements_and_leases() {
     assert!(sample(&text, "arbiter_live_leases ").unwrap() >= 1.0, "{text}");
     assert!(sample(&text, "arbiter_writer_queue_depth ").is_some(), "{text}");
     assert!(sample(&text, r#"arbiter_db_pool_connections{pool="read",state="idle"} "#).is_some(), "{text}");
+    if on_postgres() {
+        // The write-job threads' connections: the judgement above opened at least one.
+        let open = [
+            r#"arbiter_db_pool_connections{pool="write_jobs",state="idle"} "#,
+            r#"arbiter_db_pool_connections{pool="write_jobs",state="busy"} "#,
+        ]
+        .iter()
+        .map(|m| sample(&text, m).unwrap_or_else(|| panic!("{m} missing: {text}")))
+        .sum::<f64>();
+        assert!(open >= 1.0, "{text}");
+    }
     assert_eq!(sample(&text, "arbiter_database_up "), Some(1.0));
 }
 
