@@ -43,8 +43,12 @@ impl From<sqlx::Error> for Error {
             }
             sqlx::Error::Database(d) => d.code().is_some_and(|c| {
                 // 40001 serialization failure, 40P01 deadlock, class 08
-                // connection exceptions, 57P01-03 shutdown and restart.
-                c == "40001" || c == "40P01" || c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+                // connection exceptions, 53300 too many connections, 57P01-03
+                // shutdown and restart.
+                c == "40001"
+                    || c == "40P01"
+                    || c.starts_with("08")
+                    || matches!(c.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
             }),
             _ => false,
         };

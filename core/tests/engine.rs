@@ -636,6 +636,39 @@ async fn write_jobs_replace_connections_the_server_dropped() {
     }
 }
 
+/// An annotator's jobs wait their turn in the instance, not on a write-job
+/// thread: many claims of one annotator blocked on their lock leave the
+/// threads free for everyone else.
+#[tokio::test]
+async fn one_annotators_blocked_jobs_hold_no_thread_from_others() {
+    use sqlx::Connection;
+    if postgres_server().is_none() {
+        eprintln!("PostgreSQL only: SQLite's one writer runs every job in turn");
+        return;
+    }
+    let e = env().await;
+    let p = project(&e.db, 2, &(0..4).map(|i| line(&format!("p{i}"), 2) + "\n").collect::<String>()).await;
+    let (a, b) = (annotator(&e.db, "a", &p).await, annotator(&e.db, "b", &p).await);
+    // Another session holds a's lock: every job on a's behalf waits for it.
+    let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(a.id).execute(&mut other).await.unwrap();
+    let waiting: Vec<_> = (0..8)
+        .map(|_| {
+            let (db, p, a) = (e.db.clone(), p.clone(), a.clone());
+            tokio::spawn(async move { tasks::next(&db, &p, &a).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let theirs = tokio::time::timeout(std::time::Duration::from_secs(5), tasks::next(&e.db, &p, &b)).await;
+    assert!(matches!(theirs, Ok(Ok(Some(_)))), "b's claim waited behind a's: {theirs:?}");
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(a.id).execute(&mut other).await.unwrap();
+    let mut leases = std::collections::HashSet::new();
+    for w in waiting {
+        leases.insert(w.await.unwrap().unwrap().expect("a task for a").task_id);
+    }
+    assert_eq!(leases.len(), 1, "a's claims all name a's one current task");
+}
+
 /// Export pages are cut at the scope's own ids: full pages (but the last)
 /// even where another project's ids lie between this one's, every id in
 /// exactly one page, in order (pairs and annotations alike).

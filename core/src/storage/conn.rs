@@ -346,11 +346,23 @@ pub enum Driver<'c> {
     Runtime(&'c tokio::runtime::Runtime),
 }
 
+/// How long a write-job thread waits for one answer of PostgreSQL (a
+/// statement, `BEGIN`, `COMMIT`) before it gives the connection up: one the
+/// network dropped without a word would otherwise hold the thread until the
+/// kernel gives up on it (minutes).
+pub const PG_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Driver<'_> {
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+    /// Runs `f` to its end, or (on a write-job thread) for at most
+    /// `PG_ANSWER_TIMEOUT`: then `Unavailable`, and the thread's connection is
+    /// replaced (`pg_writers`).
+    pub fn run<T, E: Into<Error>>(&self, f: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
         match self {
-            Driver::Handle(h) => h.block_on(f),
-            Driver::Runtime(r) => r.block_on(f),
+            Driver::Handle(h) => h.block_on(f).map_err(Into::into),
+            Driver::Runtime(r) => r
+                .block_on(async { tokio::time::timeout(PG_ANSWER_TIMEOUT, f).await })
+                .map_err(|_| Error::Unavailable("the database did not answer in time; try again".into()))?
+                .map_err(Into::into),
         }
     }
 }
@@ -412,7 +424,7 @@ impl Conn for PgConn<'_> {
 
     fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let conn = &mut *self.conn;
-        Ok(self.driver.block_on(pg_query(sql, params).execute(conn))?.rows_affected())
+        Ok(self.driver.run(pg_query(sql, params).execute(conn))?.rows_affected())
     }
 
     fn each(&mut self, sql: &str, params: &[Val<'_>], f: &mut dyn FnMut(&mut Row) -> Result<()>) -> Result<()> {
@@ -444,13 +456,13 @@ impl PgConn<'_> {
         use futures::TryStreamExt;
         use sqlx::Row as _;
         let conn = &mut *self.conn;
-        self.driver.block_on(async move {
+        self.driver.run(async move {
             let mut rows = pg_query(sql, params).persistent(persistent).fetch(conn);
             while let Some(r) = rows.try_next().await? {
                 let mut row = Row((0..r.len()).map(|i| pg_val(&r, i)).collect::<Result<Vec<Val<'static>>>>()?);
                 f(&mut row)?;
             }
-            Ok(())
+            Ok::<(), Error>(())
         })
     }
 }

@@ -218,11 +218,13 @@ impl Db {
         }
     }
 
-    /// Several instances share one PostgreSQL database: each has a pool;
-    /// reads, writes and write jobs all use it. The migrations run under
+    /// Several instances share one PostgreSQL database: each has a pool for
+    /// reads and the writes off the hot path, and write-job threads with a
+    /// connection each (`pg_writers`). The migrations run under
     /// PostgreSQL's advisory lock, so instances starting together apply
-    /// them once. Lost connections are replaced by the pool (each is
-    /// checked before use), so a restarted server is picked up by itself.
+    /// them once. Lost connections are replaced (the pool checks each
+    /// before use; a write-job thread replaces one that failed), so a
+    /// restarted server is picked up by itself.
     async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
         let opts = PgConnectOptions::from_str(url).with_context(|| "Failed to parse the PostgreSQL URL".to_string())?;
         let place = format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or("(default)"));
@@ -391,11 +393,11 @@ impl Db {
 
     /// Whether write jobs wait behind the one running (a long job hands over).
     pub fn others_waiting(&self) -> impl Fn() -> bool + Send + 'static {
-        let w = match &self.hot {
-            Hot::Sqlite(w) => Some(w.others_waiting()),
-            Hot::Postgres(..) => None,
+        let w: Box<dyn Fn() -> bool + Send> = match &self.hot {
+            Hot::Sqlite(w) => Box::new(w.others_waiting()),
+            Hot::Postgres(w) => Box::new(w.others_waiting()),
         };
-        move || w.as_ref().is_some_and(|f| f())
+        move || w()
     }
 
     /// SQLite's writer thread, for the tests of its group commit.
