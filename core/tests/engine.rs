@@ -669,6 +669,30 @@ async fn one_annotators_blocked_jobs_hold_no_thread_from_others() {
     assert_eq!(leases.len(), 1, "a's claims all name a's one current task");
 }
 
+/// `--pg-write-threads`: that many write-job connections, however many
+/// jobs come at once.
+#[tokio::test]
+async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
+    if postgres_server().is_none() {
+        eprintln!("PostgreSQL only: SQLite has one writer thread");
+        return;
+    }
+    let e = env().await;
+    let p = project(&e.db, 1, &(0..12).map(|i| line(&format!("p{i}"), 2) + "\n").collect::<String>()).await;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(annotator(&e.db, &format!("ann{i}"), &p).await);
+    }
+    for threads in [1, 3] {
+        let db = Db::connect_with(&e.url, threads).await.unwrap();
+        let claims = futures::future::join_all(users.iter().map(|u| tasks::next(&db, &p, u))).await;
+        assert!(claims.iter().all(|c| matches!(c, Ok(Some(_)))), "{claims:?}");
+        let jobs = arbiter_core::storage::pool_use(&db).into_iter().find(|(name, ..)| *name == "write_jobs");
+        assert_eq!(jobs.map(|(_, open, _)| open), Some(threads as u32), "{threads} threads");
+        db.close().await;
+    }
+}
+
 /// Export pages are cut at the scope's own ids: full pages (but the last)
 /// even where another project's ids lie between this one's, every id in
 /// exactly one page, in order (pairs and annotations alike).

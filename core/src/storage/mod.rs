@@ -161,11 +161,12 @@ const WRITE_LOCK: i64 = 0x4172_6269_7465_72;
 const PG_POOL_SIZE: u32 = 16;
 
 /// Threads (each with a connection of its own) that run an instance's write
-/// jobs on PostgreSQL. On the 2-core benchmark machine, two instances with
+/// jobs on PostgreSQL, unless `--pg-write-threads` says otherwise. On the
+/// 2-core benchmark machine, two instances with
 /// 2, 3, 4, 6 and 8 each did 1,043, 1,164, 1,255, 1,225 and 1,134–1,174
 /// judgements/s (save p99 45, 41, 42, 49, 55–58 ms): more concurrent
 /// transactions than the database's cores only queue inside it.
-const PG_WRITERS: usize = 4;
+pub const PG_WRITERS: usize = 4;
 
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -212,9 +213,15 @@ impl DatabaseUrl {
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Self::connect_with(url, PG_WRITERS).await
+    }
+
+    /// `connect`, with `pg_write_threads` write-job threads (and connections)
+    /// on PostgreSQL; SQLite has its one writer thread whatever it says.
+    pub async fn connect_with(url: &str, pg_write_threads: usize) -> anyhow::Result<Db> {
         match DatabaseUrl::parse(url)? {
             DatabaseUrl::Sqlite(_) => Self::connect_sqlite(url).await,
-            DatabaseUrl::Postgres(_) => Self::connect_postgres(url).await,
+            DatabaseUrl::Postgres(_) => Self::connect_postgres(url, pg_write_threads.max(1)).await,
         }
     }
 
@@ -225,7 +232,7 @@ impl Db {
     /// them once. Lost connections are replaced (the pool checks each
     /// before use; a write-job thread replaces one that failed), so a
     /// restarted server is picked up by itself.
-    async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+    async fn connect_postgres(url: &str, write_threads: usize) -> anyhow::Result<Db> {
         let opts = PgConnectOptions::from_str(url).with_context(|| "Failed to parse the PostgreSQL URL".to_string())?;
         let place = format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or("(default)"));
         let pool = PgPoolOptions::new()
@@ -238,7 +245,7 @@ impl Db {
         POSTGRES_MIGRATIONS.run(&pool).await.context("Failed to run database migrations")?;
         let caches = std::sync::Arc::new(cache::Caches::with_ttl(cache::SHARED_TTL));
         let listener = cache::listen(pool.clone(), caches.clone());
-        let writers = pg_writers::Writers::start(pool.connect_options().as_ref().clone(), PG_WRITERS)
+        let writers = pg_writers::Writers::start(pool.connect_options().as_ref().clone(), write_threads)
             .context("Failed to start the write-job threads")?;
         Ok(Db {
             write: Pool::Postgres(pool.clone()),

@@ -19,7 +19,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("copied {} rows; every table's row count and checksum match", report.rows);
         return Ok(ExitCode::SUCCESS);
     }
-    let db = Db::connect(&cli.database).await?;
+    let db = Db::connect_with(&cli.database, usize::from(cli.pg_write_threads)).await?;
     let code = match cli.command {
         Command::Serve(args) => serve(&cli.database, db.clone(), args).await?,
         Command::User(UserCommand::Add { name, role, projects: slugs }) => {

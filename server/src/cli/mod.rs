@@ -15,6 +15,12 @@ pub struct Cli {
     /// Other schemes are refused.
     #[arg(long, global = true, env = "ARBITER_DATABASE", default_value = "sqlite://data/arbiter.db")]
     pub database: String,
+    /// PostgreSQL: threads (each with its own connection) that run this
+    /// instance's claims, submissions and other write jobs. About twice
+    /// the database's cores over all instances; SQLite ignores it.
+    #[arg(long, global = true, env = "ARBITER_PG_WRITE_THREADS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub pg_write_threads: u16,
     /// Log lines as text (for people) or json (one object per line, for log collectors).
     #[arg(long, global = true, env = "ARBITER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
