@@ -693,6 +693,35 @@ async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
     }
 }
 
+/// Gold pairs are served at the gold rate while other pairs remain; once
+/// none does, the annotator's gold pairs come next whatever the roll says,
+/// so "nothing left" is true when it is said.
+#[tokio::test]
+async fn nothing_left_is_said_only_when_no_gold_pair_is_left_either() {
+    let e = env().await;
+    let mut s = SettingsInput::titled("G");
+    s.annotations_per_pair = Some(1);
+    s.gold_percent = Some(1);
+    let p = projects::create(&e.db, "test", "g", s).await.unwrap();
+    let lines: String = (0..6)
+        .map(|i| {
+            let l = line(&format!("p{i}"), 2);
+            // The first two are gold, with the first answer the known one.
+            (if i < 2 { l.replacen('{', r#"{"gold":"a","#, 1) } else { l }) + "\n"
+        })
+        .collect();
+    let report = import::import_jsonl(&e.db, &p, None, "g.jsonl", lines.into_bytes()).await.unwrap();
+    assert!(report.ok, "{:?}", report.errors);
+    let u = annotator(&e.db, "ann", &p).await;
+    let mut judged = 0;
+    while let Some(t) = tasks::next(&e.db, &p, &u).await.unwrap() {
+        submit(&e.db, &u, &t.task_id.to_string(), &format!("k{judged}"), &vote(1)).await.unwrap();
+        judged += 1;
+        assert!(judged <= 6, "more tasks than pairs");
+    }
+    assert_eq!(judged, 6, "4 ordinary pairs and both gold pairs before nothing is left");
+}
+
 /// Export pages are cut at the scope's own ids: full pages (but the last)
 /// even where another project's ids lie between this one's, every id in
 /// exactly one page, in order (pairs and annotations alike).

@@ -50,6 +50,7 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
     let swapped = rand::random::<bool>();
     // This task is a gold pair (when the project has one left for them).
     let gold = rand::random::<u32>() % 100 < project.gold_percent.clamp(0, 100) as u32;
+    let serves_gold = project.gold_percent > 0;
     // Active selection: the model pairs in the order the last fit wants them.
     let active = (project.selection == crate::domain::ModelSelection::Active && !task_type.per_prompt() && !adaptive)
         .then(|| super::leaderboard::serving_order(db, project_id))
@@ -78,18 +79,27 @@ async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<
                         &mut shuffle,
                     )?
                 } else {
-                    let gold =
+                    let gold_pair =
                         if gold { hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)? } else { None };
-                    let picked = match (gold, &active) {
+                    let picked = match (gold_pair, &active) {
                         (None, Some(order)) => {
                             hot::lease_for_models(c, project_id, user_id, per_pair, order, now, lease_ms, swapped)?
                         }
-                        (gold, _) => gold,
+                        (gold_pair, _) => gold_pair,
                     };
-                    match picked {
+                    let picked = match picked {
                         Some(lease) => Some(lease),
                         None if adaptive => lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
                         None => hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
+                    };
+                    // Nothing else is left for them: the gold pairs they have
+                    // not had yet, whatever the roll said (served at the gold
+                    // rate only while other pairs remain), so "all done" is true.
+                    match picked {
+                        None if !gold && serves_gold => {
+                            hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)?
+                        }
+                        picked => picked,
                     }
                 };
                 match next {
