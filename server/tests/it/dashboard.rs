@@ -192,7 +192,25 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
         let (url, admin) = (app.api(&format!("/projects/adj/export?{q}")), admin.clone());
         async move { bearer().get(url).bearer_auth(admin).send().await.unwrap().text().await.unwrap() }
     };
+    // The card is stored once the export's last byte has left: the next
+    // export starts after it, so the cards' order is the exports' order.
+    let cards_stored = |n: usize| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let mut cards = Value::Null;
+            for _ in 0..200 {
+                cards = common::get_json(app, "/projects/adj/export/cards", &admin).await;
+                if cards.as_array().unwrap().len() >= n {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            cards
+        }
+    };
     assert_eq!(export("format=trl&min_agreement=1").await.lines().count(), 0, "no pair is unanimous");
+    cards_stored(1).await;
 
     // The adjudication page lists both, with every vote and rationale.
     let c = common::login(&app, "chief", common::PASSWORD).await;
@@ -214,19 +232,13 @@ async fn an_admins_final_label_decides_a_split_pair_in_exports_and_the_card_coun
     assert_eq!(trl.lines().count(), 1);
     let row: Value = serde_json::from_str(trl.lines().next().unwrap()).unwrap();
     assert!(row["chosen"].to_string().contains("beta answer 0"), "{row}");
+    cards_stored(2).await;
     let pairs_csv = export("format=pairs&as=csv").await;
     let labelled = pairs_csv.lines().filter(|l| l.contains(&pairs[0])).collect::<Vec<_>>().join("");
     assert!(labelled.contains(",b,"), "the label column says b: {labelled}");
-    // The card is stored once the export's last byte has left: wait for the
-    // three exports' cards; the newest (pairs) counts the labelled row.
-    let mut cards = Value::Null;
-    for _ in 0..200 {
-        cards = common::get_json(&app, "/projects/adj/export/cards", &admin).await;
-        if cards.as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    // The three exports' cards, newest first: the pairs export counts the labelled row.
+    let cards = cards_stored(3).await;
+    assert_eq!(cards.as_array().unwrap().len(), 3, "{cards}");
     assert_eq!(cards[0]["format"], "pairs", "{cards}");
     assert_eq!(cards[0]["counts"]["adjudicated"], 1, "{}", cards[0]["counts"]);
     assert_eq!(cards[1]["counts"]["adjudicated"], 1, "the TRL export after the label: {}", cards[1]["counts"]);
