@@ -599,6 +599,16 @@ async fn a_claim_whose_lock_fails_leaves_no_broken_connection_behind() {
     }
 }
 
+/// Twelve pairs (one annotation each) and eight annotators, for jobs at once.
+async fn crowd(db: &Db) -> (Project, Vec<User>) {
+    let p = project(db, 1, &(0..12).map(|i| line(&format!("p{i}"), 2) + "\n").collect::<String>()).await;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(annotator(db, &format!("ann{i}"), &p).await);
+    }
+    (p, users)
+}
+
 /// PostgreSQL's write-job threads replace a connection the server dropped
 /// (as after a restart): the next claims succeed, none answers 503.
 #[tokio::test]
@@ -609,11 +619,7 @@ async fn write_jobs_replace_connections_the_server_dropped() {
         return;
     }
     let e = env().await;
-    let p = project(&e.db, 1, &(0..12).map(|i| line(&format!("p{i}"), 2) + "\n").collect::<String>()).await;
-    let mut users = Vec::new();
-    for i in 0..8 {
-        users.push(annotator(&e.db, &format!("ann{i}"), &p).await);
-    }
+    let (p, users) = crowd(&e.db).await;
     // Every thread opens its connection: eight claims at once.
     let claims = futures::future::join_all(users.iter().map(|u| tasks::next(&e.db, &p, u))).await;
     assert!(claims.iter().all(|c| matches!(c, Ok(Some(_)))), "{claims:?}");
@@ -678,11 +684,7 @@ async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
         return;
     }
     let e = env().await;
-    let p = project(&e.db, 1, &(0..12).map(|i| line(&format!("p{i}"), 2) + "\n").collect::<String>()).await;
-    let mut users = Vec::new();
-    for i in 0..8 {
-        users.push(annotator(&e.db, &format!("ann{i}"), &p).await);
-    }
+    let (p, users) = crowd(&e.db).await;
     for threads in [1, 3] {
         let db = Db::connect_with(&e.url, threads).await.unwrap();
         let claims = futures::future::join_all(users.iter().map(|u| tasks::next(&db, &p, u))).await;
