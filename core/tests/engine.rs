@@ -37,6 +37,15 @@ fn postgres_server() -> Option<String> {
     std::env::var("ARBITER_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
 }
 
+/// For a test of PostgreSQL's hot path: true, and a note, on SQLite.
+fn skip_on_sqlite(why: &str) -> bool {
+    let off = postgres_server().is_none();
+    if off {
+        eprintln!("PostgreSQL only: {why}");
+    }
+    off
+}
+
 /// For a test of SQLite's writer thread: true, and a note, on PostgreSQL.
 fn skip_on_postgres(why: &str) -> bool {
     let on = postgres_server().is_some();
@@ -576,8 +585,7 @@ async fn an_exports_second_reader_sees_its_snapshot_not_later_writes() {
 #[tokio::test]
 async fn a_claim_whose_lock_fails_leaves_no_broken_connection_behind() {
     use sqlx::Connection;
-    if postgres_server().is_none() {
-        eprintln!("PostgreSQL only: SQLite has no advisory locks");
+    if skip_on_sqlite("SQLite has no advisory locks") {
         return;
     }
     let e = env().await;
@@ -609,20 +617,24 @@ async fn crowd(db: &Db) -> (Project, Vec<User>) {
     (p, users)
 }
 
+/// A claim of each of `users` at once; every one gets a task.
+async fn claim_at_once(db: &Db, p: &Project, users: &[User]) {
+    let claims = futures::future::join_all(users.iter().map(|u| tasks::next(db, p, u))).await;
+    assert!(claims.iter().all(|c| matches!(c, Ok(Some(_)))), "{claims:?}");
+}
+
 /// PostgreSQL's write-job threads replace a connection the server dropped
 /// (as after a restart): the next claims succeed, none answers 503.
 #[tokio::test]
 async fn write_jobs_replace_connections_the_server_dropped() {
     use sqlx::Connection;
-    if postgres_server().is_none() {
-        eprintln!("PostgreSQL only: SQLite's writer holds a file, not a connection");
+    if skip_on_sqlite("SQLite's writer holds a file, not a connection") {
         return;
     }
     let e = env().await;
     let (p, users) = crowd(&e.db).await;
     // Every thread opens its connection: eight claims at once.
-    let claims = futures::future::join_all(users.iter().map(|u| tasks::next(&e.db, &p, u))).await;
-    assert!(claims.iter().all(|c| matches!(c, Ok(Some(_)))), "{claims:?}");
+    claim_at_once(&e.db, &p, &users).await;
     let db_name = e.url.rsplit('/').next().unwrap().to_owned();
     let mut admin = sqlx::PgConnection::connect(&e.url).await.unwrap();
     let killed: i64 = sqlx::query_scalar(
@@ -648,8 +660,7 @@ async fn write_jobs_replace_connections_the_server_dropped() {
 #[tokio::test]
 async fn one_annotators_blocked_jobs_hold_no_thread_from_others() {
     use sqlx::Connection;
-    if postgres_server().is_none() {
-        eprintln!("PostgreSQL only: SQLite's one writer runs every job in turn");
+    if skip_on_sqlite("SQLite's one writer runs every job in turn") {
         return;
     }
     let e = env().await;
@@ -679,16 +690,14 @@ async fn one_annotators_blocked_jobs_hold_no_thread_from_others() {
 /// jobs come at once.
 #[tokio::test]
 async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
-    if postgres_server().is_none() {
-        eprintln!("PostgreSQL only: SQLite has one writer thread");
+    if skip_on_sqlite("SQLite has one writer thread") {
         return;
     }
     let e = env().await;
     let (p, users) = crowd(&e.db).await;
     for threads in [1, 3] {
         let db = Db::connect_with(&e.url, threads).await.unwrap();
-        let claims = futures::future::join_all(users.iter().map(|u| tasks::next(&db, &p, u))).await;
-        assert!(claims.iter().all(|c| matches!(c, Ok(Some(_)))), "{claims:?}");
+        claim_at_once(&db, &p, &users).await;
         let jobs = arbiter_core::storage::pool_use(&db).into_iter().find(|(name, ..)| *name == "write_jobs");
         assert_eq!(jobs.map(|(_, open, _)| open), Some(threads as u32), "{threads} threads");
         db.close().await;

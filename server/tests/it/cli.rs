@@ -195,6 +195,24 @@ fn a_database_url_arbiter_cannot_serve_is_refused() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written anywhere");
 }
 
+/// `--pg-write-threads` takes 1 to 256; anything else is refused by name
+/// before any database is opened.
+#[test]
+fn a_write_thread_count_out_of_range_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["0", "257", "many"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+            .current_dir(dir.path())
+            .args(["--pg-write-threads", n, "project", "create", "p", "--title", "P"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{n}");
+        let err = text(&out.stderr);
+        assert!(err.contains("--pg-write-threads"), "{n}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written anywhere");
+}
+
 #[test]
 fn an_unreachable_postgres_is_a_clear_error_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
