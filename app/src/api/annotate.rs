@@ -145,9 +145,9 @@ pub async fn load_history(slug: String) -> Result<HistoryData, ServerFnError> {
     })
 }
 
-/// Submits a judgement and returns the next task in the same round trip.
-/// The client key makes retries safe: the browser resends the same key
-/// until it hears back.
+/// Submits a judgement and returns the next task in the same round trip
+/// (and the same transaction). The client key makes retries safe: the
+/// browser resends the same key until it hears back.
 #[server(prefix = "/sfn", input = Json)]
 pub async fn submit_and_next(
     slug: String,
@@ -157,8 +157,9 @@ pub async fn submit_and_next(
 ) -> Result<NextData, ServerFnError> {
     use arbiter_core::services::tasks;
     let Judging { db, user, project, id, key } = judging(&slug, &task_id, &client_key).await?;
-    tasks::submit(&db, &user, Some(&project), id, &key, &input).await.map_err(ctx::fail)?;
-    next_data(&db, &project, &user).await
+    let (_, _, task) = tasks::submit_and_next(&db, &user, &project, id, &key, &input).await.map_err(ctx::fail)?;
+    let progress = tasks::progress(&db, &project, &user).await.map_err(ctx::fail)?;
+    Ok(NextData { task, progress })
 }
 
 /// The task after the current one, leased ahead: the page shows it the

@@ -48,6 +48,10 @@ struct Args {
     restart_postgres: Option<PathBuf>,
     #[arg(long, default_value_t = 15)]
     restart_after: u64,
+    /// Each save asks for the next task in the same request
+    /// (`?next_in=load`, one transaction), as the annotation page does.
+    #[arg(long)]
+    together: bool,
 }
 
 struct Worker {
@@ -111,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let (server_cpu0, own_cpu0) = (server_cpu(), cpu_seconds(std::process::id()));
     let deadline = started + Duration::from_secs(args.seconds);
     let mut handles = Vec::new();
+    let together = args.together;
     for (i, token) in tokens.into_iter().enumerate() {
         let (client, urls, stop, seq, killed) =
             (client.clone(), urls.clone(), stop.clone(), seq.clone(), killed.clone());
@@ -125,23 +130,36 @@ async fn main() -> anyhow::Result<()> {
                     urls[at].clone()
                 }
             };
+            // With --together: the task the last save answered with.
+            let mut given: Option<Value> = None;
+            let mut finished = false;
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                let url = url_of(killed.load(Ordering::Relaxed));
-                let t = Instant::now();
-                let r = client.post(format!("{url}/api/v1/projects/load/tasks/next")).bearer_auth(&token).send().await;
-                let Ok(r) = r else {
-                    w.errors += 1;
-                    continue;
+                let task = match given.take() {
+                    Some(task) => task,
+                    None => {
+                        let url = url_of(killed.load(Ordering::Relaxed));
+                        let t = Instant::now();
+                        let r = client
+                            .post(format!("{url}/api/v1/projects/load/tasks/next"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await;
+                        let Ok(r) = r else {
+                            w.errors += 1;
+                            continue;
+                        };
+                        if r.status() == 204 {
+                            break;
+                        }
+                        if !r.status().is_success() {
+                            w.errors += 1;
+                            continue;
+                        }
+                        let task: Value = r.json().await.unwrap_or_default();
+                        w.claims.push(t.elapsed());
+                        task
+                    }
                 };
-                if r.status() == 204 {
-                    break;
-                }
-                if !r.status().is_success() {
-                    w.errors += 1;
-                    continue;
-                }
-                let task: Value = r.json().await.unwrap_or_default();
-                w.claims.push(t.elapsed());
                 let Some(id) = task["task_id"].as_str() else {
                     w.errors += 1;
                     continue;
@@ -153,8 +171,9 @@ async fn main() -> anyhow::Result<()> {
                 // sent again with its key, to whichever instance serves now.
                 for _attempt in 0..50 {
                     let url = url_of(killed.load(Ordering::Relaxed));
+                    let then = if together { "?next_in=load" } else { "" };
                     let r = client
-                        .post(format!("{url}/api/v1/tasks/{id}/annotation"))
+                        .post(format!("{url}/api/v1/tasks/{id}/annotation{then}"))
                         .bearer_auth(&token)
                         .header("Idempotency-Key", &key)
                         .json(&json!({"choice": choice, "time_ms": 1000}))
@@ -163,6 +182,18 @@ async fn main() -> anyhow::Result<()> {
                     match r {
                         Ok(r) if r.status() == 201 || r.status() == 200 => {
                             w.saves.push(t.elapsed());
+                            if together {
+                                // The next task came with the save (claim latency = save latency).
+                                // A body lost on the way: the next round claims.
+                                match r.json::<Value>().await.map(|mut a| a["next"].take()) {
+                                    Ok(Value::Null) => finished = true,
+                                    Ok(next) => {
+                                        w.claims.push(t.elapsed());
+                                        given = Some(next);
+                                    }
+                                    Err(_) => w.errors += 1,
+                                }
+                            }
                             w.acked.push(key);
                             break;
                         }
@@ -175,6 +206,9 @@ async fn main() -> anyhow::Result<()> {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
+                }
+                if finished {
+                    break;
                 }
             }
             w

@@ -42,83 +42,119 @@ enum Which {
 /// One writer job: sweep expired leases, take the lease asked for (held, or
 /// newly leased), and read what it shows; two tabs asking at once get one lease.
 async fn claim(db: &Db, project: &Project, user: &User, which: Which) -> Result<Option<TaskView>> {
-    let now = now_ms();
-    let (project_id, user_id) = (project.id, user.id);
-    let (per_pair, lease_ms) = (project.annotations_per_pair, project.lease_seconds * 1000);
-    let adaptive = project.pair_selection == crate::domain::PairSelection::Adaptive;
-    let task_type = project.task_type;
-    let swapped = rand::random::<bool>();
-    // This task is a gold pair (when the project has one left for them).
-    let gold = rand::random::<u32>() % 100 < project.gold_percent.clamp(0, 100) as u32;
-    let serves_gold = project.gold_percent > 0;
-    // Active selection: the model pairs in the order the last fit wants them.
-    let active = (project.selection == crate::domain::ModelSelection::Active && !task_type.per_prompt() && !adaptive)
-        .then(|| super::leaderboard::serving_order(db, project_id))
-        .flatten();
-    let lease = db
-        .hot_as(user_id, move |c| {
-            let mut held = hot::sweep_and_held(c, project_id, user_id, now)?;
-            let wanted = match which {
-                Which::Current => 0,
-                Which::Ahead => 1,
-            };
-            let lease = if held.len() > wanted {
-                held.swap_remove(wanted)
-            } else if held.len() == wanted {
-                let next = if task_type.per_prompt() {
-                    // The shown order: a uniform shuffle, recorded with the lease.
-                    let mut shuffle = |ids: &mut [i64]| rand::seq::SliceRandom::shuffle(ids, &mut rand::thread_rng());
-                    hot::lease_next_prompt(
-                        c,
-                        project_id,
-                        user_id,
-                        per_pair,
-                        (task_type.min_completions(), task_type.max_completions()),
-                        now,
-                        lease_ms,
-                        &mut shuffle,
-                    )?
-                } else {
-                    let gold_pair =
-                        if gold { hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)? } else { None };
-                    let picked = match (gold_pair, &active) {
-                        (None, Some(order)) => {
-                            hot::lease_for_models(c, project_id, user_id, per_pair, order, now, lease_ms, swapped)?
-                        }
-                        (gold_pair, _) => gold_pair,
-                    };
-                    let picked = match picked {
-                        Some(lease) => Some(lease),
-                        None if adaptive => lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
-                        None => hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
-                    };
-                    // Nothing else is left for them: the gold pairs they have
-                    // not had yet, whatever the roll said (served at the gold
-                    // rate only while other pairs remain), so "all done" is true.
-                    match picked {
-                        None if !gold && serves_gold => {
-                            hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)?
-                        }
-                        picked => picked,
-                    }
-                };
-                match next {
-                    Some(new) => new,
-                    None => return Ok(None),
-                }
+    let plan = Claim::plan(db, project, user, which);
+    let found = db.hot_as(user.id, move |c| plan.run(c, now_ms())).await?;
+    show(project, found).await
+}
+
+/// What a claim needs from its project, worked out (and its dice rolled)
+/// before the write job, so a retried job takes the same decisions.
+struct Claim {
+    which: Which,
+    project_id: i64,
+    user_id: i64,
+    per_pair: i64,
+    lease_ms: i64,
+    adaptive: bool,
+    task_type: TaskType,
+    swapped: bool,
+    /// This task is a gold pair (when the project has one left for them).
+    gold: bool,
+    serves_gold: bool,
+    /// Active selection: the model pairs in the order the last fit wants them.
+    active: Option<Vec<String>>,
+}
+
+impl Claim {
+    fn plan(db: &Db, project: &Project, user: &User, which: Which) -> Claim {
+        let task_type = project.task_type;
+        let adaptive = project.pair_selection == crate::domain::PairSelection::Adaptive;
+        let active =
+            (project.selection == crate::domain::ModelSelection::Active && !task_type.per_prompt() && !adaptive)
+                .then(|| super::leaderboard::serving_order(db, project.id))
+                .flatten();
+        Claim {
+            which,
+            project_id: project.id,
+            user_id: user.id,
+            per_pair: project.annotations_per_pair,
+            lease_ms: project.lease_seconds * 1000,
+            adaptive,
+            task_type,
+            swapped: rand::random::<bool>(),
+            gold: rand::random::<u32>() % 100 < project.gold_percent.clamp(0, 100) as u32,
+            serves_gold: project.gold_percent > 0,
+            active,
+        }
+    }
+
+    /// Inside the write job: the lease asked for and what it shows.
+    fn run(&self, c: &mut dyn Conn, now: i64) -> Result<Option<(Lease, Content)>> {
+        let Claim { project_id, user_id, per_pair, lease_ms, swapped, .. } = *self;
+        let mut held = hot::sweep_and_held(c, project_id, user_id, now)?;
+        let wanted = match self.which {
+            Which::Current => 0,
+            Which::Ahead => 1,
+        };
+        let mut lease = if held.len() > wanted {
+            held.swap_remove(wanted)
+        } else if held.len() == wanted {
+            let next = if self.task_type.per_prompt() {
+                // The shown order: a uniform shuffle, recorded with the lease.
+                let mut shuffle = |ids: &mut [i64]| rand::seq::SliceRandom::shuffle(ids, &mut rand::thread_rng());
+                hot::lease_next_prompt(
+                    c,
+                    project_id,
+                    user_id,
+                    per_pair,
+                    (self.task_type.min_completions(), self.task_type.max_completions()),
+                    now,
+                    lease_ms,
+                    &mut shuffle,
+                )?
             } else {
-                return Ok(None); // nothing to be ahead of
+                let gold_pair =
+                    if self.gold { hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)? } else { None };
+                let picked = match (gold_pair, &self.active) {
+                    (None, Some(order)) => {
+                        hot::lease_for_models(c, project_id, user_id, per_pair, order, now, lease_ms, swapped)?
+                    }
+                    (gold_pair, _) => gold_pair,
+                };
+                let picked = match picked {
+                    Some(lease) => Some(lease),
+                    None if self.adaptive => lease_adaptive(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
+                    None => hot::lease_next(c, project_id, user_id, per_pair, now, lease_ms, swapped)?,
+                };
+                // Nothing else is left for them: the gold pairs they have
+                // not had yet, whatever the roll said (served at the gold
+                // rate only while other pairs remain), so "all done" is true.
+                match picked {
+                    None if !self.gold && self.serves_gold => {
+                        hot::lease_gold(c, project_id, user_id, now, lease_ms, swapped)?
+                    }
+                    picked => picked,
+                }
             };
-            let mut lease = lease;
-            let content = match lease.content.take() {
-                Some(content) => Content::Pair(content),
-                None if lease.shown.is_some() => Content::Prompt(hot::prompt_content(c, lease.id)?),
-                None => Content::Pair(hot::content(c, lease.id)?),
-            };
-            Ok(Some((lease, content)))
-        })
-        .await?;
-    match lease {
+            match next {
+                Some(new) => new,
+                None => return Ok(None),
+            }
+        } else {
+            return Ok(None); // nothing to be ahead of
+        };
+        let content = match lease.content.take() {
+            Some(content) => Content::Pair(content),
+            None if lease.shown.is_some() => Content::Prompt(hot::prompt_content(c, lease.id)?),
+            None => Content::Pair(hot::content(c, lease.id)?),
+        };
+        Ok(Some((lease, content)))
+    }
+}
+
+/// A claimed lease as the annotator sees it.
+async fn show(project: &Project, found: Option<(Lease, Content)>) -> Result<Option<TaskView>> {
+    match found {
         // Rendering long texts (up to 2 MB; raw HTML goes through the
         // sanitizer) would hold a runtime thread: they go to the blocking pool.
         Some((lease, content)) if content.len() > RENDER_INLINE_BYTES => {
@@ -360,18 +396,82 @@ pub async fn submit(
     client_key: &ClientKey,
     input: &AnnotationInput,
 ) -> Result<(AnnotationReceipt, bool)> {
-    check_input(input)?;
-    let task_id = task_id.to_string();
-    let hash = request_hash(&task_id, input);
-    let (user_id, client_key, input) = (user.id, client_key.as_str().to_owned(), input.clone());
-    let project_id = project.map(|p| p.id);
-    db.hot_as(user_id, move |c| {
-        let now = now_ms();
-        let task = find_task(c, &task_id, user_id, project_id, Some(&client_key))?;
+    let submission = Submission::new(user, project, task_id, client_key, input)?;
+    let stored = db.hot_as(user.id, move |c| submission.store(c, now_ms())).await;
+    stored.inspect(|(_, fresh)| counted(*fresh))
+}
+
+/// `submit`, then `next` in the same write job (one transaction): what the
+/// annotator works on after this judgement. The task must be in `project`.
+/// A retry with the same key gets the first receipt and the lease it leased
+/// (still held, so `next` answers it again).
+pub async fn submit_and_next(
+    db: &Db,
+    user: &User,
+    project: &Project,
+    task_id: TaskId,
+    client_key: &ClientKey,
+    input: &AnnotationInput,
+) -> Result<(AnnotationReceipt, bool, Option<TaskView>)> {
+    let submission = Submission::new(user, Some(project), task_id, client_key, input)?;
+    let plan = Claim::plan(db, project, user, Which::Current);
+    let (receipt, fresh, found) = db
+        .hot_as(user.id, move |c| {
+            let now = now_ms();
+            let (receipt, fresh) = submission.store(c, now)?;
+            Ok((receipt, fresh, plan.run(c, now)?))
+        })
+        .await?;
+    counted(fresh);
+    Ok((receipt, fresh, show(project, found).await?))
+}
+
+fn counted(fresh: bool) {
+    if fresh {
+        metrics::counter!("arbiter_annotations_stored_total").increment(1);
+    }
+}
+
+/// A first submission, checked, on its way to the write job.
+struct Submission {
+    task_id: String,
+    hash: String,
+    user_id: i64,
+    project_id: Option<i64>,
+    client_key: String,
+    input: AnnotationInput,
+}
+
+impl Submission {
+    fn new(
+        user: &User,
+        project: Option<&Project>,
+        task_id: TaskId,
+        client_key: &ClientKey,
+        input: &AnnotationInput,
+    ) -> Result<Submission> {
+        check_input(input)?;
+        let task_id = task_id.to_string();
+        Ok(Submission {
+            hash: request_hash(&task_id, input),
+            task_id,
+            user_id: user.id,
+            project_id: project.map(|p| p.id),
+            client_key: client_key.as_str().to_owned(),
+            input: input.clone(),
+        })
+    }
+
+    /// Inside the write job: the receipt, and whether it was stored now
+    /// (`false`: a retry, answered with the first receipt).
+    fn store(&self, c: &mut dyn Conn, now: i64) -> Result<(AnnotationReceipt, bool)> {
+        let Submission { task_id, hash, user_id, project_id, client_key, input } = self;
+        let (user_id, project_id) = (*user_id, *project_id);
+        let task = find_task(c, task_id, user_id, project_id, Some(client_key))?;
         if let Some((owner, stored_hash, receipt)) =
-            if task.key_used { hot::by_client_key(c, &client_key)? } else { None }
+            if task.key_used { hot::by_client_key(c, client_key)? } else { None }
         {
-            return if owner == user_id && stored_hash == hash {
+            return if owner == user_id && &stored_hash == hash {
                 Ok((with_judgement(c, receipt)?, false))
             } else {
                 Err(Error::Conflict("client_key: already used for a different submission".into()))
@@ -386,12 +486,12 @@ pub async fn submit(
             "skipped" => return Err(Error::Conflict("this task was skipped".into())),
             _ => {}
         }
-        let flags = task_flags(&task, &input)?;
-        let judged = judge(c, &task, &input)?;
+        let flags = task_flags(&task, input)?;
+        let judged = judge(c, &task, input)?;
         let late = task.state == "expired" || task.lease_expires_at <= now;
         // Without a client clock (plain form posts) time on task is measured from the lease.
         let time_ms = input.time_ms.or(Some(now - task.leased_at));
-        let request = Request { task: &task, user_id, client_key: &client_key, hash: &hash, input: &input };
+        let request = Request { task: &task, user_id, client_key, hash, input };
         let annotation_id = hot::submit(c, &request.annotation(&judged, &flags, time_ms, late, now))?;
         let receipt = AnnotationReceipt {
             annotation_id: annotation_id.parse().map_err(|e: uuid::Error| Error::Internal(e.into()))?,
@@ -410,13 +510,7 @@ pub async fn submit(
             updated_at: None,
         };
         Ok((receipt, true))
-    })
-    .await
-    .inspect(|(_, stored)| {
-        if *stored {
-            metrics::counter!("arbiter_annotations_stored_total").increment(1);
-        }
-    })
+    }
 }
 
 /// The task-wide flags of a submission: each one of the project's, each once.

@@ -1,8 +1,8 @@
-use super::JsonBody;
+use super::{JsonBody, QueryParams};
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::startup::AppState;
-use arbiter_core::domain::views::AnnotationInput;
+use arbiter_core::domain::views::{AnnotationInput, AnnotationReceipt, TaskView};
 use arbiter_core::domain::{ClientKey, TaskId};
 use arbiter_core::services::{projects, tasks};
 use arbiter_core::Error;
@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// 200 with the task, or 204 when nothing is left for this annotator.
 pub async fn next(
@@ -43,20 +43,51 @@ fn task_id(raw: &str) -> Result<TaskId, Error> {
     TaskId::parse(raw).ok_or_else(|| Error::not_found("no such task"))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotateQuery {
+    /// A project's slug (the task's): lease the next task there in the same
+    /// transaction and answer it as `next`.
+    next_in: Option<String>,
+}
+
+/// The receipt, with the next task when `next_in` asked for it (null when
+/// nothing is left).
+#[derive(Serialize)]
+struct Answered {
+    #[serde(flatten)]
+    receipt: AnnotationReceipt,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<Option<TaskView>>,
+}
+
 /// 201 the first time; 200 with the same body for a retry with the same key
-/// (the `Idempotency-Key` header, required).
+/// (the `Idempotency-Key` header, required). With `?next_in={project}`, also
+/// what `POST /projects/{project}/tasks/next` would answer after it, from the
+/// same transaction: one round trip per judgement.
 pub async fn annotate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(raw_id): Path<String>,
+    QueryParams(query): QueryParams<AnnotateQuery>,
     headers: HeaderMap,
     JsonBody(input): JsonBody<AnnotationInput>,
 ) -> ApiResult<Response> {
     let id = task_id(&raw_id)?;
     let key = idempotency_key(&headers)?;
-    let (receipt, created) = tasks::submit(&state.db, &user, None, id, &key, &input).await?;
+    let (receipt, created, next) = match query.next_in {
+        None => {
+            let (receipt, created) = tasks::submit(&state.db, &user, None, id, &key, &input).await?;
+            (receipt, created, None)
+        }
+        Some(slug) => {
+            let project = projects::visible(&state.db, &user, &slug).await?;
+            let (receipt, created, next) = tasks::submit_and_next(&state.db, &user, &project, id, &key, &input).await?;
+            (receipt, created, Some(next))
+        }
+    };
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(receipt)).into_response())
+    Ok((status, Json(Answered { receipt, next })).into_response())
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<ClientKey, Error> {

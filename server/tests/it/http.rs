@@ -146,6 +146,67 @@ async fn a_retried_submission_is_stored_once_and_answers_the_same() {
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 1);
 }
 
+/// `?next_in=`: the judgement and the next task from one transaction. A
+/// retry answers the same receipt and the same (still leased) task; a
+/// refused judgement stores nothing and leases nothing.
+#[tokio::test]
+async fn a_judgement_can_bring_the_next_task_and_its_retry_the_same_one() {
+    let app = spawn_app().await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 3).await;
+    app.member("t", "ann").await;
+    app.project("mine", 1, 1).await;
+    app.member("mine", "ann").await;
+    app.project("theirs", 1, 1).await;
+    let then = |task: String, key: &'static str, body: Value, slug: &'static str| {
+        bearer()
+            .post(app.api(&format!("/tasks/{task}/annotation?next_in={slug}")))
+            .bearer_auth(&ann)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    let id = task["task_id"].as_str().unwrap().to_owned();
+    for (body, slug, status, needle) in [
+        (json!({"choice": 9}), "t", StatusCode::BAD_REQUEST, "choice"),
+        (json!({"choice": 1}), "mine", StatusCode::NOT_FOUND, "no such task"),
+        (json!({"choice": 1}), "theirs", StatusCode::NOT_FOUND, "no project"),
+        (json!({"choice": 1}), "nowhere", StatusCode::NOT_FOUND, "no project"),
+    ] {
+        let r = then(id.clone(), "k-refused", body.clone(), slug).await.unwrap();
+        assert_eq!(r.status(), status, "{body} in {slug}");
+        assert!(r.text().await.unwrap().contains(needle), "{body} in {slug}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 1, "refused: nothing leased");
+
+    let first = then(id.clone(), "k-1", json!({"choice": 2}), "t").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!((first["task_id"].as_str(), first["choice"].as_i64()), (Some(id.as_str()), Some(2)));
+    let next = first["next"]["task_id"].as_str().unwrap().to_owned();
+    assert_ne!(next, id);
+    assert!(first["next"]["left"]["text"].is_string() && first["next"]["right"]["html"].is_string());
+    let retry = then(id.clone(), "k-1", json!({"choice": 2}), "t").await.unwrap();
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(retry.json::<Value>().await.unwrap(), first, "the same receipt and the same next task");
+    let current: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    assert_eq!(current["task_id"].as_str(), Some(next.as_str()), "the next task is the one leased");
+
+    // Without `next_in` the receipt has no `next`; with it, the last one's is null.
+    let plain = annotate(&app, &ann, &next, "k-2", json!({"choice": -1})).await;
+    assert_eq!(plain.status(), StatusCode::CREATED);
+    assert!(plain.json::<Value>().await.unwrap().get("next").is_none());
+    let last: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    let last = then(last["task_id"].as_str().unwrap().to_owned(), "k-3", json!({"choice": 0}), "t").await.unwrap();
+    assert_eq!(last.status(), StatusCode::CREATED);
+    let last: Value = last.json().await.unwrap();
+    assert!(last.get("next").is_some_and(Value::is_null), "{last}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 3);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 3);
+}
+
 #[tokio::test]
 async fn bad_annotation_bodies_get_a_400_saying_what_is_wrong() {
     let app = spawn_app().await;
