@@ -52,6 +52,15 @@ struct Args {
     /// (`?next_in=load`, one transaction), as the annotation page does.
     #[arg(long)]
     together: bool,
+    /// Judgements per second offered in all (each annotator on a fixed
+    /// schedule, latency counted from the time due, so falling behind shows);
+    /// without it every annotator goes as fast as answers come.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds at the start whose requests are not counted in the figures
+    /// (the servers open connections and fill caches); the checks count all.
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
 }
 
 struct Worker {
@@ -116,6 +125,10 @@ async fn main() -> anyhow::Result<()> {
     let deadline = started + Duration::from_secs(args.seconds);
     let mut handles = Vec::new();
     let together = args.together;
+    let counted_from = started + Duration::from_secs(args.warmup);
+    // With --rate: each annotator's time between judgements, and their first one.
+    let annotators = args.annotators as f64;
+    let every = args.rate.map(|r| Duration::from_secs_f64(annotators / r));
     for (i, token) in tokens.into_iter().enumerate() {
         let (client, urls, stop, seq, killed) =
             (client.clone(), urls.clone(), stop.clone(), seq.clone(), killed.clone());
@@ -133,12 +146,22 @@ async fn main() -> anyhow::Result<()> {
             // With --together: the task the last save answered with.
             let mut given: Option<Value> = None;
             let mut finished = false;
+            let mut due = every.map(|e| started + e.mul_f64(i as f64 / annotators));
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                // Paced: wait for this judgement's time; its latency counts from then.
+                let begun = match (due, every) {
+                    (Some(at), Some(e)) => {
+                        tokio::time::sleep_until(at.into()).await;
+                        due = Some(at + e);
+                        at
+                    }
+                    _ => Instant::now(),
+                };
                 let task = match given.take() {
                     Some(task) => task,
                     None => {
                         let url = url_of(killed.load(Ordering::Relaxed));
-                        let t = Instant::now();
+                        let t = begun;
                         let r = client
                             .post(format!("{url}/api/v1/projects/load/tasks/next"))
                             .bearer_auth(&token)
@@ -156,7 +179,9 @@ async fn main() -> anyhow::Result<()> {
                             continue;
                         }
                         let task: Value = r.json().await.unwrap_or_default();
-                        w.claims.push(t.elapsed());
+                        if t >= counted_from {
+                            w.claims.push(t.elapsed());
+                        }
                         task
                     }
                 };
@@ -166,7 +191,8 @@ async fn main() -> anyhow::Result<()> {
                 };
                 let key = format!("load-{}", seq.fetch_add(1, Ordering::Relaxed));
                 let choice = (key.len() % 7) as i64 - 3;
-                let t = Instant::now();
+                // Together, the request is the judgement's first: it counts from its time due.
+                let t = if together { begun } else { Instant::now() };
                 // A save that fails (a dead instance, a restarting database) is
                 // sent again with its key, to whichever instance serves now.
                 for _attempt in 0..50 {
@@ -181,14 +207,18 @@ async fn main() -> anyhow::Result<()> {
                         .await;
                     match r {
                         Ok(r) if r.status() == 201 || r.status() == 200 => {
-                            w.saves.push(t.elapsed());
+                            if t >= counted_from {
+                                w.saves.push(t.elapsed());
+                            }
                             if together {
                                 // The next task came with the save (claim latency = save latency).
                                 // A body lost on the way: the next round claims.
                                 match r.json::<Value>().await.map(|mut a| a["next"].take()) {
                                     Ok(Value::Null) => finished = true,
                                     Ok(next) => {
-                                        w.claims.push(t.elapsed());
+                                        if t >= counted_from {
+                                            w.claims.push(t.elapsed());
+                                        }
                                         given = Some(next);
                                     }
                                     Err(_) => w.errors += 1,
@@ -249,6 +279,8 @@ async fn main() -> anyhow::Result<()> {
         errors += w.errors;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // The rates are over the counted time.
+    let counted = (elapsed - args.warmup as f64).max(f64::EPSILON);
     let server_cpu = server_cpu() - server_cpu0;
     let own_cpu = cpu_seconds(std::process::id()) - own_cpu0;
     stop.store(true, Ordering::Relaxed);
@@ -257,11 +289,19 @@ async fn main() -> anyhow::Result<()> {
     let (s, c) = (stats(saves), stats(claims));
     let backend = if db_url.starts_with("sqlite") { "sqlite" } else { "postgres" };
     println!(
-        "backend={backend} instances={} annotators={} pairs={} N={} elapsed={:.2}s errors={}",
-        args.instances, args.annotators, args.pairs, args.per_pair, elapsed, errors
+        "backend={backend} instances={} annotators={} pairs={} N={} elapsed={:.2}s errors={} together={} offered={} warmup={}s",
+        args.instances,
+        args.annotators,
+        args.pairs,
+        args.per_pair,
+        elapsed,
+        errors,
+        args.together,
+        args.rate.map_or("as fast as answered".into(), |r| format!("{r}/s")),
+        args.warmup,
     );
-    println!("claims/s={:.0}  claim latency: {c}", c.n as f64 / elapsed);
-    println!("saves/s={:.0}  save latency:  {s}", s.n as f64 / elapsed);
+    println!("claims/s={:.0}  claim latency: {c}", c.n as f64 / counted);
+    println!("saves/s={:.0}  save latency:  {s}", s.n as f64 / counted);
     println!(
         "cpu: server {:.1} cores, loadgen {:.1} cores (of {})",
         server_cpu / elapsed,
