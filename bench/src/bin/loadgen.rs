@@ -73,6 +73,7 @@ struct Worker {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    ensure!(args.rate.is_none_or(|r| r.is_finite() && r > 0.0), "--rate: judgements per second, above 0");
     let dir = tempfile::tempdir()?;
     let db_url = args.database.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("load.db").display()));
     let t0 = Instant::now();

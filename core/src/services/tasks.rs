@@ -90,8 +90,18 @@ impl Claim {
 
     /// Inside the write job: the lease asked for and what it shows.
     fn run(&self, c: &mut dyn Conn, now: i64) -> Result<Option<(Lease, Content)>> {
+        let held = self.sweep_and_held(c, now)?;
+        self.take(c, now, held)
+    }
+
+    /// Expired leases back to the pool; the annotator's live ones, oldest first.
+    fn sweep_and_held(&self, c: &mut dyn Conn, now: i64) -> Result<Vec<Lease>> {
+        hot::sweep_and_held(c, self.project_id, self.user_id, now)
+    }
+
+    /// The lease asked for, given the ones `held`: one of them, or a new one.
+    fn take(&self, c: &mut dyn Conn, now: i64, mut held: Vec<Lease>) -> Result<Option<(Lease, Content)>> {
         let Claim { project_id, user_id, per_pair, lease_ms, swapped, .. } = *self;
-        let mut held = hot::sweep_and_held(c, project_id, user_id, now)?;
         let wanted = match self.which {
             Which::Current => 0,
             Which::Ahead => 1,
@@ -405,6 +415,13 @@ pub async fn submit(
 /// annotator works on after this judgement. The task must be in `project`.
 /// A retry with the same key gets the first receipt and the lease it leased
 /// (still held, so `next` answers it again).
+///
+/// The sweep of expired leases comes first, before the submission locks its
+/// pair: a sweep waits for the pairs of the leases it ends, and waiting for
+/// one while holding another is how two jobs deadlock. Adaptive selection
+/// locks a prompt's pairs without skipping, so there the two stay two jobs.
+/// Should the claim fail, the judgement is stored on its own (nothing of it
+/// is lost to the next task's trouble) and the next task asked for apart.
 pub async fn submit_and_next(
     db: &Db,
     user: &User,
@@ -413,17 +430,42 @@ pub async fn submit_and_next(
     client_key: &ClientKey,
     input: &AnnotationInput,
 ) -> Result<(AnnotationReceipt, bool, Option<TaskView>)> {
-    let submission = Submission::new(user, Some(project), task_id, client_key, input)?;
+    let apart = || async {
+        let (receipt, fresh) = submit(db, user, Some(project), task_id, client_key, input).await?;
+        Ok((receipt, fresh, next(db, project, user).await?))
+    };
     let plan = Claim::plan(db, project, user, Which::Current);
-    let (receipt, fresh, found) = db
+    if plan.adaptive {
+        return apart().await;
+    }
+    let submission = Submission::new(user, Some(project), task_id, client_key, input)?;
+    // Set once the submission is in (the job's last try): a failure after it was the claim's.
+    let claiming = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let in_claim = claiming.clone();
+    let done = db
         .hot_as(user.id, move |c| {
+            in_claim.store(false, std::sync::atomic::Ordering::Relaxed);
             let now = now_ms();
+            let held = plan.sweep_and_held(c, now)?;
             let (receipt, fresh) = submission.store(c, now)?;
-            Ok((receipt, fresh, plan.run(c, now)?))
+            in_claim.store(true, std::sync::atomic::Ordering::Relaxed);
+            // Read before the submission: the task just judged is held no more.
+            let task = receipt.task_id.to_string();
+            let held = held.into_iter().filter(|l| l.uuid != task).collect();
+            Ok((receipt, fresh, plan.take(c, now, held)?))
         })
-        .await?;
-    counted(fresh);
-    Ok((receipt, fresh, show(project, found).await?))
+        .await;
+    match done {
+        Ok((receipt, fresh, found)) => {
+            counted(fresh);
+            Ok((receipt, fresh, show(project, found).await?))
+        }
+        Err(e) if claiming.load(std::sync::atomic::Ordering::Relaxed) => {
+            tracing::warn!(error = %e, "leasing the next task with a judgement failed; storing the judgement alone");
+            apart().await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn counted(fresh: bool) {

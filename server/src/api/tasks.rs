@@ -43,8 +43,8 @@ fn task_id(raw: &str) -> Result<TaskId, Error> {
     TaskId::parse(raw).ok_or_else(|| Error::not_found("no such task"))
 }
 
+/// Other parameters are ignored, as they were before `next_in` existed.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AnnotateQuery {
     /// A project's slug (the task's): lease the next task there in the same
     /// transaction and answer it as `next`.

@@ -191,11 +191,21 @@ async fn a_judgement_can_bring_the_next_task_and_its_retry_the_same_one() {
     let retry = then(id.clone(), "k-1", json!({"choice": 2}), "t").await.unwrap();
     assert_eq!(retry.status(), StatusCode::OK);
     assert_eq!(retry.json::<Value>().await.unwrap(), first, "the same receipt and the same next task");
+    let other = then(id.clone(), "k-1", json!({"choice": -2}), "t").await.unwrap();
+    assert_eq!(other.status(), StatusCode::CONFLICT, "the same key with another body");
+    assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 2, "refused in the job: nothing more leased");
     let current: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
     assert_eq!(current["task_id"].as_str(), Some(next.as_str()), "the next task is the one leased");
 
-    // Without `next_in` the receipt has no `next`; with it, the last one's is null.
-    let plain = annotate(&app, &ann, &next, "k-2", json!({"choice": -1})).await;
+    // Without `next_in` the receipt has no `next` (and other parameters are ignored, as ever).
+    let plain = bearer()
+        .post(app.api(&format!("/tasks/{next}/annotation?cache=1")))
+        .bearer_auth(&ann)
+        .header("Idempotency-Key", "k-2")
+        .json(&json!({"choice": -1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(plain.status(), StatusCode::CREATED);
     assert!(plain.json::<Value>().await.unwrap().get("next").is_none());
     let last: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
@@ -205,6 +215,39 @@ async fn a_judgement_can_bring_the_next_task_and_its_retry_the_same_one() {
     assert!(last.get("next").is_some_and(Value::is_null), "{last}");
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 3);
     assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 3);
+}
+
+/// With a task leased ahead (as the page holds one), the judgement's `next`
+/// is that task, and no third lease is made.
+#[tokio::test]
+async fn a_judgements_next_task_is_the_one_leased_ahead() {
+    let app = spawn_app().await;
+    let ann = app.user("ann", Role::Annotator).await;
+    app.project("t", 1, 3).await;
+    app.member("t", "ann").await;
+    let current: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
+    let ahead: Value = bearer()
+        .post(app.api("/projects/t/tasks/prefetch"))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(ahead["task_id"], current["task_id"]);
+    let r = bearer()
+        .post(app.api(&format!("/tasks/{}/annotation?next_in=t", current["task_id"].as_str().unwrap())))
+        .bearer_auth(&ann)
+        .header("Idempotency-Key", "k-ahead")
+        .json(&json!({"choice": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["next"]["task_id"], ahead["task_id"]);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 2);
 }
 
 #[tokio::test]
