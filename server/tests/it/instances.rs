@@ -56,7 +56,9 @@ async fn two_instances_never_lease_one_pair_twice_or_over_its_annotations() {
     }
     let a = spawn_app().await;
     let b = spawn_app_at(&a.db_url).await;
-    // 40 pairs wanted twice each; 8 annotators, each asking both instances at once.
+    // 40 pairs wanted twice each; 8 annotators, each asking both instances at
+    // once: on `a` claim and judgement apart, on `b` each judgement brings the
+    // next task (`?next_in=`), so both paths race each other.
     a.project("race", 2, 40).await;
     let mut tokens = Vec::new();
     for i in 0..8 {
@@ -66,20 +68,26 @@ async fn two_instances_never_lease_one_pair_twice_or_over_its_annotations() {
     }
     let mut tasks = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        for app in [&a, &b] {
+        for (app, then) in [(&a, ""), (&b, "?next_in=race")] {
             let (url, token) = (app.api("/projects/race/tasks/next"), token.clone());
             let annotate = app.api("/tasks/");
             tasks.push(tokio::spawn(async move {
                 let mut judged = 0;
+                let mut given: Option<serde_json::Value> = None;
                 for j in 0.. {
-                    let r = bearer().post(&url).bearer_auth(&token).send().await.unwrap();
-                    if r.status() == 204 {
-                        return judged;
-                    }
-                    assert_eq!(r.status(), 200);
-                    let task: serde_json::Value = r.json().await.unwrap();
+                    let task = match given.take() {
+                        Some(task) => task,
+                        None => {
+                            let r = bearer().post(&url).bearer_auth(&token).send().await.unwrap();
+                            if r.status() == 204 {
+                                return judged;
+                            }
+                            assert_eq!(r.status(), 200);
+                            r.json().await.unwrap()
+                        }
+                    };
                     let r = bearer()
-                        .post(format!("{annotate}{}/annotation", task["task_id"].as_str().unwrap()))
+                        .post(format!("{annotate}{}/annotation{then}", task["task_id"].as_str().unwrap()))
                         .bearer_auth(&token)
                         .header("Idempotency-Key", format!("race-{i}-{j}-{}", &url[..url.len().min(30)]))
                         .json(&serde_json::json!({"choice": 1}))
@@ -90,6 +98,10 @@ async fn two_instances_never_lease_one_pair_twice_or_over_its_annotations() {
                     // conflict is a refusal, never a second row.
                     if r.status() == 201 {
                         judged += 1;
+                        if !then.is_empty() {
+                            let answer: serde_json::Value = r.json().await.unwrap();
+                            given = answer["next"].is_object().then(|| answer["next"].clone());
+                        }
                     }
                 }
                 judged
