@@ -13,6 +13,8 @@ use crate::storage::users::User;
 use crate::storage::{now_ms, rfc3339, Db};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 pub const MAX_RATIONALE: usize = 10_000;
 /// Time on task above a day is not a measurement but a bug or a forgery.
@@ -440,15 +442,15 @@ pub async fn submit_and_next(
     }
     let submission = Submission::new(user, Some(project), task_id, client_key, input)?;
     // Set once the submission is in (the job's last try): a failure after it was the claim's.
-    let claiming = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let claiming = Arc::new(AtomicBool::new(false));
     let in_claim = claiming.clone();
     let done = db
         .hot_as(user.id, move |c| {
-            in_claim.store(false, std::sync::atomic::Ordering::Relaxed);
+            in_claim.store(false, Relaxed);
             let now = now_ms();
             let held = plan.sweep_and_held(c, now)?;
             let (receipt, fresh) = submission.store(c, now)?;
-            in_claim.store(true, std::sync::atomic::Ordering::Relaxed);
+            in_claim.store(true, Relaxed);
             // Read before the submission: the task just judged is held no more.
             let task = receipt.task_id.to_string();
             let held = held.into_iter().filter(|l| l.uuid != task).collect();
@@ -460,7 +462,7 @@ pub async fn submit_and_next(
             counted(fresh);
             Ok((receipt, fresh, show(project, found).await?))
         }
-        Err(e) if claiming.load(std::sync::atomic::Ordering::Relaxed) => {
+        Err(e) if claiming.load(Relaxed) => {
             tracing::warn!(error = %e, "leasing the next task with a judgement failed; storing the judgement alone");
             apart().await
         }

@@ -16,8 +16,20 @@ async fn import(app: &TestApp, token: &str, query: &str, body: String) -> reqwes
 }
 
 async fn annotate(app: &TestApp, token: &str, task: &str, key: &str, body: Value) -> reqwest::Response {
+    annotate_with(app, token, task, "", key, body).await
+}
+
+/// `POST /tasks/{task}/annotation{query}` with `body` under `key`.
+async fn annotate_with(
+    app: &TestApp,
+    token: &str,
+    task: &str,
+    query: &str,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
     bearer()
-        .post(app.api(&format!("/tasks/{task}/annotation")))
+        .post(app.api(&format!("/tasks/{task}/annotation{query}")))
         .bearer_auth(token)
         .header("Idempotency-Key", key)
         .json(&body)
@@ -159,12 +171,8 @@ async fn a_judgement_can_bring_the_next_task_and_its_retry_the_same_one() {
     app.member("mine", "ann").await;
     app.project("theirs", 1, 1).await;
     let then = |task: String, key: &'static str, body: Value, slug: &'static str| {
-        bearer()
-            .post(app.api(&format!("/tasks/{task}/annotation?next_in={slug}")))
-            .bearer_auth(&ann)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
+        let (app, ann) = (&app, &ann);
+        async move { annotate_with(app, ann, &task, &format!("?next_in={slug}"), key, body).await }
     };
     let task: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
     let id = task["task_id"].as_str().unwrap().to_owned();
@@ -174,42 +182,35 @@ async fn a_judgement_can_bring_the_next_task_and_its_retry_the_same_one() {
         (json!({"choice": 1}), "theirs", StatusCode::NOT_FOUND, "no project"),
         (json!({"choice": 1}), "nowhere", StatusCode::NOT_FOUND, "no project"),
     ] {
-        let r = then(id.clone(), "k-refused", body.clone(), slug).await.unwrap();
+        let r = then(id.clone(), "k-refused", body.clone(), slug).await;
         assert_eq!(r.status(), status, "{body} in {slug}");
         assert!(r.text().await.unwrap().contains(needle), "{body} in {slug}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM annotations").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 1, "refused: nothing leased");
 
-    let first = then(id.clone(), "k-1", json!({"choice": 2}), "t").await.unwrap();
+    let first = then(id.clone(), "k-1", json!({"choice": 2}), "t").await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
     assert_eq!((first["task_id"].as_str(), first["choice"].as_i64()), (Some(id.as_str()), Some(2)));
     let next = first["next"]["task_id"].as_str().unwrap().to_owned();
     assert_ne!(next, id);
     assert!(first["next"]["left"]["text"].is_string() && first["next"]["right"]["html"].is_string());
-    let retry = then(id.clone(), "k-1", json!({"choice": 2}), "t").await.unwrap();
+    let retry = then(id.clone(), "k-1", json!({"choice": 2}), "t").await;
     assert_eq!(retry.status(), StatusCode::OK);
     assert_eq!(retry.json::<Value>().await.unwrap(), first, "the same receipt and the same next task");
-    let other = then(id.clone(), "k-1", json!({"choice": -2}), "t").await.unwrap();
+    let other = then(id.clone(), "k-1", json!({"choice": -2}), "t").await;
     assert_eq!(other.status(), StatusCode::CONFLICT, "the same key with another body");
     assert_eq!(app.count("SELECT COUNT(*) FROM assignments").await, 2, "refused in the job: nothing more leased");
     let current: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
     assert_eq!(current["task_id"].as_str(), Some(next.as_str()), "the next task is the one leased");
 
     // Without `next_in` the receipt has no `next` (and other parameters are ignored, as ever).
-    let plain = bearer()
-        .post(app.api(&format!("/tasks/{next}/annotation?cache=1")))
-        .bearer_auth(&ann)
-        .header("Idempotency-Key", "k-2")
-        .json(&json!({"choice": -1}))
-        .send()
-        .await
-        .unwrap();
+    let plain = annotate_with(&app, &ann, &next, "?cache=1", "k-2", json!({"choice": -1})).await;
     assert_eq!(plain.status(), StatusCode::CREATED);
     assert!(plain.json::<Value>().await.unwrap().get("next").is_none());
     let last: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
-    let last = then(last["task_id"].as_str().unwrap().to_owned(), "k-3", json!({"choice": 0}), "t").await.unwrap();
+    let last = then(last["task_id"].as_str().unwrap().to_owned(), "k-3", json!({"choice": 0}), "t").await;
     assert_eq!(last.status(), StatusCode::CREATED);
     let last: Value = last.json().await.unwrap();
     assert!(last.get("next").is_some_and(Value::is_null), "{last}");
@@ -236,14 +237,9 @@ async fn a_judgements_next_task_is_the_one_leased_ahead() {
         .await
         .unwrap();
     assert_ne!(ahead["task_id"], current["task_id"]);
-    let r = bearer()
-        .post(app.api(&format!("/tasks/{}/annotation?next_in=t", current["task_id"].as_str().unwrap())))
-        .bearer_auth(&ann)
-        .header("Idempotency-Key", "k-ahead")
-        .json(&json!({"choice": 1}))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        annotate_with(&app, &ann, current["task_id"].as_str().unwrap(), "?next_in=t", "k-ahead", json!({"choice": 1}))
+            .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r: Value = r.json().await.unwrap();
     assert_eq!(r["next"]["task_id"], ahead["task_id"]);
