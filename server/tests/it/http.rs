@@ -7,7 +7,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 async fn next_task(app: &TestApp, token: &str, slug: &str) -> reqwest::Response {
-    bearer().post(app.api(&format!("/projects/{slug}/tasks/next"))).bearer_auth(token).send().await.unwrap()
+    claim(app, token, slug, "next").await
+}
+
+/// `POST /projects/{slug}/tasks/{which}` (`next` or `prefetch`) as `token`.
+async fn claim(app: &TestApp, token: &str, slug: &str, which: &str) -> reqwest::Response {
+    bearer().post(app.api(&format!("/projects/{slug}/tasks/{which}"))).bearer_auth(token).send().await.unwrap()
 }
 
 /// `POST /projects/t/import{query}` with `body`, as `token`.
@@ -227,15 +232,7 @@ async fn a_judgements_next_task_is_the_one_leased_ahead() {
     app.project("t", 1, 3).await;
     app.member("t", "ann").await;
     let current: Value = next_task(&app, &ann, "t").await.json().await.unwrap();
-    let ahead: Value = bearer()
-        .post(app.api("/projects/t/tasks/prefetch"))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ahead: Value = claim(&app, &ann, "t", "prefetch").await.json().await.unwrap();
     assert_ne!(ahead["task_id"], current["task_id"]);
     let r =
         annotate_with(&app, &ann, current["task_id"].as_str().unwrap(), "?next_in=t", "k-ahead", json!({"choice": 1}))
