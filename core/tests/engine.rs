@@ -557,9 +557,9 @@ async fn an_exports_second_reader_sees_its_snapshot_not_later_writes() {
     let u = annotator(&e.db, "ann", &p).await;
     let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
     submit(&e.db, &u, &t.task_id.to_string(), "k1", &vote(-3)).await.unwrap();
-    let (db, handle) = (e.db.clone(), tokio::runtime::Handle::current());
+    let db = e.db.clone();
     let (mut first, twin) = tokio::task::spawn_blocking(move || {
-        let mut first = Snapshot::open(&db, &handle).unwrap();
+        let mut first = Snapshot::open(&db).unwrap();
         let twin = first.twin(&db).unwrap();
         (first, twin)
     })
@@ -777,10 +777,9 @@ async fn export_pages_hold_a_full_page_of_the_scopes_ids_however_they_are_spread
     assert_eq!(pairs.len(), 6);
     let of_b = ids(format!("SELECT id FROM pairs WHERE project_id = {} ORDER BY id", b.id)).await;
     assert!(pairs[0] < of_b[0] && pairs[5] > of_b[2], "b's pairs lie between a's: {pairs:?}, {of_b:?}");
-    let (db, handle, scope) =
-        (e.db.clone(), tokio::runtime::Handle::current(), Scope { project_id: a.id, ..Scope::default() });
+    let (db, scope) = (e.db.clone(), Scope { project_id: a.id, ..Scope::default() });
     let (by_pair, by_annotation) = tokio::task::spawn_blocking(move || {
-        let mut s = Snapshot::open(&db, &handle).unwrap();
+        let mut s = Snapshot::open(&db).unwrap();
         (page_ranges(&mut s, &scope, true, 4).unwrap(), page_ranges(&mut s, &scope, false, 4).unwrap())
     })
     .await

@@ -53,9 +53,9 @@ pub async fn project(db: &Db, reader: &User, project: &Project) -> Result<Agreem
 }
 
 pub(crate) async fn compute(db: &Db, project: &Project) -> Result<Agreement> {
-    let (db2, id, handle) = (db.clone(), project.id, tokio::runtime::Handle::current());
+    let (db2, id) = (db.clone(), project.id);
     let ratings: Vec<Rating> = tokio::task::spawn_blocking(move || {
-        let mut snapshot = export::Snapshot::open(&db2, &handle)?;
+        let mut snapshot = export::Snapshot::open(&db2)?;
         export::ratings(&mut snapshot, id)
     })
     .await

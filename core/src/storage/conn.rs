@@ -331,19 +331,22 @@ impl Conn for SqliteConn<'_> {
 }
 
 /// The PostgreSQL side: a connection in the job's transaction, on a thread
-/// where each statement waits for its answer (a write-job thread, or an
-/// export's blocking thread).
+/// where each statement waits for its answer (a write-job thread, or a
+/// snapshot's reader).
 pub struct PgConn<'c> {
     pub driver: Driver<'c>,
     pub conn: &'c mut sqlx::PgConnection,
 }
 
-/// What drives a connection while a statement waits for its answer: the
-/// shared runtime (from a blocking thread), or a write-job thread's own.
+/// What drives a connection while a statement waits for its answer: a
+/// runtime of the connection's own, run by the thread that waits, so an
+/// answer wakes that thread and nothing else.
 #[derive(Clone)]
 pub enum Driver<'c> {
-    Handle(tokio::runtime::Handle),
+    /// A write-job thread's: each answer awaited at most `PG_ANSWER_TIMEOUT`.
     Runtime(&'c tokio::runtime::Runtime),
+    /// A snapshot's (exports, agreement, copies): long reads, no limit.
+    Reader(&'c tokio::runtime::Runtime),
 }
 
 /// How long a write-job thread waits for one answer of PostgreSQL (a
@@ -358,7 +361,7 @@ impl Driver<'_> {
     /// replaced (`pg_writers`).
     pub fn run<T, E: Into<Error>>(&self, f: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
         match self {
-            Driver::Handle(h) => h.block_on(f).map_err(Into::into),
+            Driver::Reader(r) => r.block_on(f).map_err(Into::into),
             Driver::Runtime(r) => r
                 .block_on(async { tokio::time::timeout(PG_ANSWER_TIMEOUT, f).await })
                 .map_err(|_| Error::Unavailable("the database did not answer in time; try again".into()))?

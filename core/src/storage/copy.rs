@@ -445,7 +445,7 @@ pub fn non_empty(c: &mut dyn Conn) -> Result<Vec<&'static str>> {
 /// target's id sequences past the copied ids and gathers the planner's
 /// statistics (PostgreSQL).
 pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
-    let (source, handle) = (from.clone(), tokio::runtime::Handle::current());
+    let source = from.clone();
     let copied = to
         .hot_bulk(move |c| {
             let busy = non_empty(c)?;
@@ -455,7 +455,7 @@ pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
                     busy.join(", ")
                 )));
             }
-            let mut snapshot = Snapshot::open(&source, &handle)?;
+            let mut snapshot = Snapshot::open(&source)?;
             let mut copied = 0u64;
             for t in TABLES {
                 let cols = t.columns.join(", ");
@@ -500,9 +500,9 @@ pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
 
 /// Row counts and checksums of every table of `db`, from one snapshot.
 pub async fn table_sums(db: &Db) -> Result<Vec<TableSum>> {
-    let (db, handle) = (db.clone(), tokio::runtime::Handle::current());
+    let db = db.clone();
     tokio::task::spawn_blocking(move || {
-        let mut snapshot = Snapshot::open(&db, &handle)?;
+        let mut snapshot = Snapshot::open(&db)?;
         checksums(&mut snapshot)
     })
     .await

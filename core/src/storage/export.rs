@@ -84,34 +84,33 @@ pub const PAGE: i64 = 2000;
 /// A read-only view of the whole database for an export (or agreement):
 /// every page it reads comes from one snapshot, and writers go on. SQLite:
 /// a rusqlite connection of its own in a read transaction (rows cost no hop
-/// between threads). PostgreSQL: a pooled connection in a REPEATABLE READ,
-/// READ ONLY transaction. Opened and used on a blocking thread.
+/// between threads). PostgreSQL: a connection of its own (not the pool's)
+/// in a REPEATABLE READ, READ ONLY transaction, driven by a runtime of its
+/// own on the thread that reads: the rows of a page wake that thread and
+/// nothing else (from a blocking thread, each batch of rows woke one of
+/// the shared runtime's threads, which then woke the reader). Opened, used
+/// and dropped on a blocking thread, never inside a runtime.
 pub enum Snapshot {
     Sqlite(rusqlite::Connection),
-    /// `tx` is only taken out when the snapshot is dropped.
-    Postgres {
-        handle: tokio::runtime::Handle,
-        tx: Option<sqlx::Transaction<'static, sqlx::Postgres>>,
-    },
+    /// `conn` is only taken out when the snapshot is dropped.
+    Postgres { rt: tokio::runtime::Runtime, conn: Option<sqlx::PgConnection> },
 }
 
 impl Drop for Snapshot {
-    /// Ending the transaction hands its connection back to the pool, which
-    /// needs the runtime: the snapshot may be dropped on a plain thread.
+    /// Says goodbye to PostgreSQL, which ends the read-only transaction; a
+    /// connection that is already gone is just dropped.
     fn drop(&mut self) {
-        if let Snapshot::Postgres { handle, tx } = self {
-            let _inside = handle.enter();
-            drop(tx.take());
+        if let Snapshot::Postgres { rt, conn } = self {
+            if let Some(c) = conn.take() {
+                use sqlx::Connection;
+                let _ = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(1), c.close()).await });
+            }
         }
     }
 }
 
 impl Snapshot {
-    /// `handle`: the runtime the PostgreSQL pool belongs to (the caller's).
-    pub fn open(db: &super::Db, handle: &tokio::runtime::Handle) -> Result<Snapshot> {
-        // A PostgreSQL connection dropped on an error below goes back to its
-        // pool through the runtime, even on a plain thread.
-        let _inside = handle.enter();
+    pub fn open(db: &super::Db) -> Result<Snapshot> {
         match &db.read {
             Pool::Sqlite(_) => {
                 let path = db.sqlite_file()?;
@@ -126,46 +125,55 @@ impl Snapshot {
                 conn.query_row("SELECT COUNT(*) FROM projects", [], |_| Ok(())).map_err(super::writer::sql_err)?;
                 Ok(Snapshot::Sqlite(conn))
             }
-            Pool::Postgres(pool) => {
-                let mut tx = handle.block_on(pool.begin())?;
-                handle.block_on(
-                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx),
-                )?;
-                Ok(Snapshot::Postgres { handle: handle.clone(), tx: Some(tx) })
-            }
+            Pool::Postgres(pool) => Snapshot::postgres(pool, None),
         }
     }
-}
 
-impl Snapshot {
+    /// A PostgreSQL snapshot on a new connection: the database's current
+    /// one, or the exported snapshot `of` (`pg_export_snapshot`).
+    fn postgres(pool: &sqlx::PgPool, of: Option<&str>) -> Result<Snapshot> {
+        use sqlx::ConnectOptions;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| crate::Error::Internal(e.into()))?;
+        let opts = pool.connect_options();
+        let mut conn = rt.block_on(opts.connect())?;
+        rt.block_on(sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut conn))?;
+        if let Some(id) = of {
+            // The id comes from PostgreSQL itself (hex digits and dashes).
+            let set = format!("SET TRANSACTION SNAPSHOT '{}'", id.replace('\'', ""));
+            rt.block_on(sqlx::query(&set).execute(&mut conn))?;
+        }
+        Ok(Snapshot::Postgres { rt, conn: Some(conn) })
+    }
+
     /// A second connection that sees exactly this snapshot, to read pages
     /// beside this one: PostgreSQL (`pg_export_snapshot`, then `SET
     /// TRANSACTION SNAPSHOT`; this transaction must stay open while the
     /// twin is opened). None on SQLite, whose reads are in-process and
-    /// already keep pace with the encoder, and None when the pool has no
-    /// idle connection: the export then reads on one rather than wait for
-    /// the hot path's connections.
+    /// already keep pace with the encoder, and None when PostgreSQL refuses
+    /// one more connection: the export then reads on one.
     pub fn twin(&mut self, db: &super::Db) -> Result<Option<Snapshot>> {
-        let Snapshot::Postgres { handle, .. } = self else { return Ok(None) };
-        let handle = handle.clone();
-        let Pool::Postgres(pool) = &db.read else { return Ok(None) };
-        let _inside = handle.enter();
-        let Some(mut tx) = handle.block_on(pool.try_begin())? else { return Ok(None) };
+        let (Snapshot::Postgres { .. }, Pool::Postgres(pool)) = (&*self, &db.read) else { return Ok(None) };
+        let pool = pool.clone();
         let id: String = (self as &mut dyn Conn).scalar("SELECT pg_export_snapshot()", &[])?;
-        handle.block_on(sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx))?;
-        // The id comes from PostgreSQL itself (hex digits and dashes).
-        handle
-            .block_on(sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{}'", id.replace('\'', ""))).execute(&mut *tx))?;
-        Ok(Some(Snapshot::Postgres { handle, tx: Some(tx) }))
+        match Snapshot::postgres(&pool, Some(&id)) {
+            Ok(twin) => Ok(Some(twin)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a second connection for the export's reads: reading on one");
+                Ok(None)
+            }
+        }
     }
 
     /// The snapshot as the backend's own `Conn`.
     fn with<T>(&mut self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
         match self {
             Snapshot::Sqlite(c) => f(&mut super::conn::SqliteConn(c)),
-            Snapshot::Postgres { handle, tx } => {
-                let conn = tx.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                f(&mut super::conn::PgConn { driver: super::conn::Driver::Handle(handle.clone()), conn })
+            Snapshot::Postgres { rt, conn } => {
+                let conn = conn.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                f(&mut super::conn::PgConn { driver: super::conn::Driver::Reader(rt), conn })
             }
         }
     }

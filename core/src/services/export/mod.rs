@@ -265,7 +265,6 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
     let (tx, rx) = mpsc::channel::<Chunk>(8);
     let job = Job {
         db: db.clone(),
-        handle: tokio::runtime::Handle::current(),
         actor: actor.to_owned(),
         project: project.clone(),
         options,
@@ -299,8 +298,6 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
 
 struct Job {
     db: Db,
-    /// The runtime whose pool a PostgreSQL snapshot uses.
-    handle: tokio::runtime::Handle,
     actor: String,
     project: Project,
     options: Options,
@@ -464,7 +461,7 @@ impl Job {
         plan_tx: oneshot::Sender<Result<Plan>>,
         tx: mpsc::Sender<Chunk>,
     ) -> Result<(Plan, Counts, Vec<SplitFile>)> {
-        let mut snapshot = store::Snapshot::open(&self.db, &self.handle)?;
+        let mut snapshot = store::Snapshot::open(&self.db)?;
         let plan = match self.plan(&mut snapshot) {
             Ok(plan) => plan,
             Err(e) => {
