@@ -165,20 +165,48 @@ mod tests {
     }
 }
 
+/// A prompt or an answer in the file's form, borrowed from the row it
+/// comes from: text, or a message list. Written (JSON) as a `Value` would
+/// write it, each message's keys in sorted order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Messages(&'a [Message]),
+    /// One assistant message.
+    Answer(&'a str),
+}
+
+/// A message as a `Value` writes it: keys sorted.
+#[derive(serde::Serialize)]
+struct Turn<'a> {
+    content: &'a str,
+    role: Role,
+}
+
+impl serde::Serialize for Part<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Part::Text(t) => s.serialize_str(t),
+            Part::Messages(m) => s.collect_seq(m.iter().map(|m| Turn { content: &m.content, role: m.role })),
+            Part::Answer(a) => s.collect_seq([Turn { content: a, role: Role::Assistant }]),
+        }
+    }
+}
+
 /// A prompt in the file's form: text (a plain prompt as written, a
 /// conversation flattened) or a message list.
-pub fn prompt_value(messages: &[Message], is_chat: bool, form: Form) -> Result<serde_json::Value, NotFlattenable> {
+pub fn prompt_part(messages: &[Message], is_chat: bool, form: Form) -> Result<Part<'_>, NotFlattenable> {
     Ok(match form {
-        Form::Conversational => serde_json::to_value(messages).unwrap_or_default(),
-        Form::Standard if is_chat => serde_json::Value::String(flatten(messages)?),
-        Form::Standard => serde_json::Value::String(messages.last().map(|m| m.content.clone()).unwrap_or_default()),
+        Form::Conversational => Part::Messages(messages),
+        Form::Standard if is_chat => Part::Text(flatten(messages)?.into()),
+        Form::Standard => Part::Text(messages.last().map(|m| m.content.as_str()).unwrap_or_default().into()),
     })
 }
 
 /// A completion in the file's form: its text, or one assistant message.
-pub fn completion_value(text: &str, form: Form) -> serde_json::Value {
+pub fn completion_part(text: &str, form: Form) -> Part<'_> {
     match form {
-        Form::Standard => serde_json::Value::String(text.to_owned()),
-        Form::Conversational => serde_json::json!([{"role": "assistant", "content": text}]),
+        Form::Standard => Part::Text(text.into()),
+        Form::Conversational => Part::Answer(text),
     }
 }

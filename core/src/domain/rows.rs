@@ -2,7 +2,7 @@
 //! what its votes decided. Every row of a file has the same columns: the
 //! file's form is decided before the first row (see `form`).
 use super::dataset::Outcome;
-use super::form::{completion_value, flatten, prompt_value, Form, NotFlattenable};
+use super::form::{completion_part, flatten, prompt_part, Form, NotFlattenable, Part};
 use super::import::{Message, Role};
 use super::verdict::{round3, PairTally, Winner};
 use serde_json::{json, Value};
@@ -14,9 +14,9 @@ pub struct PairTexts<'a> {
     pub b: &'a str,
 }
 
-impl PairTexts<'_> {
+impl<'a> PairTexts<'a> {
     /// (chosen, rejected) texts; a kept tie goes out in canonical order.
-    fn ordered(&self, outcome: Outcome) -> (&str, &str) {
+    fn ordered(&self, outcome: Outcome) -> (&'a str, &'a str) {
         match outcome {
             Outcome::Chosen { winner: Winner::B, .. } => (self.b, self.a),
             _ => (self.a, self.b),
@@ -53,7 +53,7 @@ pub struct RewardRecord<'a> {
 pub fn reward(r: &RewardRecord<'_>, form: Form) -> Result<Value, NotFlattenable> {
     let round = |x: f64| (x * 1e6).round() / 1e6;
     Ok(json!({
-        "prompt": prompt_value(r.messages, r.is_chat, form)?,
+        "prompt": prompt_part(r.messages, r.is_chat, form)?,
         "completion": r.completion,
         "model": r.model,
         "reward": round(r.reward.reward),
@@ -63,15 +63,26 @@ pub fn reward(r: &RewardRecord<'_>, form: Form) -> Result<Value, NotFlattenable>
     }))
 }
 
-/// TRL, explicit prompt: `{"prompt","chosen","rejected"[,"margin"]}`.
-pub fn trl(texts: &PairTexts<'_>, outcome: Outcome, form: Form) -> Result<Value, NotFlattenable> {
+/// A TRL row, explicit prompt: `{"prompt","chosen","rejected"[,"margin"]}`
+/// (keys in sorted order, as every row's), borrowed from the page: an
+/// export writes a million of these.
+#[derive(Debug, serde::Serialize)]
+pub struct Trl<'a> {
+    pub chosen: Part<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    pub prompt: Part<'a>,
+    pub rejected: Part<'a>,
+}
+
+pub fn trl<'a>(texts: &PairTexts<'a>, outcome: Outcome, form: Form) -> Result<Trl<'a>, NotFlattenable> {
     let (chosen, rejected) = texts.ordered(outcome);
-    let row = json!({
-        "prompt": prompt_value(texts.messages, texts.is_chat, form)?,
-        "chosen": completion_value(chosen, form),
-        "rejected": completion_value(rejected, form),
-    });
-    Ok(with_margin(row, outcome))
+    Ok(Trl {
+        chosen: completion_part(chosen, form),
+        margin: margin_of(outcome).map(round3),
+        prompt: prompt_part(texts.messages, texts.is_chat, form)?,
+        rejected: completion_part(rejected, form),
+    })
 }
 
 /// The whole dialogue ending in `answer`: HH-RLHF text in the standard form
@@ -241,11 +252,28 @@ mod tests {
         Message { role: Role::User, content: s.into() }
     }
 
+    fn trl_json(t: &PairTexts<'_>, outcome: Outcome, form: Form) -> Value {
+        serde_json::to_value(trl(t, outcome, form).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_trl_row_is_written_as_its_value_would_be() {
+        // Files written before rows were borrowed had a `Value`'s sorted keys.
+        let conv = [Message { role: Role::System, content: "sys".into() }, user("q \"quoted\"\n")];
+        for (is_chat, form) in [(true, Form::Conversational), (true, Form::Standard), (false, Form::Standard)] {
+            let t = PairTexts { messages: &conv, is_chat, a: "x\ty", b: "é" };
+            for outcome in [chosen(Winner::B, 2.0 / 3.0), Outcome::BothBad] {
+                let row = trl(&t, outcome, form).unwrap();
+                assert_eq!(serde_json::to_string(&row).unwrap(), trl_json(&t, outcome, form).to_string());
+            }
+        }
+    }
+
     #[test]
     fn plain_prompt_row_puts_the_winner_in_chosen() {
         let msgs = [user("q")];
         let t = PairTexts { messages: &msgs, is_chat: false, a: "A text", b: "B text" };
-        let r = trl(&t, chosen(Winner::B, 2.0 / 3.0), Form::Standard).unwrap();
+        let r = trl_json(&t, chosen(Winner::B, 2.0 / 3.0), Form::Standard);
         assert_eq!(r, json!({"prompt": "q", "chosen": "B text", "rejected": "A text", "margin": 0.667}));
     }
 
@@ -253,13 +281,13 @@ mod tests {
     fn the_conversational_form_holds_plain_prompts_and_conversations_alike() {
         let plain = [user("q")];
         let t = PairTexts { messages: &plain, is_chat: false, a: "x", b: "y" };
-        let r = trl(&t, chosen(Winner::A, 1.0), Form::Conversational).unwrap();
+        let r = trl_json(&t, chosen(Winner::A, 1.0), Form::Conversational);
         assert_eq!(r["prompt"], json!([{"role": "user", "content": "q"}]));
         assert_eq!(r["chosen"], json!([{"role": "assistant", "content": "x"}]));
         assert_eq!(r["rejected"], json!([{"role": "assistant", "content": "y"}]));
         let conv = [Message { role: Role::System, content: "sys".into() }, user("q")];
         let t = PairTexts { messages: &conv, is_chat: true, a: "x", b: "y" };
-        let r = trl(&t, chosen(Winner::A, 1.0), Form::Conversational).unwrap();
+        let r = trl_json(&t, chosen(Winner::A, 1.0), Form::Conversational);
         assert_eq!(r["prompt"], json!([{"role": "system", "content": "sys"}, {"role": "user", "content": "q"}]));
         assert_eq!(r["margin"], json!(1.0));
     }
@@ -268,7 +296,7 @@ mod tests {
     fn the_standard_form_flattens_a_conversation() {
         let conv = [Message { role: Role::System, content: "sys".into() }, user("q")];
         let t = PairTexts { messages: &conv, is_chat: true, a: "x", b: "y" };
-        let r = trl(&t, chosen(Winner::B, 1.0), Form::Standard).unwrap();
+        let r = trl_json(&t, chosen(Winner::B, 1.0), Form::Standard);
         assert_eq!(r["prompt"], "\n\nSystem: sys\n\nHuman: q\n\nAssistant: ");
         assert_eq!(r["chosen"], "y");
     }
@@ -277,9 +305,9 @@ mod tests {
     fn a_kept_tie_goes_out_in_canonical_order_with_margin_zero() {
         let msgs = [user("q")];
         let t = PairTexts { messages: &msgs, is_chat: false, a: "x", b: "y" };
-        let r = trl(&t, Outcome::Tie { margin: Some(0.0) }, Form::Standard).unwrap();
+        let r = trl_json(&t, Outcome::Tie { margin: Some(0.0) }, Form::Standard);
         assert_eq!(r, json!({"prompt": "q", "chosen": "x", "rejected": "y", "margin": 0.0}));
-        let r = trl(&t, Outcome::Chosen { winner: Winner::A, margin: None }, Form::Standard).unwrap();
+        let r = trl_json(&t, Outcome::Chosen { winner: Winner::A, margin: None }, Form::Standard);
         assert!(r.get("margin").is_none());
     }
 

@@ -170,20 +170,22 @@ impl Encoder {
         Ok(Encoder { kind, buf, shared, hash: Hasher::start()?, rows: 0, bytes: 0 })
     }
 
-    /// Adds a row given as JSON.
-    pub fn push(&mut self, row: Value) -> Result<()> {
+    /// Adds a row: anything that serializes to a JSON object (JSONL writes
+    /// it straight; CSV and Parquet read it as a `Value`).
+    pub fn push<T: serde::Serialize + ?Sized>(&mut self, row: &T) -> Result<()> {
         self.rows += 1;
         match &mut self.kind {
             Kind::Jsonl => {
-                serde_json::to_writer(&mut self.buf, &row).map_err(internal)?;
+                serde_json::to_writer(&mut self.buf, row).map_err(internal)?;
                 self.buf.push(b'\n');
             }
             Kind::Csv { columns } => {
+                let row = serde_json::to_value(row).map_err(internal)?;
                 let cells = columns.iter().map(|c| csv_cell(row.get(*c).unwrap_or(&Value::Null)));
                 write_csv_record(&mut self.buf, cells)?;
             }
             Kind::Parquet { pending, .. } => {
-                pending.push(row);
+                pending.push(serde_json::to_value(row).map_err(internal)?);
                 if pending.len() >= BATCH_ROWS {
                     self.encode_pending()?;
                 }
@@ -201,7 +203,7 @@ impl Encoder {
             return Ok(());
         }
         let row: Value = serde_json::from_str(line).map_err(internal)?;
-        self.push(row)
+        self.push(&row)
     }
 
     fn encode_pending(&mut self) -> Result<()> {
@@ -284,7 +286,7 @@ mod tests {
     fn csv_quotes_what_needs_quoting_and_writes_lists_as_json() {
         let cols = [("a", Col::Str), ("b", Col::Strs), ("c", Col::Int), ("d", Col::Str)];
         let mut e = Encoder::new(FileType::Csv, &cols).unwrap();
-        e.push(json!({"a": "x, \"y\"\nz", "b": ["p", "q"], "c": 3, "d": null})).unwrap();
+        e.push(&json!({"a": "x, \"y\"\nz", "b": ["p", "q"], "c": 3, "d": null})).unwrap();
         let (bytes, done) = e.finish().unwrap();
         assert_eq!(
             String::from_utf8(bytes.to_vec()).unwrap(),
@@ -299,7 +301,7 @@ mod tests {
         let mut e = Encoder::new(FileType::Parquet, &cols).unwrap();
         let mut all = Vec::new();
         for i in 0..3000 {
-            e.push(json!({"prompt": [{"role": "user", "content": format!("q{i}")}], "margin": 0.5})).unwrap();
+            e.push(&json!({"prompt": [{"role": "user", "content": format!("q{i}")}], "margin": 0.5})).unwrap();
             if let Some(b) = e.ready() {
                 all.extend(b);
             }

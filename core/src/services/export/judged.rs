@@ -102,7 +102,7 @@ impl Job {
                                 continue;
                             }
                             let row = self.annotation_row(p, j, v, &messages);
-                            out.pick(split).push(row)?;
+                            out.pick(split).push(&row)?;
                             counts.rows += 1;
                             let (ma, mb) = (&p.completions[v.a].2, &p.completions[v.b].2);
                             counts.record(ma, mb, if j.both_bad { 0 } else { v.choice });

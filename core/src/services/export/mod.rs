@@ -814,7 +814,7 @@ impl Job {
                             version: *version,
                             latest: false,
                         });
-                        out.pick(split).push(row)?;
+                        out.pick(split).push(&row)?;
                         counts.rows += 1;
                     }
                     raw::row(&raw::RawRow {
@@ -842,7 +842,7 @@ impl Job {
                         latest: true,
                     })
                 };
-                out.pick(split).push(row)?;
+                out.pick(split).push(&row)?;
                 counts.rows += 1;
                 counts.record(&r.model_a, &r.model_b, if r.both_bad_vote { 0 } else { r.choice.signum() });
                 if !out.flush(split) {
@@ -868,7 +868,7 @@ fn push_rewards(
     let fit: Vec<reward::Reward> = judged.iter().map(|j| j.2).collect();
     for (&(completion, model, reward, n), rank) in judged.iter().zip(reward::ranks(&fit)) {
         let record = rows::RewardRecord { messages, is_chat, completion, model, reward, n, rank };
-        out.pick(split).push(rows::reward(&record, form).map_err(changed)?)?;
+        out.pick(split).push(&rows::reward(&record, form).map_err(changed)?)?;
         counts.rows += 1;
         if !out.flush(split) {
             return Ok(false);
@@ -889,11 +889,11 @@ fn push_pair_row(
     record: &rows::PairRecord<'_>,
 ) -> Result<()> {
     match format {
-        Format::Trl => enc.push(rows::trl(texts, outcome, form).map_err(changed)?),
-        Format::TrlImplicit => enc.push(rows::trl_implicit(texts, outcome, form).map_err(changed)?),
-        Format::OpenaiDpo => enc.push(rows::openai_dpo(texts, outcome)),
+        Format::Trl => enc.push(&rows::trl(texts, outcome, form).map_err(changed)?),
+        Format::TrlImplicit => enc.push(&rows::trl_implicit(texts, outcome, form).map_err(changed)?),
+        Format::OpenaiDpo => enc.push(&rows::openai_dpo(texts, outcome)),
         Format::HhRlhf => enc.push_line(&rows::hh_rlhf(texts, outcome, source).map_err(changed)?),
-        Format::Pairs => enc.push(rows::pairs(record, outcome)),
+        Format::Pairs => enc.push(&rows::pairs(record, outcome)),
         Format::Arena | Format::Raw | Format::Rewards => unreachable!("per-annotation and per-completion formats"),
     }
 }
