@@ -41,6 +41,45 @@ test('a submit that loses the network is retried with its key and stored once', 
   expect(rows[0].chosen).toBe(left);
 });
 
+test("a submit answered by a proxy's 502 or the server's 503 is sent again and stored once", async ({ page, request }) => {
+  const { slug, annotator } = await setup(request, plainItems(2, 'away'));
+  await login(page, annotator.username, annotator.password);
+  await page.goto(`/annotate/${slug}`);
+  await hydrated(page);
+  const right = (await page.locator('[data-side=right] .md').innerText()).trim();
+
+  // 1st send is stored, but a proxy answers for the lost instance; 2nd gets
+  // Arbiter's own 503 (its database away for a moment); 3rd goes through.
+  const keys: string[] = [];
+  let sends = 0;
+  await page.route('**/sfn/submit_and_next*', async (route) => {
+    sends += 1;
+    keys.push(JSON.parse(route.request().postData() || '{}').client_key);
+    if (sends === 1) {
+      await route.fetch();
+      await route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body>502 Bad Gateway</body></html>' });
+    } else if (sends === 2) {
+      // The body a server function's 503 has (api::ctx::fail; checked by a unit test).
+      await route.fulfill({ status: 503, contentType: 'text/plain', body: 'Response|the database is unavailable for a moment; try again' });
+    } else {
+      await route.continue();
+    }
+  });
+
+  await page.keyboard.press('7');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('save-status')).toContainText('retrying');
+  await expect(page.getByTestId('save-status')).toHaveText('Saved ✓', { timeout: 15_000 });
+  await expect(page.getByTestId('progress')).toHaveText('1 done · 1 to go');
+  expect(sends).toBeGreaterThanOrEqual(3);
+  expect(new Set(keys).size).toBe(1);
+  const progress = await (await request.get(`/api/v1/projects/${slug}/progress`)).json();
+  expect(progress.annotations).toBe(1);
+  const rows = await exportTrl(request, slug);
+  expect(rows).toHaveLength(1);
+  expect(rows[0].chosen).toBe(right);
+});
+
 test('a draft left by a closed tab is sent when the page opens again', async ({ page, request }) => {
   const { slug, annotator } = await setup(request, plainItems(2, 'draft'));
   await login(page, annotator.username, annotator.password);

@@ -61,7 +61,11 @@ pub(crate) mod ctx {
     }
 
     /// The core's error as the server function's error, with the status and
-    /// public message every other path gives it.
+    /// public message every other path gives it. A 503 (the database away
+    /// for a moment) goes out as the framework's `Response` error: the page
+    /// treats it as an answer that did not come and sends again with the
+    /// same key, as it does when the network drops one; every other error
+    /// is the server saying no (`ServerError`).
     pub fn fail(e: Error) -> ServerFnError {
         e.log_if_internal("server function");
         if let (Some(res), Ok(status)) =
@@ -69,7 +73,11 @@ pub(crate) mod ctx {
         {
             res.set_status(status);
         }
-        ServerFnError::new(e.public_message())
+        if matches!(e, Error::Unavailable(_)) {
+            ServerFnError::Response(e.public_message())
+        } else {
+            ServerFnError::new(e.public_message())
+        }
     }
 
     /// For errors of parsing the input at this edge.

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 /// The message of a server-function error, without the framework's prefix.
 pub fn message(e: &ServerFnError) -> String {
     match e {
-        ServerFnError::ServerError(m) => m.clone(),
+        ServerFnError::ServerError(m) | ServerFnError::Response(m) => m.clone(),
         other => other.to_string(),
     }
 }

@@ -58,10 +58,13 @@ enum Action {
     Skip,
 }
 
-/// A network failure (worth retrying with the same key), as opposed to the
-/// server saying no.
+/// An answer that did not come (worth sending again with the same key), as
+/// opposed to the server saying no: the network failed, the server was
+/// away for a moment (its 503 is a `Response` error, see `api::ctx::fail`),
+/// or something in between answered instead of Arbiter (a proxy's 502
+/// page does not decode).
 fn is_transient(e: &ServerFnError) -> bool {
-    matches!(e, ServerFnError::Request(_) | ServerFnError::Response(_))
+    matches!(e, ServerFnError::Request(_) | ServerFnError::Response(_) | ServerFnError::Deserialization(_))
 }
 
 #[component]
@@ -891,5 +894,31 @@ fn StatusLine(status: RwSignal<Status>) -> impl IntoView {
                 Status::Failed(m) => m,
             }}
         </span>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::is_transient;
+    use arbiter_core::Error;
+    use leptos::server_fn::error::{FromServerFnError, ServerFnError};
+
+    /// What the page gets back when a server function fails with `e`.
+    fn answer(e: Error) -> ServerFnError {
+        ServerFnError::de(crate::api::ctx::fail(e).ser())
+    }
+
+    #[test]
+    fn a_503_or_a_proxys_page_is_sent_again_and_a_refusal_is_not() {
+        let away = answer(Error::Unavailable("the database is unavailable for a moment; try again".into()));
+        assert!(is_transient(&away), "{away:?}");
+        assert_eq!(crate::components::message(&away), "the database is unavailable for a moment; try again");
+        for no in [Error::bad("choice: missing"), Error::Conflict("taken".into()), Error::not_found("no such task")] {
+            let no = answer(no);
+            assert!(!is_transient(&no), "{no:?}");
+        }
+        // Something between the page and Arbiter answered instead (a proxy's 502).
+        let proxy = ServerFnError::de("<html><body>502 Bad Gateway</body></html>".into());
+        assert!(is_transient(&proxy), "{proxy:?}");
     }
 }
