@@ -12,7 +12,7 @@ pub struct InviteView {
 }
 
 /// What an invite link offers; public, as the invitee has no account yet.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn invite_info(token: String) -> Result<Option<InviteView>, ServerFnError> {
     use arbiter_core::services::accounts;
     let db = ctx::db()?;
@@ -37,7 +37,7 @@ pub struct AccountData {
     pub revealed: Option<String>,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_account(reveal: Option<String>) -> Result<AccountData, ServerFnError> {
     use arbiter_core::services::accounts;
     use arbiter_core::storage::rfc3339;

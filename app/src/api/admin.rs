@@ -84,7 +84,7 @@ pub struct ImportView {
     pub errors: Vec<String>,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn admin_projects() -> Result<Vec<ProjectRow>, ServerFnError> {
     use arbiter_core::services::projects;
     let (db, user) = (ctx::db()?, ctx::require_user()?);
@@ -102,7 +102,7 @@ pub async fn admin_projects() -> Result<Vec<ProjectRow>, ServerFnError> {
         .collect())
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn admin_project(slug: String, import_id: Option<String>) -> Result<AdminProjectData, ServerFnError> {
     use arbiter_core::services::projects;
     let (db, user) = (ctx::db()?, ctx::require_user()?);

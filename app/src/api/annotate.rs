@@ -2,7 +2,6 @@
 use super::ctx;
 use arbiter_core::domain::views::{AnnotationInput, MyProgress, TaskView};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,7 +60,7 @@ async fn next_data(
     Ok(NextData { task, progress })
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_annotate(slug: String, edit: Option<String>) -> Result<AnnotateData, ServerFnError> {
     use arbiter_core::domain::TaskId;
     use arbiter_core::services::{projects, tasks};
@@ -92,7 +91,7 @@ pub async fn load_annotate(slug: String, edit: Option<String>) -> Result<Annotat
 
 /// Backspace on the page: the caller's latest judgement in the project
 /// (before the one of task `before`, pressing again), to change it.
-#[server(prefix = "/sfn", input = Json)]
+#[server(prefix = "/sfn", input = crate::api::codec::Json, output = crate::api::codec::Json)]
 pub async fn undo_last(
     slug: String,
     before: Option<String>,
@@ -107,7 +106,7 @@ pub async fn undo_last(
 
 /// Changes an earlier judgement (inside the undo window) and returns the
 /// task to go on with, as `submit_and_next` does.
-#[server(prefix = "/sfn", input = Json)]
+#[server(prefix = "/sfn", input = crate::api::codec::Json, output = crate::api::codec::Json)]
 pub async fn edit_and_next(
     slug: String,
     task_id: String,
@@ -130,7 +129,7 @@ pub struct HistoryData {
 }
 
 /// The caller's own judgements in the project, newest first.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_history(slug: String) -> Result<HistoryData, ServerFnError> {
     use arbiter_core::services::{projects, tasks};
     let (db, user) = (ctx::db()?, ctx::require_user()?);
@@ -148,7 +147,7 @@ pub async fn load_history(slug: String) -> Result<HistoryData, ServerFnError> {
 /// Submits a judgement and returns the next task in the same round trip
 /// (and the same transaction). The client key makes retries safe: the
 /// browser resends the same key until it hears back.
-#[server(prefix = "/sfn", input = Json)]
+#[server(prefix = "/sfn", input = crate::api::codec::Json, output = crate::api::codec::Json)]
 pub async fn submit_and_next(
     slug: String,
     task_id: String,
@@ -164,7 +163,7 @@ pub async fn submit_and_next(
 
 /// The task after the current one, leased ahead: the page shows it the
 /// moment the current one is submitted, without waiting for the server.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn prefetch_task(slug: String) -> Result<Option<TaskView>, ServerFnError> {
     use arbiter_core::services::{projects, tasks};
     let (db, user) = (ctx::db()?, ctx::require_user()?);
@@ -172,7 +171,7 @@ pub async fn prefetch_task(slug: String) -> Result<Option<TaskView>, ServerFnErr
     tasks::prefetch(&db, &project, &user).await.map_err(ctx::fail)
 }
 
-#[server(prefix = "/sfn", input = Json)]
+#[server(prefix = "/sfn", input = crate::api::codec::Json, output = crate::api::codec::Json)]
 pub async fn skip_and_next(slug: String, task_id: String, reason: Option<String>) -> Result<NextData, ServerFnError> {
     use arbiter_core::domain::TaskId;
     use arbiter_core::services::{projects, tasks};

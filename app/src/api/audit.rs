@@ -12,7 +12,7 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn audit_log() -> Result<Vec<AuditRow>, ServerFnError> {
     use arbiter_core::services::audit;
     let (db, user) = (ctx::db()?, ctx::require_user()?);

@@ -63,7 +63,7 @@ fn percent(v: Option<f64>) -> String {
     v.map(|v| format!("{:.0}%", v * 100.0)).unwrap_or_else(|| "–".into())
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_dashboard(slug: String, model: Option<String>) -> Result<DashboardView, ServerFnError> {
     use arbiter_core::domain::charts;
     use arbiter_core::services::{dashboard, projects};
@@ -189,7 +189,7 @@ pub struct VoteRow {
     pub at: String,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_pair(slug: String, pair: String) -> Result<PairView, ServerFnError> {
     use arbiter_core::services::{dashboard, projects};
     let (db, user) = (ctx::db()?, ctx::require_user()?);
@@ -244,7 +244,7 @@ pub struct SplitRow {
     pub votes: Vec<VoteRow>,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_split(slug: String) -> Result<SplitView, ServerFnError> {
     use arbiter_core::services::{dashboard, projects};
     let (db, user) = (ctx::db()?, ctx::require_user()?);

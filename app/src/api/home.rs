@@ -15,7 +15,7 @@ pub struct ProjectCard {
     pub compared: i64,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn my_projects() -> Result<Vec<ProjectCard>, ServerFnError> {
     use arbiter_core::services::{dashboard, projects, tasks};
     let (db, user) = (ctx::db()?, ctx::require_user()?);

@@ -39,7 +39,7 @@ pub struct RowView {
 
 /// One project's leaderboard (`slug`), or the one across `projects`
 /// (comma-separated; all when empty).
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn load_leaderboard(
     slug: Option<String>,
     projects: Option<String>,

@@ -4,6 +4,7 @@
 //! core's one mapping to a status.
 mod account;
 mod admin;
+pub mod codec;
 mod annotate;
 mod audit;
 mod dashboard;
@@ -86,7 +87,7 @@ pub(crate) mod ctx {
     }
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     use arbiter_core::services::Role;
     Ok(ctx::user().map(|u| Me { username: u.username, is_admin: u.role == Role::Admin, prefs: u.prefs }))

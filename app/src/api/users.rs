@@ -21,7 +21,7 @@ pub struct AdminUsersData {
     pub projects: Vec<String>,
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", output = crate::api::codec::Json)]
 pub async fn admin_users(reveal: Option<String>) -> Result<AdminUsersData, ServerFnError> {
     use arbiter_core::services::{accounts, projects};
     let (db, user) = (ctx::db()?, ctx::require_user()?);
