@@ -794,3 +794,54 @@ async fn export_pages_hold_a_full_page_of_the_scopes_ids_however_they_are_spread
         assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0), "ranges follow each other: {ranges:?}");
     }
 }
+
+async fn execute(db: &Db, sql: &str) {
+    arbiter_core::on!(&db.write, e => sqlx::query(sql).execute(e).await.map(|_| ())).unwrap();
+}
+
+#[tokio::test]
+async fn a_judgement_whose_next_task_fails_is_stored_alone_and_its_retry_brings_the_next() {
+    let e = env().await;
+    let p = project(&e.db, 1, &format!("{}\n{}\n", line("a", 2), line("b", 2))).await;
+    let u = annotator(&e.db, "ann", &p).await;
+    let t1 = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+    // From here on no lease can be written for this annotator: the claim
+    // inside `submit_and_next` fails after its submission went in.
+    let refuse = if postgres_server().is_some() {
+        vec![
+            "CREATE FUNCTION refuse_leases() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'no lease for this annotator'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse_leases BEFORE INSERT ON assignments FOR EACH ROW
+                 WHEN (NEW.annotator_id = {}) EXECUTE FUNCTION refuse_leases()",
+                u.id
+            ),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER refuse_leases BEFORE INSERT ON assignments WHEN NEW.annotator_id = {}
+             BEGIN SELECT RAISE(ABORT, 'no lease for this annotator'); END",
+            u.id
+        )]
+    };
+    for sql in &refuse {
+        execute(&e.db, sql).await;
+    }
+    let (task, key) = (TaskId::parse(&t1.task_id.to_string()).unwrap(), ClientKey::parse("k-1").unwrap());
+    let failed = tasks::submit_and_next(&e.db, &u, &p, task, &key, &vote(3)).await;
+    assert!(failed.is_err(), "no next task could be leased: {:?}", failed.map(|r| r.2));
+    // The judgement went in anyway, once, and nothing else was leased.
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 1);
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM assignments WHERE state = 'submitted'").await, 1);
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM assignments").await, 1);
+    let drop = if postgres_server().is_some() { "DROP TRIGGER refuse_leases ON assignments" } else { "DROP TRIGGER refuse_leases" };
+    execute(&e.db, drop).await;
+    // The client's retry (same key): the stored receipt, and now a next task.
+    let (receipt, fresh, next) = tasks::submit_and_next(&e.db, &u, &p, task, &key, &vote(3)).await.unwrap();
+    assert!(!fresh, "the retry finds the judgement stored");
+    assert_eq!(receipt.task_id, t1.task_id);
+    let next = next.expect("a second pair is left");
+    assert_ne!(next.task_id, t1.task_id);
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 1);
+}
