@@ -22,21 +22,27 @@ pkg=$site/pkg
 if [ $release = 1 ]; then front_profile=(--profile=wasm-release); front_dir=wasm-release; server_profile=(--release)
 else front_profile=(); front_dir=debug; server_profile=(); fi
 
-log "browser side: frontend → wasm32 ($front_dir)"
-cargo build --package=frontend --lib --target-dir="$root/target/front" --target=wasm32-unknown-unknown \
-  --no-default-features "${front_profile[@]}"
-
 mkdir -p "$pkg"
 find "$site" -mindepth 1 -maxdepth 1 ! -name pkg -exec rm -rf {} +
 rm -rf "$pkg"/*
-wasm-bindgen --target=web --no-typescript --out-name=arbiter --out-dir="$pkg" \
-  "target/front/wasm32-unknown-unknown/$front_dir/frontend.wasm"
-mv "$pkg/arbiter_bg.wasm" "$pkg/arbiter.wasm"
-if [ $release = 1 ]; then
-  log "wasm-opt -Oz"
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/arbiter.wasm" -o "$pkg/arbiter.wasm"
-  esbuild "$pkg/arbiter.js" --minify --format=esm --allow-overwrite --log-level=warning --outfile="$pkg/arbiter.js"
-fi
+# Two bundles: `arbiter` (every page; what cargo-leptos builds) and
+# `arbiter-annotator` (every page but the admins', which the server sends
+# with every other page; docs/decisions.md).
+for bundle in arbiter arbiter-annotator; do
+  features=()
+  [ "$bundle" = arbiter-annotator ] && features=(--features=annotator-only)
+  log "browser side: frontend → wasm32 ($front_dir): $bundle"
+  cargo build --package=frontend --lib --target-dir="$root/target/front" --target=wasm32-unknown-unknown \
+    --no-default-features "${features[@]}" "${front_profile[@]}"
+  wasm-bindgen --target=web --no-typescript --out-name="$bundle" --out-dir="$pkg" \
+    "target/front/wasm32-unknown-unknown/$front_dir/frontend.wasm"
+  mv "$pkg/${bundle}_bg.wasm" "$pkg/$bundle.wasm"
+  if [ $release = 1 ]; then
+    log "wasm-opt -Oz: $bundle"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$bundle.wasm" -o "$pkg/$bundle.wasm"
+    esbuild "$pkg/$bundle.js" --minify --format=esm --allow-overwrite --log-level=warning --outfile="$pkg/$bundle.js"
+  fi
+done
 cp style/main.css "$pkg/arbiter.css"
 cp -r public/. "$site/"
 

@@ -16,9 +16,35 @@ use leptos_router::{path, SsrMode};
 #[derive(Debug, Clone)]
 pub struct PublicUrl(pub String);
 
+/// Whether the site has the annotator's bundle (`pkg/arbiter-annotator.js`
+/// and `.wasm`: every page but the admins', built by `scripts/build.sh` with
+/// the `annotator-only` feature); provided as context by the server. Pages
+/// other than the admins' load it; admin pages load the full bundle
+/// (`pkg/arbiter.*`), as every page does when it is missing (`cargo leptos`).
+#[derive(Debug, Clone, Copy)]
+pub struct AnnotatorBundle(pub bool);
+
+/// The annotator's bundle's file name (without extension) under `pkg/`.
+pub const ANNOTATOR_BUNDLE: &str = "arbiter-annotator";
+
+/// The pages only admins open: their code is in the full bundle alone.
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_csp();
+    #[cfg(feature = "ssr")]
+    let options = {
+        let mut options = options;
+        let small = use_context::<AnnotatorBundle>().is_some_and(|b| b.0);
+        let admin = use_context::<http::request::Parts>().is_some_and(|p| is_admin_path(p.uri.path()));
+        if small && !admin {
+            options.output_name = ANNOTATOR_BUNDLE.into();
+        }
+        options
+    };
     // The user's theme and text size, on the root element (no inline style:
     // the CSP allows none).
     #[cfg(feature = "ssr")]
@@ -66,25 +92,52 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/arbiter.css" />
         <Title text="Arbiter" />
         <Router>
-            // Async: every page is sent whole, so it reads and works without
-            // JavaScript, and a page can still set its status code.
-            <Routes fallback=|| view! { <pages::NotFound /> }>
-                <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
-                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
-                <Route path=path!("/annotate/:slug") view=pages::annotate::AnnotatePage ssr=SsrMode::Async />
-                <Route path=path!("/annotate/:slug/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
-                <Route path=path!("/admin") view=pages::admin_projects::AdminProjectsPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/projects/:slug") view=pages::admin_project::AdminProjectPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/projects/:slug/dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/projects/:slug/adjudicate") view=pages::dashboard::AdjudicatePage ssr=SsrMode::Async />
-                <Route path=path!("/admin/projects/:slug/pairs/:pair") view=pages::dashboard::PairPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/projects/:slug/leaderboard") view=pages::leaderboard::LeaderboardPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/leaderboard") view=pages::leaderboard::LeaderboardPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async />
-                <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async />
-                <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async />
-            </Routes>
+            <Pages />
         </Router>
+    }
+}
+
+/// Every page: the server's, and the full bundle's. Async: every page is
+/// sent whole, so it reads and works without JavaScript, and a page can
+/// still set its status code.
+#[cfg(not(feature = "annotator-only"))]
+#[component]
+fn Pages() -> impl IntoView {
+    view! {
+        <Routes fallback=|| view! { <pages::NotFound /> }>
+            <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
+            <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+            <Route path=path!("/annotate/:slug") view=pages::annotate::AnnotatePage ssr=SsrMode::Async />
+            <Route path=path!("/annotate/:slug/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
+            <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async />
+            <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async />
+            <Route path=path!("/admin") view=pages::admin_projects::AdminProjectsPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/projects/:slug") view=pages::admin_project::AdminProjectPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/projects/:slug/dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/projects/:slug/adjudicate") view=pages::dashboard::AdjudicatePage ssr=SsrMode::Async />
+            <Route path=path!("/admin/projects/:slug/pairs/:pair") view=pages::dashboard::PairPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/projects/:slug/leaderboard") view=pages::leaderboard::LeaderboardPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/leaderboard") view=pages::leaderboard::LeaderboardPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async />
+            <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async />
+        </Routes>
+    }
+}
+
+/// The annotator's bundle: the same pages but the admins' (the first six
+/// above), whose code it leaves out. Following a link to an admin page,
+/// it loads that page from the server, with the full bundle.
+#[cfg(feature = "annotator-only")]
+#[component]
+fn Pages() -> impl IntoView {
+    view! {
+        <Routes fallback=|| view! { <pages::Elsewhere /> }>
+            <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
+            <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+            <Route path=path!("/annotate/:slug") view=pages::annotate::AnnotatePage ssr=SsrMode::Async />
+            <Route path=path!("/annotate/:slug/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
+            <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async />
+            <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async />
+        </Routes>
     }
 }

@@ -155,6 +155,8 @@ pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 pub fn router(state: AppState) -> Router {
     let routes = route_list();
     let (db, reveal, public_url) = (state.db.clone(), state.reveal.clone(), state.config.public_url.clone());
+    // Pages other than the admins' load the annotator's bundle when it was built.
+    let small = state.config.site_root.join("pkg").join(format!("{}.wasm", app::ANNOTATOR_BUNDLE)).is_file();
     let pages: Router<AppState> = Router::new()
         .leptos_routes_with_context(
             &state,
@@ -163,6 +165,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(db.clone());
                 provide_context(reveal.clone());
                 provide_context(PublicUrl(public_url.clone()));
+                provide_context(app::AnnotatorBundle(small));
             },
             {
                 let options = state.leptos_options.clone();

@@ -34,14 +34,17 @@ fn gzip_len(path: &std::path::Path) -> anyhow::Result<(u64, u64)> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
 
-    // 1. What the annotator's browser downloads.
-    let mut total = (0, 0);
-    for f in ["arbiter.wasm", "arbiter.js", "arbiter.css"] {
-        let (raw, gz) = gzip_len(&args.site_root.join("pkg").join(f))?;
-        println!("asset {f}: {:.1} KB raw, {:.1} KB gzip", raw as f64 / 1024.0, gz as f64 / 1024.0);
-        total = (total.0 + raw, total.1 + gz);
+    // 1. What the annotator's browser downloads (the annotator's bundle),
+    //    and what an admin page loads instead (the full one).
+    for (who, bundle) in [("annotator", "arbiter-annotator"), ("admin pages", "arbiter")] {
+        let mut total = (0, 0);
+        for f in [format!("{bundle}.wasm"), format!("{bundle}.js"), "arbiter.css".to_owned()] {
+            let (raw, gz) = gzip_len(&args.site_root.join("pkg").join(&f))?;
+            println!("asset {f}: {:.1} KB raw, {:.1} KB gzip", raw as f64 / 1024.0, gz as f64 / 1024.0);
+            total = (total.0 + raw, total.1 + gz);
+        }
+        println!("assets total, {who}: {:.1} KB raw, {:.1} KB gzip", total.0 as f64 / 1024.0, total.1 as f64 / 1024.0);
     }
-    println!("assets total: {:.1} KB raw, {:.1} KB gzip", total.0 as f64 / 1024.0, total.1 as f64 / 1024.0);
 
     // 2. Annotator page server render, with a held lease (the steady state).
     let dir = tempfile::tempdir()?;
