@@ -6,8 +6,9 @@
 //! - SQLite: the writer thread's own rusqlite connection (`SqliteConn`),
 //!   inside the writer's group-commit transaction; statements are prepared
 //!   once and cached.
-//! - PostgreSQL: a pooled connection in a transaction of the job's own
-//!   (`PgConn`), on a blocking thread that waits for each statement.
+//! - PostgreSQL: a connection in a transaction of the job's own (`PgConn`),
+//!   on the thread that waits for each statement and drives it with a
+//!   runtime of its own (a write-job thread, or a snapshot's reader).
 //!
 //! The SQL is written for both; where the dialects differ (row locks,
 //! upserts) the caller asks `dialect()`.

@@ -88,22 +88,79 @@ pub const PAGE: i64 = 2000;
 /// in a REPEATABLE READ, READ ONLY transaction, driven by a runtime of its
 /// own on the thread that reads: the rows of a page wake that thread and
 /// nothing else (from a blocking thread, each batch of rows woke one of
-/// the shared runtime's threads, which then woke the reader). Opened, used
-/// and dropped on a blocking thread, never inside a runtime.
+/// the shared runtime's threads, which then woke the reader). Opened and
+/// used on a blocking thread, never inside a runtime; dropped anywhere.
 pub enum Snapshot {
     Sqlite(rusqlite::Connection),
-    /// `conn` is only taken out when the snapshot is dropped.
-    Postgres { rt: tokio::runtime::Runtime, conn: Option<sqlx::PgConnection> },
+    /// Taken out only when the snapshot is dropped.
+    Postgres(Option<PgSnapshot>),
+}
+
+/// A PostgreSQL snapshot's runtime, connection and slot.
+pub struct PgSnapshot {
+    rt: tokio::runtime::Runtime,
+    conn: sqlx::PgConnection,
+    _slot: Slot,
+}
+
+/// Connections an instance's snapshots hold at most at once; an export
+/// (two), the dashboards' agreement and `copy` take them. Bounded, as the
+/// pool bounded them when snapshots read on its connections: more would
+/// crowd out the write-job threads' connections under `max_connections`.
+pub const SNAPSHOT_CONNECTIONS: usize = 8;
+
+/// How long opening a snapshot waits for a free connection slot, and for
+/// PostgreSQL to accept the connection.
+const SNAPSHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The snapshot connections in use (a counting semaphore for blocking threads).
+#[derive(Debug, Default)]
+pub struct Slots {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+/// One snapshot connection's place, given back when dropped.
+struct Slot(std::sync::Arc<Slots>);
+
+impl Slots {
+    /// A place, waiting at most `wait` for one.
+    fn take(self: &std::sync::Arc<Self>, wait: std::time::Duration) -> Option<Slot> {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut used, _) = self
+            .freed
+            .wait_timeout_while(used, wait, |n| *n >= SNAPSHOT_CONNECTIONS)
+            .unwrap_or_else(|e| e.into_inner());
+        if *used >= SNAPSHOT_CONNECTIONS {
+            return None;
+        }
+        *used += 1;
+        Some(Slot(self.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.used.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl Drop for Snapshot {
-    /// Says goodbye to PostgreSQL, which ends the read-only transaction; a
-    /// connection that is already gone is just dropped.
+    /// Says goodbye to PostgreSQL, which ends the read-only transaction (a
+    /// connection that is already gone is just dropped), on a thread of its
+    /// own: a runtime can be neither run nor dropped inside another, and a
+    /// snapshot may end anywhere (a test's assertion failing, for one).
     fn drop(&mut self) {
-        if let Snapshot::Postgres { rt, conn } = self {
-            if let Some(c) = conn.take() {
-                use sqlx::Connection;
-                let _ = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(1), c.close()).await });
+        if let Snapshot::Postgres(pg) = self {
+            if let Some(PgSnapshot { rt, conn, _slot: slot }) = pg.take() {
+                let _ = std::thread::spawn(move || {
+                    use sqlx::Connection;
+                    let _ = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(1), conn.close()).await });
+                    drop(rt);
+                    drop(slot);
+                })
+                .join();
             }
         }
     }
@@ -125,27 +182,34 @@ impl Snapshot {
                 conn.query_row("SELECT COUNT(*) FROM projects", [], |_| Ok(())).map_err(super::writer::sql_err)?;
                 Ok(Snapshot::Sqlite(conn))
             }
-            Pool::Postgres(pool) => Snapshot::postgres(pool, None),
+            Pool::Postgres(pool) => {
+                let slot = db.snapshot_slots.take(SNAPSHOT_WAIT).ok_or_else(|| {
+                    crate::Error::Unavailable("too many exports and dashboards at once; try again".into())
+                })?;
+                Snapshot::postgres(pool, None, slot)
+            }
         }
     }
 
     /// A PostgreSQL snapshot on a new connection: the database's current
     /// one, or the exported snapshot `of` (`pg_export_snapshot`).
-    fn postgres(pool: &sqlx::PgPool, of: Option<&str>) -> Result<Snapshot> {
+    fn postgres(pool: &sqlx::PgPool, of: Option<&str>, slot: Slot) -> Result<Snapshot> {
         use sqlx::ConnectOptions;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| crate::Error::Internal(e.into()))?;
         let opts = pool.connect_options();
-        let mut conn = rt.block_on(opts.connect())?;
+        let mut conn = rt
+            .block_on(async { tokio::time::timeout(SNAPSHOT_WAIT, opts.connect()).await })
+            .map_err(|_| crate::Error::Unavailable("the database did not answer in time; try again".into()))??;
         rt.block_on(sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut conn))?;
         if let Some(id) = of {
             // The id comes from PostgreSQL itself (hex digits and dashes).
             let set = format!("SET TRANSACTION SNAPSHOT '{}'", id.replace('\'', ""));
             rt.block_on(sqlx::query(&set).execute(&mut conn))?;
         }
-        Ok(Snapshot::Postgres { rt, conn: Some(conn) })
+        Ok(Snapshot::Postgres(Some(PgSnapshot { rt, conn, _slot: slot })))
     }
 
     /// A second connection that sees exactly this snapshot, to read pages
@@ -155,10 +219,12 @@ impl Snapshot {
     /// already keep pace with the encoder, and None when PostgreSQL refuses
     /// one more connection: the export then reads on one.
     pub fn twin(&mut self, db: &super::Db) -> Result<Option<Snapshot>> {
-        let (Snapshot::Postgres { .. }, Pool::Postgres(pool)) = (&*self, &db.read) else { return Ok(None) };
+        let (Snapshot::Postgres(_), Pool::Postgres(pool)) = (&*self, &db.read) else { return Ok(None) };
         let pool = pool.clone();
+        // No waiting for a slot: the export reads on one connection instead.
+        let Some(slot) = db.snapshot_slots.take(std::time::Duration::ZERO) else { return Ok(None) };
         let id: String = (self as &mut dyn Conn).scalar("SELECT pg_export_snapshot()", &[])?;
-        match Snapshot::postgres(&pool, Some(&id)) {
+        match Snapshot::postgres(&pool, Some(&id), slot) {
             Ok(twin) => Ok(Some(twin)),
             Err(e) => {
                 tracing::warn!(error = %e, "a second connection for the export's reads: reading on one");
@@ -171,9 +237,9 @@ impl Snapshot {
     fn with<T>(&mut self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
         match self {
             Snapshot::Sqlite(c) => f(&mut super::conn::SqliteConn(c)),
-            Snapshot::Postgres { rt, conn } => {
-                let conn = conn.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
-                f(&mut super::conn::PgConn { driver: super::conn::Driver::Reader(rt), conn })
+            Snapshot::Postgres(pg) => {
+                let pg = pg.as_mut().ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("snapshot ended")))?;
+                f(&mut super::conn::PgConn { driver: super::conn::Driver::Reader(&pg.rt), conn: &mut pg.conn })
             }
         }
     }
@@ -183,7 +249,7 @@ impl Conn for Snapshot {
     fn dialect(&self) -> Dialect {
         match self {
             Snapshot::Sqlite(_) => Dialect::Sqlite,
-            Snapshot::Postgres { .. } => Dialect::Postgres,
+            Snapshot::Postgres(_) => Dialect::Postgres,
         }
     }
 

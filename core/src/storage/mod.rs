@@ -146,6 +146,8 @@ pub struct Db {
     /// PostgreSQL: the task that clears the caches when another instance
     /// changes something (see `cache::listen`); stopped by `close`.
     listener: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// PostgreSQL: the connections snapshots may hold at once (`export::Snapshot`).
+    pub(crate) snapshot_slots: std::sync::Arc<export::Slots>,
 }
 
 /// The SQLite schema's migrations, embedded in the binary.
@@ -254,6 +256,7 @@ impl Db {
             caches,
             location: Location::Postgres,
             listener: std::sync::Arc::new(std::sync::Mutex::new(Some(listener))),
+            snapshot_slots: Default::default(),
         })
     }
 
@@ -307,6 +310,7 @@ impl Db {
             caches: Default::default(),
             location: Location::Sqlite(path),
             listener: Default::default(),
+            snapshot_slots: Default::default(),
         })
     }
 
