@@ -65,7 +65,7 @@ test("a submit answered by a proxy's 502 or the server's 503 is sent again and s
       await route.fetch();
       await route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body>502 Bad Gateway</body></html>' });
     } else if (n === 2) {
-      // The body a server function's 503 has (api::ctx::fail; checked by a unit test).
+      // The body of a server function's 503 (api::ctx::fail; a unit test asserts these bytes).
       await route.fulfill({ status: 503, contentType: 'text/plain', body: 'Response|the database is unavailable for a moment; try again' });
     } else {
       await route.continue();

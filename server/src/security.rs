@@ -17,13 +17,23 @@ use std::net::IpAddr;
 pub async fn csrf_guard(req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method && !has_bearer(req.headers()) && !same_site(req.headers()) {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(serde_json::json!({"error": "cross-site request refused (CSRF protection)"})),
-        )
-            .into_response();
+        return refusal(req.uri().path(), StatusCode::FORBIDDEN, "cross-site request refused (CSRF protection)");
     }
     next.run(req).await
+}
+
+/// A refusal made before a handler runs: the API's JSON error, or for a
+/// server function (`/sfn/…`) the error encoding its page decodes, so the
+/// page shows it as the server's no instead of taking it for an answer
+/// that did not come (which it sends again).
+fn refusal(path: &str, status: StatusCode, msg: &str) -> Response {
+    if path.starts_with("/sfn/") {
+        use leptos::server_fn::error::{FromServerFnError, ServerFnError};
+        let refused: ServerFnError = ServerFnError::ServerError(msg.to_owned());
+        let body = refused.ser();
+        return (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+    }
+    (status, axum::Json(serde_json::json!({"error": msg}))).into_response()
 }
 
 fn has_bearer(h: &HeaderMap) -> bool {
@@ -117,13 +127,14 @@ pub async fn client_addr(
 
 /// Oversized bodies get the API's JSON error (axum's own 413 is plain text).
 pub async fn json_413(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
     let res = next.run(req).await;
     if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
         let is_json =
             res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         if !is_json {
             let msg = "request body too large: imports are limited by --max-import-mb, other bodies to 256 KiB";
-            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(serde_json::json!({"error": msg}))).into_response();
+            return refusal(&path, StatusCode::PAYLOAD_TOO_LARGE, msg);
         }
     }
     res

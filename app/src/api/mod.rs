@@ -74,7 +74,7 @@ pub(crate) mod ctx {
         {
             res.set_status(status);
         }
-        if matches!(e, Error::Unavailable(_)) {
+        if e.status() == 503 {
             ServerFnError::Response(e.public_message())
         } else {
             ServerFnError::new(e.public_message())

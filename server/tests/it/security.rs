@@ -50,6 +50,12 @@ async fn a_cross_site_form_post_is_refused() {
         .await
         .unwrap();
     assert_eq!(api.status(), StatusCode::FORBIDDEN);
+    // A page's server function hears it in the encoding the page decodes as
+    // the server's no (not retried as an answer that did not come).
+    let sfn = c.post(format!("{}/sfn/submit_and_next", app.url)).header("Origin", "http://evil.example").send().await;
+    let sfn = sfn.unwrap();
+    assert_eq!(sfn.status(), StatusCode::FORBIDDEN);
+    assert_eq!(sfn.text().await.unwrap(), "ServerError|cross-site request refused (CSRF protection)");
 }
 
 #[tokio::test]
