@@ -256,15 +256,30 @@ mod tests {
         serde_json::to_value(trl(t, outcome, form).unwrap()).unwrap()
     }
 
+    /// A TRL row as it was built before rows were borrowed: a `Value`.
+    fn trl_as_value(t: &PairTexts<'_>, outcome: Outcome, form: Form) -> Value {
+        let (chosen, rejected) = t.ordered(outcome);
+        let answer = |text: &str| match form {
+            Form::Standard => json!(text),
+            Form::Conversational => json!([{"role": "assistant", "content": text}]),
+        };
+        let prompt = match form {
+            Form::Conversational => serde_json::to_value(t.messages).unwrap(),
+            Form::Standard if t.is_chat => json!(flatten(t.messages).unwrap()),
+            Form::Standard => json!(t.messages.last().map(|m| m.content.clone()).unwrap_or_default()),
+        };
+        with_margin(json!({"prompt": prompt, "chosen": answer(chosen), "rejected": answer(rejected)}), outcome)
+    }
+
     #[test]
     fn a_trl_row_is_written_as_its_value_would_be() {
-        // Files written before rows were borrowed had a `Value`'s sorted keys.
+        // Files written before rows were borrowed: the same bytes.
         let conv = [Message { role: Role::System, content: "sys".into() }, user("q \"quoted\"\n")];
         for (is_chat, form) in [(true, Form::Conversational), (true, Form::Standard), (false, Form::Standard)] {
             let t = PairTexts { messages: &conv, is_chat, a: "x\ty", b: "é" };
             for outcome in [chosen(Winner::B, 2.0 / 3.0), Outcome::BothBad] {
                 let row = trl(&t, outcome, form).unwrap();
-                assert_eq!(serde_json::to_string(&row).unwrap(), trl_json(&t, outcome, form).to_string());
+                assert_eq!(serde_json::to_string(&row).unwrap(), trl_as_value(&t, outcome, form).to_string());
             }
         }
     }
