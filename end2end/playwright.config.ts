@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as fs from 'fs';
 
-// One fresh database per run, served by the binary `cargo leptos build` made.
+// One fresh database per run, served by the binary and site `scripts/build.sh`
+// made (the site's two bundles: bundles.spec.ts needs the annotator's).
 const port = Number(process.env.E2E_PORT || 3107);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arbiter-e2e-'));
 const bin = process.env.ARBITER_BIN || '../target/debug/arbiter';

@@ -1,9 +1,15 @@
 //! Arbiter's pages. Each page reads through server functions (`api`) and
 //! changes state through plain HTML forms, so everything works without
 //! JavaScript; hydration adds the keyboard-driven annotator on top.
+#[cfg(all(feature = "ssr", feature = "annotator-only"))]
+compile_error!("`annotator-only` is for the annotator's browser bundle; the server renders every page");
+
 pub mod api;
 mod components;
 pub mod i18n;
+// The annotator's bundle leaves the admin pages' routes out, so their code
+// is compiled and then dropped.
+#[cfg_attr(feature = "annotator-only", allow(dead_code))]
 mod pages;
 
 use leptos::prelude::*;
@@ -125,11 +131,14 @@ fn Pages() -> impl IntoView {
 }
 
 /// The annotator's bundle: the same pages but the admins' (the first six
-/// above), whose code it leaves out. Following a link to an admin page,
-/// it loads that page from the server, with the full bundle.
+/// above), whose code it leaves out. A link to an admin page is left to the
+/// browser, which loads the page from the server, with the full bundle; a
+/// navigation made by code reaches the fallback (`pages::Elsewhere`).
 #[cfg(feature = "annotator-only")]
 #[component]
 fn Pages() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    leave_admin_links_to_the_browser();
     view! {
         <Routes fallback=|| view! { <pages::Elsewhere /> }>
             <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
@@ -140,4 +149,25 @@ fn Pages() -> impl IntoView {
             <Route path=path!("/invite/:token") view=pages::invite::InvitePage ssr=SsrMode::Async />
         </Routes>
     }
+}
+
+/// Clicks on links to admin pages stop before the router's handler (which
+/// listens on the window as they bubble up): the browser follows them as
+/// plain links. Left to the router, the page would be loaded only after the
+/// router had drawn its fallback and added a history entry of its own.
+#[cfg(all(feature = "annotator-only", feature = "hydrate"))]
+fn leave_admin_links_to_the_browser() {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let Some(window) = web_sys::window() else { return };
+    let on_click = Closure::<dyn Fn(web_sys::Event)>::new(|ev: web_sys::Event| {
+        let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
+        let Some(href) = el.closest("a[href]").ok().flatten().and_then(|a| a.get_attribute("href")) else { return };
+        let path = href.split(['?', '#']).next().unwrap_or_default();
+        if is_admin_path(path) {
+            ev.stop_propagation();
+        }
+    });
+    let _ = window.add_event_listener_with_callback_and_bool("click", on_click.as_ref().unchecked_ref(), true);
+    // For the page's lifetime, as the router's own listener.
+    on_click.forget();
 }

@@ -36,4 +36,37 @@ test("annotator pages load the annotator's bundle, admin pages the full one, and
   await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
   expect(await page.evaluate(() => (window as any).__same_page)).toBe(true);
   expect(wasm.filter((w) => w === '/pkg/arbiter.wasm')).toHaveLength(1);
+
+  // Back leaves the admin pages in as many steps as were taken: Audit → Users → home.
+  await page.goBack();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await page.goBack();
+  await expect(page).toHaveURL(/\/$/);
+  await hydrated(page);
+  // A link with a query and a hash keeps both across the hop.
+  await page.evaluate(() => {
+    const a = document.createElement('a');
+    a.href = '/admin/audit?page=1#top';
+    a.textContent = 'audit with a query';
+    document.querySelector('main')!.append(a);
+  });
+  const loaded = page.waitForEvent('load'); // the server's page, not the router's address
+  await page.getByRole('link', { name: 'audit with a query' }).click();
+  await loaded;
+  await expect(page).toHaveURL(/\/admin\/audit\?page=1#top$/);
+  await hydrated(page);
+
+  // A navigation made by code (not a link) to an admin page: the annotator's
+  // bundle's fallback loads it from the server.
+  await page.goto('/');
+  await hydrated(page);
+  const hop = page.waitForEvent('load');
+  await page.evaluate(() => {
+    history.pushState({}, '', '/admin/users');
+    window.dispatchEvent(new PopStateEvent('popstate'));
+  });
+  await hop;
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
 });

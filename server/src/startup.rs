@@ -152,11 +152,22 @@ pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// Whether pages other than the admins' load the annotator's bundle: when
+/// it was built, and not before the full one (`cargo leptos watch` after
+/// `scripts/build.sh` rebuilds only the full one; an older annotator's
+/// bundle would not match the server's pages).
+fn annotator_bundle_is_current(pkg: &std::path::Path, state: &AppState) -> bool {
+    let built = |name: &str| std::fs::metadata(pkg.join(format!("{name}.wasm"))).and_then(|m| m.modified()).ok();
+    match (built(app::ANNOTATOR_BUNDLE), built(&state.leptos_options.output_name)) {
+        (Some(annotator), Some(full)) => annotator >= full,
+        _ => false,
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = route_list();
     let (db, reveal, public_url) = (state.db.clone(), state.reveal.clone(), state.config.public_url.clone());
-    // Pages other than the admins' load the annotator's bundle when it was built.
-    let small = state.config.site_root.join("pkg").join(format!("{}.wasm", app::ANNOTATOR_BUNDLE)).is_file();
+    let small = annotator_bundle_is_current(&state.config.site_root.join(&*state.leptos_options.site_pkg_dir), &state);
     let pages: Router<AppState> = Router::new()
         .leptos_routes_with_context(
             &state,

@@ -36,14 +36,16 @@ pub fn Elsewhere() -> impl IntoView {
     let path = location.pathname.get_untracked();
     if crate::is_admin_path(&path) {
         // The router changes the address bar only once the new page is
-        // drawn: load that address, not the one still shown.
+        // drawn: load that address, not the one still shown, in place of
+        // the history entry the router is about to add (Back then leaves
+        // the admin page at once).
         #[cfg(feature = "hydrate")]
         if let Some(w) = web_sys::window() {
             // The router keeps the query without its `?`, the hash with its `#`.
             let (search, hash) = (location.search.get_untracked(), location.hash.get_untracked());
             let query = if search.is_empty() { String::new() } else { format!("?{search}") };
             let href = format!("{path}{query}{hash}");
-            let _ = w.location().assign(&href);
+            let _ = w.location().replace(&href);
         }
         return ().into_any();
     }

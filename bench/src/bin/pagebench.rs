@@ -37,6 +37,10 @@ async fn main() -> anyhow::Result<()> {
     // 1. What the annotator's browser downloads (the annotator's bundle),
     //    and what an admin page loads instead (the full one).
     for (who, bundle) in [("annotator", "arbiter-annotator"), ("admin pages", "arbiter")] {
+        if !args.site_root.join("pkg").join(format!("{bundle}.wasm")).is_file() {
+            println!("assets, {who}: no pkg/{bundle}.wasm (the site was not built by scripts/build.sh)");
+            continue;
+        }
         let mut total = (0, 0);
         for f in [format!("{bundle}.wasm"), format!("{bundle}.js"), "arbiter.css".to_owned()] {
             let (raw, gz) = gzip_len(&args.site_root.join("pkg").join(&f))?;
