@@ -845,3 +845,28 @@ async fn a_judgement_whose_next_task_fails_is_stored_alone_and_its_retry_brings_
     assert_ne!(next.task_id, t1.task_id);
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 1);
 }
+
+#[tokio::test]
+async fn snapshot_connections_are_bounded_and_given_back() {
+    use arbiter_core::storage::export::{Snapshot, SNAPSHOT_CONNECTIONS};
+    if skip_on_sqlite("snapshots hold PostgreSQL connections of their own") {
+        return;
+    }
+    let e = env().await;
+    let db = e.db.clone();
+    let (held, refused, twin, after) = tokio::task::spawn_blocking(move || {
+        let mut held: Vec<Snapshot> = (0..SNAPSHOT_CONNECTIONS).map(|_| Snapshot::open(&db).unwrap()).collect();
+        // All taken: a twin is not waited for, another snapshot waits, then 503.
+        let twin = held[0].twin(&db).unwrap().is_some();
+        let refused = Snapshot::open(&db).err();
+        drop(held.pop());
+        let after = Snapshot::open(&db).is_ok();
+        (held.len(), refused, twin, after)
+    })
+    .await
+    .unwrap();
+    assert_eq!(held, SNAPSHOT_CONNECTIONS - 1);
+    assert!(matches!(refused, Some(Error::Unavailable(_))), "{refused:?}");
+    assert!(!twin, "no twin while every slot is taken");
+    assert!(after, "a dropped snapshot gives its slot back");
+}

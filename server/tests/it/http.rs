@@ -597,3 +597,44 @@ async fn display_preferences_are_kept_per_user_and_shape_every_page() {
     let offsite = post(vec![("size", "reset"), ("next", "https://evil.example/")]).await;
     assert_eq!(offsite.headers()["location"], "/", "only paths on this site");
 }
+
+#[tokio::test]
+async fn pages_but_the_admins_load_the_annotators_bundle_unless_it_is_older_than_the_full_one() {
+    // A site as scripts/build.sh leaves it: the full bundle, then the annotator's.
+    let site = |annotator_first: bool| {
+        let site = tempfile::tempdir().unwrap();
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        for name in ["arbiter", "arbiter-annotator"] {
+            std::fs::write(pkg.join(format!("{name}.wasm")), b"\0asm").unwrap();
+            std::fs::write(pkg.join(format!("{name}.js")), b"").unwrap();
+        }
+        // `cargo leptos watch` after build.sh: only the full bundle is new.
+        let (older, newer) = if annotator_first { ("arbiter-annotator", "arbiter") } else { ("arbiter", "arbiter-annotator") };
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(pkg.join(format!("{older}.wasm"))).unwrap().set_modified(then).unwrap();
+        assert!(pkg.join(format!("{newer}.wasm")).exists());
+        site
+    };
+    async fn script(app: &TestApp, c: &reqwest::Client, path: &str) -> &'static str {
+        let html = c.get(format!("{}{path}", app.url)).send().await.unwrap().text().await.unwrap();
+        match (html.contains("/pkg/arbiter-annotator.js"), html.contains("/pkg/arbiter.js")) {
+            (true, false) => "annotator",
+            (false, true) => "full",
+            other => panic!("{path}: {other:?} in {html}"),
+        }
+    }
+    let current = site(false);
+    let root = current.path().to_path_buf();
+    let app = common::spawn_app_with(move |c| c.site_root = root).await;
+    app.user("boss", Role::Admin).await;
+    let boss = common::login(&app, "boss", PASSWORD).await;
+    assert_eq!(script(&app, &boss, "/login").await, "annotator");
+    assert_eq!(script(&app, &boss, "/").await, "annotator");
+    assert_eq!(script(&app, &boss, "/admin").await, "full");
+    assert_eq!(script(&app, &boss, "/admin/users").await, "full");
+    let stale = site(true);
+    let root = stale.path().to_path_buf();
+    let app = common::spawn_app_with(move |c| c.site_root = root).await;
+    assert_eq!(script(&app, &browser(), "/login").await, "full", "an older annotator's bundle is not used");
+}
