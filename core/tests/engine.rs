@@ -835,7 +835,11 @@ async fn a_judgement_whose_next_task_fails_is_stored_alone_and_its_retry_brings_
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 1);
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM assignments WHERE state = 'submitted'").await, 1);
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM assignments").await, 1);
-    let drop = if postgres_server().is_some() { "DROP TRIGGER refuse_leases ON assignments" } else { "DROP TRIGGER refuse_leases" };
+    let drop = if postgres_server().is_some() {
+        "DROP TRIGGER refuse_leases ON assignments"
+    } else {
+        "DROP TRIGGER refuse_leases"
+    };
     execute(&e.db, drop).await;
     // The client's retry (same key): the stored receipt, and now a next task.
     let (receipt, fresh, next) = tasks::submit_and_next(&e.db, &u, &p, task, &key, &vote(3)).await.unwrap();

@@ -4,9 +4,9 @@
 //! core's one mapping to a status.
 mod account;
 mod admin;
-pub mod codec;
 mod annotate;
 mod audit;
+pub mod codec;
 mod dashboard;
 mod home;
 mod leaderboard;

@@ -156,7 +156,9 @@ impl Drop for Snapshot {
             if let Some(PgSnapshot { rt, conn, _slot: slot }) = pg.take() {
                 let _ = std::thread::spawn(move || {
                     use sqlx::Connection;
-                    let _ = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(1), conn.close()).await });
+                    let _ = rt.block_on(async {
+                        tokio::time::timeout(std::time::Duration::from_secs(1), conn.close()).await
+                    });
                     drop(rt);
                     drop(slot);
                 })

@@ -610,9 +610,15 @@ async fn pages_but_the_admins_load_the_annotators_bundle_unless_it_is_older_than
             std::fs::write(pkg.join(format!("{name}.js")), b"").unwrap();
         }
         // `cargo leptos watch` after build.sh: only the full bundle is new.
-        let (older, newer) = if annotator_first { ("arbiter-annotator", "arbiter") } else { ("arbiter", "arbiter-annotator") };
+        let (older, newer) =
+            if annotator_first { ("arbiter-annotator", "arbiter") } else { ("arbiter", "arbiter-annotator") };
         let then = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options().write(true).open(pkg.join(format!("{older}.wasm"))).unwrap().set_modified(then).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(pkg.join(format!("{older}.wasm")))
+            .unwrap()
+            .set_modified(then)
+            .unwrap();
         assert!(pkg.join(format!("{newer}.wasm")).exists());
         site
     };

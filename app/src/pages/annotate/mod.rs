@@ -912,7 +912,10 @@ mod tests {
     fn a_503_or_a_proxys_page_is_sent_again_and_a_refusal_is_not() {
         let unavailable = || Error::Unavailable("the database is unavailable for a moment; try again".into());
         // The body end2end/tests/retry.spec.ts answers with, as the server writes it.
-        assert_eq!(&crate::api::ctx::fail(unavailable()).ser()[..], b"Response|the database is unavailable for a moment; try again");
+        assert_eq!(
+            &crate::api::ctx::fail(unavailable()).ser()[..],
+            b"Response|the database is unavailable for a moment; try again"
+        );
         let away = answer(unavailable());
         assert!(is_transient(&away), "{away:?}");
         assert_eq!(crate::components::message(&away), "the database is unavailable for a moment; try again");

@@ -263,13 +263,7 @@ pub async fn start(db: &Db, actor: &str, project: &Project, options: Options) ->
     .await?;
     let (plan_tx, plan_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel::<Chunk>(8);
-    let job = Job {
-        db: db.clone(),
-        actor: actor.to_owned(),
-        project: project.clone(),
-        options,
-        scope,
-    };
+    let job = Job { db: db.clone(), actor: actor.to_owned(), project: project.clone(), options, scope };
     let done = tokio::spawn(async move {
         // Reading and encoding run on a thread of their own with a plain
         // SQLite connection; the card (agreement, storage) is async.
