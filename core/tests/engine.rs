@@ -851,6 +851,52 @@ async fn a_judgement_whose_next_task_fails_is_stored_alone_and_its_retry_brings_
 }
 
 #[tokio::test]
+async fn the_claims_statement_is_planned_once_and_reused() {
+    if skip_on_sqlite("plan caching is PostgreSQL's") {
+        return;
+    }
+    let e = env().await;
+    let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
+    let p = project(&e.db, 2, &(lines.join("\n") + "\n")).await;
+    let u = annotator(&e.db, "ann", &p).await;
+    // One job, so one connection: seven claims, then what PostgreSQL says
+    // of the claim's plans there. It plans the first five for their values;
+    // after that it keeps a generic plan unless that one's estimate is
+    // worse (it was: the pick's anti-join, planned anew at every claim).
+    let (project_id, user_id) = (p.id, u.id);
+    let (generic, custom): (i64, i64) =
+        e.db.hot(move |c| {
+            // Others' judgements of every pair: the statistics of a project under way.
+            c.execute(
+                "INSERT INTO users (uuid, username, role, created_at)
+                 SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM generate_series(1, 40) i",
+                &[],
+            )?;
+            c.execute(
+                "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
+                                          leased_at, lease_expires_at)
+                 SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, 'submitted', 0, 0
+                 FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'",
+                &[],
+            )?;
+            c.execute("ANALYZE", &[])?;
+            for _ in 0..7 {
+                let lease =
+                    arbiter_core::storage::assignments::lease_next(c, project_id, user_id, 2, 1, 60_000, false)?;
+                assert!(lease.is_some(), "900 pairs, seven claims");
+            }
+            let r = c.query_one(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH pick AS%'",
+                &[],
+            )?;
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!((generic, custom), (2, 5), "five custom plans, then the generic one reused");
+}
+
+#[tokio::test]
 async fn snapshot_connections_are_bounded_and_given_back() {
     use arbiter_core::storage::export::{Snapshot, SNAPSHOT_CONNECTIONS};
     if skip_on_sqlite("snapshots hold PostgreSQL connections of their own") {
