@@ -855,45 +855,68 @@ async fn the_claims_statement_is_planned_once_and_reused() {
     if skip_on_sqlite("plan caching is PostgreSQL's") {
         return;
     }
+    assert_eq!(plans_of_seven_claims("pairwise").await, (2, 5), "five custom plans, then the generic one reused");
+    assert_eq!(plans_of_seven_claims("ranking").await, (2, 5), "the same for a prompt's claim");
+}
+
+/// (generic, custom) plans of the claim's pick statement after seven claims
+/// in one job (so on one connection), on a project whose statistics are
+/// those of one under way: 300 prompts of three answers, each pair or
+/// prompt judged by 40 others. PostgreSQL plans the first five executions
+/// for their values; after that it keeps a generic plan unless that one's
+/// estimate is worse (the pick's `NOT EXISTS` as an anti-join was: then it
+/// planned the statement anew at every claim).
+async fn plans_of_seven_claims(task_type: &str) -> (i64, i64) {
+    use arbiter_core::storage::assignments::{lease_next, lease_next_prompt};
     let e = env().await;
+    let mut s = SettingsInput::titled("T");
+    s.annotations_per_pair = Some(2);
+    s.task_type = Some(task_type.into());
+    let p = projects::create(&e.db, "test", "t", s).await.unwrap();
     let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
-    let p = project(&e.db, 2, &(lines.join("\n") + "\n")).await;
+    let report =
+        import::import_jsonl(&e.db, &p, None, "t.jsonl", (lines.join("\n") + "\n").into_bytes()).await.unwrap();
+    assert!(report.ok, "{:?}", report.errors);
     let u = annotator(&e.db, "ann", &p).await;
-    // One job, so one connection: seven claims, then what PostgreSQL says
-    // of the claim's plans there. It plans the first five for their values;
-    // after that it keeps a generic plan unless that one's estimate is
-    // worse (it was: the pick's anti-join, planned anew at every claim).
-    let (project_id, user_id) = (p.id, u.id);
-    let (generic, custom): (i64, i64) =
-        e.db.hot(move |c| {
-            // Others' judgements of every pair: the statistics of a project under way.
-            c.execute(
-                "INSERT INTO users (uuid, username, role, created_at)
-                 SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM generate_series(1, 40) i",
-                &[],
-            )?;
-            c.execute(
+    let (project_id, user_id, ranking) = (p.id, u.id, task_type == "ranking");
+    e.db.hot(move |c| {
+        c.execute(
+            "INSERT INTO users (uuid, username, role, created_at)
+             SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM generate_series(1, 40) i",
+            &[],
+        )?;
+        c.execute(
+            if ranking {
+                "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state,
+                                          leased_at, lease_expires_at)
+                 SELECT u.uuid || '-' || pr.id, pr.project_id, pr.id, NULL, u.id, FALSE, '[]', 'submitted', 0, 0
+                 FROM prompts pr CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
+            } else {
                 "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
                                           leased_at, lease_expires_at)
                  SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, 'submitted', 0, 0
-                 FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'",
-                &[],
-            )?;
-            c.execute("ANALYZE", &[])?;
-            for _ in 0..7 {
-                let lease =
-                    arbiter_core::storage::assignments::lease_next(c, project_id, user_id, 2, 1, 60_000, false)?;
-                assert!(lease.is_some(), "900 pairs, seven claims");
-            }
-            let r = c.query_one(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH pick AS%'",
-                &[],
-            )?;
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .await
-        .unwrap();
-    assert_eq!((generic, custom), (2, 5), "five custom plans, then the generic one reused");
+                 FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
+            },
+            &[],
+        )?;
+        c.execute("ANALYZE", &[])?;
+        for _ in 0..7 {
+            let lease = if ranking {
+                lease_next_prompt(c, project_id, user_id, 2, (2, 10), 1, 60_000, &mut |_| {})?
+            } else {
+                lease_next(c, project_id, user_id, 2, 1, 60_000, false)?
+            };
+            assert!(lease.is_some(), "300 prompts, seven claims");
+        }
+        let pick = if ranking { "SELECT pr.id FROM prompts pr%" } else { "WITH pick AS%" };
+        let r = c.query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE $1",
+            arbiter_core::vals![pick],
+        )?;
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

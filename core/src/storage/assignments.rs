@@ -58,6 +58,18 @@ fn skip_locked(c: &dyn Conn, alias: &str) -> String {
     }
 }
 
+/// ` OFFSET 0` on PostgreSQL, at the end of a pick's `NOT EXISTS`: the
+/// subquery stays a probe per candidate (walked in the pick index's order)
+/// instead of becoming an anti-join, whose plan without values PostgreSQL
+/// estimates dearer than the plan for the values at hand, so it would plan
+/// the statement anew at every claim (see `lease_next`). Nothing on SQLite.
+fn probe(c: &dyn Conn) -> &'static str {
+    match c.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " OFFSET 0",
+    }
+}
+
 /// What a task leases: a pair, or (ranking and rating) a whole prompt.
 type Item = (Option<i64>, i64);
 
@@ -153,12 +165,10 @@ pub fn lease_next(
 ) -> Result<Option<Lease>> {
     if c.dialect() == Dialect::Postgres {
         // The pair is picked (and locked) once and read from `pick` by the
-        // lease, the slot and the texts alike. `OFFSET 0` keeps the
-        // `NOT EXISTS` a probe per pair, walked in `pairs_pick` order, which
-        // is the plan for any values: as an anti-join, the plan without
-        // values was estimated dearer (a hash of the annotator's
-        // assignments), so PostgreSQL planned the statement anew at every
-        // claim (11.5% of the two cores at 1,000 claims/s). The test
+        // lease, the slot and the texts alike. `OFFSET 0`: see `probe` (with
+        // the statistics of a project under way, the statement was planned
+        // at every claim, which then ran at less than half the rate;
+        // docs/benchmarks.md). The test
         // `the_claims_statement_is_planned_once_and_reused` holds it.
         let expires = now + lease_ms;
         let r = c.query_opt(
@@ -212,8 +222,9 @@ pub fn lease_gold(
     let sql = format!(
         "SELECT p.id FROM pairs p WHERE p.project_id = $1 AND p.gold_choice IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = $2 AND a.state <> 'expired')
+                           WHERE a.pair_id = p.id AND a.annotator_id = $2 AND a.state <> 'expired'{})
          ORDER BY p.load, p.spread LIMIT 1{}",
+        probe(c),
         skip_locked(c, "p")
     );
     match c.query_opt(&sql, vals![project_id, annotator_id])? {
@@ -244,8 +255,9 @@ pub fn lease_for_models(
         "SELECT p.id FROM pairs p
          WHERE p.project_id = $1 AND p.model_pair = $2 AND p.load < $3 AND p.gold_choice IS NULL
            AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = $4 AND a.state <> 'expired')
+                           WHERE a.pair_id = p.id AND a.annotator_id = $4 AND a.state <> 'expired'{})
          ORDER BY p.load, p.spread LIMIT 1{}",
+        probe(c),
         skip_locked(c, "p")
     );
     for model_pair in order.iter().take(ACTIVE_TRIES) {
@@ -265,20 +277,20 @@ pub fn least_loaded(
     per_pair: i64,
     open_prompts_only: bool,
 ) -> Result<Option<(i64, i64)>> {
-    let sql = if open_prompts_only {
-        "SELECT p.id, p.prompt_id FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id
-         WHERE p.project_id = $1 AND p.load < $2 AND pr.settled = FALSE AND p.gold_choice IS NULL
-           AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired')
-         ORDER BY p.load, p.spread LIMIT 1"
+    let (join, open) = if open_prompts_only {
+        (" JOIN prompts pr ON pr.id = p.prompt_id", " AND pr.settled = FALSE")
     } else {
-        "SELECT p.id, p.prompt_id FROM pairs p
-         WHERE p.project_id = $1 AND p.load < $2 AND p.gold_choice IS NULL
-           AND NOT EXISTS (SELECT 1 FROM assignments a
-                           WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired')
-         ORDER BY p.load, p.spread LIMIT 1"
+        ("", "")
     };
-    let sql = format!("{sql}{}", skip_locked(c, "p"));
+    let sql = format!(
+        "SELECT p.id, p.prompt_id FROM pairs p{join}
+         WHERE p.project_id = $1 AND p.load < $2{open} AND p.gold_choice IS NULL
+           AND NOT EXISTS (SELECT 1 FROM assignments a
+                           WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'{})
+         ORDER BY p.load, p.spread LIMIT 1{}",
+        probe(c),
+        skip_locked(c, "p")
+    );
     match c.query_opt(&sql, vals![project_id, per_pair, annotator_id])? {
         Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
         None => Ok(None),
@@ -400,8 +412,9 @@ pub fn lease_next_prompt(
          WHERE pr.project_id = $1 AND pr.load < $2
            AND (SELECT COUNT(*) FROM completions c WHERE c.prompt_id = pr.id) BETWEEN $4 AND $5
            AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.prompt_id = pr.id AND a.annotator_id = $3
-                             AND a.pair_id IS NULL AND a.state <> 'expired')
+                             AND a.pair_id IS NULL AND a.state <> 'expired'{})
          ORDER BY pr.load, pr.id LIMIT 1{}",
+        probe(c),
         skip_locked(c, "pr")
     );
     let Some(r) = c.query_opt(&sql, vals![project_id, per_prompt, annotator_id, min_completions, max_completions])?
