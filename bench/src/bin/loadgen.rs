@@ -61,6 +61,12 @@ struct Args {
     /// (the servers open connections and fill caches); the checks count all.
     #[arg(long, default_value_t = 0)]
     warmup: u64,
+    /// Before the run, this many other annotators (not in the run) have
+    /// passed on every pair (skipped, so no pair's load moves), and the
+    /// statistics are gathered: the database of a project under way rather
+    /// than a fresh one.
+    #[arg(long, default_value_t = 0)]
+    history: usize,
 }
 
 struct Worker {
@@ -83,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&file, dataset(args.pairs))?;
     cli(&args.bin, &db_url, &["import", "load", file.to_str().unwrap()], "")?;
     let tokens = bench::annotators(&args.bin, &db_url, "load", "load", args.annotators)?;
+    if args.history > 0 {
+        history(&db_url, args.history).await?;
+    }
     eprintln!("setup: {} pairs, {} annotators in {:.1}s", args.pairs, args.annotators, t0.elapsed().as_secs_f64());
 
     let mut servers = Vec::new();
@@ -340,5 +349,27 @@ async fn main() -> anyhow::Result<()> {
         "acknowledged submissions are not stored exactly once"
     );
     println!("violations: 0");
+    Ok(())
+}
+
+/// `--history`: `n` annotators who skipped every pair, then the tables they
+/// grew are analyzed.
+async fn history(db_url: &str, n: usize) -> anyhow::Result<()> {
+    let db = arbiter_core::storage::Db::connect(db_url).await?;
+    let users = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+         INSERT INTO users (uuid, username, role, created_at)
+         SELECT 'history-' || i, 'history' || i, 'annotator', 0 FROM n"
+    );
+    let skipped = "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
+                                            leased_at, lease_expires_at)
+         SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, 'skipped', 0, 0
+         FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'history%'";
+    // Not `annotations`: statistics of it empty would plan its lookups as
+    // scans, which a real database has left behind long before.
+    for sql in [users.as_str(), skipped, "ANALYZE users", "ANALYZE pairs", "ANALYZE assignments"] {
+        arbiter_core::on!(&db.write, e => sqlx::query(sql).execute(e).await.map(|r| r.rows_affected()))?;
+    }
+    db.close().await;
     Ok(())
 }
