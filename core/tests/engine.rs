@@ -851,34 +851,40 @@ async fn a_judgement_whose_next_task_fails_is_stored_alone_and_its_retry_brings_
 }
 
 #[tokio::test]
-async fn the_claims_statement_is_planned_once_and_reused() {
+async fn the_picks_keep_their_generic_plan() {
     if skip_on_sqlite("plan caching is PostgreSQL's") {
         return;
     }
-    assert_eq!(plans_of_seven_claims("pairwise").await, (2, 5), "five custom plans, then the generic one reused");
-    assert_eq!(plans_of_seven_claims("ranking").await, (2, 5), "the same for a prompt's claim");
+    for pick in ["pairwise", "ranking", "gold", "models", "adaptive"] {
+        assert_eq!(plans_of_seven_picks(pick).await, (2, 5), "{pick}: five custom plans, then the generic one kept");
+    }
 }
 
-/// (generic, custom) plans of the claim's pick statement after seven claims
-/// in one job (so on one connection), on a project whose statistics are
-/// those of one under way: 300 prompts of three answers, each pair or
-/// prompt judged by 40 others. PostgreSQL plans the first five executions
-/// for their values; after that it keeps a generic plan unless that one's
+/// (generic, custom) plans of a pick statement after seven executions in
+/// one job (so on one connection), on a project whose statistics are those
+/// of one under way: 300 prompts of three answers, each pair or prompt
+/// judged by 40 others. PostgreSQL plans the first five executions for
+/// their values; after that it keeps a generic plan unless that one's
 /// estimate is worse (the pick's `NOT EXISTS` as an anti-join was: then it
-/// planned the statement anew at every claim).
-async fn plans_of_seven_claims(task_type: &str) -> (i64, i64) {
-    use arbiter_core::storage::assignments::{lease_next, lease_next_prompt};
+/// planned the statement anew at every claim). Without the `OFFSET 0`
+/// fence the pairwise, ranking and adaptive picks saw (0, 7); the gold and
+/// model picks kept their generic plan even then.
+async fn plans_of_seven_picks(pick: &str) -> (i64, i64) {
+    use arbiter_core::storage::assignments::{
+        lease_for_models, lease_gold, lease_next, lease_next_prompt, least_loaded,
+    };
     let e = env().await;
+    let ranking = pick == "ranking";
     let mut s = SettingsInput::titled("T");
     s.annotations_per_pair = Some(2);
-    s.task_type = Some(task_type.into());
+    s.task_type = Some(if ranking { "ranking" } else { "pairwise" }.into());
     let p = projects::create(&e.db, "test", "t", s).await.unwrap();
     let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
     let report =
         import::import_jsonl(&e.db, &p, None, "t.jsonl", (lines.join("\n") + "\n").into_bytes()).await.unwrap();
     assert!(report.ok, "{:?}", report.errors);
     let u = annotator(&e.db, "ann", &p).await;
-    let (project_id, user_id, ranking) = (p.id, u.id, task_type == "ranking");
+    let (project_id, user_id, pick) = (p.id, u.id, pick.to_owned());
     e.db.hot(move |c| {
         c.execute(
             "INSERT INTO users (uuid, username, role, created_at)
@@ -900,19 +906,32 @@ async fn plans_of_seven_claims(task_type: &str) -> (i64, i64) {
             &[],
         )?;
         c.execute("ANALYZE", &[])?;
+        let models = ["m0\u{1f}m1".to_owned()];
         for _ in 0..7 {
-            let lease = if ranking {
-                lease_next_prompt(c, project_id, user_id, 2, (2, 10), 1, 60_000, &mut |_| {})?
-            } else {
-                lease_next(c, project_id, user_id, 2, 1, 60_000, false)?
-            };
-            assert!(lease.is_some(), "300 prompts, seven claims");
+            match pick.as_str() {
+                "ranking" => {
+                    let lease = lease_next_prompt(c, project_id, user_id, 2, (2, 10), 1, 60_000, &mut |_| {})?;
+                    assert!(lease.is_some(), "300 prompts, seven claims");
+                }
+                "pairwise" => assert!(lease_next(c, project_id, user_id, 2, 1, 60_000, false)?.is_some()),
+                "gold" => assert!(lease_gold(c, project_id, user_id, 1, 60_000, false)?.is_none(), "no gold pairs"),
+                "models" => drop(lease_for_models(c, project_id, user_id, 2, &models, 1, 60_000, false)?),
+                _ => assert!(least_loaded(c, project_id, user_id, 2, true)?.is_some()),
+            }
         }
-        let pick = if ranking { "SELECT pr.id FROM prompts pr%" } else { "WITH pick AS%" };
+        // Each statement by a phrase of its own (and only one statement matches).
+        let phrase = match pick.as_str() {
+            "ranking" => "SELECT pr.id FROM prompts pr%",
+            "pairwise" => "WITH pick AS%",
+            "gold" => "%p.gold_choice IS NOT NULL%",
+            "models" => "%p.model_pair = $2%",
+            _ => "%pr.settled = FALSE%",
+        };
         let r = c.query_one(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE $1",
-            arbiter_core::vals![pick],
+            "SELECT generic_plans, custom_plans, COUNT(*) OVER () FROM pg_prepared_statements WHERE statement LIKE $1",
+            arbiter_core::vals![phrase],
         )?;
+        assert_eq!(r.get::<i64>(2)?, 1, "one statement matches {phrase}");
         Ok((r.get(0)?, r.get(1)?))
     })
     .await

@@ -169,7 +169,7 @@ pub fn lease_next(
         // the statistics of a project under way, the statement was planned
         // at every claim, which then ran at less than half the rate;
         // docs/benchmarks.md). The test
-        // `the_claims_statement_is_planned_once_and_reused` holds it.
+        // `the_picks_keep_their_generic_plan` holds it.
         let expires = now + lease_ms;
         let r = c.query_opt(
             "WITH pick AS (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
