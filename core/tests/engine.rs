@@ -939,6 +939,44 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64) {
 }
 
 #[tokio::test]
+async fn a_sqlite_file_gets_planner_statistics_after_an_import_and_at_open() {
+    if skip_on_postgres("SQLite's statistics (PostgreSQL's: ANALYZE after an import, autovacuum)") {
+        return;
+    }
+    let e = env().await;
+    let analyzed = |table: &'static str| {
+        let db = e.db.clone();
+        async move { count(&db, &format!("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = '{table}'")).await }
+    };
+    let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
+    project(&e.db, 2, &(lines.join("\n") + "\n")).await;
+    assert!(analyzed("pairs").await > 0, "the import's tables are analyzed after it");
+    // Rows written outside Arbiter's view (here: 40 others' passes on every
+    // pair): the next open gathers their statistics.
+    let arbiter_core::storage::Pool::Sqlite(pool) = &e.db.write else { unreachable!("SQLite only") };
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+         INSERT INTO users (uuid, username, role, created_at) SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM n",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
+                                  lease_expires_at)
+         SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, 'skipped', 0, 0
+         FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(analyzed("assignments").await, 0);
+    let reopened = Db::connect(&e.url).await.unwrap();
+    assert!(analyzed("assignments").await > 0, "opening the file analyzed the grown table");
+    reopened.close().await;
+}
+
+#[tokio::test]
 async fn snapshot_connections_are_bounded_and_given_back() {
     use arbiter_core::storage::export::{Snapshot, SNAPSHOT_CONNECTIONS};
     if skip_on_sqlite("snapshots hold PostgreSQL connections of their own") {

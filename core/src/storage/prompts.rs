@@ -78,13 +78,12 @@ pub async fn set_model_pairs(db: &super::Pool, project_id: i64, on: bool) -> sql
 /// PostgreSQL plans the hot path's picks from them: with the statistics of
 /// an empty table it sorts every open pair per claim (300 ms at 10,000
 /// pairs) instead of walking the pick index (under 1 ms), until autovacuum
-/// comes by. SQLite's planner needs none here.
+/// comes by. SQLite: `PRAGMA optimize` (see `super::sqlite_optimize`).
 pub async fn refresh_statistics(db: &super::Pool) -> sqlx::Result<()> {
-    let ex = super::Ex::from(db);
-    if ex.dialect() == super::Dialect::Postgres {
-        super::on!(ex, e => sqlx::query("ANALYZE prompts, completions, pairs").execute(e).await.map(|_| ()))?;
+    match db {
+        super::Pool::Postgres(p) => sqlx::query("ANALYZE prompts, completions, pairs").execute(p).await.map(|_| ()),
+        super::Pool::Sqlite(p) => super::sqlite_optimize(p).await,
     }
-    Ok(())
 }
 
 fn model_key(a: &str, b: &str) -> (String, String) {
