@@ -309,7 +309,11 @@ impl Db {
             .await
             .with_context(|| format!("Failed to open database {url}"))?;
         SQLITE_MIGRATIONS.run(&write).await.context("Failed to run database migrations")?;
-        sqlite_optimize(&write).await.context("Failed to gather the planner's statistics")?;
+        // Statistics help; a file Arbiter may read but not write (a backup
+        // served for a look) opens without them.
+        if let Err(e) = sqlite_optimize(&write).await {
+            tracing::warn!(error = %e, "could not gather SQLite's planner statistics");
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
