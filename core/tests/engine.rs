@@ -886,25 +886,9 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64) {
     let u = annotator(&e.db, "ann", &p).await;
     let (project_id, user_id, pick) = (p.id, u.id, pick.to_owned());
     e.db.hot(move |c| {
-        c.execute(
-            "INSERT INTO users (uuid, username, role, created_at)
-             SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM generate_series(1, 40) i",
-            &[],
-        )?;
-        c.execute(
-            if ranking {
-                "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state,
-                                          leased_at, lease_expires_at)
-                 SELECT u.uuid || '-' || pr.id, pr.project_id, pr.id, NULL, u.id, FALSE, '[]', 'submitted', 0, 0
-                 FROM prompts pr CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
-            } else {
-                "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
-                                          leased_at, lease_expires_at)
-                 SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, 'submitted', 0, 0
-                 FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
-            },
-            &[],
-        )?;
+        for sql in others_on_every_task(40, ranking, "submitted") {
+            c.execute(&sql, &[])?;
+        }
         c.execute("ANALYZE", &[])?;
         let models = ["m0\u{1f}m1".to_owned()];
         for _ in 0..7 {
@@ -954,26 +938,40 @@ async fn a_sqlite_file_gets_planner_statistics_after_an_import_and_at_open() {
     // Rows written outside Arbiter's view (here: 40 others' passes on every
     // pair): the next open gathers their statistics.
     let arbiter_core::storage::Pool::Sqlite(pool) = &e.db.write else { unreachable!("SQLite only") };
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
-         INSERT INTO users (uuid, username, role, created_at) SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM n",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state, leased_at,
-                                  lease_expires_at)
-         SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, 'skipped', 0, 0
-         FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
+    for sql in others_on_every_task(40, false, "skipped") {
+        sqlx::query(&sql).execute(pool).await.unwrap();
+    }
     assert_eq!(analyzed("assignments").await, 0);
     let reopened = Db::connect(&e.url).await.unwrap();
     assert!(analyzed("assignments").await > 0, "opening the file analyzed the grown table");
     reopened.close().await;
+}
+
+/// SQL for either backend: `n` other annotators, each with an assignment in
+/// `state` of every pair (or, with `prompts`, of every prompt): the
+/// statistics of a project under way.
+fn others_on_every_task(n: usize, prompts: bool, state: &str) -> [String; 2] {
+    let users = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+         INSERT INTO users (uuid, username, role, created_at)
+         SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM n"
+    );
+    let assignments = if prompts {
+        format!(
+            "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state,
+                                      leased_at, lease_expires_at)
+             SELECT u.uuid || '-' || pr.id, pr.project_id, pr.id, NULL, u.id, FALSE, '[]', '{state}', 0, 0
+             FROM prompts pr CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
+        )
+    } else {
+        format!(
+            "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
+                                      leased_at, lease_expires_at)
+             SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, '{state}', 0, 0
+             FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
+        )
+    };
+    [users, assignments]
 }
 
 #[tokio::test]
