@@ -998,3 +998,44 @@ async fn snapshot_connections_are_bounded_and_given_back() {
     assert!(!twin, "no twin while every slot is taken");
     assert!(after, "a dropped snapshot gives its slot back");
 }
+
+/// Arbiter deletes no prompt, pair or user; an operator's deletion by hand
+/// takes their assignments, and those assignments' annotations, with it on
+/// both backends (SQLite: `ON DELETE CASCADE`; PostgreSQL: the triggers of
+/// migration `assignment_keys`, so that a claim's insert checks no foreign key).
+#[tokio::test]
+async fn deleting_a_pair_a_prompt_or_a_user_by_hand_takes_their_assignments_and_annotations() {
+    let e = env().await;
+    let p = project(&e.db, 2, &format!("{}\n{}\n", line("a", 3), line("b", 3))).await;
+    for (name, judged) in [("x", 4), ("y", 3)] {
+        let u = annotator(&e.db, name, &p).await;
+        for i in 0..judged {
+            let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+            submit(&e.db, &u, &t.task_id.to_string(), &format!("{name}{i}"), &vote(1)).await.unwrap();
+        }
+        tasks::next(&e.db, &p, &u).await.unwrap().expect("and one task leased");
+    }
+    const ORPHANS: &str = "SELECT (SELECT COUNT(*) FROM assignments a
+                                   WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.id = a.pair_id)
+                                      OR NOT EXISTS (SELECT 1 FROM prompts pr WHERE pr.id = a.prompt_id)
+                                      OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.annotator_id))
+                        + (SELECT COUNT(*) FROM annotations n
+                           WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.id = n.assignment_id))";
+    let rows = || async {
+        (count(&e.db, "SELECT COUNT(*) FROM assignments").await, count(&e.db, "SELECT COUNT(*) FROM annotations").await)
+    };
+    assert_eq!(rows().await, (9, 7));
+    let mut before = rows().await;
+    for deletion in [
+        "DELETE FROM pairs WHERE id = (SELECT MIN(pair_id) FROM annotations)",
+        "DELETE FROM prompts WHERE external_id = 'b'",
+        "DELETE FROM users WHERE username = 'y'",
+    ] {
+        execute(&e.db, deletion).await;
+        let after = rows().await;
+        assert!(after.0 < before.0 && after.1 < before.1, "{deletion}: {before:?} → {after:?}");
+        assert_eq!(count(&e.db, ORPHANS).await, 0, "{deletion}: nothing left pointing at what is gone");
+        before = after;
+    }
+    assert!(before.1 > 0, "x's judgements of the pairs left are still there");
+}
