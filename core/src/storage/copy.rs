@@ -446,7 +446,7 @@ pub fn non_empty(c: &mut dyn Conn) -> Result<Vec<&'static str>> {
 /// statistics (PostgreSQL).
 pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
     let source = from.clone();
-    let copied = to
+    let (copied, filled) = to
         .hot_bulk(move |c| {
             let busy = non_empty(c)?;
             if !busy.is_empty() {
@@ -457,7 +457,9 @@ pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
             }
             let mut snapshot = Snapshot::open(&source)?;
             let mut copied = 0u64;
+            let mut filled = Vec::new();
             for t in TABLES {
+                let before = copied;
                 let cols = t.columns.join(", ");
                 let kinds: Vec<(bool, ColumnKind)> = t.columns.iter().map(|c| (t.flags.contains(c), kind(c))).collect();
                 pages(&mut snapshot, t, |page| {
@@ -475,6 +477,9 @@ pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
                     copied += page.len() as u64;
                     Ok(())
                 })?;
+                if copied > before {
+                    filled.push(t.name);
+                }
                 if c.dialect() == Dialect::Postgres && t.key == ["id"] {
                     c.query(
                         &format!(
@@ -485,13 +490,18 @@ pub async fn copy_all(from: &Db, to: &Db) -> Result<u64> {
                     )?;
                 }
             }
-            Ok(copied)
+            Ok((copied, filled))
         })
         .await?;
     // PostgreSQL plans from statistics: a copied database is queried at once.
-    // Best effort: the copy is committed and checked either way.
-    if to.is_shared() {
-        if let Err(e) = super::on!(&to.write, e => sqlx::query("ANALYZE").execute(e).await.map(|_| ())) {
+    // Only the tables that got rows: an empty table's statistics say it stays
+    // empty, and the plans made from them scan it (`annotations` looked up by
+    // idempotency key) until autovacuum analyzes it again, while one never
+    // analyzed is assumed to hold some pages and is probed through its
+    // indexes. Best effort: the copy is committed and checked either way.
+    if to.is_shared() && !filled.is_empty() {
+        let analyze = format!("ANALYZE {}", filled.join(", "));
+        if let Err(e) = super::on!(&to.write, e => sqlx::query(&analyze).execute(e).await.map(|_| ())) {
             tracing::warn!(error = %e, "gathering the planner's statistics after the copy failed");
         }
     }

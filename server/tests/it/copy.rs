@@ -67,6 +67,35 @@ async fn a_copy_round_trip_through_both_backends_exports_the_same_bytes() {
     }
 }
 
+/// PostgreSQL: the copy gathers the planner's statistics of the tables it
+/// filled and of no empty one. Statistics of an empty `annotations` would
+/// plan its lookup by idempotency key as a scan until autovacuum analyzed
+/// it again; a table never analyzed is probed through its indexes.
+#[tokio::test]
+async fn a_copy_into_postgresql_analyzes_the_tables_it_filled_and_no_empty_one() {
+    if !on_postgres() {
+        eprintln!("PostgreSQL only: its planner's statistics after a copy");
+        return;
+    }
+    let source = spawn_app().await;
+    source.project("moved", 2, 12).await;
+    let dir = tempfile::tempdir().unwrap();
+    let to = fresh_database(dir.path()).await;
+    let out = copy(&source.db_url, &to);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let target = spawn_app_at(&to).await;
+    // `reltuples`: -1 until the table is first analyzed (or vacuumed).
+    let analyzed = |table: &'static str| {
+        let target = &target;
+        async move {
+            target.count(&format!("SELECT COUNT(*) FROM pg_class WHERE relname = '{table}' AND reltuples >= 0")).await
+        }
+    };
+    assert_eq!(analyzed("pairs").await, 1, "a filled table is analyzed");
+    assert_eq!(target.count("SELECT COUNT(*) FROM annotations").await, 0);
+    assert_eq!(analyzed("annotations").await, 0, "the empty one is left as never analyzed");
+}
+
 #[tokio::test]
 async fn copy_refuses_a_target_with_rows_and_leaves_it_as_it_was() {
     let source = spawn_app().await;
