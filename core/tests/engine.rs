@@ -947,6 +947,32 @@ async fn a_sqlite_file_gets_planner_statistics_after_an_import_and_at_open() {
     reopened.close().await;
 }
 
+/// An open SQLite file's statistics follow its tables as they grow (hourly
+/// in production; here every 200 ms), not only at open and after imports.
+#[tokio::test]
+async fn an_open_sqlite_file_refreshes_its_planner_statistics_as_its_tables_grow() {
+    if skip_on_postgres("SQLite's statistics (PostgreSQL's: autovacuum)") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let db = Db::connect_sqlite_with_statistics_every(&url, std::time::Duration::from_millis(200)).await.unwrap();
+    let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
+    project(&db, 2, &(lines.join("\n") + "\n")).await;
+    let arbiter_core::storage::Pool::Sqlite(pool) = &db.write else { unreachable!("SQLite only") };
+    let analyzed = || count(&db, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'assignments'");
+    assert_eq!(analyzed().await, 0, "no assignments yet, no statistics of them");
+    for sql in others_on_every_task(40, false, "skipped") {
+        sqlx::query(&sql).execute(pool).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while analyzed().await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the grown table was never analyzed while the file was open");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    db.close().await;
+}
+
 /// SQL for either backend: `n` other annotators, each with an assignment in
 /// `state` of every pair (or, with `prompts`, of every prompt): the
 /// statistics of a project under way.

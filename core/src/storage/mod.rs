@@ -143,9 +143,11 @@ pub struct Db {
     /// Per-request lookups (principals, projects, memberships); see `cache`.
     pub caches: std::sync::Arc<cache::Caches>,
     pub location: Location,
-    /// PostgreSQL: the task that clears the caches when another instance
-    /// changes something (see `cache::listen`); stopped by `close`.
-    listener: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The task this handle runs beside the requests, stopped by `close`:
+    /// PostgreSQL's, which clears the caches when another instance changes
+    /// something (`cache::listen`); SQLite's, which keeps the planner's
+    /// statistics up to date (`keep_sqlite_statistics`).
+    background: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// PostgreSQL: the connections snapshots may hold at once (`export::Snapshot`).
     pub(crate) snapshot_slots: std::sync::Arc<export::Slots>,
 }
@@ -197,6 +199,29 @@ pub(crate) async fn sqlite_optimize(pool: &sqlx::SqlitePool) -> sqlx::Result<()>
     Ok(())
 }
 
+/// How often an open SQLite file's planner statistics are refreshed: a
+/// campaign's tables grow from nothing to millions of rows between two
+/// restarts, and SQLite advises `PRAGMA optimize` every few hours on
+/// long-lived connections.
+const SQLITE_STATISTICS_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Runs `sqlite_optimize` every `every` until the pool is closed.
+fn keep_sqlite_statistics(pool: SqlitePool, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlite_optimize(&pool).await {
+                tracing::warn!(error = %e, "could not refresh SQLite's planner statistics");
+            }
+        }
+    })
+}
+
 /// A database URL Arbiter understands, parsed once at the edge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -235,7 +260,7 @@ impl Db {
     /// on PostgreSQL; SQLite has its one writer thread whatever it says.
     pub async fn connect_with(url: &str, pg_write_threads: usize) -> anyhow::Result<Db> {
         match DatabaseUrl::parse(url)? {
-            DatabaseUrl::Sqlite(_) => Self::connect_sqlite(url).await,
+            DatabaseUrl::Sqlite(_) => Self::connect_sqlite(url, SQLITE_STATISTICS_EVERY).await,
             DatabaseUrl::Postgres(_) => Self::connect_postgres(url, pg_write_threads.max(1)).await,
         }
     }
@@ -268,7 +293,7 @@ impl Db {
             hot: Hot::Postgres(std::sync::Arc::new(writers)),
             caches,
             location: Location::Postgres,
-            listener: std::sync::Arc::new(std::sync::Mutex::new(Some(listener))),
+            background: std::sync::Arc::new(std::sync::Mutex::new(Some(listener))),
             snapshot_slots: Default::default(),
         })
     }
@@ -286,7 +311,14 @@ impl Db {
         }
     }
 
-    async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
+    /// `connect` for a SQLite file whose statistics are refreshed every
+    /// `statistics_every` instead of hourly (tests).
+    #[doc(hidden)]
+    pub async fn connect_sqlite_with_statistics_every(url: &str, statistics_every: Duration) -> anyhow::Result<Db> {
+        Self::connect_sqlite(url, statistics_every).await
+    }
+
+    async fn connect_sqlite(url: &str, statistics_every: Duration) -> anyhow::Result<Db> {
         let mut opts = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("Failed to parse database URL {url}"))?
             .create_if_missing(true)
@@ -321,13 +353,14 @@ impl Db {
             .await
             .context("Failed to open read connections")?;
         let writer = writer::Writer::start(&path).context("Failed to start the writer thread")?;
+        let statistics = keep_sqlite_statistics(write.clone(), statistics_every);
         Ok(Db {
             write: Pool::Sqlite(write),
             read: Pool::Sqlite(read),
             hot: Hot::Sqlite(writer),
             caches: Default::default(),
             location: Location::Sqlite(path),
-            listener: Default::default(),
+            background: std::sync::Arc::new(std::sync::Mutex::new(Some(statistics))),
             snapshot_slots: Default::default(),
         })
     }
@@ -452,7 +485,7 @@ impl Db {
             Hot::Sqlite(w) => w.close().await,
             Hot::Postgres(w) => w.close().await,
         }
-        if let Some(task) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(task) = self.background.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
         self.write.close().await;
