@@ -886,7 +886,7 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64) {
     let u = annotator(&e.db, "ann", &p).await;
     let (project_id, user_id, pick) = (p.id, u.id, pick.to_owned());
     e.db.hot(move |c| {
-        for sql in others_on_every_task(40, ranking, "submitted") {
+        for sql in others_on_every_task("bulk", 40, ranking, "submitted") {
             c.execute(&sql, &[])?;
         }
         c.execute("ANALYZE", &[])?;
@@ -932,19 +932,32 @@ async fn a_sqlite_file_gets_planner_statistics_after_an_import_and_at_open() {
         let db = e.db.clone();
         async move { count(&db, &format!("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = '{table}'")).await }
     };
+    // SQLite loads an ANALYZE's statistics into the connection that ran it:
+    // the import's must run on the writer thread's, which plans the picks.
+    let writers_limit = |db: Db| async move {
+        db.hot(|c| c.scalar::<i64>("PRAGMA analysis_limit", &[])).await.unwrap()
+    };
+    assert_eq!(writers_limit(e.db.clone()).await, 0);
     let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
     project(&e.db, 2, &(lines.join("\n") + "\n")).await;
     assert!(analyzed("pairs").await > 0, "the import's tables are analyzed after it");
-    // Rows written outside Arbiter's view (here: 40 others' passes on every
-    // pair): the next open gathers their statistics.
+    assert_eq!(writers_limit(e.db.clone()).await, 1000, "on the hot path's own connection");
+    // Rows written outside Arbiter's view (others' passes on every pair):
+    // the next open gathers their statistics, for a table never analyzed
+    // and for one that grew tenfold since it was.
     let arbiter_core::storage::Pool::Sqlite(pool) = &e.db.write else { unreachable!("SQLite only") };
-    for sql in others_on_every_task(40, false, "skipped") {
-        sqlx::query(&sql).execute(pool).await.unwrap();
+    let rows_seen = || count(&e.db, "SELECT COALESCE(MAX(CAST(stat AS INTEGER)), 0) FROM sqlite_stat1 WHERE tbl = 'assignments'");
+    for (who, n) in [("few", 1), ("many", 39)] {
+        let before = rows_seen().await;
+        for sql in others_on_every_task(who, n, false, "skipped") {
+            sqlx::query(&sql).execute(pool).await.unwrap();
+        }
+        assert_eq!(rows_seen().await, before, "nothing analyzed it yet");
+        let reopened = Db::connect(&e.url).await.unwrap();
+        let after = rows_seen().await;
+        assert!(after > 5 * before.max(100), "{who}: opening the file analyzed the grown table ({before} → {after})");
+        reopened.close().await;
     }
-    assert_eq!(analyzed("assignments").await, 0);
-    let reopened = Db::connect(&e.url).await.unwrap();
-    assert!(analyzed("assignments").await > 0, "opening the file analyzed the grown table");
-    reopened.close().await;
 }
 
 /// An open SQLite file's statistics follow its tables as they grow (hourly
@@ -962,7 +975,7 @@ async fn an_open_sqlite_file_refreshes_its_planner_statistics_as_its_tables_grow
     let arbiter_core::storage::Pool::Sqlite(pool) = &db.write else { unreachable!("SQLite only") };
     let analyzed = || count(&db, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'assignments'");
     assert_eq!(analyzed().await, 0, "no assignments yet, no statistics of them");
-    for sql in others_on_every_task(40, false, "skipped") {
+    for sql in others_on_every_task("bulk", 40, false, "skipped") {
         sqlx::query(&sql).execute(pool).await.unwrap();
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -973,28 +986,28 @@ async fn an_open_sqlite_file_refreshes_its_planner_statistics_as_its_tables_grow
     db.close().await;
 }
 
-/// SQL for either backend: `n` other annotators, each with an assignment in
-/// `state` of every pair (or, with `prompts`, of every prompt): the
-/// statistics of a project under way.
-fn others_on_every_task(n: usize, prompts: bool, state: &str) -> [String; 2] {
+/// SQL for either backend: `n` other annotators (named `who` and a number),
+/// each with an assignment in `state` of every pair (or, with `prompts`, of
+/// every prompt): the statistics of a project under way.
+fn others_on_every_task(who: &str, n: usize, prompts: bool, state: &str) -> [String; 2] {
     let users = format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
          INSERT INTO users (uuid, username, role, created_at)
-         SELECT 'bulk-' || i, 'bulk' || i, 'annotator', 0 FROM n"
+         SELECT '{who}-' || i, '{who}' || i, 'annotator', 0 FROM n"
     );
     let assignments = if prompts {
         format!(
             "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, shown, state,
                                       leased_at, lease_expires_at)
              SELECT u.uuid || '-' || pr.id, pr.project_id, pr.id, NULL, u.id, FALSE, '[]', '{state}', 0, 0
-             FROM prompts pr CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
+             FROM prompts pr CROSS JOIN users u WHERE u.username LIKE '{who}%'"
         )
     } else {
         format!(
             "INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
                                       leased_at, lease_expires_at)
              SELECT u.uuid || '-' || p.id, p.project_id, p.prompt_id, p.id, u.id, FALSE, '{state}', 0, 0
-             FROM pairs p CROSS JOIN users u WHERE u.username LIKE 'bulk%'"
+             FROM pairs p CROSS JOIN users u WHERE u.username LIKE '{who}%'"
         )
     };
     [users, assignments]
@@ -1025,24 +1038,36 @@ async fn snapshot_connections_are_bounded_and_given_back() {
     assert!(after, "a dropped snapshot gives its slot back");
 }
 
-/// Arbiter deletes no prompt, pair or user; an operator's deletion by hand
-/// takes their assignments, and those assignments' annotations, with it on
-/// both backends (SQLite: `ON DELETE CASCADE`; PostgreSQL: the triggers of
-/// migration `assignment_keys`, so that a claim's insert checks no foreign key).
+/// Arbiter deletes no project, prompt, pair or user; an operator's deletion
+/// by hand takes their assignments, and those assignments' annotations, with
+/// it on both backends (SQLite: `ON DELETE CASCADE`; PostgreSQL: the triggers
+/// of migration `assignment_keys`, so that a claim's insert checks no foreign
+/// key). A ranking task's assignment has no pair: only its prompt leads to it.
 #[tokio::test]
-async fn deleting_a_pair_a_prompt_or_a_user_by_hand_takes_their_assignments_and_annotations() {
+async fn deleting_a_pair_a_prompt_a_user_or_a_project_by_hand_takes_their_assignments_and_annotations() {
     let e = env().await;
-    let p = project(&e.db, 2, &format!("{}\n{}\n", line("a", 3), line("b", 3))).await;
+    let pairwise = project(&e.db, 2, &format!("{}\n{}\n", line("a", 3), line("b", 3))).await;
+    let mut s = SettingsInput::titled("R");
+    s.annotations_per_pair = Some(2);
+    s.task_type = Some("ranking".into());
+    let ranking = projects::create(&e.db, "test", "r", s).await.unwrap();
+    let lines = format!("{}\n{}\n", line("c", 3), line("d", 3));
+    let report = import::import_jsonl(&e.db, &ranking, None, "r.jsonl", lines.into_bytes()).await.unwrap();
+    assert!(report.ok, "{:?}", report.errors);
     for (name, judged) in [("x", 4), ("y", 3)] {
-        let u = annotator(&e.db, name, &p).await;
+        let u = annotator(&e.db, name, &pairwise).await;
+        projects::add_member(&e.db, "test", &ranking, name).await.unwrap();
         for i in 0..judged {
-            let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+            let t = tasks::next(&e.db, &pairwise, &u).await.unwrap().unwrap();
             submit(&e.db, &u, &t.task_id.to_string(), &format!("{name}{i}"), &vote(1)).await.unwrap();
         }
-        tasks::next(&e.db, &p, &u).await.unwrap().expect("and one task leased");
+        tasks::next(&e.db, &pairwise, &u).await.unwrap().expect("and one pair leased");
+        let t = tasks::next(&e.db, &ranking, &u).await.unwrap().unwrap();
+        submit(&e.db, &u, &t.task_id.to_string(), &format!("{name}r"), &ranked_as_shown(&t)).await.unwrap();
+        tasks::next(&e.db, &ranking, &u).await.unwrap().expect("and one prompt leased");
     }
     const ORPHANS: &str = "SELECT (SELECT COUNT(*) FROM assignments a
-                                   WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.id = a.pair_id)
+                                   WHERE (a.pair_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.id = a.pair_id))
                                       OR NOT EXISTS (SELECT 1 FROM prompts pr WHERE pr.id = a.prompt_id)
                                       OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.annotator_id))
                         + (SELECT COUNT(*) FROM annotations n
@@ -1050,12 +1075,13 @@ async fn deleting_a_pair_a_prompt_or_a_user_by_hand_takes_their_assignments_and_
     let rows = || async {
         (count(&e.db, "SELECT COUNT(*) FROM assignments").await, count(&e.db, "SELECT COUNT(*) FROM annotations").await)
     };
-    assert_eq!(rows().await, (9, 7));
+    assert_eq!(rows().await, (13, 9));
     let mut before = rows().await;
     for deletion in [
         "DELETE FROM pairs WHERE id = (SELECT MIN(pair_id) FROM annotations)",
-        "DELETE FROM prompts WHERE external_id = 'b'",
+        "DELETE FROM prompts WHERE id = (SELECT MIN(prompt_id) FROM annotations WHERE pair_id IS NULL)",
         "DELETE FROM users WHERE username = 'y'",
+        "DELETE FROM projects WHERE slug = 't'",
     ] {
         execute(&e.db, deletion).await;
         let after = rows().await;
@@ -1063,5 +1089,9 @@ async fn deleting_a_pair_a_prompt_or_a_user_by_hand_takes_their_assignments_and_
         assert_eq!(count(&e.db, ORPHANS).await, 0, "{deletion}: nothing left pointing at what is gone");
         before = after;
     }
-    assert!(before.1 > 0, "x's judgements of the pairs left are still there");
+    assert!(before.0 > 0, "x's task on the ranking project's other prompt is still there");
+    if postgres_server().is_some() {
+        execute(&e.db, "TRUNCATE prompts CASCADE").await;
+        assert_eq!(rows().await, (0, 0), "TRUNCATE … CASCADE takes them too");
+    }
 }

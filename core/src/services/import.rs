@@ -405,7 +405,7 @@ pub async fn import(
     }
     if ok && (added.prompts > 0 || added.pairs > 0) {
         // Best effort: the rows are in; autovacuum would gather them later.
-        if let Err(e) = crate::storage::prompts::refresh_statistics(&db.write).await {
+        if let Err(e) = crate::storage::prompts::refresh_statistics(db).await {
             tracing::warn!(error = %e, "refreshing the planner's statistics after an import failed");
         }
     }

@@ -344,7 +344,10 @@ pub fn settle(c: &mut dyn Conn, prompt_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Leases `pair` to the annotator.
+/// Leases `pair` to the annotator. The caller holds the pair's row (on
+/// PostgreSQL: picked `FOR UPDATE` in this transaction): nothing else keeps
+/// the pair, or its prompt, from being deleted under the new assignment
+/// there, whose columns check no foreign key (migration `assignment_keys`).
 pub fn lease_pair(
     c: &mut dyn Conn,
     project_id: i64,

@@ -186,16 +186,35 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PRAGMAS: [(&str, &str); 4] =
     [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("foreign_keys", "ON"), ("temp_store", "MEMORY")];
 
-/// SQLite's planner statistics, gathered where they are missing or stale
-/// (`PRAGMA optimize`, as SQLite advises for long-lived connections: at
-/// open and after bulk changes; each table sampled, `analysis_limit`, so it
-/// takes milliseconds on a big file). Without them the pick of a project
-/// under way (600,000 assignments) ran 20% slower: 3,643-3,694 against
-/// 4,511-4,581 judgements/s (docs/benchmarks.md).
+/// SQLite's planner statistics, gathered where they are missing or stale:
+/// tables never analyzed, or grown or shrunk tenfold since (`0x2`), looked
+/// at all, not only those this connection used (`0x10000`), as SQLite
+/// advises when a long-lived connection opens. `analysis_limit` bounds the
+/// work (about 1,000 rows sampled per index), so it takes milliseconds on a
+/// big file. Without statistics the hot path ran 35-40% slower
+/// (docs/benchmarks.md, sixth session).
+const SQLITE_OPTIMIZE: [&str; 2] = ["PRAGMA analysis_limit = 1000", "PRAGMA optimize = 0x10002"];
+
+/// `SQLITE_OPTIMIZE` on a connection of `pool`: at open, before the writer
+/// thread and the read connections open, which then load what it gathered.
 pub(crate) async fn sqlite_optimize(pool: &sqlx::SqlitePool) -> sqlx::Result<()> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut *conn).await?;
-    sqlx::query("PRAGMA optimize = 0x10002").execute(&mut *conn).await?;
+    for sql in SQLITE_OPTIMIZE {
+        sqlx::query(sql).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `SQLITE_OPTIMIZE` inside a write job. SQLite loads the statistics an
+/// `ANALYZE` gathered into the connection that ran it, and into others only
+/// when they next read the schema (they would keep planning from the old
+/// ones): so after the file is open it runs on the writer thread's
+/// connection, the hot path's. The other connections pick them up when
+/// sqlx replaces them (within 30 minutes).
+pub(crate) fn sqlite_optimize_here(c: &mut dyn conn::Conn) -> crate::Result<()> {
+    for sql in SQLITE_OPTIMIZE {
+        c.query(sql, &[])?;
+    }
     Ok(())
 }
 
@@ -205,18 +224,18 @@ pub(crate) async fn sqlite_optimize(pool: &sqlx::SqlitePool) -> sqlx::Result<()>
 /// long-lived connections.
 const SQLITE_STATISTICS_EVERY: Duration = Duration::from_secs(60 * 60);
 
-/// Runs `sqlite_optimize` every `every` until the pool is closed.
-fn keep_sqlite_statistics(pool: SqlitePool, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Runs `sqlite_optimize_here` on the writer thread every `every`, until
+/// the writer is closed.
+fn keep_sqlite_statistics(writer: writer::Writer, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if pool.is_closed() {
-                return;
-            }
-            if let Err(e) = sqlite_optimize(&pool).await {
-                tracing::warn!(error = %e, "could not refresh SQLite's planner statistics");
+            match writer.run_bulk(|c| sqlite_optimize_here(&mut conn::SqliteConn(c))).await {
+                Ok(()) => {}
+                Err(_) if writer.is_closed() => return,
+                Err(e) => tracing::warn!(error = %e, "could not refresh SQLite's planner statistics"),
             }
         }
     })
@@ -341,8 +360,8 @@ impl Db {
             .await
             .with_context(|| format!("Failed to open database {url}"))?;
         SQLITE_MIGRATIONS.run(&write).await.context("Failed to run database migrations")?;
-        // Statistics help; a file Arbiter may read but not write (a backup
-        // served for a look) opens without them.
+        // Statistics help; a file whose write lock another process holds
+        // past the busy timeout (a running server's import) opens without them.
         if let Err(e) = sqlite_optimize(&write).await {
             tracing::warn!(error = %e, "could not gather SQLite's planner statistics");
         }
@@ -353,7 +372,7 @@ impl Db {
             .await
             .context("Failed to open read connections")?;
         let writer = writer::Writer::start(&path).context("Failed to start the writer thread")?;
-        let statistics = keep_sqlite_statistics(write.clone(), statistics_every);
+        let statistics = keep_sqlite_statistics(writer.clone(), statistics_every);
         Ok(Db {
             write: Pool::Sqlite(write),
             read: Pool::Sqlite(read),

@@ -78,11 +78,15 @@ pub async fn set_model_pairs(db: &super::Pool, project_id: i64, on: bool) -> sql
 /// PostgreSQL plans the hot path's picks from them: with the statistics of
 /// an empty table it sorts every open pair per claim (300 ms at 10,000
 /// pairs) instead of walking the pick index (under 1 ms), until autovacuum
-/// comes by. SQLite: `PRAGMA optimize` (see `super::sqlite_optimize`).
-pub async fn refresh_statistics(db: &super::Pool) -> sqlx::Result<()> {
-    match db {
-        super::Pool::Postgres(p) => sqlx::query("ANALYZE prompts, completions, pairs").execute(p).await.map(|_| ()),
-        super::Pool::Sqlite(p) => super::sqlite_optimize(p).await,
+/// comes by. SQLite: `PRAGMA optimize` on the writer thread, whose
+/// connection plans the picks (see `super::sqlite_optimize_here`).
+pub async fn refresh_statistics(db: &super::Db) -> crate::Result<()> {
+    match &db.write {
+        super::Pool::Postgres(p) => {
+            sqlx::query("ANALYZE prompts, completions, pairs").execute(p).await?;
+            Ok(())
+        }
+        super::Pool::Sqlite(_) => db.hot_bulk(|c| super::sqlite_optimize_here(c)).await,
     }
 }
 

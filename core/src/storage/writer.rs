@@ -174,6 +174,11 @@ impl Writer {
         self.queued.load(Ordering::SeqCst)
     }
 
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.thread.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+
     /// Lets the jobs already queued finish and commit, then stops the
     /// thread; later calls to `run` answer `Unavailable`.
     pub async fn close(&self) {
