@@ -934,9 +934,8 @@ async fn a_sqlite_file_gets_planner_statistics_after_an_import_and_at_open() {
     };
     // SQLite loads an ANALYZE's statistics into the connection that ran it:
     // the import's must run on the writer thread's, which plans the picks.
-    let writers_limit = |db: Db| async move {
-        db.hot(|c| c.scalar::<i64>("PRAGMA analysis_limit", &[])).await.unwrap()
-    };
+    let writers_limit =
+        |db: Db| async move { db.hot(|c| c.scalar::<i64>("PRAGMA analysis_limit", &[])).await.unwrap() };
     assert_eq!(writers_limit(e.db.clone()).await, 0);
     let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
     project(&e.db, 2, &(lines.join("\n") + "\n")).await;
@@ -946,7 +945,8 @@ async fn a_sqlite_file_gets_planner_statistics_after_an_import_and_at_open() {
     // the next open gathers their statistics, for a table never analyzed
     // and for one that grew tenfold since it was.
     let arbiter_core::storage::Pool::Sqlite(pool) = &e.db.write else { unreachable!("SQLite only") };
-    let rows_seen = || count(&e.db, "SELECT COALESCE(MAX(CAST(stat AS INTEGER)), 0) FROM sqlite_stat1 WHERE tbl = 'assignments'");
+    let rows_seen =
+        || count(&e.db, "SELECT COALESCE(MAX(CAST(stat AS INTEGER)), 0) FROM sqlite_stat1 WHERE tbl = 'assignments'");
     for (who, n) in [("few", 1), ("many", 39)] {
         let before = rows_seen().await;
         for sql in others_on_every_task(who, n, false, "skipped") {

@@ -149,7 +149,8 @@ async fn main() -> anyhow::Result<()> {
         let (client, urls, stop, seq, killed) =
             (client.clone(), urls.clone(), stop.clone(), seq.clone(), killed.clone());
         handles.push(tokio::spawn(async move {
-            let mut w = Worker { saves: Vec::new(), timeline: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
+            let mut w =
+                Worker { saves: Vec::new(), timeline: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
             // The balancer: this annotator's instance, or another once instance 0 is gone.
             let url_of = |killed: bool| {
                 let at = i % urls.len();
