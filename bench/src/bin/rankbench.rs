@@ -189,6 +189,12 @@ fn ranking(w: &World, k: usize, budget: usize, rng: &mut StdRng) -> Vec<(f64, f6
     rho.iter().enumerate().map(|(b, r)| ((b + 1) as f64, r / p)).collect()
 }
 
+/// (judgements, error) points of one method's curve.
+type Points = Vec<(f64, f64)>;
+
+/// One world's curves: all pairs, adaptive pairs, rankings, and ratings.
+type Run = (Points, Points, Points, Ratings);
+
 /// Each judgement one annotator rating all K completions; rewards from the
 /// raw mean rating and from z-scored ratings (each annotator's scale taken
 /// over all their ratings in the project at that point), on the same
@@ -390,16 +396,15 @@ fn main() -> anyhow::Result<()> {
             handles.into_iter().map(|h| h.join().expect("a world's thread")).collect()
         });
         let n = runs.len() as f64;
-        let average =
-            |curve: &dyn Fn(&(Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>, Ratings)) -> &Vec<(f64, f64)>| {
-                let first = curve(&runs[0]);
-                (0..first.len())
-                    .map(|i| {
-                        let (x, y) = runs.iter().map(|r| curve(r)[i]).fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-                        (x / n, y / n)
-                    })
-                    .collect::<Vec<(f64, f64)>>()
-            };
+        let average = |curve: &dyn Fn(&Run) -> &Points| {
+            let first = curve(&runs[0]);
+            (0..first.len())
+                .map(|i| {
+                    let (x, y) = runs.iter().map(|r| curve(r)[i]).fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+                    (x / n, y / n)
+                })
+                .collect::<Vec<(f64, f64)>>()
+        };
         let (all, adaptive, ranked) = (average(&|r| &r.0), average(&|r| &r.1), average(&|r| &r.2));
         let (raw, z, pooled) = (average(&|r| &r.3.raw), average(&|r| &r.3.z), average(&|r| &r.3.pooled));
         // Paired differences: means averaged, standard errors combined.

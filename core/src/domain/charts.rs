@@ -29,7 +29,7 @@ fn open(width: f64, height: f64, label: &str) -> String {
 
 /// Nice tick values covering [lo, hi].
 fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return vec![lo];
     }
     let raw = (hi - lo) / want.max(1) as f64;

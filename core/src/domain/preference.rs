@@ -306,9 +306,9 @@ pub fn csv_header(header: &[&str]) -> Result<[Option<usize>; 6], LineError> {
 /// One CSV record: a plain prompt and two completions.
 pub fn csv_record(line: u64, at: &[Option<usize>; 6], record: &[&str]) -> Result<ImportItem, LineError> {
     let cell = |k: usize| at[k].and_then(|i| record.get(i)).map(|s| s.to_string()).unwrap_or_default();
-    for k in 0..5 {
+    for (k, column) in CSV_COLUMNS.iter().enumerate().take(5) {
         if cell(k).trim().is_empty() {
-            return Err(err(line, CSV_COLUMNS[k], "must not be empty"));
+            return Err(err(line, column, "must not be empty"));
         }
     }
     let (ma, mb) = (cell(1).trim().to_owned(), cell(3).trim().to_owned());

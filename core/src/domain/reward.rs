@@ -254,6 +254,8 @@ pub fn next_pair(fit: &Fit, allowed: impl Fn(usize, usize) -> bool) -> Option<(u
 
 /// Solves `a x = b` for a small symmetric positive definite `a` (Gaussian
 /// elimination with partial pivoting).
+// Elimination reads one row while writing another of the same matrix.
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn solve(a: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
     let n = b.len();
     let mut m: Vec<Vec<f64>> = a.iter().zip(b).map(|(row, &v)| row.iter().copied().chain([v]).collect()).collect();

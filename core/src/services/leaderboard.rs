@@ -8,7 +8,6 @@
 //! milliseconds at a million judgements and is current a moment later.
 use super::auth::require_admin;
 use crate::domain::leaderboard::{self, Board};
-use crate::storage::cache::BoardSlot;
 use crate::storage::projects::Project;
 use crate::storage::{leaderboard as store, Db};
 use crate::{Error, Result};
@@ -161,7 +160,7 @@ async fn refit(
     if boards.len() >= MAX_CACHED && !boards.contains_key(key) {
         boards.retain(|_, slot| slot.refreshing);
     }
-    let slot = boards.entry(key.clone()).or_insert_with(BoardSlot::default);
+    let slot = boards.entry(key.clone()).or_default();
     // The last refit to finish is kept; were it the older of two racing
     // ones, its stamp no longer matches and the next read refits.
     slot.stamp = stamp;

@@ -158,7 +158,7 @@ pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migra
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// The advisory lock key of `begin_write` on PostgreSQL ("Arbiter" in ASCII).
-const WRITE_LOCK: i64 = 0x4172_6269_7465_72;
+const WRITE_LOCK: i64 = 0x41_72_62_69_74_65_72;
 
 /// Connections each instance keeps to PostgreSQL at most for reads and the
 /// writes off the hot path.
@@ -555,15 +555,6 @@ pub fn new_uuid() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_is_utc_with_milliseconds() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_764_345_600_123), "2025-11-28T16:00:00.123Z");
-    }
-}
-
 /// How many embedded migrations the database has not applied (0: current).
 /// Fails when the database does not answer.
 pub async fn migrations_pending(db: &Db) -> sqlx::Result<usize> {
@@ -594,4 +585,13 @@ pub async fn backup_into(db: &Db, target: &str) -> crate::Result<()> {
     db.sqlite_file()?;
     on!(&db.write, e => sqlx::query("VACUUM INTO $1").bind(target).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_is_utc_with_milliseconds() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_764_345_600_123), "2025-11-28T16:00:00.123Z");
+    }
 }

@@ -245,6 +245,8 @@ pub enum UserCommand {
     },
 }
 
+// Parsed once per run: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ProjectCommand {
     /// Create a project.
