@@ -70,9 +70,15 @@ async fn skip(db: &Db, u: &User, task: &str, reason: Option<&str>) -> Result<(),
 }
 
 async fn project(db: &Db, per_pair: i64, lines: &str) -> Project {
+    project_as(db, "t", "pairwise", per_pair, lines).await
+}
+
+/// A project `slug` of `task_type` with `lines` imported.
+async fn project_as(db: &Db, slug: &str, task_type: &str, per_pair: i64, lines: &str) -> Project {
     let mut s = SettingsInput::titled("T");
     s.annotations_per_pair = Some(per_pair);
-    let p = projects::create(db, "test", "t", s).await.unwrap();
+    s.task_type = Some(task_type.into());
+    let p = projects::create(db, "test", slug, s).await.unwrap();
     let report = import::import_jsonl(db, &p, None, "t.jsonl", lines.as_bytes().to_vec()).await.unwrap();
     assert!(report.ok, "{:?}", report.errors);
     p
@@ -498,13 +504,7 @@ fn ranked_as_shown(t: &arbiter_core::domain::views::TaskView) -> AnnotationInput
 #[tokio::test]
 async fn prompt_tasks_are_leased_n_times_never_twice_to_one_annotator_and_skips_and_expiries_free_them() {
     let e = env().await;
-    let mut s = SettingsInput::titled("T");
-    s.annotations_per_pair = Some(2);
-    s.task_type = Some("ranking".into());
-    let p = projects::create(&e.db, "test", "t", s).await.unwrap();
-    let lines = format!("{}\n{}\n", line("a", 3), line("b", 3));
-    let report = import::import_jsonl(&e.db, &p, None, "t.jsonl", lines.into_bytes()).await.unwrap();
-    assert!(report.ok, "{:?}", report.errors);
+    let p = project_as(&e.db, "t", "ranking", 2, &format!("{}\n{}\n", line("a", 3), line("b", 3))).await;
     let (a, b, c) = (annotator(&e.db, "a", &p).await, annotator(&e.db, "b", &p).await, annotator(&e.db, "c", &p).await);
     assert_eq!(tasks::progress(&e.db, &p, &a).await.unwrap().remaining, 2, "prompts, not pairs");
     // a: the current task and a prefetched one, on the two prompts.
@@ -875,14 +875,8 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64) {
     };
     let e = env().await;
     let ranking = pick == "ranking";
-    let mut s = SettingsInput::titled("T");
-    s.annotations_per_pair = Some(2);
-    s.task_type = Some(if ranking { "ranking" } else { "pairwise" }.into());
-    let p = projects::create(&e.db, "test", "t", s).await.unwrap();
     let lines: Vec<String> = (0..300).map(|i| line(&format!("q{i}"), 3)).collect();
-    let report =
-        import::import_jsonl(&e.db, &p, None, "t.jsonl", (lines.join("\n") + "\n").into_bytes()).await.unwrap();
-    assert!(report.ok, "{:?}", report.errors);
+    let p = project_as(&e.db, "t", if ranking { "ranking" } else { "pairwise" }, 2, &(lines.join("\n") + "\n")).await;
     let u = annotator(&e.db, "ann", &p).await;
     let (project_id, user_id, pick) = (p.id, u.id, pick.to_owned());
     e.db.hot(move |c| {
@@ -1047,13 +1041,7 @@ async fn snapshot_connections_are_bounded_and_given_back() {
 async fn deleting_a_pair_a_prompt_a_user_or_a_project_by_hand_takes_their_assignments_and_annotations() {
     let e = env().await;
     let pairwise = project(&e.db, 2, &format!("{}\n{}\n", line("a", 3), line("b", 3))).await;
-    let mut s = SettingsInput::titled("R");
-    s.annotations_per_pair = Some(2);
-    s.task_type = Some("ranking".into());
-    let ranking = projects::create(&e.db, "test", "r", s).await.unwrap();
-    let lines = format!("{}\n{}\n", line("c", 3), line("d", 3));
-    let report = import::import_jsonl(&e.db, &ranking, None, "r.jsonl", lines.into_bytes()).await.unwrap();
-    assert!(report.ok, "{:?}", report.errors);
+    let ranking = project_as(&e.db, "r", "ranking", 2, &format!("{}\n{}\n", line("c", 3), line("d", 3))).await;
     for (name, judged) in [("x", 4), ("y", 3)] {
         let u = annotator(&e.db, name, &pairwise).await;
         projects::add_member(&e.db, "test", &ranking, name).await.unwrap();

@@ -74,9 +74,8 @@ struct Args {
 }
 
 struct Worker {
-    saves: Vec<Duration>,
     /// Each counted save's second (from the start) and latency.
-    timeline: Vec<(u64, Duration)>,
+    saves: Vec<(u64, Duration)>,
     claims: Vec<Duration>,
     acked: Vec<String>,
     errors: u64,
@@ -149,8 +148,7 @@ async fn main() -> anyhow::Result<()> {
         let (client, urls, stop, seq, killed) =
             (client.clone(), urls.clone(), stop.clone(), seq.clone(), killed.clone());
         handles.push(tokio::spawn(async move {
-            let mut w =
-                Worker { saves: Vec::new(), timeline: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
+            let mut w = Worker { saves: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
             // The balancer: this annotator's instance, or another once instance 0 is gone.
             let url_of = |killed: bool| {
                 let at = i % urls.len();
@@ -225,8 +223,7 @@ async fn main() -> anyhow::Result<()> {
                     match r {
                         Ok(r) if r.status() == 201 || r.status() == 200 => {
                             if t >= counted_from {
-                                w.saves.push(t.elapsed());
-                                w.timeline.push((t.duration_since(started).as_secs(), t.elapsed()));
+                                w.saves.push((t.duration_since(started).as_secs(), t.elapsed()));
                             }
                             if together {
                                 // The next task came with the save (claim latency = save latency).
@@ -286,14 +283,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let mut saves = Vec::new();
-    let mut timeline = Vec::new();
     let mut claims = Vec::new();
     let mut acked = Vec::new();
     let mut errors = 0;
     for h in handles {
         let w = h.await?;
         saves.extend(w.saves);
-        timeline.extend(w.timeline);
         claims.extend(w.claims);
         acked.extend(w.acked);
         errors += w.errors;
@@ -308,14 +303,14 @@ async fn main() -> anyhow::Result<()> {
 
     if args.timeline {
         let mut by_second = std::collections::BTreeMap::<u64, Vec<Duration>>::new();
-        for (second, latency) in timeline {
+        for &(second, latency) in &saves {
             by_second.entry(second).or_default().push(latency);
         }
         for (second, latencies) in by_second {
             println!("second {second:>3}: {}", stats(latencies));
         }
     }
-    let (s, c) = (stats(saves), stats(claims));
+    let (s, c) = (stats(saves.into_iter().map(|(_, latency)| latency).collect()), stats(claims));
     let backend = if db_url.starts_with("sqlite") { "sqlite" } else { "postgres" };
     println!(
         "backend={backend} instances={} annotators={} pairs={} N={} elapsed={:.2}s errors={} together={} offered={} warmup={}s",

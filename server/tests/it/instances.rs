@@ -20,8 +20,7 @@ async fn until_status(url: &str, token: &str, want: u16) -> Duration {
 
 #[tokio::test]
 async fn a_removed_member_and_a_deactivated_user_lose_access_on_every_instance_within_a_second() {
-    if !on_postgres() {
-        eprintln!("skipped on SQLite: one instance per database file");
+    if skip_on_sqlite("one instance per database file") {
         return;
     }
     let a = spawn_app().await;
@@ -50,8 +49,7 @@ async fn a_removed_member_and_a_deactivated_user_lose_access_on_every_instance_w
 
 #[tokio::test]
 async fn two_instances_never_lease_one_pair_twice_or_over_its_annotations() {
-    if !on_postgres() {
-        eprintln!("skipped on SQLite: one instance per database file");
+    if skip_on_sqlite("one instance per database file") {
         return;
     }
     let a = spawn_app().await;
@@ -132,8 +130,7 @@ async fn two_instances_never_lease_one_pair_twice_or_over_its_annotations() {
 
 #[tokio::test]
 async fn failed_logins_count_across_instances() {
-    if !on_postgres() {
-        eprintln!("skipped on SQLite: one instance per database file");
+    if skip_on_sqlite("one instance per database file") {
         return;
     }
     let a = spawn_app().await;

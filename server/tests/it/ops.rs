@@ -143,8 +143,7 @@ fn an_unknown_log_format_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_the_database_down_and_back() {
-    if !on_postgres() {
-        eprintln!("skipped on SQLite: no database server to stop");
+    if skip_on_sqlite("no database server to stop") {
         return;
     }
     let pg = tempfile::tempdir().unwrap();

@@ -42,6 +42,15 @@ pub fn skip_on_postgres(why: &str) -> bool {
     on_postgres()
 }
 
+/// For a test of something only PostgreSQL has (a server to stop, several
+/// instances on one database): true, and a note, when this run is on SQLite.
+pub fn skip_on_sqlite(why: &str) -> bool {
+    if !on_postgres() {
+        eprintln!("skipped on SQLite: {why}");
+    }
+    !on_postgres()
+}
+
 /// A new, empty database for one test: a file in `dir`, or a database of
 /// its own on the test PostgreSQL server.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
