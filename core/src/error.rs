@@ -34,19 +34,20 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     /// A lost connection, an exhausted pool, a database shutting down, a
-    /// deadlock or a serialization failure are worth retrying as they were
-    /// (503); anything else is a bug (500).
+    /// deadlock, a lock wait that timed out or a serialization failure are
+    /// worth retrying as they were (503); anything else is a bug (500).
     fn from(e: sqlx::Error) -> Self {
         let retry = match &e {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
                 true
             }
             sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-                // 40001 serialization failure, 40P01 deadlock, class 08
-                // connection exceptions, 53300 too many connections, 57P01-03
-                // shutdown and restart.
+                // 40001 serialization failure, 40P01 deadlock, 55P03 a lock
+                // not had in time, class 08 connection exceptions, 53300 too
+                // many connections, 57P01-03 shutdown and restart.
                 c == "40001"
                     || c == "40P01"
+                    || c == "55P03"
                     || c.starts_with("08")
                     || matches!(c.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
             }),

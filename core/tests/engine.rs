@@ -687,7 +687,8 @@ async fn one_annotators_blocked_jobs_hold_no_thread_from_others() {
 }
 
 /// `--pg-write-threads`: that many write-job connections, however many
-/// jobs come at once.
+/// jobs come at once: jobs that each hold a thread all run at once (so
+/// every thread has its connection), and claims sent meanwhile open no more.
 #[tokio::test]
 async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
     if skip_on_sqlite("SQLite has one writer thread") {
@@ -697,11 +698,170 @@ async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
     let (p, users) = crowd(&e.db).await;
     for threads in [1, 3] {
         let db = Db::connect_with(&e.url, threads).await.unwrap();
-        claim_at_once(&db, &p, &users).await;
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let go = std::sync::Arc::new(std::sync::Barrier::new(threads + 1));
+        let holders: Vec<_> = (0..threads)
+            .map(|_| {
+                let (db, started, go) = (db.clone(), started_tx.clone(), go.clone());
+                tokio::spawn(async move {
+                    db.hot(move |_| {
+                        started.send(()).unwrap();
+                        go.wait();
+                        Ok(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || (0..threads).for_each(|_| started_rx.recv().unwrap())).await.unwrap();
+        let claims = {
+            let (db, p, users) = (db.clone(), p.clone(), users.clone());
+            tokio::spawn(async move { claim_at_once(&db, &p, &users).await })
+        };
+        let go_now = go.clone();
+        tokio::task::spawn_blocking(move || go_now.wait()).await.unwrap();
+        for h in holders {
+            h.await.unwrap().unwrap();
+        }
+        claims.await.unwrap();
         let jobs = arbiter_core::storage::pool_use(&db).into_iter().find(|(name, ..)| *name == "write_jobs");
         assert_eq!(jobs.map(|(_, open, _)| open), Some(threads as u32), "{threads} threads");
         db.close().await;
     }
+}
+
+/// PostgreSQL: a write job that holds the one write-job thread of `db`
+/// until `go` is sent, so the jobs sent meanwhile queue behind it and are
+/// taken together.
+async fn hold_the_thread(db: &Db) -> (tokio::task::JoinHandle<Result<(), Error>>, std::sync::mpsc::Sender<()>) {
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let db = db.clone();
+    let held = tokio::spawn(async move {
+        db.hot(move |_| {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            Ok(())
+        })
+        .await
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
+    (held, go_tx)
+}
+
+/// A job on behalf of (advisory lock) `who`: inserts an audit row named
+/// `action` and answers its transaction's id.
+fn audit_job(
+    db: &Db,
+    who: i64,
+    action: &'static str,
+    then: fn(&mut dyn arbiter_core::storage::conn::Conn) -> Result<(), Error>,
+) -> impl std::future::Future<Output = Result<i64, Error>> {
+    let db = db.clone();
+    async move {
+        db.hot_as(who, move |c| {
+            c.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'batch', $1)", &[action.into()])?;
+            then(c)?;
+            c.scalar::<i64>("SELECT txid_current()", &[])
+        })
+        .await
+    }
+}
+
+async fn audit_actions(db: &Db) -> Vec<String> {
+    arbiter_core::on!(&db.read, e => sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'batch' ORDER BY action")
+        .fetch_all(e)
+        .await)
+    .unwrap()
+}
+
+/// PostgreSQL's write-job threads commit annotators' jobs queued together
+/// in one transaction (one commit, one flush of the WAL); a job that fails
+/// undoes its own writes only, in its savepoint.
+#[tokio::test]
+async fn postgres_jobs_queued_together_share_a_transaction_and_a_failing_one_undoes_only_its_own() {
+    if skip_on_sqlite("PostgreSQL's write-job threads (SQLite's writer has its own test)") {
+        return;
+    }
+    let e = env().await;
+    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let (held, go) = hold_the_thread(&db).await;
+    let first = tokio::spawn(audit_job(&db, 1, "first", |_| Ok(())));
+    let refused = tokio::spawn(audit_job(&db, 2, "refused", |_| Err(Error::bad("refused"))));
+    let third = tokio::spawn(audit_job(&db, 3, "third", |_| Ok(())));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    go.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    let (first, third) = (first.await.unwrap().unwrap(), third.await.unwrap().unwrap());
+    assert_eq!(first, third, "the first and third jobs ran in one transaction");
+    assert!(matches!(refused.await.unwrap(), Err(Error::BadRequest(_))));
+    assert_eq!(audit_actions(&db).await, vec!["first", "third"]);
+    db.close().await;
+}
+
+/// A job of a batch that waits for a row another transaction holds is
+/// undone after a short wait and runs again after the batch, alone: the
+/// batch's other jobs are committed (and answered) meanwhile, and it waits
+/// as long as it must on its own.
+#[tokio::test]
+async fn postgres_a_batch_job_waiting_for_a_lock_runs_again_alone_and_the_batch_goes_on() {
+    use sqlx::Connection;
+    if skip_on_sqlite("PostgreSQL's write-job threads") {
+        return;
+    }
+    let e = env().await;
+    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    arbiter_core::on!(&db.write, x => sqlx::query("INSERT INTO audit_log (at, actor, action) VALUES (0, 'locked', 'row')")
+        .execute(x)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    // Another session holds that row.
+    let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT * FROM audit_log WHERE actor = 'locked' FOR UPDATE").execute(&mut other).await.unwrap();
+    let (held, go) = hold_the_thread(&db).await;
+    let first = tokio::spawn(audit_job(&db, 1, "first", |_| Ok(())));
+    let waiting = tokio::spawn(audit_job(&db, 2, "waiting", |c| {
+        c.execute("UPDATE audit_log SET at = 1 WHERE actor = 'locked'", &[]).map(|_| ())
+    }));
+    let third = tokio::spawn(audit_job(&db, 3, "third", |_| Ok(())));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    go.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    let within = std::time::Duration::from_secs(5);
+    let first = tokio::time::timeout(within, first).await.expect("the batch did not wait for the locked row");
+    let third = tokio::time::timeout(within, third).await.expect("the batch did not wait for the locked row");
+    let (first, third) = (first.unwrap().unwrap(), third.unwrap().unwrap());
+    assert_eq!(first, third, "one transaction");
+    assert!(!waiting.is_finished(), "the job behind the lock still waits for it");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let alone = waiting.await.unwrap().expect("it ran once the row was free");
+    assert_ne!(alone, first, "it ran in a transaction of its own");
+    assert_eq!(audit_actions(&db).await, vec!["first", "third", "waiting"]);
+    db.close().await;
+}
+
+/// A job that panics in a batch answers an internal error; the batch's
+/// other jobs run again on a new connection and are stored once.
+#[tokio::test]
+async fn postgres_a_panicking_batch_job_fails_alone_and_the_others_are_stored_once() {
+    if skip_on_sqlite("PostgreSQL's write-job threads") {
+        return;
+    }
+    let e = env().await;
+    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let (held, go) = hold_the_thread(&db).await;
+    let first = tokio::spawn(audit_job(&db, 1, "first", |_| Ok(())));
+    let panics = tokio::spawn(audit_job(&db, 2, "panics", |_| panic!("a bug in a write job")));
+    let third = tokio::spawn(audit_job(&db, 3, "third", |_| Ok(())));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    go.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    assert!(matches!(panics.await.unwrap(), Err(Error::Internal(_))));
+    assert_eq!(first.await.unwrap().unwrap(), third.await.unwrap().unwrap(), "the two ran again together");
+    assert_eq!(audit_actions(&db).await, vec!["first", "third"]);
+    db.close().await;
 }
 
 /// Gold pairs are served at the gold rate while other pairs remain; once

@@ -79,6 +79,8 @@ struct Worker {
     claims: Vec<Duration>,
     acked: Vec<String>,
     errors: u64,
+    /// The instance this annotator's requests go to (before any kill).
+    instance: usize,
 }
 
 #[tokio::main]
@@ -148,7 +150,13 @@ async fn main() -> anyhow::Result<()> {
         let (client, urls, stop, seq, killed) =
             (client.clone(), urls.clone(), stop.clone(), seq.clone(), killed.clone());
         handles.push(tokio::spawn(async move {
-            let mut w = Worker { saves: Vec::new(), claims: Vec::new(), acked: Vec::new(), errors: 0 };
+            let mut w = Worker {
+                saves: Vec::new(),
+                claims: Vec::new(),
+                acked: Vec::new(),
+                errors: 0,
+                instance: i % urls.len(),
+            };
             // The balancer: this annotator's instance, or another once instance 0 is gone.
             let url_of = |killed: bool| {
                 let at = i % urls.len();
@@ -286,8 +294,10 @@ async fn main() -> anyhow::Result<()> {
     let mut claims = Vec::new();
     let mut acked = Vec::new();
     let mut errors = 0;
+    let mut by_instance = vec![Vec::new(); args.instances.max(1)];
     for h in handles {
         let w = h.await?;
+        by_instance[w.instance].extend(w.saves.iter().map(|&(_, latency)| latency));
         saves.extend(w.saves);
         claims.extend(w.claims);
         acked.extend(w.acked);
@@ -326,6 +336,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("claims/s={:.0}  claim latency: {c}", c.n as f64 / counted);
     println!("saves/s={:.0}  save latency:  {s}", s.n as f64 / counted);
+    if by_instance.len() > 1 {
+        for (k, latencies) in by_instance.into_iter().enumerate() {
+            println!("  instance {k}: {}", stats(latencies));
+        }
+    }
     println!(
         "cpu: server {:.1} cores, loadgen {:.1} cores (of {})",
         server_cpu / elapsed,

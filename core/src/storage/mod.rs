@@ -165,12 +165,13 @@ const WRITE_LOCK: i64 = 0x41_72_62_69_74_65_72;
 const PG_POOL_SIZE: u32 = 16;
 
 /// Threads (each with a connection of its own) that run an instance's write
-/// jobs on PostgreSQL, unless `--pg-write-threads` says otherwise. On the
-/// 2-core benchmark machine, two instances with
-/// 2, 3, 4, 6 and 8 each did 1,043, 1,164, 1,255, 1,225 and 1,134–1,174
-/// judgements/s (save p99 45, 41, 42, 49, 55–58 ms): more concurrent
-/// transactions than the database's cores only queue inside it.
-pub const PG_WRITERS: usize = 4;
+/// jobs on PostgreSQL, unless `--pg-write-threads` says otherwise. Each
+/// commits the annotators' jobs queued behind it together (`pg_writers`):
+/// on the 2-core benchmark machine two instances with one thread each did
+/// 2,175–2,353 judgements/s, with two each 1,872–2,068/s (docs/benchmarks.md,
+/// eighth session): more concurrent transactions than the database's cores
+/// only queue inside it, and hold each other's rows longer.
+pub const PG_WRITERS: usize = 2;
 
 /// How long a connection waits for SQLite's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -421,7 +422,7 @@ impl Db {
     /// a group commit with the jobs queued beside it. PostgreSQL: on one of
     /// the write-job threads (`pg_writers`), in a transaction of its own,
     /// run again (from the start) after a lost connection, a deadlock or a
-    /// serialization failure.
+    /// serialization failure (`hot_as` jobs are group-committed there too).
     pub async fn hot<T, F>(&self, job: F) -> crate::Result<T>
     where
         T: Send + 'static,
@@ -433,9 +434,11 @@ impl Db {
     /// `hot` for a job on one annotator's behalf (a claim, a submission, a
     /// skip, the release of their leases): their jobs run one at a time
     /// across instances, so two tabs asking at once get one lease and a
-    /// retried submission finds the first one. PostgreSQL: the transaction
-    /// begins holding an advisory lock on their id (`BEGIN` and the lock in
-    /// one round trip). SQLite's one writer does this already.
+    /// retried submission finds the first one. PostgreSQL: the job begins
+    /// holding an advisory lock on their id (taken in the round trip that
+    /// begins its transaction, or its savepoint when it shares a group
+    /// commit with the jobs queued beside it). SQLite's one writer does
+    /// this already.
     pub async fn hot_as<T, F>(&self, annotator_id: i64, job: F) -> crate::Result<T>
     where
         T: Send + 'static,

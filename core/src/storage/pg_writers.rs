@@ -9,20 +9,29 @@
 //! alternating runs: 815–912 judgements/s that way, 1,148–1,291/s this way;
 //! docs/benchmarks.md.)
 //!
-//! A job runs in a transaction of its own. A lost connection is replaced on
-//! the thread's next job; a job that met it (or a deadlock, a serialization
-//! failure) runs again from the start, a few times, then answers
-//! `Unavailable` (503, worth retrying). Each answer of the database is
-//! awaited at most `PG_ANSWER_TIMEOUT`; a connection idle for a while is
-//! checked (a `Sync`) before its next job, and one past `MAX_LIFETIME` is
-//! replaced. An annotator's jobs wait their turn here, in the instance,
-//! before they take a thread: one client sending many at once holds at
-//! most one thread waiting for their advisory lock.
+//! Group commit, as on SQLite: the annotators' jobs queued when a thread
+//! takes one (at most `MAX_BATCH`) share its transaction, each in a
+//! savepoint of its own (one round trip opens it and takes the annotator's
+//! advisory lock), and all are answered after the one `COMMIT` that made
+//! them durable. A job's error undoes its own writes only. A job that waits
+//! for a lock another transaction holds gives up after `BATCH_LOCK_TIMEOUT`
+//! (two batches could each hold what the other's job waits for) and runs
+//! again after its batch, alone, waiting as long as it must. Any other job
+//! (an import chunk, a maintenance write) runs in a transaction of its own.
+//!
+//! A lost connection is replaced on the thread's next transaction; a batch
+//! that met it (or a lone job a deadlock, a serialization failure) runs
+//! again from the start, a few times, then answers `Unavailable` (503, worth
+//! retrying). Each answer of the database is awaited at most
+//! `PG_ANSWER_TIMEOUT`; a connection idle for a while is checked (a `Sync`)
+//! before its next job, and one past `MAX_LIFETIME` is replaced. An
+//! annotator's jobs wait their turn here, in the instance, before they take
+//! a thread: one client sending many at once holds at most one thread
+//! waiting for their advisory lock.
 use super::conn::{self, Conn, Driver};
 use crate::{Error, Result};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgConnection;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +43,12 @@ use tokio::sync::oneshot;
 /// How often a job is tried when it meets a lost connection, a deadlock or
 /// a serialization failure.
 const TRIES: u32 = 4;
+
+/// How long a job of a batch waits for a row or an advisory lock that
+/// another transaction holds before it is undone (in its savepoint) and run
+/// again after the batch: two batches that each hold what the other's job
+/// waits for would otherwise wait for PostgreSQL's deadlock check (a second).
+const BATCH_LOCK_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// A job that waited this long for a thread is not run: the caller hears
 /// `Unavailable` (as from a pool with no connection to give).
@@ -49,10 +64,61 @@ const IDLE_CHECK: Duration = Duration::from_secs(10);
 /// server moved behind the same address is picked up.
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-type Task = Box<dyn FnOnce(&mut Thread) + Send>;
+/// At most this many annotators' jobs share one transaction (one `COMMIT`,
+/// one flush of the WAL), so one batch cannot keep its first job waiting
+/// long (nor hold its rows long).
+const MAX_BATCH: usize = 16;
+
+/// A job queued for a thread: it runs inside its batch's transaction
+/// (again, from the start, should that transaction be retried), keeps its
+/// output, and is answered once the batch is committed.
+trait Job: Send {
+    /// The annotator on whose behalf it runs: their advisory lock is taken
+    /// first. Only such jobs (the hot path's) share a transaction.
+    fn annotator(&self) -> Option<i64>;
+    /// Waited for a thread past `QUEUE_TIMEOUT`.
+    fn stale(&self) -> bool;
+    fn run(&mut self, c: &mut dyn Conn) -> Result<()>;
+    /// Answers the caller: the kept output when `outcome` is Ok, else the error.
+    fn reply(self: Box<Self>, outcome: Result<()>);
+}
+
+struct Call<T, F> {
+    job: F,
+    out: Option<T>,
+    tx: oneshot::Sender<Result<T>>,
+    annotator: Option<i64>,
+    sent: Instant,
+}
+
+impl<T, F> Job for Call<T, F>
+where
+    T: Send,
+    F: FnMut(&mut dyn Conn) -> Result<T> + Send,
+{
+    fn annotator(&self) -> Option<i64> {
+        self.annotator
+    }
+
+    fn stale(&self) -> bool {
+        self.sent.elapsed() > QUEUE_TIMEOUT
+    }
+
+    fn run(&mut self, c: &mut dyn Conn) -> Result<()> {
+        self.out = Some((self.job)(c)?);
+        Ok(())
+    }
+
+    fn reply(self: Box<Self>, outcome: Result<()>) {
+        let Call { out, tx, .. } = *self;
+        let answer =
+            outcome.and_then(|()| out.ok_or_else(|| Error::Internal(anyhow::anyhow!("a write job did not run"))));
+        let _ = tx.send(answer);
+    }
+}
 
 pub struct Writers {
-    jobs: Mutex<Option<flume::Sender<Task>>>,
+    jobs: Mutex<Option<flume::Sender<Box<dyn Job>>>>,
     /// Jobs sent and not yet taken by a thread.
     queued: Arc<AtomicUsize>,
     /// Threads with a connection open, and those running a job.
@@ -81,7 +147,7 @@ struct Thread {
 impl Writers {
     /// Starts `n` threads; each connects on its first job.
     pub fn start(opts: PgConnectOptions, n: usize) -> anyhow::Result<Writers> {
-        let (tx, rx) = flume::unbounded::<Task>();
+        let (tx, rx) = flume::unbounded::<Box<dyn Job>>();
         let (queued, open, busy) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let mut threads = Vec::with_capacity(n);
@@ -94,10 +160,28 @@ impl Writers {
                     Err(e) => return tracing::error!(error = %e, "a write-job thread could not start its runtime"),
                 };
                 let mut t = Thread { rt, opts, conn: None, open };
-                while let Ok(task) = rx.recv() {
+                while let Ok(first) = rx.recv() {
                     queued.fetch_sub(1, Ordering::SeqCst);
                     busy.fetch_add(1, Ordering::SeqCst);
-                    task(&mut t);
+                    // Annotators' jobs queued behind it share its transaction;
+                    // any other job runs alone, after them.
+                    let mut batch = vec![first];
+                    let mut alone = None;
+                    while batch[0].annotator().is_some() && batch.len() < MAX_BATCH {
+                        let Ok(job) = rx.try_recv() else { break };
+                        queued.fetch_sub(1, Ordering::SeqCst);
+                        if job.annotator().is_some() {
+                            batch.push(job);
+                        } else {
+                            alone = Some(job);
+                            break;
+                        }
+                    }
+                    metrics::histogram!("arbiter_writer_batch_size").record(batch.len() as f64);
+                    t.run(batch);
+                    if let Some(job) = alone {
+                        t.run(vec![job]);
+                    }
                     busy.fetch_sub(1, Ordering::SeqCst);
                 }
                 t.disconnect();
@@ -114,9 +198,12 @@ impl Writers {
     }
 
     /// Runs `job` in a transaction on one of the threads and answers once it
-    /// is committed. With `annotator`, the transaction begins holding an
-    /// advisory lock on their id (`BEGIN` and the lock in one round trip):
-    /// one annotator's jobs run one at a time across instances.
+    /// is committed. With `annotator`, the job first takes an advisory lock
+    /// on their id (in the round trip that begins the transaction, or its
+    /// savepoint): one annotator's jobs run one at a time across instances.
+    /// Annotators' jobs queued together share a transaction (at most
+    /// `MAX_BATCH`), each in a savepoint of its own: one commit and one flush
+    /// of the WAL for all of them, and a job's error undoes its writes only.
     pub async fn run<T, F>(&self, annotator: Option<i64>, job: F) -> Result<T>
     where
         T: Send + 'static,
@@ -137,30 +224,18 @@ impl Writers {
         out
     }
 
-    async fn send<T, F>(&self, annotator: Option<i64>, mut job: F) -> Result<T>
+    async fn send<T, F>(&self, annotator: Option<i64>, job: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnMut(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let sent = Instant::now();
-        let task: Task = Box::new(move |t: &mut Thread| {
-            let out = if sent.elapsed() > QUEUE_TIMEOUT {
-                Err(Error::Unavailable("the database is busy; try again".into()))
-            } else {
-                std::panic::catch_unwind(AssertUnwindSafe(|| t.run(annotator, &mut job))).unwrap_or_else(|_| {
-                    // Whatever the connection was in the middle of, it is not reused.
-                    t.disconnect();
-                    Err(Error::Internal(anyhow::anyhow!("a write job panicked")))
-                })
-            };
-            let _ = tx.send(out);
-        });
+        let call: Box<dyn Job> = Box::new(Call { job, out: None, tx, annotator, sent: Instant::now() });
         {
             let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
             let jobs = jobs.as_ref().ok_or_else(closed)?;
             self.queued.fetch_add(1, Ordering::SeqCst);
-            if jobs.send(task).is_err() {
+            if jobs.send(call).is_err() {
                 self.queued.fetch_sub(1, Ordering::SeqCst);
                 return Err(closed());
             }
@@ -199,28 +274,159 @@ fn closed() -> Error {
     Error::Unavailable("the database is shutting down; try again".into())
 }
 
-impl Thread {
-    fn run<T, F>(&mut self, annotator: Option<i64>, job: &mut F) -> Result<T>
-    where
-        F: FnMut(&mut dyn Conn) -> Result<T>,
+/// An error of the batch's own (its `BEGIN`, `COMMIT`, connection), for
+/// each of its jobs.
+fn clone_err(e: &Error) -> Error {
+    match e {
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        other => Error::Internal(anyhow::anyhow!("{other:#}")),
+    }
+}
+
+enum Ran {
+    Ok,
+    Err(Error),
+    Panicked,
+}
+
+/// Runs one job in the open transaction.
+fn run_job(job: &mut Box<dyn Job>, driver: &Driver<'_>, tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Ran {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&mut conn::PgConn { driver: driver.clone(), conn: tx })))
     {
+        Ok(Ok(())) => Ran::Ok,
+        Ok(Err(e)) => Ran::Err(e),
+        Err(_) => Ran::Panicked,
+    }
+}
+
+/// What a batch's transaction ended in, short of a commit: the error, and
+/// whether the connection is in no state to be used again.
+type Broken = (Error, bool);
+
+impl Thread {
+    /// Runs a batch and answers each of its jobs. A job of a batch that met
+    /// a lock held by another transaction (`BATCH_LOCK_TIMEOUT`), a deadlock
+    /// or a serialization failure is undone in its savepoint and runs again
+    /// after the batch, alone, in a transaction that waits as long as it must.
+    fn run(&mut self, jobs: Vec<Box<dyn Job>>) {
+        let (stale, jobs): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|j| j.stale());
+        for job in stale {
+            job.reply(Err(Error::Unavailable("the database is busy; try again".into())));
+        }
+        let mut deferred = Vec::new();
+        self.run_batch(jobs, &mut deferred);
+        for job in deferred {
+            self.run_batch(vec![job], &mut Vec::new());
+        }
+    }
+
+    /// A transaction over `jobs`, which runs again from the start when it
+    /// met a lost connection (or, for a lone job, a deadlock or a
+    /// serialization failure), a few times, then answers `Unavailable`
+    /// (503, worth retrying).
+    fn run_batch(&mut self, mut jobs: Vec<Box<dyn Job>>, deferred: &mut Vec<Box<dyn Job>>) {
         let mut tries = 0;
-        loop {
+        while !jobs.is_empty() {
             tries += 1;
-            let out = self.try_once(annotator, job);
+            let out = self.try_once(&mut jobs, deferred).map_err(|(e, broken)| {
+                // A lost connection (or one in an unknown state) is replaced.
+                if broken || matches!(e, Error::Unavailable(_) | Error::Internal(_)) {
+                    self.disconnect();
+                }
+                e
+            });
             match out {
-                Err(Error::Unavailable(_)) if tries < TRIES => {
+                Ok(()) => jobs.drain(..).for_each(|job| job.reply(Ok(()))),
+                Err(Error::Unavailable(_)) if tries < TRIES && !jobs.is_empty() => {
                     std::thread::sleep(Duration::from_millis(25 * u64::from(tries)));
                 }
-                other => return other,
+                Err(e) => jobs.drain(..).for_each(|job| job.reply(Err(clone_err(&e)))),
             }
         }
     }
 
-    fn try_once<T, F>(&mut self, annotator: Option<i64>, job: &mut F) -> Result<T>
-    where
-        F: FnMut(&mut dyn Conn) -> Result<T>,
-    {
+    /// One transaction over `jobs`. Those that failed on their own are
+    /// answered (and taken out) here, those a batch defers are moved to
+    /// `deferred`, the rest are answered once it is committed.
+    fn try_once(
+        &mut self,
+        jobs: &mut Vec<Box<dyn Job>>,
+        deferred: &mut Vec<Box<dyn Job>>,
+    ) -> std::result::Result<(), Broken> {
+        self.connect().map_err(|e| (e, true))?;
+        let driver = Driver::Runtime(&self.rt);
+        let (conn, _, used) = self.conn.as_mut().expect("connected above");
+        *used = Instant::now();
+        // Integers written into the text: the simple protocol runs the
+        // statements in one round trip.
+        let lock = |id: Option<i64>| id.map(|id| format!("; SELECT pg_advisory_xact_lock({id})")).unwrap_or_default();
+        if jobs.len() == 1 {
+            // The transaction is the job's own: on an error all of it is undone.
+            let begin = format!("BEGIN{}", lock(jobs[0].annotator()));
+            // The begin failed, perhaps after `BEGIN` ran (the lock timed out
+            // or was cancelled): sqlx rolls back only a transaction it counted as begun.
+            let mut tx = driver.run(sqlx::Connection::begin_with(conn, begin)).map_err(|e| (e, true))?;
+            let e = match run_job(&mut jobs[0], &driver, &mut tx) {
+                Ran::Ok => return driver.run(tx.commit()).map_err(|e| (e, true)),
+                Ran::Panicked => {
+                    jobs.remove(0).reply(Err(Error::Internal(anyhow::anyhow!("a write job panicked"))));
+                    return Err((Error::Unavailable("a write job panicked".into()), true));
+                }
+                Ran::Err(e) => e,
+            };
+            let rolled_back = driver.run(tx.rollback()).is_ok();
+            if matches!(e, Error::Unavailable(_)) {
+                return Err((e, !rolled_back));
+            }
+            let internal = matches!(e, Error::Internal(_));
+            jobs.remove(0).reply(Err(e));
+            return match (rolled_back, internal) {
+                (true, false) => Ok(()),
+                // Nothing is left to answer; the connection is replaced.
+                _ => Err((Error::Unavailable("the write job failed".into()), true)),
+            };
+        }
+        let begin = format!("BEGIN; SET LOCAL lock_timeout = '{}ms'", BATCH_LOCK_TIMEOUT.as_millis());
+        let mut tx = driver.run(sqlx::Connection::begin_with(conn, begin)).map_err(|e| (e, true))?;
+        let mut first = true;
+        let mut i = 0;
+        while i < jobs.len() {
+            let release = if std::mem::take(&mut first) { "" } else { "RELEASE SAVEPOINT job; " };
+            let open = format!("{release}SAVEPOINT job{}", lock(jobs[i].annotator()));
+            let e = match driver.run(sqlx::raw_sql(&open).execute(&mut *tx)) {
+                Ok(_) => match run_job(&mut jobs[i], &driver, &mut tx) {
+                    Ran::Ok => {
+                        i += 1;
+                        continue;
+                    }
+                    Ran::Panicked => {
+                        // Whatever the connection was in the middle of, it is not
+                        // reused; the batch's other jobs run again on another.
+                        jobs.remove(i).reply(Err(Error::Internal(anyhow::anyhow!("a write job panicked"))));
+                        return Err((Error::Unavailable("a write job panicked".into()), true));
+                    }
+                    Ran::Err(e) => e,
+                },
+                // The advisory lock waited too long (another instance's batch holds it).
+                Err(e) => e,
+            };
+            // The job's writes are undone, the batch's others kept.
+            driver
+                .run(sqlx::raw_sql("ROLLBACK TO SAVEPOINT job").execute(&mut *tx))
+                .map_err(|_| (clone_err(&e), true))?;
+            let job = jobs.remove(i);
+            if matches!(e, Error::Unavailable(_)) {
+                deferred.push(job);
+            } else {
+                job.reply(Err(e));
+            }
+        }
+        driver.run(tx.commit()).map_err(|e| (e, true))
+    }
+
+    /// A connection ready for a transaction: checked when idle a while,
+    /// replaced when old or lost.
+    fn connect(&mut self) -> Result<()> {
         let stale = match &mut self.conn {
             Some((_, opened, _)) if opened.elapsed() > MAX_LIFETIME => true,
             Some((conn, _, used)) if used.elapsed() > IDLE_CHECK => {
@@ -241,36 +447,7 @@ impl Thread {
             self.conn = Some((conn, Instant::now(), Instant::now()));
             self.open.fetch_add(1, Ordering::SeqCst);
         }
-        let begin: Cow<'static, str> = match annotator {
-            // An integer written into the text: the simple protocol runs
-            // both statements in one round trip.
-            Some(id) => format!("BEGIN; SELECT pg_advisory_xact_lock({id})").into(),
-            None => "BEGIN".into(),
-        };
-        let driver = Driver::Runtime(&self.rt);
-        let (conn, _, used) = self.conn.as_mut().expect("connected above");
-        *used = Instant::now();
-        // `broken`: the connection is in no state to be used again.
-        let out = match driver.run(sqlx::Connection::begin_with(conn, begin)) {
-            // The begin failed, perhaps after `BEGIN` ran (the lock timed out
-            // or was cancelled): sqlx rolls back only a transaction it
-            // counted as begun.
-            Err(e) => Err((e, true)),
-            Ok(mut tx) => match job(&mut conn::PgConn { driver: driver.clone(), conn: &mut tx }) {
-                Ok(v) => driver.run(tx.commit()).map(|()| v).map_err(|e| (e, true)),
-                Err(e) => {
-                    let rolled_back = driver.run(tx.rollback()).is_ok();
-                    Err((e, !rolled_back))
-                }
-            },
-        };
-        out.map_err(|(e, broken)| {
-            // A lost connection (or one in an unknown state) is replaced.
-            if broken || matches!(e, Error::Unavailable(_) | Error::Internal(_)) {
-                self.disconnect();
-            }
-            e
-        })
+        Ok(())
     }
 
     fn disconnect(&mut self) {

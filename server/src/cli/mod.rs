@@ -16,9 +16,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "ARBITER_DATABASE", default_value = "sqlite://data/arbiter.db")]
     pub database: String,
     /// PostgreSQL: threads (each with its own connection) that run this
-    /// instance's claims, submissions and other write jobs. About twice
-    /// the database's cores over all instances; SQLite ignores it.
-    #[arg(long, global = true, env = "ARBITER_PG_WRITE_THREADS", default_value_t = 4,
+    /// instance's claims, submissions and other write jobs, each committing
+    /// the jobs queued behind it together. About as many as the database's
+    /// cores over all instances; SQLite ignores it.
+    #[arg(long, global = true, env = "ARBITER_PG_WRITE_THREADS", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub pg_write_threads: u16,
     /// Log lines as text (for people) or json (one object per line, for log collectors).
