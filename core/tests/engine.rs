@@ -864,6 +864,43 @@ async fn postgres_a_panicking_batch_job_fails_alone_and_the_others_are_stored_on
     db.close().await;
 }
 
+/// The schema refuses what the code never writes, on either backend: an
+/// out-of-range choice or prior, an unknown task state, a pair of one
+/// completion (PostgreSQL checks these as domains and a trigger, not as
+/// table checks, so the hot path's updates compile none of them).
+#[tokio::test]
+async fn the_schema_refuses_out_of_range_values_unknown_states_and_a_pair_of_one_completion() {
+    let e = env().await;
+    let p = project(&e.db, 1, &format!("{}\n", line("a", 2))).await;
+    let u = annotator(&e.db, "ann", &p).await;
+    let t = tasks::next(&e.db, &p, &u).await.unwrap().unwrap();
+    submit(&e.db, &u, &t.task_id.to_string(), "k1", &vote(2)).await.unwrap();
+    let run = |sql: &'static str| {
+        let db = e.db.clone();
+        async move { arbiter_core::on!(&db.write, x => sqlx::query(sql).execute(x).await.map(|r| r.rows_affected())) }
+    };
+    for bad in [
+        "UPDATE pairs SET gold_choice = 4",
+        "UPDATE pairs SET prior = 2",
+        "UPDATE pairs SET adjudicated = -2",
+        "UPDATE pairs SET completion_b = completion_a",
+        "UPDATE assignments SET state = 'lost'",
+        "UPDATE annotations SET choice = -4",
+        "UPDATE annotations SET choice_shown = 7",
+    ] {
+        let refused = run(bad).await;
+        let code =
+            refused.as_ref().err().and_then(|e| e.as_database_error()).and_then(|d| d.code()).map(|c| c.into_owned());
+        // 23514 check_violation on PostgreSQL; SQLite's extended code 275 (SQLITE_CONSTRAINT_CHECK).
+        assert!(matches!(code.as_deref(), Some("23514" | "275")), "{bad}: {refused:?}");
+    }
+    for good in
+        ["UPDATE pairs SET gold_choice = -3, prior = 1, adjudicated = 0", "UPDATE assignments SET state = 'submitted'"]
+    {
+        assert_eq!(run(good).await.unwrap(), 1, "{good}");
+    }
+}
+
 /// Gold pairs are served at the gold rate while other pairs remain; once
 /// none does, the annotator's gold pairs come next whatever the roll says,
 /// so "nothing left" is true when it is said.
