@@ -730,23 +730,41 @@ async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
     }
 }
 
-/// PostgreSQL: a write job that holds the one write-job thread of `db`
-/// until `go` is sent, so the jobs sent meanwhile queue behind it and are
-/// taken together.
-async fn hold_the_thread(db: &Db) -> (tokio::task::JoinHandle<Result<(), Error>>, std::sync::mpsc::Sender<()>) {
+type Then = fn(&mut dyn arbiter_core::storage::conn::Conn) -> Result<(), Error>;
+
+/// PostgreSQL: three audit jobs ("first", `middle`, "third", on behalf of
+/// annotators 1, 2 and 3) queued while a job holds the one write-job thread
+/// of `db`, which then lets go: the thread takes the three together.
+async fn three_jobs_together(
+    db: &Db,
+    middle: &'static str,
+    then: Then,
+) -> [tokio::task::JoinHandle<Result<i64, Error>>; 3] {
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let db = db.clone();
+    let holder = db.clone();
     let held = tokio::spawn(async move {
-        db.hot(move |_| {
-            started_tx.send(()).unwrap();
-            go_rx.recv().unwrap();
-            Ok(())
-        })
-        .await
+        holder
+            .hot(move |_| {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                Ok(())
+            })
+            .await
     });
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
-    (held, go_tx)
+    let ok: Then = |_| Ok(());
+    let jobs = [(1, "first", ok), (2, middle, then), (3, "third", ok)]
+        .map(|(who, action, then)| tokio::spawn(audit_job(db, who, action, then)));
+    let queued = async {
+        while db.writer_queue_depth() < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), queued).await.expect("the three jobs queue");
+    go_tx.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    jobs
 }
 
 /// A job on behalf of (advisory lock) `who`: inserts an audit row named
@@ -755,7 +773,7 @@ fn audit_job(
     db: &Db,
     who: i64,
     action: &'static str,
-    then: fn(&mut dyn arbiter_core::storage::conn::Conn) -> Result<(), Error>,
+    then: Then,
 ) -> impl std::future::Future<Output = Result<i64, Error>> {
     let db = db.clone();
     async move {
@@ -785,13 +803,7 @@ async fn postgres_jobs_queued_together_share_a_transaction_and_a_failing_one_und
     }
     let e = env().await;
     let db = Db::connect_with(&e.url, 1).await.unwrap();
-    let (held, go) = hold_the_thread(&db).await;
-    let first = tokio::spawn(audit_job(&db, 1, "first", |_| Ok(())));
-    let refused = tokio::spawn(audit_job(&db, 2, "refused", |_| Err(Error::bad("refused"))));
-    let third = tokio::spawn(audit_job(&db, 3, "third", |_| Ok(())));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    go.send(()).unwrap();
-    held.await.unwrap().unwrap();
+    let [first, refused, third] = three_jobs_together(&db, "refused", |_| Err(Error::bad("refused"))).await;
     let (first, third) = (first.await.unwrap().unwrap(), third.await.unwrap().unwrap());
     assert_eq!(first, third, "the first and third jobs ran in one transaction");
     assert!(matches!(refused.await.unwrap(), Err(Error::BadRequest(_))));
@@ -820,15 +832,10 @@ async fn postgres_a_batch_job_waiting_for_a_lock_runs_again_alone_and_the_batch_
     let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("SELECT * FROM audit_log WHERE actor = 'locked' FOR UPDATE").execute(&mut other).await.unwrap();
-    let (held, go) = hold_the_thread(&db).await;
-    let first = tokio::spawn(audit_job(&db, 1, "first", |_| Ok(())));
-    let waiting = tokio::spawn(audit_job(&db, 2, "waiting", |c| {
+    let [first, waiting, third] = three_jobs_together(&db, "waiting", |c| {
         c.execute("UPDATE audit_log SET at = 1 WHERE actor = 'locked'", &[]).map(|_| ())
-    }));
-    let third = tokio::spawn(audit_job(&db, 3, "third", |_| Ok(())));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    go.send(()).unwrap();
-    held.await.unwrap().unwrap();
+    })
+    .await;
     let within = std::time::Duration::from_secs(5);
     let first = tokio::time::timeout(within, first).await.expect("the batch did not wait for the locked row");
     let third = tokio::time::timeout(within, third).await.expect("the batch did not wait for the locked row");
@@ -851,13 +858,7 @@ async fn postgres_a_panicking_batch_job_fails_alone_and_the_others_are_stored_on
     }
     let e = env().await;
     let db = Db::connect_with(&e.url, 1).await.unwrap();
-    let (held, go) = hold_the_thread(&db).await;
-    let first = tokio::spawn(audit_job(&db, 1, "first", |_| Ok(())));
-    let panics = tokio::spawn(audit_job(&db, 2, "panics", |_| panic!("a bug in a write job")));
-    let third = tokio::spawn(audit_job(&db, 3, "third", |_| Ok(())));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    go.send(()).unwrap();
-    held.await.unwrap().unwrap();
+    let [first, panics, third] = three_jobs_together(&db, "panics", |_| panic!("a bug in a write job")).await;
     assert!(matches!(panics.await.unwrap(), Err(Error::Internal(_))));
     assert_eq!(first.await.unwrap().unwrap(), third.await.unwrap().unwrap(), "the two ran again together");
     assert_eq!(audit_actions(&db).await, vec!["first", "third"]);
