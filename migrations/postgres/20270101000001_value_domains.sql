@@ -39,3 +39,7 @@ ALTER TABLE annotations
 ALTER TABLE assignments
     DROP CONSTRAINT assignments_state_check,
     ALTER COLUMN state TYPE arbiter_task_state;
+
+-- A column's new type drops its statistics: gathered again at once, so the
+-- planner does not wait for autovacuum.
+ANALYZE pairs, annotations, assignments;

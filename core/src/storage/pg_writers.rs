@@ -178,9 +178,18 @@ impl Writers {
                         }
                     }
                     metrics::histogram!("arbiter_writer_batch_size").record(batch.len() as f64);
-                    t.run(batch);
-                    if let Some(job) = alone {
-                        t.run(vec![job]);
+                    // A panic outside the jobs (a driver's bug) drops the
+                    // batch's jobs, whose callers hear `Unavailable`; the
+                    // thread goes on with a new connection.
+                    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        t.run(batch);
+                        if let Some(job) = alone {
+                            t.run(vec![job]);
+                        }
+                    }));
+                    if ran.is_err() {
+                        tracing::error!("a write-job thread's batch panicked");
+                        t.disconnect();
                     }
                     busy.fetch_sub(1, Ordering::SeqCst);
                 }
@@ -336,7 +345,14 @@ impl Thread {
                 e
             });
             match out {
-                Ok(()) => jobs.drain(..).for_each(|job| job.reply(Ok(()))),
+                Ok(replace) => {
+                    jobs.drain(..).for_each(|job| job.reply(Ok(())));
+                    // A job met an error no one expected: the connection may be
+                    // in a state the next batch should not inherit.
+                    if replace {
+                        self.disconnect();
+                    }
+                }
                 Err(Error::Unavailable(_)) if tries < TRIES && !jobs.is_empty() => {
                     std::thread::sleep(Duration::from_millis(25 * u64::from(tries)));
                 }
@@ -347,12 +363,13 @@ impl Thread {
 
     /// One transaction over `jobs`. Those that failed on their own are
     /// answered (and taken out) here, those a batch defers are moved to
-    /// `deferred`, the rest are answered once it is committed.
+    /// `deferred`, the rest are answered once it is committed. Ok(true):
+    /// committed, and a job's internal error says to replace the connection.
     fn try_once(
         &mut self,
         jobs: &mut Vec<Box<dyn Job>>,
         deferred: &mut Vec<Box<dyn Job>>,
-    ) -> std::result::Result<(), Broken> {
+    ) -> std::result::Result<bool, Broken> {
         self.connect().map_err(|e| (e, true))?;
         let driver = Driver::Runtime(&self.rt);
         let (conn, _, used) = self.conn.as_mut().expect("connected above");
@@ -367,7 +384,7 @@ impl Thread {
             // or was cancelled): sqlx rolls back only a transaction it counted as begun.
             let mut tx = driver.run(sqlx::Connection::begin_with(conn, begin)).map_err(|e| (e, true))?;
             let e = match run_job(&mut jobs[0], &driver, &mut tx) {
-                Ran::Ok => return driver.run(tx.commit()).map_err(|e| (e, true)),
+                Ran::Ok => return driver.run(tx.commit()).map(|()| false).map_err(|e| (e, true)),
                 Ran::Panicked => {
                     jobs.remove(0).reply(Err(Error::Internal(anyhow::anyhow!("a write job panicked"))));
                     return Err((Error::Unavailable("a write job panicked".into()), true));
@@ -381,7 +398,7 @@ impl Thread {
             let internal = matches!(e, Error::Internal(_));
             jobs.remove(0).reply(Err(e));
             return match (rolled_back, internal) {
-                (true, false) => Ok(()),
+                (true, false) => Ok(false),
                 // Nothing is left to answer; the connection is replaced.
                 _ => Err((Error::Unavailable("the write job failed".into()), true)),
             };
@@ -389,6 +406,7 @@ impl Thread {
         let begin = format!("BEGIN; SET LOCAL lock_timeout = '{}ms'", BATCH_LOCK_TIMEOUT.as_millis());
         let mut tx = driver.run(sqlx::Connection::begin_with(conn, begin)).map_err(|e| (e, true))?;
         let mut first = true;
+        let mut replace = false;
         let mut i = 0;
         while i < jobs.len() {
             let release = if std::mem::take(&mut first) { "" } else { "RELEASE SAVEPOINT job; " };
@@ -410,18 +428,19 @@ impl Thread {
                 // The advisory lock waited too long (another instance's batch holds it).
                 Err(e) => e,
             };
-            // The job's writes are undone, the batch's others kept.
-            driver
-                .run(sqlx::raw_sql("ROLLBACK TO SAVEPOINT job").execute(&mut *tx))
-                .map_err(|_| (clone_err(&e), true))?;
+            // The job's writes are undone, the batch's others kept. Should
+            // that fail, the connection is gone or lost: the whole batch
+            // runs again on another (the job too).
+            driver.run(sqlx::raw_sql("ROLLBACK TO SAVEPOINT job").execute(&mut *tx)).map_err(|e| (e, true))?;
             let job = jobs.remove(i);
             if matches!(e, Error::Unavailable(_)) {
                 deferred.push(job);
             } else {
+                replace |= matches!(e, Error::Internal(_));
                 job.reply(Err(e));
             }
         }
-        driver.run(tx.commit()).map_err(|e| (e, true))
+        driver.run(tx.commit()).map(|()| replace).map_err(|e| (e, true))
     }
 
     /// A connection ready for a transaction: checked when idle a while,
