@@ -308,6 +308,14 @@ fn run_job(job: &mut Box<dyn Job>, driver: &Driver<'_>, tx: &mut sqlx::Transacti
     }
 }
 
+/// Answers the job that panicked (500) and takes it out; whatever the
+/// connection was in the middle of, it is not reused, and the batch's
+/// other jobs run again on another.
+fn panicked(jobs: &mut Vec<Box<dyn Job>>, i: usize) -> Broken {
+    jobs.remove(i).reply(Err(Error::Internal(anyhow::anyhow!("a write job panicked"))));
+    (Error::Unavailable("a write job panicked".into()), true)
+}
+
 /// What a batch's transaction ended in, short of a commit: the error, and
 /// whether the connection is in no state to be used again.
 type Broken = (Error, bool);
@@ -385,10 +393,7 @@ impl Thread {
             let mut tx = driver.run(sqlx::Connection::begin_with(conn, begin)).map_err(|e| (e, true))?;
             let e = match run_job(&mut jobs[0], &driver, &mut tx) {
                 Ran::Ok => return driver.run(tx.commit()).map(|()| false).map_err(|e| (e, true)),
-                Ran::Panicked => {
-                    jobs.remove(0).reply(Err(Error::Internal(anyhow::anyhow!("a write job panicked"))));
-                    return Err((Error::Unavailable("a write job panicked".into()), true));
-                }
+                Ran::Panicked => return Err(panicked(jobs, 0)),
                 Ran::Err(e) => e,
             };
             let rolled_back = driver.run(tx.rollback()).is_ok();
@@ -417,12 +422,7 @@ impl Thread {
                         i += 1;
                         continue;
                     }
-                    Ran::Panicked => {
-                        // Whatever the connection was in the middle of, it is not
-                        // reused; the batch's other jobs run again on another.
-                        jobs.remove(i).reply(Err(Error::Internal(anyhow::anyhow!("a write job panicked"))));
-                        return Err((Error::Unavailable("a write job panicked".into()), true));
-                    }
+                    Ran::Panicked => return Err(panicked(jobs, i)),
                     Ran::Err(e) => e,
                 },
                 // The advisory lock waited too long (another instance's batch holds it).
