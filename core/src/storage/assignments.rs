@@ -60,9 +60,9 @@ fn skip_locked(c: &dyn Conn, alias: &str) -> String {
 
 /// ` OFFSET 0` on PostgreSQL, at the end of a pick's `NOT EXISTS`: the
 /// subquery stays a probe per candidate (walked in the pick index's order)
-/// instead of becoming an anti-join, whose plan without values PostgreSQL
-/// estimates dearer than the plan for the values at hand, so it would plan
-/// the statement anew at every claim (see `lease_next`). Nothing on SQLite.
+/// instead of becoming an anti-join, whose plan without values (the one
+/// the write-job connections run: `pg_writers`) hashes all the annotator's
+/// assignments or scans the table (see `lease_next`). Nothing on SQLite.
 fn probe(c: &dyn Conn) -> &'static str {
     match c.dialect() {
         Dialect::Sqlite => "",
@@ -165,11 +165,10 @@ pub fn lease_next(
 ) -> Result<Option<Lease>> {
     if c.dialect() == Dialect::Postgres {
         // The pair is picked (and locked) once and read from `pick` by the
-        // lease, the slot and the texts alike. `OFFSET 0`: see `probe` (with
-        // the statistics of a project under way, the statement was planned
-        // at every claim, which then ran at less than half the rate;
-        // docs/benchmarks.md). The test
-        // `the_picks_keep_their_generic_plan` holds it.
+        // lease, the slot and the texts alike. `OFFSET 0`: see `probe` (as
+        // an anti-join, with the statistics of a project under way, the
+        // claim ran at less than half the rate; docs/benchmarks.md). The test
+        // `the_picks_are_planned_once_and_walk_their_index` holds it.
         let expires = now + lease_ms;
         let r = c.query_opt(
             "WITH pick AS (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p

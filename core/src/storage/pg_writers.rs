@@ -145,8 +145,15 @@ struct Thread {
 }
 
 impl Writers {
-    /// Starts `n` threads; each connects on its first job.
+    /// Starts `n` threads; each connects on its first job. Their
+    /// connections plan each statement once, for any values
+    /// (`plan_cache_mode = force_generic_plan`): a pick's plan walks its
+    /// index and probes each candidate (`assignments::probe`), whatever the
+    /// values, and PostgreSQL's cost comparison would otherwise plan some
+    /// picks anew at every claim once the statistics change (the ranking
+    /// pick after a `VACUUM`).
     pub fn start(opts: PgConnectOptions, n: usize) -> anyhow::Result<Writers> {
+        let opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
         let (tx, rx) = flume::unbounded::<Box<dyn Job>>();
         let (queued, open, busy) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
