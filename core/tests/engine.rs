@@ -811,6 +811,41 @@ async fn postgres_jobs_queued_together_share_a_transaction_and_a_failing_one_und
     db.close().await;
 }
 
+/// A batch whose jobs all succeed runs them one after another in its
+/// transaction: every annotator's advisory lock is taken when it begins,
+/// and no job has a savepoint (a subtransaction that writes holds a
+/// transaction id of its own). Only when a job fails does the batch run
+/// again job by job (the test above).
+#[tokio::test]
+async fn postgres_a_batch_takes_its_annotators_locks_at_once_and_no_savepoint_when_all_succeed() {
+    if skip_on_sqlite("PostgreSQL's write-job threads") {
+        return;
+    }
+    let e = env().await;
+    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let [first, middle, third] = three_jobs_together(&db, "middle", |c| {
+        for (held, kind) in [("advisory", "advisory"), ("xids", "transactionid")] {
+            c.execute(
+                "INSERT INTO audit_log (at, actor, action)
+                 SELECT COUNT(*), 'locks', $1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = $2",
+                &[held.into(), kind.into()],
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+    let (first, middle, third) = (first.await.unwrap().unwrap(), middle.await.unwrap().unwrap(), third.await.unwrap().unwrap());
+    assert!(first == middle && middle == third, "one transaction");
+    let held: Vec<(String, i64)> = arbiter_core::on!(&db.read, x => sqlx::query_as(
+        "SELECT action, at FROM audit_log WHERE actor = 'locks' ORDER BY action")
+        .fetch_all(x)
+        .await)
+    .unwrap();
+    assert_eq!(held, vec![("advisory".to_owned(), 3), ("xids".to_owned(), 1)], "the three locks, one transaction id");
+    assert_eq!(audit_actions(&db).await, vec!["first", "middle", "third"]);
+    db.close().await;
+}
+
 /// A job of a batch that waits for a row another transaction holds is
 /// undone after a short wait and runs again after the batch, alone: the
 /// batch's other jobs are committed (and answered) meanwhile, and it waits
