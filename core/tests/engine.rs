@@ -884,6 +884,34 @@ async fn postgres_a_batch_job_waiting_for_a_lock_runs_again_alone_and_the_batch_
     db.close().await;
 }
 
+/// An annotator whose advisory lock another session holds (their job on
+/// another instance): the batch that would begin with it gives up after a
+/// short wait, runs again job by job, and goes on without that job, which
+/// runs alone once the lock is free.
+#[tokio::test]
+async fn postgres_a_batch_whose_annotator_lock_is_held_elsewhere_goes_on_without_that_job() {
+    use sqlx::Connection;
+    if skip_on_sqlite("PostgreSQL's write-job threads") {
+        return;
+    }
+    let e = env().await;
+    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(2)").execute(&mut other).await.unwrap();
+    let [first, waiting, third] = three_jobs_together(&db, "waiting", |_| Ok(())).await;
+    let within = std::time::Duration::from_secs(5);
+    let first = tokio::time::timeout(within, first).await.expect("the batch did not wait for the held lock");
+    let third = tokio::time::timeout(within, third).await.expect("the batch did not wait for the held lock");
+    let (first, third) = (first.unwrap().unwrap(), third.unwrap().unwrap());
+    assert_eq!(first, third, "one transaction");
+    assert!(!waiting.is_finished(), "the job whose lock is held elsewhere still waits for it");
+    sqlx::query("SELECT pg_advisory_unlock(2)").execute(&mut other).await.unwrap();
+    let alone = waiting.await.unwrap().expect("it ran once the lock was free");
+    assert_ne!(alone, first, "it ran in a transaction of its own");
+    assert_eq!(audit_actions(&db).await, vec!["first", "third", "waiting"]);
+    db.close().await;
+}
+
 /// A job that panics in a batch answers an internal error; the batch's
 /// other jobs run again on a new connection and are stored once.
 #[tokio::test]
@@ -1088,10 +1116,12 @@ async fn the_picks_are_planned_once_and_walk_their_index() {
     if skip_on_sqlite("plan caching is PostgreSQL's") {
         return;
     }
-    for pick in ["pairwise", "ranking", "gold", "models", "adaptive"] {
+    let picks =
+        [("pairwise", "pairs_pick"), ("ranking", "prompts_pick"), ("gold", "pairs_gold"), ("models", "pairs_model_pick"), ("adaptive", "pairs_pick")];
+    for (pick, index) in picks {
         let (generic, custom, plan) = plans_of_seven_picks(pick).await;
-        eprintln!("{pick}:\n{plan}");
         assert_eq!((generic, custom), (7, 0), "{pick}: one plan, for any values");
+        assert!(plan.contains(&format!("Index Scan using {index} on")), "{pick}: walks {index}\n{plan}");
         assert!(!plan.contains("Anti Join") && !plan.contains("Seq Scan"), "{pick}: a probe per candidate\n{plan}");
     }
 }

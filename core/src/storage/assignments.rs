@@ -776,10 +776,20 @@ pub fn editable(
     task_uuid: Option<&str>,
     user_id: i64,
 ) -> Result<Option<(i64, String, String)>> {
+    // A statement for each way of naming it: the write-job connections plan
+    // a statement once, for any values (`pg_writers`), and `$1 IS NULL OR …`
+    // would be planned as a walk over all the annotator's annotations.
+    let (sql, key) = match (annotation_uuid, task_uuid) {
+        (Some(annotation), _) => ("n.uuid = $1", annotation),
+        (None, Some(task)) => ("s.uuid = $1", task),
+        (None, None) => return Ok(None),
+    };
     c.query_opt(
-        "SELECT n.id, n.uuid, s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
-         WHERE n.annotator_id = $3 AND (n.uuid = $1 OR s.uuid = $2)",
-        vals![annotation_uuid, task_uuid, user_id],
+        &format!(
+            "SELECT n.id, n.uuid, s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
+             WHERE {sql} AND n.annotator_id = $2"
+        ),
+        vals![key, user_id],
     )?
     .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     .transpose()
@@ -910,11 +920,19 @@ pub fn revisions(c: &mut dyn Conn, annotation_id: i64) -> Result<Vec<(i64, i64, 
 /// Ends a user's live leases (in one project, or in all of them) and gives
 /// their slots back to the pool: for a removed member or a deactivated user.
 pub fn release_leases(c: &mut dyn Conn, user_id: i64, project_id: Option<i64>) -> Result<usize> {
-    let rows = c.query(
-        "UPDATE assignments SET state = 'expired', lease_expires_at = $1
-         WHERE annotator_id = $2 AND state = 'leased' AND ($3 IS NULL OR project_id = $3) RETURNING pair_id, prompt_id",
-        vals![now_ms(), user_id, project_id],
-    )?;
+    // A statement for each case: planned once for any values (`editable`).
+    let rows = match project_id {
+        Some(project_id) => c.query(
+            "UPDATE assignments SET state = 'expired', lease_expires_at = $1
+             WHERE annotator_id = $2 AND project_id = $3 AND state = 'leased' RETURNING pair_id, prompt_id",
+            vals![now_ms(), user_id, project_id],
+        )?,
+        None => c.query(
+            "UPDATE assignments SET state = 'expired', lease_expires_at = $1
+             WHERE annotator_id = $2 AND state = 'leased' RETURNING pair_id, prompt_id",
+            vals![now_ms(), user_id],
+        )?,
+    };
     give_back(c, &items(&rows)?)
 }
 
@@ -933,16 +951,21 @@ pub fn judged_task(c: &mut dyn Conn, task_uuid: &str, user_id: i64) -> Result<Op
 /// The task of the annotator's latest judgement in the project (before the
 /// one of task `before`, when given).
 pub fn latest_judged(c: &mut dyn Conn, user_id: i64, project_id: i64, before: Option<&str>) -> Result<Option<String>> {
-    c.query_opt(
-        "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
-         WHERE n.annotator_id = $1 AND n.project_id = $2
-           AND ($3 IS NULL OR n.id < (SELECT m.id FROM annotations m JOIN assignments t ON t.id = m.assignment_id
-                                       WHERE t.uuid = $3 AND m.annotator_id = $1))
-         ORDER BY n.id DESC LIMIT 1",
-        vals![user_id, project_id, before],
-    )?
-    .map(|r| r.get(0))
-    .transpose()
+    // A statement for each case: planned once for any values (`editable`).
+    const LATEST: &str = "SELECT s.uuid FROM annotations n JOIN assignments s ON s.id = n.assignment_id
+         WHERE n.annotator_id = $1 AND n.project_id = $2";
+    let row = match before {
+        Some(before) => c.query_opt(
+            &format!(
+                "{LATEST} AND n.id < (SELECT m.id FROM annotations m JOIN assignments t ON t.id = m.assignment_id
+                                      WHERE t.uuid = $3 AND m.annotator_id = $1)
+                 ORDER BY n.id DESC LIMIT 1"
+            ),
+            vals![user_id, project_id, before],
+        )?,
+        None => c.query_opt(&format!("{LATEST} ORDER BY n.id DESC LIMIT 1"), vals![user_id, project_id])?,
+    };
+    row.map(|r| r.get(0)).transpose()
 }
 
 /// How far this annotator is in a project: pairs judged or skipped, and

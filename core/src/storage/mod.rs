@@ -436,9 +436,9 @@ impl Db {
     /// across instances, so two tabs asking at once get one lease and a
     /// retried submission finds the first one. PostgreSQL: the job begins
     /// holding an advisory lock on their id (taken in the round trip that
-    /// begins its transaction, or its savepoint when it shares a group
-    /// commit with the jobs queued beside it). SQLite's one writer does
-    /// this already.
+    /// begins its transaction, which may be a group commit with the jobs
+    /// queued beside it, or its savepoint when that batch runs again job by
+    /// job). SQLite's one writer does this already.
     pub async fn hot_as<T, F>(&self, annotator_id: i64, job: F) -> crate::Result<T>
     where
         T: Send + 'static,

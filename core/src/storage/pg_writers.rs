@@ -48,10 +48,11 @@ use tokio::sync::oneshot;
 /// a serialization failure.
 const TRIES: u32 = 4;
 
-/// How long a job of a batch waits for a row or an advisory lock that
-/// another transaction holds before it is undone (in its savepoint) and run
-/// again after the batch: two batches that each hold what the other's job
-/// waits for would otherwise wait for PostgreSQL's deadlock check (a second).
+/// How long a batch waits for a row or an advisory lock that another
+/// transaction holds before it is undone and run again job by job, where
+/// the job that waits as long is undone in its savepoint and runs again
+/// after the batch: two batches that each hold what the other's job waits
+/// for would otherwise wait for PostgreSQL's deadlock check (a second).
 const BATCH_LOCK_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// A job that waited this long for a thread is not run: the caller hears
@@ -149,15 +150,8 @@ struct Thread {
 }
 
 impl Writers {
-    /// Starts `n` threads; each connects on its first job. Their
-    /// connections plan each statement once, for any values
-    /// (`plan_cache_mode = force_generic_plan`): a pick's plan walks its
-    /// index and probes each candidate (`assignments::probe`), whatever the
-    /// values, and PostgreSQL's cost comparison would otherwise plan some
-    /// picks anew at every claim once the statistics change (the ranking
-    /// pick after a `VACUUM`).
+    /// Starts `n` threads; each connects on its first job.
     pub fn start(opts: PgConnectOptions, n: usize) -> anyhow::Result<Writers> {
-        let opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
         let (tx, rx) = flume::unbounded::<Box<dyn Job>>();
         let (queued, open, busy) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -219,11 +213,13 @@ impl Writers {
 
     /// Runs `job` in a transaction on one of the threads and answers once it
     /// is committed. With `annotator`, the job first takes an advisory lock
-    /// on their id (in the round trip that begins the transaction, or its
-    /// savepoint): one annotator's jobs run one at a time across instances.
+    /// on their id (in the round trip that begins the transaction or its
+    /// batch, or its savepoint): one annotator's jobs run one at a time
+    /// across instances.
     /// Annotators' jobs queued together share a transaction (at most
-    /// `MAX_BATCH`), each in a savepoint of its own: one commit and one flush
-    /// of the WAL for all of them, and a job's error undoes its writes only.
+    /// `MAX_BATCH`): one commit and one flush of the WAL for all of them, and
+    /// a job's error undoes its writes only (the batch runs again, each job
+    /// in a savepoint of its own).
     pub async fn run<T, F>(&self, annotator: Option<i64>, job: F) -> Result<T>
     where
         T: Send + 'static,
@@ -422,14 +418,14 @@ impl Thread {
         let timeout = format!("BEGIN; SET LOCAL lock_timeout = '{}ms'", BATCH_LOCK_TIMEOUT.as_millis());
         // First the whole batch without savepoints, every annotator's lock
         // taken in the round trip that begins it (in the order of their ids,
-        // as another instance's batch takes them). Should a job fail, or a
-        // lock be held elsewhere too long, all of it is undone and the batch
-        // runs again job by job, each in a savepoint of its own.
+        // so two such batches never wait for each other's locks). Should a
+        // job fail, or a lock be held elsewhere too long, all of it is undone
+        // and the batch runs again job by job, each in a savepoint of its own.
         let mut ids: Vec<i64> = jobs.iter().filter_map(|j| j.annotator()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let locks: Vec<String> = ids.iter().map(|id| format!("pg_advisory_xact_lock({id})")).collect();
-        let begin = format!("{timeout}; SELECT {}", locks.join(", "));
+        let locks: String = ids.iter().map(|id| format!("; SELECT pg_advisory_xact_lock({id})")).collect();
+        let begin = format!("{timeout}{locks}");
         let begun = match driver.run(sqlx::Connection::begin_with(&mut *conn, begin)) {
             Ok(mut tx) => {
                 let mut i = 0;
@@ -446,7 +442,10 @@ impl Thread {
                 driver.run(tx.rollback()).map_err(|e| (e, true))?;
                 true
             }
-            Err(_) => false,
+            Err(e) => {
+                tracing::debug!(error = %e, "a batch could not begin with its annotators' locks");
+                false
+            }
         };
         // A lock held elsewhere, or a lost connection: the `BEGIN` may have
         // run, and sqlx rolls back only a transaction it counted as begun.
@@ -504,10 +503,20 @@ impl Thread {
         }
         if self.conn.is_none() {
             let connect = <PgConnection as sqlx::Connection>::connect_with(&self.opts);
-            let conn = self
+            let mut conn = self
                 .rt
                 .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, connect).await })
                 .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            // Each statement is planned once, for any values: a pick's plan
+            // walks its index and probes each candidate
+            // (`assignments::probe`) whatever the values, and PostgreSQL's
+            // cost comparison would otherwise plan some picks anew at every
+            // claim once the statistics change (the ranking pick after a
+            // `VACUUM`). So no write-job statement may need its values to be
+            // planned well (no `$1 IS NULL OR …`). Set after connecting, not
+            // as a startup option, which connection poolers refuse.
+            let generic = sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut conn);
+            self.rt.block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, generic).await }).map_err(|_| sqlx::Error::PoolTimedOut)??;
             self.conn = Some((conn, Instant::now(), Instant::now()));
             self.open.fetch_add(1, Ordering::SeqCst);
         }
