@@ -834,7 +834,8 @@ async fn postgres_a_batch_takes_its_annotators_locks_at_once_and_no_savepoint_wh
         Ok(())
     })
     .await;
-    let (first, middle, third) = (first.await.unwrap().unwrap(), middle.await.unwrap().unwrap(), third.await.unwrap().unwrap());
+    let (first, middle, third) =
+        (first.await.unwrap().unwrap(), middle.await.unwrap().unwrap(), third.await.unwrap().unwrap());
     assert!(first == middle && middle == third, "one transaction");
     let held: Vec<(String, i64)> = arbiter_core::on!(&db.read, x => sqlx::query_as(
         "SELECT action, at FROM audit_log WHERE actor = 'locks' ORDER BY action")
@@ -1116,8 +1117,13 @@ async fn the_picks_are_planned_once_and_walk_their_index() {
     if skip_on_sqlite("plan caching is PostgreSQL's") {
         return;
     }
-    let picks =
-        [("pairwise", "pairs_pick"), ("ranking", "prompts_pick"), ("gold", "pairs_gold"), ("models", "pairs_model_pick"), ("adaptive", "pairs_pick")];
+    let picks = [
+        ("pairwise", "pairs_pick"),
+        ("ranking", "prompts_pick"),
+        ("gold", "pairs_gold"),
+        ("models", "pairs_model_pick"),
+        ("adaptive", "pairs_pick"),
+    ];
     for (pick, index) in picks {
         let (generic, custom, plan) = plans_of_seven_picks(pick).await;
         assert_eq!((generic, custom), (7, 0), "{pick}: one plan, for any values");

@@ -516,7 +516,9 @@ impl Thread {
             // planned well (no `$1 IS NULL OR …`). Set after connecting, not
             // as a startup option, which connection poolers refuse.
             let generic = sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut conn);
-            self.rt.block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, generic).await }).map_err(|_| sqlx::Error::PoolTimedOut)??;
+            self.rt
+                .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, generic).await })
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
             self.conn = Some((conn, Instant::now(), Instant::now()));
             self.open.fetch_add(1, Ordering::SeqCst);
         }
