@@ -868,20 +868,32 @@ async fn postgres_a_batch_job_waiting_for_a_lock_runs_again_alone_and_the_batch_
     let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("SELECT * FROM audit_log WHERE actor = 'locked' FOR UPDATE").execute(&mut other).await.unwrap();
-    let [first, waiting, third] = three_jobs_together(&db, "waiting", |c| {
+    let waiting = |c: &mut dyn arbiter_core::storage::conn::Conn| {
         c.execute("UPDATE audit_log SET at = 1 WHERE actor = 'locked'", &[]).map(|_| ())
-    })
-    .await;
+    };
+    the_batch_goes_on_without_the_waiting_job(&db, waiting, &mut other, "COMMIT").await;
+}
+
+/// `three_jobs_together` with a middle job that waits for a lock `other`
+/// holds: the first and third are committed together meanwhile; the middle
+/// one runs alone, in a transaction of its own, once `release` lets go.
+async fn the_batch_goes_on_without_the_waiting_job(
+    db: &Db,
+    waiting: Then,
+    other: &mut sqlx::PgConnection,
+    release: &str,
+) {
+    let [first, waiting, third] = three_jobs_together(db, "waiting", waiting).await;
     let within = std::time::Duration::from_secs(5);
-    let first = tokio::time::timeout(within, first).await.expect("the batch did not wait for the locked row");
-    let third = tokio::time::timeout(within, third).await.expect("the batch did not wait for the locked row");
+    let first = tokio::time::timeout(within, first).await.expect("the batch did not wait for the held lock");
+    let third = tokio::time::timeout(within, third).await.expect("the batch did not wait for the held lock");
     let (first, third) = (first.unwrap().unwrap(), third.unwrap().unwrap());
     assert_eq!(first, third, "one transaction");
     assert!(!waiting.is_finished(), "the job behind the lock still waits for it");
-    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
-    let alone = waiting.await.unwrap().expect("it ran once the row was free");
+    sqlx::query(release).execute(other).await.unwrap();
+    let alone = waiting.await.unwrap().expect("it ran once the lock was free");
     assert_ne!(alone, first, "it ran in a transaction of its own");
-    assert_eq!(audit_actions(&db).await, vec!["first", "third", "waiting"]);
+    assert_eq!(audit_actions(db).await, vec!["first", "third", "waiting"]);
     db.close().await;
 }
 
@@ -899,18 +911,7 @@ async fn postgres_a_batch_whose_annotator_lock_is_held_elsewhere_goes_on_without
     let db = Db::connect_with(&e.url, 1).await.unwrap();
     let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
     sqlx::query("SELECT pg_advisory_lock(2)").execute(&mut other).await.unwrap();
-    let [first, waiting, third] = three_jobs_together(&db, "waiting", |_| Ok(())).await;
-    let within = std::time::Duration::from_secs(5);
-    let first = tokio::time::timeout(within, first).await.expect("the batch did not wait for the held lock");
-    let third = tokio::time::timeout(within, third).await.expect("the batch did not wait for the held lock");
-    let (first, third) = (first.unwrap().unwrap(), third.unwrap().unwrap());
-    assert_eq!(first, third, "one transaction");
-    assert!(!waiting.is_finished(), "the job whose lock is held elsewhere still waits for it");
-    sqlx::query("SELECT pg_advisory_unlock(2)").execute(&mut other).await.unwrap();
-    let alone = waiting.await.unwrap().expect("it ran once the lock was free");
-    assert_ne!(alone, first, "it ran in a transaction of its own");
-    assert_eq!(audit_actions(&db).await, vec!["first", "third", "waiting"]);
-    db.close().await;
+    the_batch_goes_on_without_the_waiting_job(&db, |_| Ok(()), &mut other, "SELECT pg_advisory_unlock(2)").await;
 }
 
 /// A job that panics in a batch answers an internal error; the batch's
