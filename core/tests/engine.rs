@@ -732,6 +732,17 @@ async fn write_jobs_use_as_many_connections_as_threads_asked_for() {
 
 type Then = fn(&mut dyn arbiter_core::storage::conn::Conn) -> Result<(), Error>;
 
+/// PostgreSQL: a test database and a `Db` with one write-job thread (so the
+/// jobs queued behind a held one are taken together). None on SQLite.
+async fn one_write_job_thread() -> Option<(Env, Db)> {
+    if skip_on_sqlite("PostgreSQL's write-job threads (SQLite's writer has its own tests)") {
+        return None;
+    }
+    let e = env().await;
+    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    Some((e, db))
+}
+
 /// PostgreSQL: three audit jobs ("first", `middle`, "third", on behalf of
 /// annotators 1, 2 and 3) queued while a job holds the one write-job thread
 /// of `db`, which then lets go: the thread takes the three together.
@@ -798,11 +809,7 @@ async fn audit_actions(db: &Db) -> Vec<String> {
 /// undoes its own writes only, in its savepoint.
 #[tokio::test]
 async fn postgres_jobs_queued_together_share_a_transaction_and_a_failing_one_undoes_only_its_own() {
-    if skip_on_sqlite("PostgreSQL's write-job threads (SQLite's writer has its own test)") {
-        return;
-    }
-    let e = env().await;
-    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let Some((_e, db)) = one_write_job_thread().await else { return };
     let [first, refused, third] = three_jobs_together(&db, "refused", |_| Err(Error::bad("refused"))).await;
     let (first, third) = (first.await.unwrap().unwrap(), third.await.unwrap().unwrap());
     assert_eq!(first, third, "the first and third jobs ran in one transaction");
@@ -818,11 +825,7 @@ async fn postgres_jobs_queued_together_share_a_transaction_and_a_failing_one_und
 /// again job by job (the test above).
 #[tokio::test]
 async fn postgres_a_batch_takes_its_annotators_locks_at_once_and_no_savepoint_when_all_succeed() {
-    if skip_on_sqlite("PostgreSQL's write-job threads") {
-        return;
-    }
-    let e = env().await;
-    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let Some((_e, db)) = one_write_job_thread().await else { return };
     let [first, middle, third] = three_jobs_together(&db, "middle", |c| {
         for (held, kind) in [("advisory", "advisory"), ("xids", "transactionid")] {
             c.execute(
@@ -854,11 +857,7 @@ async fn postgres_a_batch_takes_its_annotators_locks_at_once_and_no_savepoint_wh
 #[tokio::test]
 async fn postgres_a_batch_job_waiting_for_a_lock_runs_again_alone_and_the_batch_goes_on() {
     use sqlx::Connection;
-    if skip_on_sqlite("PostgreSQL's write-job threads") {
-        return;
-    }
-    let e = env().await;
-    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let Some((e, db)) = one_write_job_thread().await else { return };
     arbiter_core::on!(&db.write, x => sqlx::query("INSERT INTO audit_log (at, actor, action) VALUES (0, 'locked', 'row')")
         .execute(x)
         .await
@@ -904,11 +903,7 @@ async fn the_batch_goes_on_without_the_waiting_job(
 #[tokio::test]
 async fn postgres_a_batch_whose_annotator_lock_is_held_elsewhere_goes_on_without_that_job() {
     use sqlx::Connection;
-    if skip_on_sqlite("PostgreSQL's write-job threads") {
-        return;
-    }
-    let e = env().await;
-    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let Some((e, db)) = one_write_job_thread().await else { return };
     let mut other = sqlx::PgConnection::connect(&e.url).await.unwrap();
     sqlx::query("SELECT pg_advisory_lock(2)").execute(&mut other).await.unwrap();
     the_batch_goes_on_without_the_waiting_job(&db, |_| Ok(()), &mut other, "SELECT pg_advisory_unlock(2)").await;
@@ -918,11 +913,7 @@ async fn postgres_a_batch_whose_annotator_lock_is_held_elsewhere_goes_on_without
 /// other jobs run again on a new connection and are stored once.
 #[tokio::test]
 async fn postgres_a_panicking_batch_job_fails_alone_and_the_others_are_stored_once() {
-    if skip_on_sqlite("PostgreSQL's write-job threads") {
-        return;
-    }
-    let e = env().await;
-    let db = Db::connect_with(&e.url, 1).await.unwrap();
+    let Some((_e, db)) = one_write_job_thread().await else { return };
     let [first, panics, third] = three_jobs_together(&db, "panics", |_| panic!("a bug in a write job")).await;
     assert!(matches!(panics.await.unwrap(), Err(Error::Internal(_))));
     assert_eq!(first.await.unwrap().unwrap(), third.await.unwrap().unwrap(), "the two ran again together");
