@@ -1115,6 +1115,8 @@ async fn the_picks_are_planned_once_and_walk_their_index() {
         ("gold", "pairs_gold"),
         ("models", "pairs_model_pick"),
         ("adaptive", "pairs_pick"),
+        // Not a pick: the look at the annotator's own live leases before each.
+        ("held", "assignments_annotator"),
     ];
     for (pick, index) in picks {
         let (generic, custom, plan) = plans_of_seven_picks(pick).await;
@@ -1135,7 +1137,7 @@ async fn the_picks_are_planned_once_and_walk_their_index() {
 /// anti-join (a hash of the annotator's assignments or a scan of them all).
 async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
     use arbiter_core::storage::assignments::{
-        lease_for_models, lease_gold, lease_next, lease_next_prompt, least_loaded,
+        lease_for_models, lease_gold, lease_next, lease_next_prompt, least_loaded, sweep_and_held,
     };
     let e = env().await;
     let ranking = pick == "ranking";
@@ -1167,6 +1169,7 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
                 "pairwise" => assert!(lease_next(c, project_id, user_id, 2, 1, 60_000, false)?.is_some()),
                 "gold" => assert!(lease_gold(c, project_id, user_id, 1, 60_000, false)?.is_none(), "no gold pairs"),
                 "models" => drop(lease_for_models(c, project_id, user_id, 2, &models, 1, 60_000, false)?),
+                "held" => assert!(sweep_and_held(c, project_id, user_id, 1)?.is_empty()),
                 _ => assert!(least_loaded(c, project_id, user_id, 2, true)?.is_some()),
             }
         }
@@ -1176,6 +1179,7 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
             "pairwise" => "WITH pick AS%",
             "gold" => "%p.gold_choice IS NOT NULL%",
             "models" => "%p.model_pair = $2%",
+            "held" => "WITH gone AS%",
             _ => "%pr.settled = FALSE%",
         };
         let r = c.query_one(

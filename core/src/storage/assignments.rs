@@ -115,9 +115,18 @@ fn lease_of(r: &Row) -> Result<Lease> {
 /// partial index on live leases; usually finds nothing), then reads the
 /// annotator's live leases in the project, oldest first: the current task,
 /// then the prefetched one if any. PostgreSQL: one statement.
+///
+/// The held leases are read from the annotator's own index entries
+/// (`assignments_annotator`; on PostgreSQL in the order wanted), `state`
+/// bound as a value: written in the text, it would let the plan without
+/// values walk every live lease of every annotator through the partial
+/// index `assignments_live` (on `state = 'leased'`), as it did when the
+/// statistics counted few live leases: 40 to 80 rows read per claim with 64
+/// annotators, and more with each one (docs/benchmarks.md). The test
+/// `the_picks_are_planned_once_and_walk_their_index` holds it.
 pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now: i64) -> Result<Vec<Lease>> {
     const HELD: &str = "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
-         WHERE annotator_id = $1 AND project_id = $2 AND state = 'leased' AND lease_expires_at > $3
+         WHERE annotator_id = $1 AND project_id = $2 AND state = $4 AND lease_expires_at > $3
          ORDER BY leased_at, id LIMIT 2";
     const EXPIRE: &str = "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
          RETURNING pair_id, prompt_id";
@@ -125,7 +134,7 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
         Dialect::Sqlite => {
             let gone = c.query(EXPIRE, vals![now])?;
             give_back(c, &items(&gone)?)?;
-            c.query(HELD, vals![annotator_id, project_id, now])?
+            c.query(HELD, vals![annotator_id, project_id, now, "leased"])?
         }
         // The held leases are read from the statement's snapshot, before the
         // sweep: a lease the sweep ends is past `now` and not held anyway.
@@ -142,7 +151,7 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
                  {HELD}",
                 EXPIRE.replace("$1", "$3")
             ),
-            vals![annotator_id, project_id, now],
+            vals![annotator_id, project_id, now, "leased"],
         )?,
     };
     rows.iter().map(lease_of).collect()
