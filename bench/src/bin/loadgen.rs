@@ -138,8 +138,16 @@ async fn main() -> anyhow::Result<()> {
                 arbiter_core::storage::Pool::Sqlite(_) => None,
             };
             if let Some(c) = own.as_mut() {
+                // No parallel workers (they would run at full priority), and
+                // the backend reniced only when it is a local PostgreSQL's.
+                let _ = sqlx::query("SET max_parallel_workers_per_gather = 0").execute(&mut **c).await;
                 if let Ok(pid) = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(&mut **c).await {
-                    let _ = std::process::Command::new("renice").args(["-n", "19", "-p", &pid.to_string()]).output();
+                    let local =
+                        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres");
+                    if local {
+                        let _ =
+                            std::process::Command::new("renice").args(["-n", "19", "-p", &pid.to_string()]).output();
+                    }
                 }
             }
             let mut worst = 0i64;

@@ -121,8 +121,8 @@ fn lease_of(r: &Row) -> Result<Lease> {
 /// bound as a value: written in the text, it would let the plan without
 /// values walk every live lease of every annotator through the partial
 /// index `assignments_live` (on `state = 'leased'`), as it did when the
-/// statistics counted few live leases: 40 to 80 rows read per claim with 64
-/// annotators, and more with each one (docs/benchmarks.md). The test
+/// statistics counted few live leases: 40 to 48 pages read per claim with 64
+/// annotators, and more with each one, against 8 (docs/benchmarks.md). The test
 /// `the_picks_are_planned_once_and_walk_their_index` holds it.
 pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now: i64) -> Result<Vec<Lease>> {
     const HELD: &str = "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
