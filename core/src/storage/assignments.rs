@@ -929,18 +929,17 @@ pub fn revisions(c: &mut dyn Conn, annotation_id: i64) -> Result<Vec<(i64, i64, 
 /// Ends a user's live leases (in one project, or in all of them) and gives
 /// their slots back to the pool: for a removed member or a deactivated user.
 pub fn release_leases(c: &mut dyn Conn, user_id: i64, project_id: Option<i64>) -> Result<usize> {
-    // A statement for each case: planned once for any values (`editable`).
+    // A statement for each case: planned once for any values (`editable`);
+    // `state` bound, as in `sweep_and_held`, so the plan reads the user's
+    // own entries, not every live lease.
+    const RELEASE: &str = "UPDATE assignments SET state = 'expired', lease_expires_at = $1
+         WHERE annotator_id = $2 AND state = $3";
     let rows = match project_id {
         Some(project_id) => c.query(
-            "UPDATE assignments SET state = 'expired', lease_expires_at = $1
-             WHERE annotator_id = $2 AND project_id = $3 AND state = 'leased' RETURNING pair_id, prompt_id",
-            vals![now_ms(), user_id, project_id],
+            &format!("{RELEASE} AND project_id = $4 RETURNING pair_id, prompt_id"),
+            vals![now_ms(), user_id, "leased", project_id],
         )?,
-        None => c.query(
-            "UPDATE assignments SET state = 'expired', lease_expires_at = $1
-             WHERE annotator_id = $2 AND state = 'leased' RETURNING pair_id, prompt_id",
-            vals![now_ms(), user_id],
-        )?,
+        None => c.query(&format!("{RELEASE} RETURNING pair_id, prompt_id"), vals![now_ms(), user_id, "leased"])?,
     };
     give_back(c, &items(&rows)?)
 }

@@ -424,7 +424,7 @@ impl Thread {
         let mut ids: Vec<i64> = jobs.iter().filter_map(|j| j.annotator()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let locks: String = ids.iter().map(|id| format!("; SELECT pg_advisory_xact_lock({id})")).collect();
+        let locks: String = ids.iter().map(|&id| lock(Some(id))).collect();
         let begin = format!("{timeout}{locks}");
         let begun = match driver.run(sqlx::Connection::begin_with(&mut *conn, begin)) {
             Ok(mut tx) => {
