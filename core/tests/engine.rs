@@ -183,6 +183,40 @@ async fn a_pair_is_never_leased_beyond_n_and_never_twice_to_one_annotator() {
 }
 
 #[tokio::test]
+async fn every_pair_is_leased_once_before_any_is_leased_twice() {
+    // PostgreSQL starts each pick at a random place in the least-loaded
+    // level (instances then seldom pass over each other's locked pairs);
+    // the level itself is still the least loaded, on both backends.
+    let e = env().await;
+    let lines: Vec<String> = (0..4).map(|i| line(&format!("q{i}"), 3)).collect();
+    let p = project(&e.db, 3, &(lines.join("\n") + "\n")).await;
+    let pairs = count(&e.db, "SELECT COUNT(*) FROM pairs").await;
+    assert_eq!(pairs, 12);
+    let mut users = Vec::new();
+    for round in 1..=2 {
+        for i in 0..pairs {
+            let u = annotator(&e.db, &format!("r{round}u{i}"), &p).await;
+            assert!(tasks::next(&e.db, &p, &u).await.unwrap().is_some());
+            users.push(u);
+            let (least, most) = (
+                count(&e.db, "SELECT MIN(load) FROM pairs").await,
+                count(&e.db, "SELECT MAX(load) FROM pairs").await,
+            );
+            assert!(most - least <= 1, "round {round}, claim {i}: loads from {least} to {most}");
+        }
+        assert_eq!(count(&e.db, &format!("SELECT COUNT(*) FROM pairs WHERE load = {round}")).await, pairs);
+    }
+    // One who judged a pair of the least-loaded level is given another of
+    // it: their held lease first, then one pair more.
+    let t = tasks::next(&e.db, &p, &users[0]).await.unwrap().unwrap();
+    submit(&e.db, &users[0], &t.task_id.to_string(), "k-level", &vote(1)).await.unwrap();
+    let next = tasks::next(&e.db, &p, &users[0]).await.unwrap().unwrap();
+    assert_ne!(next.task_id, t.task_id);
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM pairs WHERE load = 3").await, 1);
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM pairs WHERE load = 2").await, pairs - 1);
+}
+
+#[tokio::test]
 async fn retries_are_stored_once_and_a_reused_key_with_another_body_conflicts() {
     let e = env().await;
     let p = project(&e.db, 1, &line("a", 2)).await;
@@ -1179,7 +1213,7 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
         // Each statement by a phrase of its own (and only one statement matches).
         let phrase = match pick.as_str() {
             "ranking" => "SELECT pr.id FROM prompts pr%",
-            "pairwise" => "WITH pick AS%",
+            "pairwise" => "WITH lvl AS%",
             "gold" => "%p.gold_choice IS NOT NULL%",
             "models" => "%p.model_pair = $2%",
             "held" => "WITH gone AS%",

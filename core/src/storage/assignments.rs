@@ -161,7 +161,13 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
 /// interleaves model pairs) that still needs annotations and that this
 /// annotator has not judged, skipped or leased, and leases it.
 /// PostgreSQL: the pick, the lease, its slot and what it shows in one
-/// statement (`content` is filled in).
+/// statement (`content` is filled in), and the pick walks its level from a
+/// random spread onwards (then from its start): picks from the front of the
+/// level passed over every pair the other instances' batches had just
+/// locked and every entry their commits had just left dead, and the three
+/// annotators of a pair, leased one after another, submitted at once and
+/// waited for each other's batches (~40 waits over 5 ms per run of two
+/// instances; none since, docs/benchmarks.md).
 #[allow(clippy::too_many_arguments)]
 pub fn lease_next(
     c: &mut dyn Conn,
@@ -174,18 +180,49 @@ pub fn lease_next(
 ) -> Result<Option<Lease>> {
     if c.dialect() == Dialect::Postgres {
         // The pair is picked (and locked) once and read from `pick` by the
-        // lease, the slot and the texts alike. `OFFSET 0`: see `probe` (as
+        // lease, the slot and the texts alike. `lvl`: the least load among
+        // the pairs this annotator may take (locked ones too); `start`: a
+        // random spread up to the level's highest. Should every pair of the
+        // level this annotator may take be locked by other transactions,
+        // `any_level` walks all levels as before. `OFFSET 0`: see `probe` (as
         // an anti-join, with the statistics of a project under way, the
         // claim ran at less than half the rate; docs/benchmarks.md). The test
         // `the_picks_are_planned_once_and_walk_their_index` holds it.
         let expires = now + lease_ms;
         let r = c.query_opt(
-            "WITH pick AS (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
-                           WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
-                             AND NOT EXISTS (SELECT 1 FROM assignments a
-                                             WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
-                                             OFFSET 0)
-                           ORDER BY p.load, p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED),
+            "WITH lvl AS (SELECT p.load FROM pairs p
+                          WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
+                            AND NOT EXISTS (SELECT 1 FROM assignments a
+                                            WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
+                                            OFFSET 0)
+                          ORDER BY p.load, p.spread LIMIT 1),
+             start AS (SELECT floor(random() * (SELECT p.spread + 1 FROM pairs p
+                                                WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl)
+                                                ORDER BY p.spread DESC LIMIT 1))::bigint AS at),
+             pick AS (SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
+                                     WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl) AND p.load < $7
+                                       AND p.spread >= (SELECT at FROM start) AND p.gold_choice IS NULL
+                                       AND NOT EXISTS (SELECT 1 FROM assignments a
+                                                       WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
+                                                       OFFSET 0)
+                                     ORDER BY p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED) after_start
+                      UNION ALL
+                      SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
+                                     WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl) AND p.load < $7
+                                       AND p.spread < (SELECT at FROM start) AND p.gold_choice IS NULL
+                                       AND NOT EXISTS (SELECT 1 FROM assignments a
+                                                       WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
+                                                       OFFSET 0)
+                                     ORDER BY p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED) before_start
+                      UNION ALL
+                      SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
+                                     WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
+                                       AND NOT EXISTS (SELECT 1 FROM assignments a
+                                                       WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
+                                                       OFFSET 0)
+                                       AND EXISTS (SELECT 1 FROM lvl)
+                                     ORDER BY p.load, p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED) any_level
+                      LIMIT 1),
              lease AS (INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
                                                 leased_at, lease_expires_at)
                        SELECT $1, $2, pick.prompt_id, pick.id, $3, $4, 'leased', $5, $6 FROM pick

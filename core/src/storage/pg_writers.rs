@@ -389,12 +389,22 @@ impl Thread {
         let driver = Driver::Runtime(&self.rt);
         let (conn, _, used) = self.conn.as_mut().expect("connected above");
         *used = Instant::now();
-        // Integers written into the text: the simple protocol runs the
-        // statements in one round trip.
-        let lock = |id: Option<i64>| id.map(|id| format!("; SELECT pg_advisory_xact_lock({id})")).unwrap_or_default();
+        // The annotators' advisory locks, taken in the order given, by one
+        // statement (each statement of a simple query is parsed and planned
+        // anew: a batch's sixteen took 0.8 ms to begin). Integers written
+        // into the text: the simple protocol runs the statements in one
+        // round trip.
+        let lock = |ids: &[i64]| match ids {
+            [] => String::new(),
+            [id] => format!("; SELECT pg_advisory_xact_lock({id})"),
+            _ => {
+                let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                format!("; SELECT pg_advisory_xact_lock(id) FROM unnest('{{{list}}}'::bigint[]) AS t(id)")
+            }
+        };
         if jobs.len() == 1 {
             // The transaction is the job's own: on an error all of it is undone.
-            let begin = format!("BEGIN{}", lock(jobs[0].annotator()));
+            let begin = format!("BEGIN{}", lock(jobs[0].annotator().as_slice()));
             // The begin failed, perhaps after `BEGIN` ran (the lock timed out
             // or was cancelled): sqlx rolls back only a transaction it counted as begun.
             let mut tx = driver.run(sqlx::Connection::begin_with(conn, begin)).map_err(|e| (e, true))?;
@@ -424,8 +434,7 @@ impl Thread {
         let mut ids: Vec<i64> = jobs.iter().filter_map(|j| j.annotator()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let locks: String = ids.iter().map(|&id| lock(Some(id))).collect();
-        let begin = format!("{timeout}{locks}");
+        let begin = format!("{timeout}{}", lock(&ids));
         let begun = match driver.run(sqlx::Connection::begin_with(&mut *conn, begin)) {
             Ok(mut tx) => {
                 let mut i = 0;
@@ -459,7 +468,7 @@ impl Thread {
         let mut i = 0;
         while i < jobs.len() {
             let release = if std::mem::take(&mut first) { "" } else { "RELEASE SAVEPOINT job; " };
-            let open = format!("{release}SAVEPOINT job{}", lock(jobs[i].annotator()));
+            let open = format!("{release}SAVEPOINT job{}", lock(jobs[i].annotator().as_slice()));
             let e = match driver.run(sqlx::raw_sql(&open).execute(&mut *tx)) {
                 Ok(_) => match run_job(&mut jobs[i], &driver, &mut tx) {
                     Ran::Ok => {
