@@ -161,13 +161,14 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
 /// interleaves model pairs) that still needs annotations and that this
 /// annotator has not judged, skipped or leased, and leases it.
 /// PostgreSQL: the pick, the lease, its slot and what it shows in one
-/// statement (`content` is filled in), and the pick walks its level from a
-/// random spread onwards (then from its start): picks from the front of the
-/// level passed over every pair the other instances' batches had just
-/// locked and every entry their commits had just left dead, and the three
-/// annotators of a pair, leased one after another, submitted at once and
-/// waited for each other's batches (~40 waits over 5 ms per run of two
-/// instances; none since, docs/benchmarks.md).
+/// statement (`content` is filled in). There the pick keeps to the level
+/// it found (a row another transaction moved up since is passed over, not
+/// taken: the old pick took it, and held it while its annotator's
+/// submission waited for it, ~40 waits over 5 ms per run of two instances)
+/// and starts at a random spread among the level's first 64, so that
+/// instances seldom walk over each other's just-locked pairs; the order
+/// within the level is otherwise the lowest spread first (docs/benchmarks.md,
+/// decisions.md).
 #[allow(clippy::too_many_arguments)]
 pub fn lease_next(
     c: &mut dyn Conn,
@@ -181,24 +182,24 @@ pub fn lease_next(
     if c.dialect() == Dialect::Postgres {
         // The pair is picked (and locked) once and read from `pick` by the
         // lease, the slot and the texts alike. `lvl`: the least load among
-        // the pairs this annotator may take (locked ones too); `start`: a
-        // random spread up to the level's highest. Should every pair of the
-        // level this annotator may take be locked by other transactions,
-        // `any_level` walks all levels as before. `OFFSET 0`: see `probe` (as
+        // the pairs this annotator may take (locked ones too) and the first
+        // such pair's spread; `start`: that spread plus 0–63. The parts of
+        // `pick` run in order until one gives a row (`LIMIT 1` over
+        // `UNION ALL`; the statement never runs in parallel). Should every
+        // pair of the level this annotator may take be locked by other
+        // transactions, `any_level` walks all levels as before. `OFFSET 0`: see `probe` (as
         // an anti-join, with the statistics of a project under way, the
         // claim ran at less than half the rate; docs/benchmarks.md). The test
         // `the_picks_are_planned_once_and_walk_their_index` holds it.
         let expires = now + lease_ms;
         let r = c.query_opt(
-            "WITH lvl AS (SELECT p.load FROM pairs p
+            "WITH lvl AS (SELECT p.load, p.spread FROM pairs p
                           WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
                             AND NOT EXISTS (SELECT 1 FROM assignments a
                                             WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
                                             OFFSET 0)
                           ORDER BY p.load, p.spread LIMIT 1),
-             start AS (SELECT floor(random() * (SELECT p.spread + 1 FROM pairs p
-                                                WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl)
-                                                ORDER BY p.spread DESC LIMIT 1))::bigint AS at),
+             start AS (SELECT spread + floor(random() * 64)::bigint AS at FROM lvl),
              pick AS (SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
                                      WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl) AND p.load < $7
                                        AND p.spread >= (SELECT at FROM start) AND p.gold_choice IS NULL
@@ -313,7 +314,8 @@ pub fn lease_for_models(
     Ok(None)
 }
 
-/// The (pair, prompt) `lease_next` would take; with `open_prompts_only`,
+/// The (pair, prompt) `lease_next` would take on SQLite (the first of the
+/// least-loaded level; PostgreSQL's starts a little further in); with `open_prompts_only`,
 /// among prompts whose order is not settled yet (adaptive selection).
 pub fn least_loaded(
     c: &mut dyn Conn,
