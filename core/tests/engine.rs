@@ -198,10 +198,8 @@ async fn every_pair_is_leased_once_before_any_is_leased_twice() {
             let u = annotator(&e.db, &format!("r{round}u{i}"), &p).await;
             assert!(tasks::next(&e.db, &p, &u).await.unwrap().is_some());
             users.push(u);
-            let (least, most) = (
-                count(&e.db, "SELECT MIN(load) FROM pairs").await,
-                count(&e.db, "SELECT MAX(load) FROM pairs").await,
-            );
+            let (least, most) =
+                (count(&e.db, "SELECT MIN(load) FROM pairs").await, count(&e.db, "SELECT MAX(load) FROM pairs").await);
             assert!(most - least <= 1, "round {round}, claim {i}: loads from {least} to {most}");
         }
         assert_eq!(count(&e.db, &format!("SELECT COUNT(*) FROM pairs WHERE load = {round}")).await, pairs);

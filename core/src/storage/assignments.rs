@@ -157,6 +157,40 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
     rows.iter().map(lease_of).collect()
 }
 
+/// PostgreSQL's claim of a pair (`lease_next`), written once.
+static PG_LEASE_NEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    // The pairs this annotator may take (`probe`: `OFFSET 0`).
+    let open = "p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
+                AND NOT EXISTS (SELECT 1 FROM assignments a
+                                WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired' OFFSET 0)";
+    let take = |name: &str, and: &str, order: &str| {
+        format!(
+            "SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
+                            WHERE {open}{and} ORDER BY {order} LIMIT 1 FOR UPDATE OF p SKIP LOCKED) {name}"
+        )
+    };
+    let in_level =
+        |from: &str| format!(" AND p.load = (SELECT load FROM lvl) AND p.spread {from} (SELECT at FROM start)");
+    format!(
+        "WITH lvl AS (SELECT p.load, p.spread FROM pairs p WHERE {open} ORDER BY p.load, p.spread LIMIT 1),
+         start AS (SELECT spread + floor(random() * 64)::bigint AS at FROM lvl),
+         pick AS ({} UNION ALL {} UNION ALL {} LIMIT 1),
+         lease AS (INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
+                                            leased_at, lease_expires_at)
+                   SELECT $1, $2, pick.prompt_id, pick.id, $3, $4, 'leased', $5, $6 FROM pick
+                   ON CONFLICT (pair_id, annotator_id) DO UPDATE
+                     SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
+                   RETURNING id, uuid, swapped),
+         slot AS (UPDATE pairs SET load = load + 1 FROM pick WHERE pairs.id = pick.id)
+         SELECT l.id, l.uuid, l.swapped, pr.messages, pr.is_chat, ca.body, cb.body
+         FROM lease l, pick JOIN prompts pr ON pr.id = pick.prompt_id
+              JOIN completions ca ON ca.id = pick.completion_a JOIN completions cb ON cb.id = pick.completion_b",
+        take("after_start", &in_level(">="), "p.spread"),
+        take("before_start", &in_level("<"), "p.spread"),
+        take("any_level", " AND EXISTS (SELECT 1 FROM lvl)", "p.load, p.spread"),
+    )
+});
+
 /// Picks the pair with the least load (then the lowest spread, which
 /// interleaves model pairs) that still needs annotations and that this
 /// annotator has not judged, skipped or leased, and leases it.
@@ -192,50 +226,8 @@ pub fn lease_next(
         // claim ran at less than half the rate; docs/benchmarks.md). The test
         // `the_picks_are_planned_once_and_walk_their_index` holds it.
         let expires = now + lease_ms;
-        let r = c.query_opt(
-            "WITH lvl AS (SELECT p.load, p.spread FROM pairs p
-                          WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
-                            AND NOT EXISTS (SELECT 1 FROM assignments a
-                                            WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
-                                            OFFSET 0)
-                          ORDER BY p.load, p.spread LIMIT 1),
-             start AS (SELECT spread + floor(random() * 64)::bigint AS at FROM lvl),
-             pick AS (SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
-                                     WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl) AND p.load < $7
-                                       AND p.spread >= (SELECT at FROM start) AND p.gold_choice IS NULL
-                                       AND NOT EXISTS (SELECT 1 FROM assignments a
-                                                       WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
-                                                       OFFSET 0)
-                                     ORDER BY p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED) after_start
-                      UNION ALL
-                      SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
-                                     WHERE p.project_id = $2 AND p.load = (SELECT load FROM lvl) AND p.load < $7
-                                       AND p.spread < (SELECT at FROM start) AND p.gold_choice IS NULL
-                                       AND NOT EXISTS (SELECT 1 FROM assignments a
-                                                       WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
-                                                       OFFSET 0)
-                                     ORDER BY p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED) before_start
-                      UNION ALL
-                      SELECT * FROM (SELECT p.id, p.prompt_id, p.completion_a, p.completion_b FROM pairs p
-                                     WHERE p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
-                                       AND NOT EXISTS (SELECT 1 FROM assignments a
-                                                       WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired'
-                                                       OFFSET 0)
-                                       AND EXISTS (SELECT 1 FROM lvl)
-                                     ORDER BY p.load, p.spread LIMIT 1 FOR UPDATE OF p SKIP LOCKED) any_level
-                      LIMIT 1),
-             lease AS (INSERT INTO assignments (uuid, project_id, prompt_id, pair_id, annotator_id, swapped, state,
-                                                leased_at, lease_expires_at)
-                       SELECT $1, $2, pick.prompt_id, pick.id, $3, $4, 'leased', $5, $6 FROM pick
-                       ON CONFLICT (pair_id, annotator_id) DO UPDATE
-                         SET state = 'leased', leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at
-                       RETURNING id, uuid, swapped),
-             slot AS (UPDATE pairs SET load = load + 1 FROM pick WHERE pairs.id = pick.id)
-             SELECT l.id, l.uuid, l.swapped, pr.messages, pr.is_chat, ca.body, cb.body
-             FROM lease l, pick JOIN prompts pr ON pr.id = pick.prompt_id
-                  JOIN completions ca ON ca.id = pick.completion_a JOIN completions cb ON cb.id = pick.completion_b",
-            vals![new_uuid(), project_id, annotator_id, swapped, now, expires, per_pair],
-        )?;
+        let r =
+            c.query_opt(&PG_LEASE_NEXT, vals![new_uuid(), project_id, annotator_id, swapped, now, expires, per_pair])?;
         return match r {
             None => Ok(None),
             Some(r) => Ok(Some(Lease {
