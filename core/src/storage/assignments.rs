@@ -157,9 +157,19 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
     rows.iter().map(lease_of).collect()
 }
 
-/// PostgreSQL's claim of a pair (`lease_next`), written once.
+/// PostgreSQL's claim of a pair (`lease_next`), written once. The pair is
+/// picked (and locked) once and read from `pick` by the lease, the slot and
+/// the texts alike. `lvl`: the least load among the pairs this annotator may
+/// take (locked ones too) and the first such pair's spread; `start`: that
+/// spread plus 0–63. The parts of `pick` run in order until one gives a row
+/// (`LIMIT 1` over `UNION ALL`; the statement never runs in parallel).
+/// Should every pair of the level this annotator may take be locked by other
+/// transactions, `any_level` walks all levels. `OFFSET 0`: see `probe` (as
+/// an anti-join, with the statistics of a project under way, the claim ran
+/// at less than half the rate; docs/benchmarks.md). The test
+/// `the_picks_are_planned_once_and_walk_their_index` holds it.
 static PG_LEASE_NEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    // The pairs this annotator may take (`probe`: `OFFSET 0`).
+    // The pairs this annotator may take.
     let open = "p.project_id = $2 AND p.load < $7 AND p.gold_choice IS NULL
                 AND NOT EXISTS (SELECT 1 FROM assignments a
                                 WHERE a.pair_id = p.id AND a.annotator_id = $3 AND a.state <> 'expired' OFFSET 0)";
@@ -196,9 +206,9 @@ static PG_LEASE_NEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
 /// annotator has not judged, skipped or leased, and leases it.
 /// PostgreSQL: the pick, the lease, its slot and what it shows in one
 /// statement (`content` is filled in). There the pick keeps to the level
-/// it found (a row another transaction moved up since is passed over, not
-/// taken: the old pick took it, and held it while its annotator's
-/// submission waited for it, ~40 waits over 5 ms per run of two instances)
+/// it found (a row another transaction moved up since is passed over; the
+/// old pick could take it and hold it while its annotator's submission
+/// waited, our reading of ~40 waits over 5 ms per run of two instances)
 /// and starts at a random spread among the level's first 64, so that
 /// instances seldom walk over each other's just-locked pairs; the order
 /// within the level is otherwise the lowest spread first (docs/benchmarks.md,
@@ -214,17 +224,6 @@ pub fn lease_next(
     swapped: bool,
 ) -> Result<Option<Lease>> {
     if c.dialect() == Dialect::Postgres {
-        // The pair is picked (and locked) once and read from `pick` by the
-        // lease, the slot and the texts alike. `lvl`: the least load among
-        // the pairs this annotator may take (locked ones too) and the first
-        // such pair's spread; `start`: that spread plus 0–63. The parts of
-        // `pick` run in order until one gives a row (`LIMIT 1` over
-        // `UNION ALL`; the statement never runs in parallel). Should every
-        // pair of the level this annotator may take be locked by other
-        // transactions, `any_level` walks all levels as before. `OFFSET 0`: see `probe` (as
-        // an anti-join, with the statistics of a project under way, the
-        // claim ran at less than half the rate; docs/benchmarks.md). The test
-        // `the_picks_are_planned_once_and_walk_their_index` holds it.
         let expires = now + lease_ms;
         let r =
             c.query_opt(&PG_LEASE_NEXT, vals![new_uuid(), project_id, annotator_id, swapped, now, expires, per_pair])?;
