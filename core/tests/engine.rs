@@ -1136,6 +1136,41 @@ async fn a_judgement_whose_next_task_fails_is_stored_alone_and_its_retry_brings_
     assert_eq!(count(&e.db, "SELECT COUNT(*) FROM annotations").await, 1);
 }
 
+/// A judgement that brings the next task returns expired leases to the pool
+/// (the first on each handle, then once a second), so an annotator who only
+/// ever works that way gets the pair another let lapse.
+#[tokio::test]
+async fn judgements_that_bring_the_next_task_return_expired_leases_to_the_pool() {
+    let e = env().await;
+    let p = project(&e.db, 1, &format!("{}\n{}\n", line("a", 2), line("b", 2))).await;
+    let (a, b) = (annotator(&e.db, "a", &p).await, annotator(&e.db, "b", &p).await);
+    let lapsed = tasks::next(&e.db, &p, &a).await.unwrap().unwrap();
+    let mine = tasks::next(&e.db, &p, &b).await.unwrap().unwrap();
+    execute(&e.db, &format!("UPDATE assignments SET lease_expires_at = 1 WHERE annotator_id = {}", a.id)).await;
+    let (task, key) = (TaskId::parse(&mine.task_id.to_string()).unwrap(), ClientKey::parse("k-b").unwrap());
+    let (_, fresh, next) = tasks::submit_and_next(&e.db, &b, &p, task, &key, &vote(1)).await.unwrap();
+    assert!(fresh);
+    let next = next.expect("the lapsed pair is back in the pool");
+    let pair_of = |task: String| format!("SELECT pair_id FROM assignments WHERE uuid = '{task}'");
+    assert_eq!(
+        count(&e.db, &pair_of(next.task_id.to_string())).await,
+        count(&e.db, &pair_of(lapsed.task_id.to_string())).await
+    );
+    assert_eq!(count(&e.db, "SELECT COUNT(*) FROM assignments WHERE state = 'expired'").await, 1);
+    assert_eq!(count(&e.db, "SELECT MAX(load) FROM pairs").await, 1, "each pair counts one live lease or annotation");
+}
+
+#[tokio::test]
+async fn the_judgements_sweep_is_due_once_a_second() {
+    let e = env().await;
+    let t = 1_000_000;
+    assert!(e.db.sweep_due(t), "the first is due");
+    assert!(!e.db.sweep_due(t), "not twice in the same instant");
+    assert!(!e.db.sweep_due(t + 999));
+    assert!(e.db.sweep_due(t + 1_000));
+    assert!(!e.db.sweep_due(t + 1_500));
+}
+
 #[tokio::test]
 async fn the_picks_are_planned_once_and_walk_their_index() {
     if skip_on_sqlite("plan caching is PostgreSQL's") {
@@ -1149,15 +1184,20 @@ async fn the_picks_are_planned_once_and_walk_their_index() {
         ("adaptive", "pairs_pick"),
         // Not a pick: the look at the annotator's own live leases before each.
         ("held", "assignments_annotator"),
+        // Nor this: a judgement's task, with those leases (`find_and_held`).
+        ("task and held", "assignments_annotator"),
     ];
     for (pick, index) in picks {
         let (generic, custom, plan) = plans_of_seven_picks(pick).await;
         assert_eq!((generic, custom), (7, 0), "{pick}: one plan, for any values");
         assert!(plan.contains(&format!("Index Scan using {index} on")), "{pick}: walks {index}\n{plan}");
-        if pick == "held" {
-            assert!(!plan.contains("Sort"), "held: read in the order wanted, not sorted\n{plan}");
+        if pick.contains("held") {
+            assert!(!plan.contains("Sort"), "{pick}: read in the order wanted, not sorted\n{plan}");
         }
-        assert!(!plan.contains("Anti Join") && !plan.contains("Seq Scan"), "{pick}: a probe per candidate\n{plan}");
+        // (The task lookup joins the test's one project and two users, read whole.)
+        if pick != "task and held" {
+            assert!(!plan.contains("Anti Join") && !plan.contains("Seq Scan"), "{pick}: a probe per candidate\n{plan}");
+        }
     }
 }
 
@@ -1172,7 +1212,7 @@ async fn the_picks_are_planned_once_and_walk_their_index() {
 /// anti-join (a hash of the annotator's assignments or a scan of them all).
 async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
     use arbiter_core::storage::assignments::{
-        lease_for_models, lease_gold, lease_next, lease_next_prompt, least_loaded, sweep_and_held,
+        find_and_held, lease_for_models, lease_gold, lease_next, lease_next_prompt, least_loaded, sweep_and_held,
     };
     let e = env().await;
     let ranking = pick == "ranking";
@@ -1205,6 +1245,7 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
                 "gold" => assert!(lease_gold(c, project_id, user_id, 1, 60_000, false)?.is_none(), "no gold pairs"),
                 "models" => drop(lease_for_models(c, project_id, user_id, 2, &models, 1, 60_000, false)?),
                 "held" => assert!(sweep_and_held(c, project_id, user_id, 1)?.is_empty()),
+                "task and held" => assert!(find_and_held(c, "no such task", user_id, Some("k"), 1)?.is_none()),
                 _ => assert!(least_loaded(c, project_id, user_id, 2, true)?.is_some()),
             }
         }
@@ -1215,6 +1256,7 @@ async fn plans_of_seven_picks(pick: &str) -> (i64, i64, String) {
             "gold" => "%p.gold_choice IS NOT NULL%",
             "models" => "%p.model_pair = $2%",
             "held" => "WITH gone AS%",
+            "task and held" => "%json_agg%",
             _ => "%pr.settled = FALSE%",
         };
         let r = c.query_one(

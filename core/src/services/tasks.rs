@@ -418,9 +418,11 @@ pub async fn submit(
 /// A retry with the same key gets the first receipt and the lease it leased
 /// (still held, so `next` answers it again).
 ///
-/// The sweep of expired leases comes first, before the submission locks its
-/// pair: a sweep waits for the pairs of the leases it ends, and waiting for
-/// one while holding another is how two jobs deadlock. Adaptive selection
+/// The sweep of expired leases (once a second per instance: `Db::sweep_due`)
+/// comes first, before the submission locks its pair: a sweep waits for the
+/// pairs of the leases it ends, and waiting for one while holding another is
+/// how two jobs deadlock. The task and the annotator's live leases are then
+/// read together (PostgreSQL: one statement). Adaptive selection
 /// locks a prompt's pairs without skipping, so there the two stay two jobs.
 /// Should the claim fail, the judgement is stored on its own (nothing of it
 /// is lost to the next task's trouble) and the next task asked for apart.
@@ -441,6 +443,8 @@ pub async fn submit_and_next(
         return apart().await;
     }
     let submission = Submission::new(user, Some(project), task_id, client_key, input)?;
+    // Decided before the job, so that a retried job decides alike.
+    let sweep = db.sweep_due(now_ms());
     // Set once the submission is in (the job's last try): a failure after it was the claim's.
     let claiming = Arc::new(AtomicBool::new(false));
     let in_claim = claiming.clone();
@@ -448,12 +452,14 @@ pub async fn submit_and_next(
         .hot_as(user.id, move |c| {
             in_claim.store(false, Relaxed);
             let now = now_ms();
-            let held = plan.sweep_and_held(c, now)?;
-            let (receipt, fresh) = submission.store(c, now)?;
+            if sweep {
+                hot::sweep(c, now)?;
+            }
+            let (task, held) = submission.find_and_held(c, now)?;
+            let (receipt, fresh) = submission.store_task(c, now, task)?;
             in_claim.store(true, Relaxed);
             // Read before the submission: the task just judged is held no more.
-            let task = receipt.task_id.to_string();
-            let held = held.into_iter().filter(|l| l.uuid != task).collect();
+            let held = held.into_iter().filter(|l| l.uuid != receipt.task_id.to_string()).collect();
             Ok((receipt, fresh, plan.take(c, now, held)?))
         })
         .await;
@@ -509,9 +515,22 @@ impl Submission {
     /// Inside the write job: the receipt, and whether it was stored now
     /// (`false`: a retry, answered with the first receipt).
     fn store(&self, c: &mut dyn Conn, now: i64) -> Result<(AnnotationReceipt, bool)> {
-        let Submission { task_id, hash, user_id, project_id, client_key, input } = self;
-        let (user_id, project_id) = (*user_id, *project_id);
-        let task = find_task(c, task_id, user_id, project_id, Some(client_key))?;
+        let task = find_task(c, &self.task_id, self.user_id, self.project_id, Some(&self.client_key))?;
+        self.store_task(c, now, task)
+    }
+
+    /// The task, as `find_task` finds it, and the annotator's live leases in
+    /// its project (for the claim that follows the submission).
+    fn find_and_held(&self, c: &mut dyn Conn, now: i64) -> Result<(hot::Assignment, Vec<Lease>)> {
+        hot::find_and_held(c, &self.task_id, self.user_id, Some(&self.client_key), now)?
+            .filter(|(t, _)| self.project_id.is_none_or(|p| p == t.project_id))
+            .ok_or_else(|| Error::not_found("no such task"))
+    }
+
+    /// `store` with the task found.
+    fn store_task(&self, c: &mut dyn Conn, now: i64, task: hot::Assignment) -> Result<(AnnotationReceipt, bool)> {
+        let Submission { hash, user_id, client_key, input, .. } = self;
+        let user_id = *user_id;
         if let Some((owner, stored_hash, receipt)) =
             if task.key_used { hot::by_client_key(c, client_key)? } else { None }
         {

@@ -111,10 +111,47 @@ fn lease_of(r: &Row) -> Result<Lease> {
     })
 }
 
+/// The annotator's live leases in a project, oldest first (at most two).
+const HELD: &str = "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
+     WHERE annotator_id = $1 AND project_id = $2 AND state = $4 AND lease_expires_at > $3
+     ORDER BY leased_at, id LIMIT 2";
+
+/// Ends the leases past their time (`$1`: now), returning their pairs and prompts.
+const EXPIRE: &str = "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
+     RETURNING pair_id, prompt_id";
+
+/// PostgreSQL: the sweep as the first parts of a statement (`gone`, the
+/// leases ended; then their slots given back), `now` being parameter `now`.
+fn pg_sweep(now: &str) -> String {
+    format!(
+        "WITH gone AS ({}),
+         pairs_back AS (UPDATE pairs p SET load = p.load - g.n
+                        FROM (SELECT pair_id, COUNT(*) AS n FROM gone WHERE pair_id IS NOT NULL GROUP BY pair_id) g
+                        WHERE p.id = g.pair_id),
+         prompts_back AS (UPDATE prompts pr SET load = pr.load - g.n
+                          FROM (SELECT prompt_id, COUNT(*) AS n FROM gone WHERE pair_id IS NULL
+                                GROUP BY prompt_id) g
+                          WHERE pr.id = g.prompt_id)",
+        EXPIRE.replace("$1", now)
+    )
+}
+
 /// Returns expired leases' pairs and prompts to the pool (a probe of the
-/// partial index on live leases; usually finds nothing), then reads the
-/// annotator's live leases in the project, oldest first: the current task,
-/// then the prefetched one if any. PostgreSQL: one statement.
+/// partial index on live leases; usually finds nothing). Returns how many
+/// ended.
+pub fn sweep(c: &mut dyn Conn, now: i64) -> Result<i64> {
+    match c.dialect() {
+        Dialect::Sqlite => {
+            let gone = c.query(EXPIRE, vals![now])?;
+            Ok(give_back(c, &items(&gone)?)? as i64)
+        }
+        Dialect::Postgres => c.scalar(&format!("{} SELECT COUNT(*) FROM gone", pg_sweep("$1")), vals![now]),
+    }
+}
+
+/// `sweep`, then the annotator's live leases in the project, oldest first:
+/// the current task, then the prefetched one if any. PostgreSQL: one
+/// statement.
 ///
 /// The held leases are read from the annotator's own index entries
 /// (`assignments_annotator`; on PostgreSQL in the order wanted), `state`
@@ -125,34 +162,16 @@ fn lease_of(r: &Row) -> Result<Lease> {
 /// annotators, and more with each one, against 8 (docs/benchmarks.md). The test
 /// `the_picks_are_planned_once_and_walk_their_index` holds it.
 pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now: i64) -> Result<Vec<Lease>> {
-    const HELD: &str = "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
-         WHERE annotator_id = $1 AND project_id = $2 AND state = $4 AND lease_expires_at > $3
-         ORDER BY leased_at, id LIMIT 2";
-    const EXPIRE: &str = "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
-         RETURNING pair_id, prompt_id";
     let rows = match c.dialect() {
         Dialect::Sqlite => {
-            let gone = c.query(EXPIRE, vals![now])?;
-            give_back(c, &items(&gone)?)?;
+            sweep(c, now)?;
             c.query(HELD, vals![annotator_id, project_id, now, "leased"])?
         }
         // The held leases are read from the statement's snapshot, before the
         // sweep: a lease the sweep ends is past `now` and not held anyway.
-        Dialect::Postgres => c.query(
-            &format!(
-                "WITH gone AS ({}),
-                 pairs_back AS (UPDATE pairs p SET load = p.load - g.n
-                                FROM (SELECT pair_id, COUNT(*) AS n FROM gone WHERE pair_id IS NOT NULL GROUP BY pair_id) g
-                                WHERE p.id = g.pair_id),
-                 prompts_back AS (UPDATE prompts pr SET load = pr.load - g.n
-                                  FROM (SELECT prompt_id, COUNT(*) AS n FROM gone WHERE pair_id IS NULL
-                                        GROUP BY prompt_id) g
-                                  WHERE pr.id = g.prompt_id)
-                 {HELD}",
-                EXPIRE.replace("$1", "$3")
-            ),
-            vals![annotator_id, project_id, now, "leased"],
-        )?,
+        Dialect::Postgres => {
+            c.query(&format!("{} {HELD}", pg_sweep("$3")), vals![annotator_id, project_id, now, "leased"])?
+        }
     };
     rows.iter().map(lease_of).collect()
 }
@@ -564,22 +583,75 @@ pub struct Assignment {
 }
 
 pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64, client_key: Option<&str>) -> Result<Option<Assignment>> {
-    let sql = format!(
+    let sql = find_sql(c.dialect(), "");
+    c.query_opt(&sql, vals![uuid, annotator_id, client_key])?.map(|r| assignment_of(&r)).transpose()
+}
+
+/// `find`, and the annotator's live leases in the task's project at `now`
+/// (as `sweep_and_held` reads them, with no sweep). PostgreSQL: one
+/// statement, the leases in a JSON column.
+pub fn find_and_held(
+    c: &mut dyn Conn,
+    uuid: &str,
+    annotator_id: i64,
+    client_key: Option<&str>,
+    now: i64,
+) -> Result<Option<(Assignment, Vec<Lease>)>> {
+    match c.dialect() {
+        Dialect::Sqlite => {
+            let Some(a) = find(c, uuid, annotator_id, client_key)? else { return Ok(None) };
+            let held = c.query(HELD, vals![annotator_id, a.project_id, now, "leased"])?;
+            Ok(Some((a, held.iter().map(lease_of).collect::<Result<_>>()?)))
+        }
+        Dialect::Postgres => {
+            let held = ", (SELECT COALESCE(json_agg(json_build_array(h.id, h.uuid, h.swapped, h.shown, h.lease_expires_at)
+                                                 ORDER BY h.leased_at, h.id), '[]')::text
+                         FROM (SELECT id, uuid, swapped, shown, lease_expires_at, leased_at FROM assignments
+                               WHERE annotator_id = $2 AND project_id = a.project_id AND state = $5
+                                 AND lease_expires_at > $4
+                               ORDER BY leased_at, id LIMIT 2) h)";
+            let sql = find_sql(Dialect::Postgres, held);
+            let Some(r) = c.query_opt(&sql, vals![uuid, annotator_id, client_key, now, "leased"])? else {
+                return Ok(None);
+            };
+            type Held = Vec<(i64, String, bool, Option<String>, i64)>;
+            let json: String = r.get(17)?;
+            let held: Held =
+                serde_json::from_str(&json).map_err(|e| crate::Error::Internal(anyhow::anyhow!("held leases: {e}")))?;
+            let held = held
+                .into_iter()
+                .map(|(id, uuid, swapped, shown, lease_expires_at)| Lease {
+                    id,
+                    uuid,
+                    swapped,
+                    shown,
+                    lease_expires_at,
+                    content: None,
+                })
+                .collect();
+            Ok(Some((assignment_of(&r)?, held)))
+        }
+    }
+}
+
+/// `find`'s statement, with `more` columns after its own.
+fn find_sql(dialect: Dialect, more: &str) -> String {
+    format!(
         "SELECT a.id, a.uuid, a.project_id, a.prompt_id, a.pair_id, a.swapped, a.state, a.leased_at, a.lease_expires_at,
                 p.flags, p.task_type, p.aspects, p.scale_min, p.scale_max, p.undo_judgements, p.undo_minutes,
-                EXISTS (SELECT 1 FROM annotations k WHERE k.client_key = $3)
+                EXISTS (SELECT 1 FROM annotations k WHERE k.client_key = $3){more}
          FROM assignments a JOIN projects p ON p.id = a.project_id JOIN users u ON u.id = a.annotator_id
          WHERE a.uuid = $1 AND a.annotator_id = $2 AND u.active = TRUE
            AND (u.role = 'admin'
                 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = a.project_id AND m.user_id = $2)){}",
         // PostgreSQL: the row stays as read until this job commits (an expiry
         // sweep of another job waits), so `finish` counts from its true state.
-        if c.dialect() == Dialect::Postgres { " FOR UPDATE OF a" } else { "" }
-    );
-    let Some(r) = c.query_opt(&sql, vals![uuid, annotator_id, client_key])? else {
-        return Ok(None);
-    };
-    Ok(Some(Assignment {
+        if dialect == Dialect::Postgres { " FOR UPDATE OF a" } else { "" }
+    )
+}
+
+fn assignment_of(r: &Row) -> Result<Assignment> {
+    Ok(Assignment {
         id: r.get(0)?,
         uuid: r.get(1)?,
         project_id: r.get(2)?,
@@ -596,7 +668,7 @@ pub fn find(c: &mut dyn Conn, uuid: &str, annotator_id: i64, client_key: Option<
         undo_judgements: r.get(14)?,
         undo_minutes: r.get(15)?,
         key_used: r.get(16)?,
-    }))
+    })
 }
 
 /// What finishing an assignment as `state` adds to its pair's or prompt's

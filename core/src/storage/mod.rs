@@ -150,7 +150,14 @@ pub struct Db {
     background: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// PostgreSQL: the connections snapshots may hold at once (`export::Snapshot`).
     pub(crate) snapshot_slots: std::sync::Arc<export::Slots>,
+    /// When a judgement's job last returned expired leases to the pool (ms);
+    /// see `sweep_due`.
+    last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
+
+/// How often a judgement's job returns expired leases to the pool (claims
+/// asked for apart always do).
+const SWEEP_EVERY_MS: i64 = 1_000;
 
 /// The SQLite schema's migrations, embedded in the binary.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -315,6 +322,7 @@ impl Db {
             location: Location::Postgres,
             background: std::sync::Arc::new(std::sync::Mutex::new(Some(listener))),
             snapshot_slots: Default::default(),
+            last_sweep: Default::default(),
         })
     }
 
@@ -382,6 +390,7 @@ impl Db {
             location: Location::Sqlite(path),
             background: std::sync::Arc::new(std::sync::Mutex::new(Some(statistics))),
             snapshot_slots: Default::default(),
+            last_sweep: Default::default(),
         })
     }
 
@@ -429,6 +438,17 @@ impl Db {
         F: FnMut(&mut dyn conn::Conn) -> crate::Result<T> + Send + 'static,
     {
         self.job(job, false, None).await
+    }
+
+    /// Whether the job of a judgement that brings the next task, at `now`,
+    /// should first return expired leases to the pool: once a second per
+    /// instance (every claim asked for apart does it too). A sweep is a
+    /// statement of its own there; every judgement's would be a quarter of
+    /// PostgreSQL's statements for a slot freed a second sooner.
+    pub fn sweep_due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.last_sweep.load(Relaxed);
+        now - last >= SWEEP_EVERY_MS && self.last_sweep.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
     }
 
     /// `hot` for a job on one annotator's behalf (a claim, a submission, a
