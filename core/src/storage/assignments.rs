@@ -604,7 +604,8 @@ pub fn find_and_held(
             Ok(Some((a, held.iter().map(lease_of).collect::<Result<_>>()?)))
         }
         Dialect::Postgres => {
-            let held = ", (SELECT COALESCE(json_agg(json_build_array(h.id, h.uuid, h.swapped, h.shown, h.lease_expires_at)
+            let held =
+                ", (SELECT COALESCE(json_agg(json_build_array(h.id, h.uuid, h.swapped, h.shown, h.lease_expires_at)
                                                  ORDER BY h.leased_at, h.id), '[]')::text
                          FROM (SELECT id, uuid, swapped, shown, lease_expires_at, leased_at FROM assignments
                                WHERE annotator_id = $2 AND project_id = a.project_id AND state = $5
