@@ -111,10 +111,22 @@ fn lease_of(r: &Row) -> Result<Lease> {
     })
 }
 
-/// The annotator's live leases in a project, oldest first (at most two).
-const HELD: &str = "SELECT id, uuid, swapped, shown, lease_expires_at FROM assignments
-     WHERE annotator_id = $1 AND project_id = $2 AND state = $4 AND lease_expires_at > $3
-     ORDER BY leased_at, id LIMIT 2";
+/// The annotator's live leases in a project, oldest first (at most two):
+/// `cols` of them, the annotator, project, now and state ('leased', bound)
+/// as the expressions given.
+fn held(cols: &str, annotator: &str, project: &str, now: &str, state: &str) -> String {
+    format!(
+        "SELECT {cols} FROM assignments
+         WHERE annotator_id = {annotator} AND project_id = {project} AND state = {state} AND lease_expires_at > {now}
+         ORDER BY leased_at, id LIMIT 2"
+    )
+}
+
+/// `held`'s columns as `lease_of` reads them.
+const LEASE_COLS: &str = "id, uuid, swapped, shown, lease_expires_at";
+
+/// `held` for parameters $1 (annotator), $2 (project), $3 (now), $4 (state).
+static HELD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| held(LEASE_COLS, "$1", "$2", "$3", "$4"));
 
 /// Ends the leases past their time (`$1`: now), returning their pairs and prompts.
 const EXPIRE: &str = "UPDATE assignments SET state = 'expired' WHERE state = 'leased' AND lease_expires_at <= $1
@@ -137,16 +149,18 @@ fn pg_sweep(now: &str) -> String {
 }
 
 /// Returns expired leases' pairs and prompts to the pool (a probe of the
-/// partial index on live leases; usually finds nothing). Returns how many
-/// ended.
-pub fn sweep(c: &mut dyn Conn, now: i64) -> Result<i64> {
+/// partial index on live leases; usually finds nothing).
+pub fn sweep(c: &mut dyn Conn, now: i64) -> Result<()> {
     match c.dialect() {
         Dialect::Sqlite => {
             let gone = c.query(EXPIRE, vals![now])?;
-            Ok(give_back(c, &items(&gone)?)? as i64)
+            give_back(c, &items(&gone)?)?;
         }
-        Dialect::Postgres => c.scalar(&format!("{} SELECT COUNT(*) FROM gone", pg_sweep("$1")), vals![now]),
+        Dialect::Postgres => {
+            c.query(&format!("{} SELECT 1 FROM gone LIMIT 0", pg_sweep("$1")), vals![now])?;
+        }
     }
+    Ok(())
 }
 
 /// `sweep`, then the annotator's live leases in the project, oldest first:
@@ -165,12 +179,12 @@ pub fn sweep_and_held(c: &mut dyn Conn, project_id: i64, annotator_id: i64, now:
     let rows = match c.dialect() {
         Dialect::Sqlite => {
             sweep(c, now)?;
-            c.query(HELD, vals![annotator_id, project_id, now, "leased"])?
+            c.query(&HELD, vals![annotator_id, project_id, now, "leased"])?
         }
         // The held leases are read from the statement's snapshot, before the
         // sweep: a lease the sweep ends is past `now` and not held anyway.
         Dialect::Postgres => {
-            c.query(&format!("{} {HELD}", pg_sweep("$3")), vals![annotator_id, project_id, now, "leased"])?
+            c.query(&format!("{} {}", pg_sweep("$3"), *HELD), vals![annotator_id, project_id, now, "leased"])?
         }
     };
     rows.iter().map(lease_of).collect()
@@ -600,18 +614,17 @@ pub fn find_and_held(
     match c.dialect() {
         Dialect::Sqlite => {
             let Some(a) = find(c, uuid, annotator_id, client_key)? else { return Ok(None) };
-            let held = c.query(HELD, vals![annotator_id, a.project_id, now, "leased"])?;
+            let held = c.query(&HELD, vals![annotator_id, a.project_id, now, "leased"])?;
             Ok(Some((a, held.iter().map(lease_of).collect::<Result<_>>()?)))
         }
         Dialect::Postgres => {
-            let held =
+            let leases = format!(
                 ", (SELECT COALESCE(json_agg(json_build_array(h.id, h.uuid, h.swapped, h.shown, h.lease_expires_at)
-                                                 ORDER BY h.leased_at, h.id), '[]')::text
-                         FROM (SELECT id, uuid, swapped, shown, lease_expires_at, leased_at FROM assignments
-                               WHERE annotator_id = $2 AND project_id = a.project_id AND state = $5
-                                 AND lease_expires_at > $4
-                               ORDER BY leased_at, id LIMIT 2) h)";
-            let sql = find_sql(Dialect::Postgres, held);
+                                         ORDER BY h.leased_at, h.id), '[]')::text
+                    FROM ({}) h)",
+                held(&format!("{LEASE_COLS}, leased_at"), "$2", "a.project_id", "$4", "$5")
+            );
+            let sql = find_sql(Dialect::Postgres, &leases);
             let Some(r) = c.query_opt(&sql, vals![uuid, annotator_id, client_key, now, "leased"])? else {
                 return Ok(None);
             };

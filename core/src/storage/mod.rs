@@ -448,7 +448,9 @@ impl Db {
     pub fn sweep_due(&self, now: i64) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let last = self.last_sweep.load(Relaxed);
-        now - last >= SWEEP_EVERY_MS && self.last_sweep.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+        // A clock set back is not a reason to stop sweeping.
+        (now - last >= SWEEP_EVERY_MS || now < last)
+            && self.last_sweep.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
     }
 
     /// `hot` for a job on one annotator's behalf (a claim, a submission, a
