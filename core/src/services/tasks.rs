@@ -459,7 +459,8 @@ pub async fn submit_and_next(
             let (receipt, fresh) = submission.store_task(c, now, task)?;
             in_claim.store(true, Relaxed);
             // Read before the submission: the task just judged is held no more.
-            let held = held.into_iter().filter(|l| l.uuid != receipt.task_id.to_string()).collect();
+            let judged = receipt.task_id.to_string();
+            let held = held.into_iter().filter(|l| l.uuid != judged).collect();
             Ok((receipt, fresh, plan.take(c, now, held)?))
         })
         .await;
@@ -522,9 +523,8 @@ impl Submission {
     /// The task, as `find_task` finds it, and the annotator's live leases in
     /// its project (for the claim that follows the submission).
     fn find_and_held(&self, c: &mut dyn Conn, now: i64) -> Result<(hot::Assignment, Vec<Lease>)> {
-        hot::find_and_held(c, &self.task_id, self.user_id, Some(&self.client_key), now)?
-            .filter(|(t, _)| self.project_id.is_none_or(|p| p == t.project_id))
-            .ok_or_else(|| Error::not_found("no such task"))
+        let found = hot::find_and_held(c, &self.task_id, self.user_id, Some(&self.client_key), now)?;
+        in_project(found, |(t, _)| t, self.project_id)
     }
 
     /// `store` with the task found.
@@ -867,9 +867,13 @@ fn find_task(
     project_id: Option<i64>,
     client_key: Option<&str>,
 ) -> Result<hot::Assignment> {
-    hot::find(c, task_id, user_id, client_key)?
-        .filter(|t| project_id.is_none_or(|p| p == t.project_id))
-        .ok_or_else(|| Error::not_found("no such task"))
+    in_project(hot::find(c, task_id, user_id, client_key)?, |t| t, project_id)
+}
+
+/// What `find` found, as the caller's task: "no such task" when nothing was
+/// found, or when the request names a project (`project_id`) the task is not in.
+fn in_project<T>(found: Option<T>, task: impl Fn(&T) -> &hot::Assignment, project_id: Option<i64>) -> Result<T> {
+    found.filter(|f| project_id.is_none_or(|p| p == task(f).project_id)).ok_or_else(|| Error::not_found("no such task"))
 }
 
 /// Skips a task: the pair is never shown to this annotator again and its
